@@ -1,0 +1,10 @@
+# TASKRING_SANITIZE=address -> ASan + UBSan (the whole suite); =thread -> TSan (concurrency tests).
+if(TASKRING_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(TASKRING_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT TASKRING_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "TASKRING_SANITIZE must be empty, 'address' or 'thread'")
+endif()

@@ -1,0 +1,67 @@
+// Producer: enqueues jobs into a queue served by taskringd.
+//
+// Enqueue returns OK once the job is accepted: logged by the daemon's WAL (and fdatasync'ed in
+// fsync mode). A full queue answers Busy at once, with no side effect; RetryAfterMs() then holds
+// a hint derived from the measured drain rate. Nothing here throws.
+//
+// Thread-safety: a Producer owns one lane of the segment and must be used by one thread at a
+// time; open one per thread for parallel enqueues. It is cheap: one shared-memory mapping.
+#ifndef TASKRING_PRODUCER_H_
+#define TASKRING_PRODUCER_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "taskring/export.h"
+#include "taskring/job.h"
+#include "taskring/options.h"
+#include "taskring/status.h"
+
+namespace taskring {
+
+namespace client {
+class Session;
+}
+
+struct EnqueueResult {
+  Status status;             // OK (accepted), Busy, or an error
+  uint64_t job_id = 0;       // valid when status.ok()
+};
+
+class TASKRING_EXPORT Producer {
+ public:
+  // NotFound when no daemon serves the queue, Corruption/Incompatible for a bad segment.
+  [[nodiscard]] static Status Open(const ProducerOptions& options, std::unique_ptr<Producer>* out);
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Enqueues one job. InvalidArgument if the payload exceeds max_payload(); Busy when full;
+  // Closed when the daemon is stopping or gone; IOError when it cannot log.
+  [[nodiscard]] Status Enqueue(std::string_view payload, uint64_t* job_id,
+                               const EnqueueOptions& options = {});
+  // Enqueues many jobs with a single wait for the WAL commit. results[i] answers payloads[i]
+  // (results.size() must be >= payloads.size()). Returns OK if the call itself worked, even if
+  // some items were Busy or invalid; a daemon failure makes every unaccepted item fail.
+  [[nodiscard]] Status EnqueueBatch(std::span<const std::string_view> payloads,
+                                    std::span<EnqueueResult> results,
+                                    const EnqueueOptions& options = {});
+  // The status of a job by id (what an HTTP API polls to answer "202, check here").
+  [[nodiscard]] Status GetStatus(uint64_t job_id, JobStatus* out) const;
+
+  // After a Busy: suggested wait in ms before retrying (Little's law: depth / drain rate).
+  [[nodiscard]] uint32_t RetryAfterMs() const;
+  [[nodiscard]] uint32_t max_payload() const;
+  [[nodiscard]] uint32_t capacity() const;
+
+ private:
+  explicit Producer(std::unique_ptr<client::Session> session, const ProducerOptions& options);
+  std::unique_ptr<client::Session> session_;
+  ProducerOptions options_;
+};
+
+}  // namespace taskring
+
+#endif  // TASKRING_PRODUCER_H_

@@ -1,0 +1,70 @@
+// Worker: takes jobs from a queue and reports their outcome.
+//
+// Take leases a job to this worker; Complete or Fail ends the lease. The lease is fenced by the
+// job's (slot, attempt): if it was revoked (e.g. this process was considered dead and the job
+// handed out again), Complete/Fail return StaleLease and change nothing.
+//
+// Thread-safety: Take/Complete/Fail on one Worker must come from one thread at a time. Stop()
+// may be called from any thread or a signal handler. Run() with threads > 1 runs the handler on
+// a pool inside this process (jobs pass through a moodycamel queue) and serialises lane access
+// itself.
+#ifndef TASKRING_WORKER_H_
+#define TASKRING_WORKER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "taskring/export.h"
+#include "taskring/job.h"
+#include "taskring/options.h"
+#include "taskring/status.h"
+
+namespace taskring {
+
+namespace client {
+class Session;
+}
+
+struct RunOptions {
+  uint32_t threads = 1;          // handler threads in this process
+  uint64_t max_jobs = 0;         // stop after this many jobs (0 = no limit)
+  uint32_t idle_exit_ms = 0;     // stop after this long without a job (0 = never)
+};
+
+class TASKRING_EXPORT Worker {
+ public:
+  [[nodiscard]] static Status Open(const WorkerOptions& options, std::unique_ptr<Worker>* out);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Waits up to timeout_ms for a job. TimedOut when none came, Closed when the daemon stopped.
+  [[nodiscard]] Status Take(Job* job, uint32_t timeout_ms);
+  [[nodiscard]] Status Complete(const Job& job);
+  // The job will be retried (up to its max attempts) or dead-lettered.
+  [[nodiscard]] Status Fail(const Job& job);
+
+  // Takes jobs and runs handler on each until Stop(), max_jobs or idle_exit_ms. A handler that
+  // returns OK completes its job, anything else fails it. The job in hand is always finished
+  // before Run returns. Returns OK on a normal stop, or the error that ended it.
+  using Handler = std::function<Status(const Job&)>;
+  [[nodiscard]] Status Run(const Handler& handler, const RunOptions& options = {});
+  void Stop() { stop_.store(true, std::memory_order_relaxed); }
+  [[nodiscard]] uint64_t jobs_done() const { return jobs_done_.load(std::memory_order_relaxed); }
+
+ private:
+  explicit Worker(std::unique_ptr<client::Session> session, const WorkerOptions& options);
+  Status Finish(const Job& job, bool success);
+  Status RunPool(const Handler& handler, const RunOptions& options);
+
+  std::unique_ptr<client::Session> session_;
+  WorkerOptions options_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> jobs_done_{0};
+};
+
+}  // namespace taskring
+
+#endif  // TASKRING_WORKER_H_

@@ -1,0 +1,18 @@
+// Subcommands of the `taskring` command line. Each returns the process exit code.
+#ifndef TASKRING_CLI_COMMANDS_H_
+#define TASKRING_CLI_COMMANDS_H_
+
+#include <string>
+
+namespace taskring::cli {
+
+int EnqueueCommand(int argc, char** argv);
+int WorkerCommand(int argc, char** argv);
+int StatsCommand(int argc, char** argv);
+
+// One-line error on stderr: "taskring <cmd>: <msg>".
+int Error(const std::string& cmd, const std::string& msg, int code);
+
+}  // namespace taskring::cli
+
+#endif  // TASKRING_CLI_COMMANDS_H_

@@ -1,0 +1,49 @@
+// taskring: the command line for people and shell scripts.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: taskring <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  enqueue --queue NAME      enqueue one job per stdin line; prints accepted <id> | busy |\n"
+    "                            error <reason> per line; exit 0 all accepted, 75 some busy, 1 error\n"
+    "  worker --queue NAME (--print | --exec CMD) [--max-jobs N] [--idle-exit SECONDS]\n"
+    "                            run jobs: print payloads, or run CMD with the payload on stdin\n"
+    "  stats --queue NAME [--json]\n"
+    "                            capacity, depth, outstanding, counters, live workers\n"
+    "\n"
+    "Every command takes --help.\n";
+
+}  // namespace
+
+namespace taskring::cli {
+
+int Error(const std::string& cmd, const std::string& msg, int code) {
+  std::fprintf(stderr, "taskring %s: %s\n", cmd.c_str(), msg.c_str());
+  return code;
+}
+
+}  // namespace taskring::cli
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "enqueue") return taskring::cli::EnqueueCommand(argc, argv);
+  if (cmd == "worker") return taskring::cli::WorkerCommand(argc, argv);
+  if (cmd == "stats") return taskring::cli::StatsCommand(argc, argv);
+  std::fprintf(stderr, "taskring: unknown command '%s' (see taskring --help)\n", cmd.c_str());
+  return 2;
+}

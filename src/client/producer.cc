@@ -1,0 +1,186 @@
+#include "taskring/producer.h"
+
+#include <cstring>
+
+#include "client/session.h"
+#include "segment/ring.h"
+#include "util/clock.h"
+
+namespace taskring {
+
+using segment::LaneOp;
+using segment::LaneRecord;
+using segment::SlotState;
+
+namespace {
+
+// Admission: take a free slot. The free ring holds exactly `capacity` slot references, so a
+// successful claim is a place among the outstanding jobs and an empty ring is BUSY. A reference
+// whose generation is stale (a slot recycled by crash repair) fails the CAS and is skipped.
+bool AcquireSlot(const segment::Segment& seg, uint32_t client, uint32_t* slot, uint32_t* gen) {
+  segment::RingView ring = seg.free_ring();
+  for (;;) {
+    bool claimed = false;
+    uint64_t ref = 0;
+    const bool popped = ring.TryPopClaim(&ref, [&](uint64_t v) {
+      const uint32_t s = segment::RefSlot(v);
+      if (!seg.ValidSlot(s)) return;
+      uint64_t expected = segment::PackSlotWord(segment::RefGen(v), segment::kNoClient,
+                                                SlotState::kFree);
+      claimed = seg.slot(s)->word.compare_exchange_strong(
+          expected, segment::PackSlotWord(segment::RefGen(v), client, SlotState::kWriting),
+          std::memory_order_acq_rel);
+    });
+    if (!popped) return false;
+    if (claimed) {
+      *slot = segment::RefSlot(ref);
+      *gen = segment::RefGen(ref);
+      return true;
+    }
+  }
+}
+
+}  // namespace
+
+Producer::Producer(std::unique_ptr<client::Session> session, const ProducerOptions& options)
+    : session_(std::move(session)), options_(options) {}
+
+Producer::~Producer() = default;
+
+Status Producer::Open(const ProducerOptions& options, std::unique_ptr<Producer>* out) {
+  std::unique_ptr<client::Session> session;
+  Status s = client::Session::Open(options.queue, segment::ClientRole::kProducer,
+                                   options.attach_timeout_ms, &session);
+  if (s.IsBusy()) return Status::IOError("no free client entry in the segment (max clients)");
+  if (!s.ok()) return s;
+  out->reset(new Producer(std::move(session), options));
+  return Status::OK();
+}
+
+Status Producer::Enqueue(std::string_view payload, uint64_t* job_id,
+                         const EnqueueOptions& options) {
+  EnqueueResult result;
+  Status s = EnqueueBatch(std::span<const std::string_view>(&payload, 1),
+                          std::span<EnqueueResult>(&result, 1), options);
+  if (!s.ok()) return s;
+  if (result.status.ok() && job_id != nullptr) *job_id = result.job_id;
+  return result.status;
+}
+
+Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
+                              std::span<EnqueueResult> results, const EnqueueOptions& options) {
+  if (results.size() < payloads.size()) {
+    return Status::InvalidArgument("results span is shorter than payloads");
+  }
+  const segment::Segment& seg = session_->seg();
+  Status daemon = session_->CheckDaemon();
+  if (!daemon.ok()) return daemon;
+
+  const uint32_t max_attempts =
+      options.max_attempts != 0 ? options.max_attempts : seg.header()->default_max_attempts;
+  bool any_pushed = false;
+  uint64_t last_pos = 0;
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    EnqueueResult& r = results[i];
+    r = EnqueueResult{};
+    if (payloads[i].size() > seg.params().max_payload) {
+      seg.Add(segment::Counter::kRejectedInvalid);
+      r.status = Status::InvalidArgument("payload of " + std::to_string(payloads[i].size()) +
+                                         " bytes exceeds the queue's max payload of " +
+                                         std::to_string(seg.params().max_payload));
+      continue;
+    }
+    uint32_t slot = 0, gen = 0;
+    if (!AcquireSlot(seg, session_->index(), &slot, &gen)) {
+      seg.Add(segment::Counter::kRejectedBusy);
+      r.status = Status::Busy();
+      continue;
+    }
+    segment::SlotHeader* h = seg.slot(slot);
+    const uint64_t id = seg.header()->next_job_id.fetch_add(1, std::memory_order_relaxed);
+    h->job_id = id;
+    h->enqueued_unix_ns = util::NowUnixNs();
+    h->started_unix_ns = 0;
+    h->payload_len = static_cast<uint32_t>(payloads[i].size());
+    h->attempt.store(0, std::memory_order_relaxed);
+    h->max_attempts = max_attempts;
+    h->priority = 0;
+    h->not_before_unix_ns = 0;
+    if (!payloads[i].empty()) std::memcpy(seg.payload(slot), payloads[i].data(), payloads[i].size());
+    segment::StatusEntry* st = seg.status_entry(id);
+    st->updated_unix_ns.store(h->enqueued_unix_ns, std::memory_order_relaxed);
+    st->packed.store(segment::PackStatus(id, segment::JobStateCode::kPending, 0),
+                     std::memory_order_release);
+    h->word.store(segment::PackSlotWord(gen, session_->index(), SlotState::kSubmitted),
+                  std::memory_order_release);
+    Status s = session_->Push(LaneRecord{static_cast<uint32_t>(LaneOp::kEnqueue), slot, gen, 0},
+                              &last_pos);
+    if (!s.ok()) return s;  // daemon gone: nothing of this batch is accepted
+    any_pushed = true;
+    r.job_id = id;
+  }
+  if (!any_pushed) return Status::OK();
+  session_->RingDoorbell();
+  Status s = session_->WaitCommitted(last_pos, options_.spin_iterations, options_.commit_timeout_ms);
+  if (!s.ok()) {
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      if (results[i].status.ok()) results[i] = EnqueueResult{s, 0};
+    }
+    return s;
+  }
+  return Status::OK();
+}
+
+Status Producer::GetStatus(uint64_t job_id, JobStatus* out) const {
+  const segment::Segment& seg = session_->seg();
+  *out = JobStatus{};
+  out->id = job_id;
+  const uint64_t next = seg.header()->next_job_id.load(std::memory_order_acquire);
+  if (job_id == 0 || job_id >= next) {
+    return Status::NotFound("job " + std::to_string(job_id) + " was never enqueued");
+  }
+  const segment::StatusEntry* e = seg.status_entry(job_id);
+  const uint64_t packed = e->packed.load(std::memory_order_acquire);
+  const uint64_t updated = e->updated_unix_ns.load(std::memory_order_relaxed);
+  if ((packed >> 16) == (job_id & ((1ULL << 48) - 1))) {
+    const auto code = static_cast<uint8_t>((packed >> 8) & 0xff);
+    out->state = code <= static_cast<uint8_t>(JobState::kDead) ? static_cast<JobState>(code)
+                                                                : JobState::kUnknown;
+    out->attempt = static_cast<uint32_t>(packed & 0xff);
+    out->updated_unix_ns = updated;
+    return Status::OK();
+  }
+  // Overwritten by a newer job. A live job is still in its slot; otherwise it ended long ago.
+  for (uint32_t i = 0; i < seg.params().capacity; ++i) {
+    const segment::SlotHeader* h = seg.slot(i);
+    const uint64_t w = h->word.load(std::memory_order_acquire);
+    if (segment::SlotStateOf(w) == segment::SlotState::kFree || h->job_id != job_id) continue;
+    switch (segment::SlotStateOf(w)) {
+      case SlotState::kWriting:
+      case SlotState::kSubmitted: out->state = JobState::kPending; break;
+      case SlotState::kQueued: out->state = JobState::kQueued; break;
+      case SlotState::kDelayed: out->state = JobState::kDelayed; break;
+      default: out->state = JobState::kRunning; break;
+    }
+    out->attempt = h->attempt.load(std::memory_order_relaxed);
+    return Status::OK();
+  }
+  out->state = JobState::kExpired;
+  return Status::OK();
+}
+
+uint32_t Producer::RetryAfterMs() const {
+  const segment::SegmentHeader* h = session_->seg().header();
+  const uint64_t depth = h->outstanding.load(std::memory_order_relaxed);
+  const uint64_t rate_milli = h->drain_rate_milli.load(std::memory_order_relaxed);
+  // Little's law: the queue ahead drains in about depth / throughput. With no completions
+  // measured yet (no workers), suggest 100 ms rather than a number we do not have.
+  if (rate_milli == 0) return 100;
+  const uint64_t ms = depth * 1'000'000ULL / rate_milli;
+  return static_cast<uint32_t>(ms < 1 ? 1 : (ms > 10'000 ? 10'000 : ms));
+}
+
+uint32_t Producer::max_payload() const { return session_->seg().params().max_payload; }
+uint32_t Producer::capacity() const { return session_->seg().params().capacity; }
+
+}  // namespace taskring

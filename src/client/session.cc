@@ -1,0 +1,159 @@
+#include "client/session.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "util/clock.h"
+#include "util/futex.h"
+#include "util/process.h"
+
+namespace taskring::client {
+
+using segment::ClientEntry;
+using segment::ClientState;
+using segment::DaemonState;
+
+namespace {
+
+constexpr uint64_t kMsNs = 1'000'000;
+
+Status ClaimEntry(const segment::Segment& seg, segment::ClientRole role, uint32_t* index) {
+  const pid_t pid = ::getpid();
+  const uint64_t ticks = util::ProcessStartTicks(pid);
+  for (uint32_t i = 0; i < seg.params().max_clients; ++i) {
+    ClientEntry* e = seg.client(i);
+    uint64_t expected = 0;
+    if (e->owner.load(std::memory_order_relaxed) != 0) continue;
+    if (!e->owner.compare_exchange_strong(expected,
+                                          segment::PackClientOwner(pid, ClientState::kClaiming),
+                                          std::memory_order_acq_rel)) {
+      continue;
+    }
+    // The daemon reset the lane cursors when it freed the entry.
+    e->start_ticks.store(ticks, std::memory_order_relaxed);
+    e->role.store(static_cast<uint32_t>(role), std::memory_order_relaxed);
+    e->generation.fetch_add(1, std::memory_order_relaxed);
+    e->heartbeat_ns.store(util::NowMonoNs(), std::memory_order_relaxed);
+    e->owner.store(segment::PackClientOwner(pid, ClientState::kActive), std::memory_order_release);
+    seg.header()->clients_epoch.fetch_add(1, std::memory_order_release);
+    *index = i;
+    return Status::OK();
+  }
+  return Status::Busy();
+}
+
+}  // namespace
+
+Session::Session(std::unique_ptr<segment::Segment> seg, uint32_t index)
+    : seg_(std::move(seg)), index_(index), lane_(seg_->lane(index)) {}
+
+Session::~Session() {
+  ClientEntry* e = seg_->client(index_);
+  e->owner.store(segment::PackClientOwner(::getpid(), ClientState::kClosing),
+                 std::memory_order_release);
+  seg_->header()->clients_epoch.fetch_add(1, std::memory_order_release);
+  RingDoorbell();
+}
+
+Status Session::Open(const std::string& queue, segment::ClientRole role,
+                     uint32_t attach_timeout_ms, std::unique_ptr<Session>* out) {
+  const uint64_t deadline = util::NowMonoNs() + attach_timeout_ms * kMsNs;
+  std::unique_ptr<segment::Segment> seg;
+  for (;;) {
+    Status s = segment::Segment::Attach(queue, /*read_only=*/false, &seg);
+    if (s.ok()) {
+      const auto state = static_cast<DaemonState>(seg->header()->daemon_state.load());
+      if (state != DaemonState::kStarting && state != DaemonState::kAbandoned) break;
+      s = Status::Closed("daemon for queue '" + queue + "' is starting");
+    }
+    if (!s.IsClosed() || util::NowMonoNs() >= deadline) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  uint32_t index = 0;
+  Status s = ClaimEntry(*seg, role, &index);
+  if (s.IsBusy()) {
+    return Status::Busy();  // every client entry is taken; see taskringd --max-clients
+  }
+  out->reset(new Session(std::move(seg), index));
+  return (*out)->CheckDaemon();
+}
+
+Status Session::CheckDaemon() const {
+  const segment::SegmentHeader* h = seg_->header();
+  const auto state = static_cast<DaemonState>(h->daemon_state.load(std::memory_order_acquire));
+  switch (state) {
+    case DaemonState::kRunning: break;
+    case DaemonState::kStarting: return Status::Closed("daemon is starting");
+    case DaemonState::kStopping:
+    case DaemonState::kStopped:
+      return Status::Closed("daemon for queue '" + seg_->queue() + "' is stopped");
+    case DaemonState::kRefusing:
+      return Status::IOError("daemon for queue '" + seg_->queue() +
+                             "' refuses new jobs: WAL storage error (see taskringd log)");
+    case DaemonState::kAbandoned:
+      return Status::Closed("queue '" + seg_->queue() +
+                            "' was re-created by a newer daemon; reopen");
+    default: return Status::Corruption("segment daemon state is invalid");
+  }
+  const pid_t pid = h->daemon_pid.load(std::memory_order_relaxed);
+  const uint64_t ticks = h->daemon_start_ticks.load(std::memory_order_relaxed);
+  if (!util::ProcessAlive(pid, ticks)) {
+    return Status::Closed("daemon for queue '" + seg_->queue() + "' (pid " + std::to_string(pid) +
+                          ") is not running");
+  }
+  return Status::OK();
+}
+
+void Session::RingDoorbell() const {
+  segment::SegmentHeader* h = seg_->header();
+  util::WakeIfSleepers(&h->doorbell, &h->daemon_sleeping, 1);
+}
+
+Status Session::Push(const segment::LaneRecord& rec, uint64_t* pos) {
+  uint64_t last_check = util::NowMonoNs();
+  for (;;) {
+    const uint64_t p = lane_.TryPush(rec);
+    if (p != UINT64_MAX) {
+      *pos = p;
+      return Status::OK();
+    }
+    // Lane full: the daemon drains it within microseconds unless it is gone.
+    RingDoorbell();
+    sched_yield();
+    const uint64_t now = util::NowMonoNs();
+    if (now - last_check > 100 * kMsNs) {
+      Status s = CheckDaemon();
+      if (!s.ok()) return s;
+      last_check = now;
+    }
+  }
+}
+
+Status Session::WaitCommitted(uint64_t pos, uint32_t spins, uint32_t timeout_ms) const {
+  ClientEntry* e = seg_->client(index_);
+  auto done = [&] { return e->committed.load(std::memory_order_acquire) > pos; };
+  if (done()) return Status::OK();
+  const uint64_t deadline = util::NowMonoNs() + timeout_ms * kMsNs;
+  uint32_t spin = spins;
+  for (;;) {
+    if (util::SpinThenWait(&e->commit_futex, &e->commit_waiters, static_cast<int>(spin),
+                           100 * kMsNs, done)) {
+      return Status::OK();
+    }
+    spin = 0;
+    Status s = CheckDaemon();
+    if (!s.ok() && !(s.IsClosed() && static_cast<DaemonState>(seg_->header()->daemon_state.load()) ==
+                                         DaemonState::kStopping)) {
+      return s;  // the daemon died or refuses: this job was not accepted
+    }
+    if (util::NowMonoNs() >= deadline) {
+      return Status::IOError("daemon did not log the job within " + std::to_string(timeout_ms) +
+                             " ms (stuck disk?); not accepted");
+    }
+  }
+}
+
+}  // namespace taskring::client

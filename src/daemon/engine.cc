@@ -1,0 +1,418 @@
+#include "daemon/engine.h"
+
+#include <climits>
+#include <cstring>
+
+#include "daemon/log.h"
+#include "util/clock.h"
+#include "util/futex.h"
+
+namespace taskring::daemon {
+
+using segment::ClientState;
+using segment::JobStateCode;
+using segment::LaneOp;
+using segment::PackSlotWord;
+using segment::SlotState;
+
+namespace {
+constexpr uint64_t kMsNs = 1'000'000;
+constexpr uint64_t kLaneBudget = 4096;  // records per lane per iteration: keeps lanes fair
+constexpr int kIdleSpins = 4000;
+}  // namespace
+
+Engine::Engine(segment::Segment& seg, wal::WalWriter& wal, const EngineConfig& config)
+    : seg_(seg),
+      wal_(wal),
+      config_(config),
+      lane_consumed_(seg.params().max_clients, 0),
+      touched_flag_(seg.params().max_clients, 0) {}
+
+Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
+  const auto& p = seg_.params();
+  if (jobs.size() > p.capacity) {
+    return Status::InvalidArgument("the WAL holds " + std::to_string(jobs.size()) +
+                                   " unfinished jobs but --capacity is " +
+                                   std::to_string(p.capacity) + "; start with a larger capacity");
+  }
+  uint32_t slot = 0;
+  for (RecoveredJob& j : jobs) {
+    if (j.payload.size() > p.max_payload) {
+      return Status::InvalidArgument("the WAL holds job " + std::to_string(j.id) + " of " +
+                                     std::to_string(j.payload.size()) +
+                                     " bytes, more than --max-payload " +
+                                     std::to_string(p.max_payload));
+    }
+    segment::SlotHeader* h = seg_.slot(slot);
+    h->job_id = j.id;
+    h->enqueued_unix_ns = j.enqueued_unix_ns;
+    h->started_unix_ns = 0;
+    h->payload_len = static_cast<uint32_t>(j.payload.size());
+    h->attempt.store(j.attempts_made, std::memory_order_relaxed);
+    h->max_attempts = j.max_attempts != 0 ? j.max_attempts : seg_.header()->default_max_attempts;
+    h->priority = 0;
+    h->not_before_unix_ns = 0;
+    std::memcpy(seg_.payload(slot), j.payload.data(), j.payload.size());
+    h->word.store(PackSlotWord(1, segment::kNoClient, SlotState::kQueued),
+                  std::memory_order_release);
+    SetJobStatus(j.id, JobStateCode::kQueued, j.attempts_made);
+    ready_.push_back(segment::PackSlotRef(slot, 1));
+    ++slot;
+  }
+  outstanding_ = jobs.size();
+  for (uint32_t s = slot; s < p.capacity; ++s) {
+    if (!seg_.free_ring().TryPush(segment::PackSlotRef(s, 1))) {
+      return Status::Corruption("free ring is smaller than the capacity");
+    }
+  }
+  seg_.header()->next_job_id.store(max_job_id + 1, std::memory_order_release);
+  PublishGauges();
+  return Status::OK();
+}
+
+void Engine::SetJobStatus(uint64_t id, JobStateCode state, uint32_t attempt) {
+  segment::StatusEntry* e = seg_.status_entry(id);
+  e->updated_unix_ns.store(util::NowUnixNs(), std::memory_order_relaxed);
+  e->packed.store(segment::PackStatus(id, state, attempt), std::memory_order_release);
+}
+
+void Engine::RefreshClients() {
+  const uint32_t epoch = seg_.header()->clients_epoch.load(std::memory_order_acquire);
+  if (epoch == seen_epoch_) return;
+  seen_epoch_ = epoch;
+  active_clients_.clear();
+  for (uint32_t i = 0; i < seg_.params().max_clients; ++i) {
+    const uint64_t owner = seg_.client(i)->owner.load(std::memory_order_acquire);
+    if (owner == 0) continue;
+    if (segment::OwnerState(owner) == ClientState::kClosing) {
+      ReleaseClient(i, owner, /*died=*/false);
+      continue;
+    }
+    active_clients_.push_back(i);
+  }
+}
+
+void Engine::ProcessCommands() {
+  Command c;
+  while (commands_.try_dequeue(c)) {
+    if (!seg_.ValidClient(c.client)) continue;
+    if (seg_.client(c.client)->owner.load(std::memory_order_acquire) != c.owner) continue;
+    ReleaseClient(c.client, c.owner, c.kind == Command::Kind::kClientGone);
+  }
+}
+
+bool Engine::DrainLane(uint32_t client) {
+  segment::LaneView lane = seg_.lane(client);
+  uint64_t head = 0, tail = 0;
+  if (!lane.Pending(&head, &tail)) {
+    LogEvent("client %u: lane cursors are corrupt (head %llu, tail %llu); ignoring its lane",
+             client, static_cast<unsigned long long>(head), static_cast<unsigned long long>(tail));
+    lane.Consume(tail);
+    return false;
+  }
+  if (head == tail) return false;
+  const uint64_t end = tail - head > kLaneBudget ? head + kLaneBudget : tail;
+  for (uint64_t pos = head; pos < end; ++pos) Handle(client, lane.Read(pos));
+  lane.Consume(end);
+  lane_consumed_[client] = end;
+  if (!touched_flag_[client]) {
+    touched_flag_[client] = 1;
+    touched_clients_.push_back(client);
+  }
+  return true;
+}
+
+void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
+  if (!seg_.ValidSlot(rec.slot)) {
+    LogEvent("client %u: record names slot %u beyond capacity; ignored", client, rec.slot);
+    return;
+  }
+  segment::SlotHeader* h = seg_.slot(rec.slot);
+  const uint64_t word = h->word.load(std::memory_order_acquire);
+  auto expect = [&](SlotState s) {
+    return word == PackSlotWord(rec.slot_gen, client, s);
+  };
+  wal::WalRecord r;
+  switch (static_cast<LaneOp>(rec.op)) {
+    case LaneOp::kEnqueue: {
+      if (!expect(SlotState::kSubmitted)) {
+        LogEvent("client %u: enqueue of slot %u in an unexpected state; ignored", client,
+                 rec.slot);
+        return;
+      }
+      if (h->payload_len > seg_.params().max_payload) {
+        LogEvent("client %u: slot %u claims %u payload bytes; dropped", client, rec.slot,
+                 h->payload_len);
+        FreeSlot(rec.slot);
+        return;
+      }
+      r.type = wal::RecordType::kEnqueue;
+      r.job_id = h->job_id;
+      r.max_attempts = h->max_attempts;
+      r.enqueued_unix_ns = h->enqueued_unix_ns;
+      r.payload.assign(seg_.payload(rec.slot), h->payload_len);
+      wal_.Add(r);
+      seg_.Add(segment::Counter::kWalRecords);
+      pending_.push_back({Action::kPublish, rec.slot});
+      return;
+    }
+    case LaneOp::kStart:
+      return;  // the slot word already records the lease; nothing to log
+    case LaneOp::kComplete:
+    case LaneOp::kFail: {
+      const bool complete = static_cast<LaneOp>(rec.op) == LaneOp::kComplete;
+      if (!expect(complete ? SlotState::kCompleting : SlotState::kFailing) ||
+          h->attempt.load(std::memory_order_relaxed) != rec.attempt) {
+        seg_.Add(segment::Counter::kStaleAcks);
+        return;
+      }
+      r.job_id = h->job_id;
+      r.attempt = rec.attempt;
+      if (complete) {
+        r.type = wal::RecordType::kComplete;
+        pending_.push_back({Action::kFree, rec.slot, JobStateCode::kCompleted});
+      } else if (rec.attempt >= h->max_attempts) {
+        r.type = wal::RecordType::kDead;
+        pending_.push_back({Action::kFree, rec.slot, JobStateCode::kDead});
+      } else {
+        r.type = wal::RecordType::kRetry;
+        pending_.push_back({Action::kRequeue, rec.slot, JobStateCode::kFailedRetrying});
+      }
+      wal_.Add(r);
+      seg_.Add(segment::Counter::kWalRecords);
+      return;
+    }
+  }
+  LogEvent("client %u: unknown lane op %u; ignored", client, rec.op);
+}
+
+Status Engine::Commit() {
+  if (wal_.buffered_bytes() == 0) return Status::OK();
+  const uint64_t before = wal_.bytes_written();
+  Status s = wal_.Flush();
+  if (!s.ok()) return s;
+  seg_.Add(segment::Counter::kWalBytes, wal_.bytes_written() - before);
+  if (config_.durability == segment::Durability::kFsync) {
+    s = wal_.Sync();
+    if (!s.ok()) return s;
+    seg_.Add(segment::Counter::kWalFsyncs);
+    last_sync_mono_ns_ = util::NowMonoNs();
+  } else {
+    wal_dirty_ = true;
+  }
+  return Status::OK();
+}
+
+void Engine::FreeSlot(uint32_t slot) {
+  segment::SlotHeader* h = seg_.slot(slot);
+  const uint32_t gen = segment::SlotGen(h->word.load(std::memory_order_relaxed)) + 1;
+  h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kFree), std::memory_order_release);
+  // Cannot fail: the ring holds every slot at most once and is at least capacity long.
+  (void)seg_.free_ring().TryPush(segment::PackSlotRef(slot, gen));
+}
+
+void Engine::Apply() {
+  for (const Pending& p : pending_) {
+    segment::SlotHeader* h = seg_.slot(p.slot);
+    const uint32_t gen = segment::SlotGen(h->word.load(std::memory_order_relaxed));
+    switch (p.action) {
+      case Action::kPublish:
+        ++outstanding_;
+        seg_.Add(segment::Counter::kAccepted);
+        SetJobStatus(h->job_id, JobStateCode::kQueued, 0);
+        h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kQueued),
+                      std::memory_order_release);
+        ready_.push_back(segment::PackSlotRef(p.slot, gen));
+        break;
+      case Action::kFree:
+        --outstanding_;
+        seg_.Add(p.state == JobStateCode::kCompleted ? segment::Counter::kCompleted
+                                                     : segment::Counter::kDead);
+        if (p.state == JobStateCode::kDead) seg_.Add(segment::Counter::kFailed);
+        SetJobStatus(h->job_id, p.state, h->attempt.load(std::memory_order_relaxed));
+        FreeSlot(p.slot);
+        break;
+      case Action::kRequeue:
+        seg_.Add(segment::Counter::kFailed);
+        seg_.Add(segment::Counter::kRetried);
+        SetJobStatus(h->job_id, JobStateCode::kFailedRetrying,
+                     h->attempt.load(std::memory_order_relaxed));
+        h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kQueued),
+                      std::memory_order_release);
+        ready_.push_back(segment::PackSlotRef(p.slot, gen));
+        break;
+    }
+  }
+  pending_.clear();
+  for (uint32_t c : touched_clients_) {
+    segment::ClientEntry* e = seg_.client(c);
+    e->committed.store(lane_consumed_[c], std::memory_order_release);
+    util::WakeIfSleepers(&e->commit_futex, &e->commit_waiters, INT_MAX);
+    touched_flag_[c] = 0;
+  }
+  touched_clients_.clear();
+}
+
+void Engine::Dispatch() {
+  segment::RingView ring = seg_.dispatch_ring();
+  uint32_t pushed = 0;
+  while (!ready_.empty()) {
+    const uint64_t ref = ready_.front();
+    segment::SlotHeader* h = seg_.slot(segment::RefSlot(ref));
+    h->attempt.fetch_add(1, std::memory_order_relaxed);
+    if (!ring.TryPush(ref)) {
+      h->attempt.fetch_sub(1, std::memory_order_relaxed);
+      break;
+    }
+    ready_.pop_front();
+    ++pushed;
+  }
+  if (pushed != 0) {
+    util::WakeIfSleepers(&ring.header()->futex, &ring.header()->sleepers,
+                         pushed > INT_MAX ? INT_MAX : static_cast<int>(pushed));
+  }
+}
+
+void Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
+  segment::ClientEntry* e = seg_.client(client);
+  // Records the client published before it went are valid: log and apply them first.
+  while (DrainLane(client)) {
+  }
+  Status s = Commit();
+  if (!s.ok()) return;  // storage fault: the supervisor reports the client again later
+  Apply();
+  uint32_t requeued = 0, dropped = 0;
+  const bool may_hold_slots =
+      died || e->role.load(std::memory_order_relaxed) ==
+                  static_cast<uint32_t>(segment::ClientRole::kWorker);
+  for (uint32_t i = 0; may_hold_slots && i < seg_.params().capacity; ++i) {
+    segment::SlotHeader* h = seg_.slot(i);
+    const uint64_t w = h->word.load(std::memory_order_acquire);
+    if (segment::SlotOwner(w) != client) continue;
+    switch (segment::SlotStateOf(w)) {
+      case SlotState::kWriting:
+      case SlotState::kSubmitted:
+        // Never reached the WAL, so never accepted: dropping it is correct.
+        FreeSlot(i);
+        ++dropped;
+        break;
+      case SlotState::kRunning:
+      case SlotState::kCompleting:
+      case SlotState::kFailing:
+        h->word.store(PackSlotWord(segment::SlotGen(w), segment::kNoClient, SlotState::kQueued),
+                      std::memory_order_release);
+        SetJobStatus(h->job_id, JobStateCode::kQueued, h->attempt.load(std::memory_order_relaxed));
+        seg_.Add(segment::Counter::kRedelivered);
+        ready_.push_back(segment::PackSlotRef(i, segment::SlotGen(w)));
+        ++requeued;
+        break;
+      default: break;
+    }
+  }
+  if (died || requeued != 0) {
+    LogEvent("client %u (pid %d) %s; %u job(s) handed out again, %u unaccepted dropped", client,
+             segment::OwnerPid(owner), died ? "died" : "closed", requeued, dropped);
+  }
+  e->head.store(0, std::memory_order_relaxed);
+  e->tail.store(0, std::memory_order_relaxed);
+  e->committed.store(0, std::memory_order_relaxed);
+  e->role.store(0, std::memory_order_relaxed);
+  lane_consumed_[client] = 0;
+  e->owner.store(0, std::memory_order_release);
+  seg_.header()->clients_epoch.fetch_add(1, std::memory_order_release);
+}
+
+bool Engine::AnyLanePending() const {
+  for (uint32_t c : active_clients_) {
+    const segment::ClientEntry* e = seg_.client(c);
+    if (e->tail.load(std::memory_order_acquire) != e->head.load(std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+  return seg_.header()->clients_epoch.load(std::memory_order_acquire) != seen_epoch_;
+}
+
+uint64_t Engine::CountLeasedSlots() const {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < seg_.params().capacity; ++i) {
+    const SlotState s = segment::SlotStateOf(seg_.slot(i)->word.load(std::memory_order_acquire));
+    n += s == SlotState::kRunning || s == SlotState::kCompleting || s == SlotState::kFailing;
+  }
+  return n;
+}
+
+void Engine::PublishGauges() {
+  seg_.header()->outstanding.store(outstanding_, std::memory_order_relaxed);
+}
+
+bool Engine::Step() {
+  ProcessCommands();
+  RefreshClients();
+  bool did = false;
+  for (uint32_t c : active_clients_) did |= DrainLane(c);
+  if (!pending_.empty() || !touched_clients_.empty() || wal_.buffered_bytes() != 0) {
+    Status s = Commit();
+    if (!s.ok()) {
+      if (!refusing_) {
+        LogEvent("WAL write failed: %s; refusing new jobs until it succeeds",
+                 s.ToString().c_str());
+        refusing_ = true;
+        seg_.header()->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRefusing),
+                                          std::memory_order_release);
+      }
+      return false;  // the engine idles (and retries) instead of spinning on the error
+    }
+    if (refusing_) {
+      LogEvent("WAL writes succeed again; admitting new jobs");
+      refusing_ = false;
+      seg_.header()->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRunning),
+                                        std::memory_order_release);
+    }
+    Apply();
+    did = true;
+  }
+  if (wal_dirty_ && config_.durability == segment::Durability::kInterval &&
+      util::NowMonoNs() - last_sync_mono_ns_ >= config_.interval_ms * kMsNs) {
+    if (wal_.Sync().ok()) {
+      seg_.Add(segment::Counter::kWalFsyncs);
+      wal_dirty_ = false;
+    }
+    last_sync_mono_ns_ = util::NowMonoNs();
+  }
+  Dispatch();
+  PublishGauges();
+  return did;
+}
+
+Status Engine::Run(const std::atomic<bool>& stop) {
+  segment::SegmentHeader* hdr = seg_.header();
+  auto idle = [&](uint64_t timeout_ns) {
+    util::SpinThenWait(&hdr->doorbell, &hdr->daemon_sleeping, refusing_ ? 0 : kIdleSpins,
+                       timeout_ns, [&] { return AnyLanePending(); });
+  };
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (!Step()) idle(refusing_ ? 100 * kMsNs : 20 * kMsNs);
+  }
+  hdr->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kStopping),
+                          std::memory_order_release);
+  LogEvent("stopping: no new jobs; waiting up to %u ms for running jobs", config_.shutdown_grace_ms);
+  const uint64_t deadline = util::NowMonoNs() + config_.shutdown_grace_ms * kMsNs;
+  uint64_t leased = 0;
+  for (;;) {
+    Step();
+    leased = CountLeasedSlots();
+    if ((leased == 0 && !AnyLanePending()) || util::NowMonoNs() >= deadline) break;
+    idle(10 * kMsNs);
+  }
+  Step();
+  Status s = Commit();
+  if (s.ok() && config_.durability != segment::Durability::kFsync) s = wal_.Sync();
+  hdr->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kStopped),
+                          std::memory_order_release);
+  LogEvent("stopped: %llu unfinished job(s) stay in the WAL for the next start%s",
+           static_cast<unsigned long long>(outstanding_),
+           leased != 0 ? " (some were still running: they will run again)" : "");
+  return s;
+}
+
+}  // namespace taskring::daemon

@@ -1,0 +1,100 @@
+// The daemon's engine: the single thread that owns the WAL and every state transition that the
+// WAL must witness. One loop iteration:
+//
+//   drain client lanes -> encode WAL records -> write (+ fdatasync) -> apply: publish accepted
+//   jobs, free finished slots, requeue failures -> advance each lane's committed cursor and wake
+//   waiting producers -> push ready jobs to the dispatch ring and wake sleeping workers.
+//
+// Records that arrive while a write/fsync is in flight wait in the lanes and go out together in
+// the next iteration: group commit falls out of the loop shape. Other threads talk to the engine
+// only through Post() (a moodycamel queue), so no lock guards its state.
+#ifndef TASKRING_DAEMON_ENGINE_H_
+#define TASKRING_DAEMON_ENGINE_H_
+
+#include <concurrentqueue/concurrentqueue.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "daemon/recovery.h"
+#include "segment/segment.h"
+#include "taskring/status.h"
+#include "wal/wal_writer.h"
+
+namespace taskring::daemon {
+
+struct EngineConfig {
+  segment::Durability durability = segment::Durability::kFsync;
+  uint32_t interval_ms = 100;         // fsync period in interval mode
+  uint32_t shutdown_grace_ms = 5000;  // how long SIGTERM waits for running jobs
+};
+
+// Sent by the supervisor thread.
+struct Command {
+  enum class Kind { kClientGone, kClientClosed } kind;
+  uint32_t client = 0;
+  uint64_t owner = 0;  // owner word observed; ignored if the entry changed since
+};
+
+class Engine {
+ public:
+  Engine(segment::Segment& seg, wal::WalWriter& wal, const EngineConfig& config);
+
+  // Before the segment is published: places recovered jobs in slots and fills the free ring.
+  // InvalidArgument if they do not fit the segment's capacity or payload size.
+  Status Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id);
+
+  // Runs until `stop` is set and shutdown completes. Returns the status that ended it.
+  Status Run(const std::atomic<bool>& stop);
+
+  void Post(const Command& c) { commands_.enqueue(c); }
+
+  uint64_t outstanding() const { return outstanding_; }
+
+ private:
+  enum class Action : uint8_t { kPublish, kFree, kRequeue };
+  struct Pending {
+    Action action;
+    uint32_t slot;
+    segment::JobStateCode state = segment::JobStateCode::kUnknown;  // kFree: which end
+  };
+
+  bool Step();
+  void ProcessCommands();
+  void RefreshClients();
+  bool DrainLane(uint32_t client);
+  void Handle(uint32_t client, const segment::LaneRecord& rec);
+  Status Commit();
+  void Apply();
+  void Dispatch();
+  void ReleaseClient(uint32_t client, uint64_t owner, bool died);
+  void FreeSlot(uint32_t slot);
+  void SetJobStatus(uint64_t id, segment::JobStateCode state, uint32_t attempt);
+  bool AnyLanePending() const;
+  uint64_t CountLeasedSlots() const;
+  void PublishGauges();
+
+  segment::Segment& seg_;
+  wal::WalWriter& wal_;
+  EngineConfig config_;
+  moodycamel::ConcurrentQueue<Command> commands_;
+
+  std::vector<uint32_t> active_clients_;
+  uint32_t seen_epoch_ = UINT32_MAX;
+  std::vector<uint64_t> lane_consumed_;  // per client: lane position drained, awaiting commit
+  std::vector<uint32_t> touched_clients_;  // lanes drained since the last Apply
+  std::vector<uint8_t> touched_flag_;
+  std::vector<Pending> pending_;
+  std::deque<uint64_t> ready_;  // slot refs waiting for room in the dispatch ring
+  bool wal_dirty_ = false;      // written but not yet fdatasync'ed (interval mode)
+  uint64_t last_sync_mono_ns_ = 0;
+  bool refusing_ = false;
+  uint64_t outstanding_ = 0;
+};
+
+}  // namespace taskring::daemon
+
+#endif  // TASKRING_DAEMON_ENGINE_H_

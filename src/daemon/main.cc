@@ -1,0 +1,206 @@
+// taskringd: serves one queue. Creates it on first start, recovers it from the WAL afterwards.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "daemon/engine.h"
+#include "daemon/file_lock.h"
+#include "daemon/log.h"
+#include "daemon/recovery.h"
+#include "daemon/supervisor.h"
+#include "segment/segment.h"
+#include "util/flags.h"
+#include "util/futex.h"
+#include "util/process.h"
+#include "wal/wal_writer.h"
+
+namespace taskring::daemon {
+namespace {
+
+struct Config {
+  std::string queue;
+  std::string dir;
+  uint64_t capacity = 65536;
+  uint64_t max_payload = 4096;
+  std::string durability = "fsync";
+  uint64_t interval_ms = 100;
+  uint64_t max_attempts = 3;
+  uint64_t max_clients = 256;
+  uint64_t lane_capacity = 1024;
+  uint64_t wal_segment_mb = 64;
+  uint64_t shutdown_grace_ms = 5000;
+  bool group = false;
+  bool salvage = false;
+};
+
+segment::Durability ParseDurability(const std::string& s) {
+  if (s == "interval") return segment::Durability::kInterval;
+  if (s == "none") return segment::Durability::kNone;
+  return segment::Durability::kFsync;
+}
+
+int Fail(const std::string& msg, int code = 1) {
+  std::fprintf(stderr, "taskringd: %s\n", msg.c_str());
+  return code;
+}
+
+int Serve(const Config& cfg) {
+  SetLogQueue(cfg.queue);
+  const int dir_mode = cfg.group ? 0750 : 0700;
+  const int file_mode = cfg.group ? 0640 : 0600;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(cfg.dir, ec)) {
+    if (!std::filesystem::create_directories(cfg.dir, ec) || ec) {
+      return Fail("cannot create WAL directory " + cfg.dir + ": " + ec.message());
+    }
+    ::chmod(cfg.dir.c_str(), static_cast<mode_t>(dir_mode));
+  }
+  if (::access(cfg.dir.c_str(), W_OK | X_OK) != 0) {
+    return Fail("WAL directory " + cfg.dir + " is not writable: " + std::strerror(errno));
+  }
+  // One daemon per WAL directory and one per queue name (the segment name is global).
+  FileLock dir_lock, queue_lock;
+  std::string holder;
+  Status s = dir_lock.Acquire(cfg.dir + "/LOCK", file_mode, &holder);
+  if (s.IsBusy()) {
+    return Fail("another taskringd (pid " + holder + ") is using WAL directory " + cfg.dir);
+  }
+  if (!s.ok()) return Fail(s.ToString());
+  s = queue_lock.Acquire("/dev/shm/" + segment::ShmName(cfg.queue) + ".lock", file_mode, &holder);
+  if (s.IsBusy()) {
+    return Fail("another taskringd (pid " + holder + ") is serving queue '" + cfg.queue + "'");
+  }
+  if (!s.ok()) return Fail(s.ToString());
+
+  RecoveryResult rec;
+  s = RecoverFromWal(cfg.dir, cfg.salvage, &rec);
+  if (!s.ok()) {
+    return Fail("recovery failed: " + s.ToString() +
+                (s.IsCorruption() ? " (start with --salvage to skip damaged records)" : ""));
+  }
+  if (rec.report.torn_tail_bytes != 0) {
+    LogEvent("WAL: cut a torn tail of %llu bytes from %s (a write interrupted by a crash)",
+             static_cast<unsigned long long>(rec.report.torn_tail_bytes),
+             rec.report.torn_tail_file.c_str());
+  }
+  for (const std::string& p : rec.report.problems) LogEvent("WAL salvage skipped: %s", p.c_str());
+  LogEvent("recovered %zu unfinished job(s) from %llu WAL record(s) in %llu segment(s)",
+           rec.live.size(), static_cast<unsigned long long>(rec.report.records),
+           static_cast<unsigned long long>(rec.report.segments));
+
+  wal::WalWriterOptions wopts;
+  wopts.segment_bytes = cfg.wal_segment_mb << 20;
+  wopts.file_mode = file_mode;
+  std::unique_ptr<wal::WalWriter> wal;
+  s = wal::WalWriter::Open(cfg.dir, wopts, rec.next_lsn, &wal);
+  if (!s.ok()) return Fail(s.ToString());
+
+  segment::CreateOptions copts;
+  copts.params.capacity = static_cast<uint32_t>(cfg.capacity);
+  copts.params.max_payload = static_cast<uint32_t>(cfg.max_payload);
+  copts.params.max_clients = static_cast<uint32_t>(cfg.max_clients);
+  copts.params.lane_capacity = static_cast<uint32_t>(cfg.lane_capacity);
+  copts.durability = ParseDurability(cfg.durability);
+  copts.default_max_attempts = static_cast<uint32_t>(cfg.max_attempts);
+  copts.group_access = cfg.group;
+  std::unique_ptr<segment::Segment> seg;
+  s = segment::Segment::Create(cfg.queue, copts, &seg);
+  if (!s.ok()) return Fail(s.ToString());
+  seg->header()->daemon_start_ticks.store(util::ProcessStartTicks(::getpid()));
+
+  EngineConfig ecfg;
+  ecfg.durability = copts.durability;
+  ecfg.interval_ms = static_cast<uint32_t>(cfg.interval_ms);
+  ecfg.shutdown_grace_ms = static_cast<uint32_t>(cfg.shutdown_grace_ms);
+  Engine engine(*seg, *wal, ecfg);
+  s = engine.Load(rec.live, rec.max_job_id);
+  if (!s.ok()) return Fail(s.ToString());
+  rec.live.clear();
+  rec.live.shrink_to_fit();
+
+  // Signals are taken synchronously by one thread, so the engine never runs a handler.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::atomic<bool> stop{false};
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    LogEvent("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    stop.store(true);
+    util::FutexWake(&seg->header()->doorbell, 1);
+  });
+
+  seg->header()->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRunning));
+  seg->Publish();
+  Supervisor supervisor(*seg, engine);
+  supervisor.Start();
+  LogEvent("serving: capacity %llu, max payload %llu B, durability %s, WAL %s, segment /dev/shm/%s",
+           static_cast<unsigned long long>(cfg.capacity),
+           static_cast<unsigned long long>(cfg.max_payload), cfg.durability.c_str(),
+           cfg.dir.c_str(), segment::ShmName(cfg.queue).c_str());
+  s = engine.Run(stop);
+  supervisor.Stop();
+  signals.join();
+  if (!s.ok()) return Fail("final WAL flush failed: " + s.ToString());
+  return 0;
+}
+
+}  // namespace
+}  // namespace taskring::daemon
+
+int main(int argc, char** argv) {
+  using taskring::daemon::Config;
+  Config cfg;
+  taskring::util::FlagSet flags(
+      "taskringd --queue NAME --dir DIR [flags]",
+      "Serves one taskring queue in the foreground: creates it on first start and recovers it\n"
+      "from the write-ahead log in DIR on later starts. SIGTERM/SIGINT stop admitting, flush and\n"
+      "exit 0; unfinished jobs stay in the WAL.");
+  flags.String("queue", &cfg.queue, "queue name (letters, digits, _ - .)");
+  flags.String("dir", &cfg.dir, "WAL directory (created if missing)");
+  flags.Uint("capacity", &cfg.capacity, 1, 1u << 24,
+             "max outstanding jobs; a full queue answers BUSY (default 65536)");
+  flags.Uint("max-payload", &cfg.max_payload, 1, 16u << 20,
+             "max payload bytes per job (default 4096)");
+  flags.Choice("durability", &cfg.durability, {"fsync", "interval", "none"},
+               "fsync: accepted = on disk (default); interval: fsync every --interval-ms; "
+               "none: survives process crashes, not host crashes");
+  flags.Uint("interval-ms", &cfg.interval_ms, 1, 60000, "fsync period in interval mode (100)");
+  flags.Uint("max-attempts", &cfg.max_attempts, 1, 255,
+             "default attempts before a job is dead-lettered (3)");
+  flags.Uint("max-clients", &cfg.max_clients, 1, 4096,
+             "producer/worker processes attached at once (256)");
+  flags.Uint("lane-capacity", &cfg.lane_capacity, 2, 65536,
+             "records per client lane, a power of two (1024)");
+  flags.Uint("wal-segment-mb", &cfg.wal_segment_mb, 1, 4096, "WAL segment file size (64)");
+  flags.Uint("shutdown-grace-ms", &cfg.shutdown_grace_ms, 0, 600000,
+             "on SIGTERM, wait this long for running jobs (5000)");
+  flags.Bool("group", &cfg.group, "let the owner's group read/write the segment and WAL");
+  flags.Bool("salvage", &cfg.salvage,
+             "recover past mid-log WAL corruption, skipping damaged records (loses them)");
+  taskring::Status s = flags.Parse(argc, argv, 1);
+  if (flags.help()) {
+    std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  if (!s.ok()) return taskring::daemon::Fail(std::string(s.message()) + " (see --help)", 2);
+  if (cfg.queue.empty() || cfg.dir.empty()) {
+    return taskring::daemon::Fail("--queue and --dir are required (see --help)", 2);
+  }
+  s = taskring::segment::ValidateQueueName(cfg.queue);
+  if (!s.ok()) return taskring::daemon::Fail(std::string(s.message()), 2);
+  if ((cfg.lane_capacity & (cfg.lane_capacity - 1)) != 0) {
+    return taskring::daemon::Fail("--lane-capacity must be a power of two", 2);
+  }
+  return taskring::daemon::Serve(cfg);
+}

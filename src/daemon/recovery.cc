@@ -1,0 +1,53 @@
+#include "daemon/recovery.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace taskring::daemon {
+
+Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out) {
+  std::unordered_map<uint64_t, RecoveredJob> live;
+  wal::ReplayOptions opts;
+  opts.salvage = salvage;
+  uint64_t max_id = 0;
+  uint64_t terminal = 0;
+  Status s = wal::ReplayWal(
+      dir, opts,
+      [&](const wal::WalRecord& r) -> Status {
+        max_id = std::max(max_id, r.job_id);
+        switch (r.type) {
+          case wal::RecordType::kEnqueue: {
+            RecoveredJob& j = live[r.job_id];
+            j.id = r.job_id;
+            j.attempts_made = r.attempt;
+            j.max_attempts = r.max_attempts;
+            j.enqueued_unix_ns = r.enqueued_unix_ns;
+            j.payload = r.payload;
+            break;
+          }
+          case wal::RecordType::kRetry: {
+            auto it = live.find(r.job_id);
+            if (it != live.end()) it->second.attempts_made = std::max(it->second.attempts_made, r.attempt);
+            break;
+          }
+          case wal::RecordType::kComplete:
+          case wal::RecordType::kDead:
+            terminal += live.erase(r.job_id);
+            break;
+        }
+        return Status::OK();
+      },
+      &out->report);
+  if (!s.ok()) return s;
+  out->live.clear();
+  out->live.reserve(live.size());
+  for (auto& [id, job] : live) out->live.push_back(std::move(job));
+  std::sort(out->live.begin(), out->live.end(),
+            [](const RecoveredJob& a, const RecoveredJob& b) { return a.id < b.id; });
+  out->max_job_id = max_id;
+  out->next_lsn = out->report.last_lsn + 1;
+  out->terminal = terminal;
+  return Status::OK();
+}
+
+}  // namespace taskring::daemon

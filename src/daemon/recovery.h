@@ -1,0 +1,36 @@
+// Rebuilds the set of live (non-terminal) jobs from the WAL at daemon start.
+#ifndef TASKRING_DAEMON_RECOVERY_H_
+#define TASKRING_DAEMON_RECOVERY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "taskring/status.h"
+#include "wal/wal_reader.h"
+
+namespace taskring::daemon {
+
+struct RecoveredJob {
+  uint64_t id = 0;
+  uint32_t attempts_made = 0;  // failed attempts recorded in the WAL
+  uint32_t max_attempts = 0;
+  uint64_t enqueued_unix_ns = 0;
+  std::string payload;
+};
+
+struct RecoveryResult {
+  std::vector<RecoveredJob> live;  // in id order (FIFO)
+  uint64_t max_job_id = 0;
+  uint64_t next_lsn = 1;
+  uint64_t terminal = 0;  // completed or dead jobs seen
+  wal::ReplayReport report;
+};
+
+// Replays DIR. Corruption in the middle of the log stops recovery (unless salvage) with a
+// message naming file and offset; a torn tail is truncated and reported.
+Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out);
+
+}  // namespace taskring::daemon
+
+#endif  // TASKRING_DAEMON_RECOVERY_H_

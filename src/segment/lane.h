@@ -1,0 +1,57 @@
+// A client's lane: single-producer (the client) single-consumer (the daemon) ring of
+// LaneRecords. One lane per client means a client that dies mid-push can wedge nothing but its
+// own lane, which the daemon reclaims with the client entry.
+#ifndef TASKRING_SEGMENT_LANE_H_
+#define TASKRING_SEGMENT_LANE_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "segment/layout.h"
+
+namespace taskring::segment {
+
+class LaneView {
+ public:
+  LaneView() = default;
+  LaneView(ClientEntry* entry, LaneRecord* records, uint32_t capacity)
+      : e_(entry), recs_(records), cap_(capacity) {}
+
+  // Client side. Returns the lane position of the record, or UINT64_MAX when full.
+  [[nodiscard]] uint64_t TryPush(const LaneRecord& rec) {
+    const uint64_t t = e_->tail.load(std::memory_order_relaxed);
+    const uint64_t h = e_->head.load(std::memory_order_acquire);
+    if (t - h >= cap_) return UINT64_MAX;
+    recs_[t & (cap_ - 1)] = rec;
+    e_->tail.store(t + 1, std::memory_order_release);
+    return t;
+  }
+  [[nodiscard]] uint64_t Free() const {
+    const uint64_t t = e_->tail.load(std::memory_order_relaxed);
+    const uint64_t h = e_->head.load(std::memory_order_acquire);
+    return cap_ - (t - h);
+  }
+
+  // Daemon side: records in [head, tail). `tail` comes from the client, so it is validated: a
+  // lane claiming more than its capacity is corrupt and yields nothing.
+  [[nodiscard]] bool Pending(uint64_t* head, uint64_t* tail) const {
+    const uint64_t h = e_->head.load(std::memory_order_relaxed);
+    const uint64_t t = e_->tail.load(std::memory_order_acquire);
+    *head = h;
+    *tail = t;
+    return t >= h && t - h <= cap_;
+  }
+  [[nodiscard]] LaneRecord Read(uint64_t pos) const { return recs_[pos & (cap_ - 1)]; }
+  void Consume(uint64_t new_head) { e_->head.store(new_head, std::memory_order_release); }
+
+  ClientEntry* entry() const { return e_; }
+
+ private:
+  ClientEntry* e_ = nullptr;
+  LaneRecord* recs_ = nullptr;
+  uint32_t cap_ = 0;
+};
+
+}  // namespace taskring::segment
+
+#endif  // TASKRING_SEGMENT_LANE_H_

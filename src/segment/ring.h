@@ -1,0 +1,140 @@
+// Bounded lock-free MPMC ring of 64-bit values in shared memory (Vyukov's sequence-numbered
+// cells), used for the free-slot ring (admission) and the dispatch ring (hand-out to workers).
+//
+// Crash-tolerance differences from the textbook version:
+//  - A consumer finishes its pop with a CAS on the cell sequence (not a store), so the daemon can
+//    complete, on behalf of a consumer that died mid-pop, a cell that wedges the ring; the late
+//    CAS of a consumer that was only stopped then fails harmlessly.
+//  - TryPopClaim lets the consumer act on the value (claim the slot it names) *before* releasing
+//    the cell, so a consumer that dies after taking a job has its claim recorded in the slot.
+//  - Values are hints: the slot state word is the authority (docs/architecture.md).
+#ifndef TASKRING_SEGMENT_RING_H_
+#define TASKRING_SEGMENT_RING_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "segment/layout.h"
+
+namespace taskring::segment {
+
+struct alignas(kCacheLine) RingHeader {
+  uint32_t capacity;  // power of two
+  uint32_t mask;
+  alignas(kCacheLine) std::atomic<uint64_t> tail;  // next push position
+  alignas(kCacheLine) std::atomic<uint64_t> head;  // next pop position
+  // Consumers that found the ring empty sleep on `futex`; pushers wake them if `sleepers` > 0.
+  alignas(kCacheLine) std::atomic<uint32_t> futex;
+  std::atomic<uint32_t> sleepers;
+};
+static_assert(sizeof(RingHeader) == 4 * kCacheLine);
+
+struct RingCell {
+  std::atomic<uint64_t> seq;
+  std::atomic<uint64_t> value;
+};
+static_assert(sizeof(RingCell) == 16);
+
+inline uint64_t RingBytes(uint32_t capacity) {
+  return sizeof(RingHeader) + static_cast<uint64_t>(capacity) * sizeof(RingCell);
+}
+
+class RingView {
+ public:
+  RingView() = default;
+  RingView(RingHeader* header, RingCell* cells) : h_(header), cells_(cells) {}
+
+  // Creator only, before the segment is published.
+  void Init(uint32_t capacity) {
+    h_->capacity = capacity;
+    h_->mask = capacity - 1;
+    h_->tail.store(0, std::memory_order_relaxed);
+    h_->head.store(0, std::memory_order_relaxed);
+    h_->futex.store(0, std::memory_order_relaxed);
+    h_->sleepers.store(0, std::memory_order_relaxed);
+    for (uint64_t i = 0; i < capacity; ++i) {
+      cells_[i].seq.store(i, std::memory_order_relaxed);
+      cells_[i].value.store(0, std::memory_order_relaxed);
+    }
+  }
+
+  // False when full. Lock-free; safe with concurrent pushers.
+  [[nodiscard]] bool TryPush(uint64_t value) {
+    const uint64_t mask = h_->mask;
+    uint64_t pos = h_->tail.load(std::memory_order_relaxed);
+    for (;;) {
+      RingCell& cell = cells_[pos & mask];
+      const uint64_t seq = cell.seq.load(std::memory_order_acquire);
+      const int64_t diff = static_cast<int64_t>(seq - pos);
+      if (diff == 0) {
+        if (h_->tail.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+          cell.value.store(value, std::memory_order_relaxed);
+          cell.seq.store(pos + 1, std::memory_order_release);
+          return true;
+        }
+      } else if (diff < 0) {
+        return false;
+      } else {
+        pos = h_->tail.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  // Pops one value; `claim(value)` runs before the cell is released (see the file comment).
+  // False when empty.
+  template <typename Claim>
+  [[nodiscard]] bool TryPopClaim(uint64_t* out, Claim claim) {
+    const uint64_t mask = h_->mask;
+    const uint64_t cap = h_->capacity;
+    uint64_t pos = h_->head.load(std::memory_order_relaxed);
+    for (;;) {
+      RingCell& cell = cells_[pos & mask];
+      const uint64_t seq = cell.seq.load(std::memory_order_acquire);
+      const int64_t diff = static_cast<int64_t>(seq - (pos + 1));
+      if (diff == 0) {
+        if (h_->head.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+          const uint64_t v = cell.value.load(std::memory_order_relaxed);
+          claim(v);
+          uint64_t expected = pos + 1;
+          // Fails only if the daemon already repaired this cell for us.
+          cell.seq.compare_exchange_strong(expected, pos + cap, std::memory_order_release,
+                                           std::memory_order_relaxed);
+          *out = v;
+          return true;
+        }
+      } else if (diff < 0) {
+        return false;
+      } else {
+        pos = h_->head.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  [[nodiscard]] bool TryPop(uint64_t* out) {
+    return TryPopClaim(out, [](uint64_t) {});
+  }
+
+  // Items pushed and not yet popped (approximate under concurrency).
+  [[nodiscard]] uint64_t SizeApprox() const {
+    const uint64_t t = h_->tail.load(std::memory_order_acquire);
+    const uint64_t hd = h_->head.load(std::memory_order_acquire);
+    return t > hd ? t - hd : 0;
+  }
+  [[nodiscard]] uint32_t capacity() const { return h_->capacity; }
+  RingHeader* header() const { return h_; }
+
+ private:
+  RingHeader* h_ = nullptr;
+  RingCell* cells_ = nullptr;
+};
+
+// Ring values carry a slot index and the slot generation they were issued for.
+inline uint64_t PackSlotRef(uint32_t slot, uint32_t gen) {
+  return (static_cast<uint64_t>(slot) << 32) | gen;
+}
+inline uint32_t RefSlot(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
+inline uint32_t RefGen(uint64_t v) { return static_cast<uint32_t>(v); }
+
+}  // namespace taskring::segment
+
+#endif  // TASKRING_SEGMENT_RING_H_

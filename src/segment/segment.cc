@@ -1,0 +1,158 @@
+#include "segment/segment.h"
+
+#include <unistd.h>
+
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <cstring>
+#include <random>
+
+#include "util/clock.h"
+
+namespace bip = boost::interprocess;
+
+namespace taskring::segment {
+
+struct Segment::Mapping {
+  bip::mapped_region region;
+};
+
+namespace {
+
+Status FromBoost(const bip::interprocess_exception& e, const std::string& queue,
+                 const char* what) {
+  const std::string where = std::string(what) + " segment /dev/shm/" + ShmName(queue);
+  switch (e.get_error_code()) {
+    case bip::not_found_error:
+      return Status::NotFound("queue '" + queue + "' does not exist (no segment /dev/shm/" +
+                              ShmName(queue) + "): is taskringd running for it?");
+    case bip::security_error:
+      return Status::IOError("permission denied to " + where);
+    case bip::out_of_space_error:
+      return Status::IOError("out of shared memory to " + where);
+    default:
+      return Status::IOError(std::string("cannot ") + where + ": " + e.what());
+  }
+}
+
+uint64_t RandomIncarnation() {
+  std::random_device rd;
+  return (uint64_t{rd()} << 32) ^ rd() ^ util::NowMonoNs();
+}
+
+// Marks a segment left behind as abandoned, if it is one of ours, so clients still mapped to it
+// stop using it. Anything that fails validation is simply unlinked.
+void AbandonOld(const std::string& queue) {
+  try {
+    bip::shared_memory_object shm(bip::open_only, ShmName(queue).c_str(), bip::read_write);
+    bip::offset_t size = 0;
+    if (shm.get_size(size) && size >= static_cast<bip::offset_t>(kHeaderBytes)) {
+      bip::mapped_region region(shm, bip::read_write, 0, kHeaderBytes);
+      auto* h = static_cast<SegmentHeader*>(region.get_address());
+      if (h->magic == kMagic) {
+        h->daemon_state.store(static_cast<uint32_t>(DaemonState::kAbandoned),
+                              std::memory_order_release);
+      }
+    }
+  } catch (const bip::interprocess_exception&) {
+    // Not there or unreadable: nothing to warn live clients about.
+  }
+  bip::shared_memory_object::remove(ShmName(queue).c_str());
+}
+
+}  // namespace
+
+Segment::Segment(std::string queue, std::unique_ptr<Mapping> mapping)
+    : queue_(std::move(queue)), mapping_(std::move(mapping)) {
+  base_ = static_cast<char*>(mapping_->region.get_address());
+  header_ = reinterpret_cast<SegmentHeader*>(base_);
+}
+
+Segment::~Segment() = default;
+
+Status Segment::Create(const std::string& queue, const CreateOptions& opts,
+                       std::unique_ptr<Segment>* out) {
+  Status s = ValidateQueueName(queue);
+  if (!s.ok()) return s;
+  Layout layout;
+  s = ComputeLayout(opts.params, &layout);
+  if (!s.ok()) return s;
+  AbandonOld(queue);
+  auto mapping = std::make_unique<Mapping>();
+  try {
+    bip::permissions perm(opts.group_access ? 0660 : 0600);
+    bip::shared_memory_object shm(bip::create_only, ShmName(queue).c_str(), bip::read_write,
+                                  perm);
+    shm.truncate(static_cast<bip::offset_t>(layout.total_bytes));
+    mapping->region = bip::mapped_region(shm, bip::read_write, 0, layout.total_bytes);
+  } catch (const bip::interprocess_exception& e) {
+    bip::shared_memory_object::remove(ShmName(queue).c_str());
+    return FromBoost(e, queue, "create");
+  }
+  std::unique_ptr<Segment> seg(new Segment(queue, std::move(mapping)));
+  // ftruncate gave us zero pages; fill in the header and rings. Version stays 0 until Publish.
+  SegmentHeader* h = seg->header_;
+  h->magic = kMagic;
+  h->header_bytes = kHeaderBytes;
+  h->segment_bytes = layout.total_bytes;
+  h->params = opts.params;
+  h->layout = layout;
+  h->durability = static_cast<uint32_t>(opts.durability);
+  h->default_max_attempts = opts.default_max_attempts;
+  h->incarnation = RandomIncarnation();
+  h->created_unix_ns = util::NowUnixNs();
+  std::strncpy(h->queue_name, queue.c_str(), kMaxQueueName - 1);
+  h->daemon_pid.store(::getpid(), std::memory_order_relaxed);
+  h->daemon_state.store(static_cast<uint32_t>(DaemonState::kStarting), std::memory_order_relaxed);
+  h->next_job_id.store(1, std::memory_order_relaxed);
+  seg->params_ = opts.params;
+  seg->layout_ = layout;
+  seg->free_ring().Init(layout.ring_capacity);
+  seg->dispatch_ring().Init(layout.ring_capacity);
+  for (uint32_t i = 0; i < opts.params.capacity; ++i) {
+    seg->slot(i)->word.store(PackSlotWord(1, kNoClient, SlotState::kFree),
+                             std::memory_order_relaxed);
+  }
+  *out = std::move(seg);
+  return Status::OK();
+}
+
+void Segment::Publish() {
+  header_->layout_version.store(kLayoutVersion, std::memory_order_release);
+}
+
+Status Segment::Attach(const std::string& queue, bool read_only, std::unique_ptr<Segment>* out) {
+  Status s = ValidateQueueName(queue);
+  if (!s.ok()) return s;
+  const auto mode = read_only ? bip::read_only : bip::read_write;
+  auto mapping = std::make_unique<Mapping>();
+  try {
+    bip::shared_memory_object shm(bip::open_only, ShmName(queue).c_str(), mode);
+    bip::offset_t size = 0;
+    if (!shm.get_size(size) || size < static_cast<bip::offset_t>(kHeaderBytes)) {
+      return Status::Corruption("segment /dev/shm/" + ShmName(queue) + " is truncated (" +
+                                std::to_string(size) + " bytes)");
+    }
+    mapping->region = bip::mapped_region(shm, mode, 0, static_cast<size_t>(size));
+  } catch (const bip::interprocess_exception& e) {
+    return FromBoost(e, queue, "open");
+  }
+  const uint64_t mapped = mapping->region.get_size();
+  std::unique_ptr<Segment> seg(new Segment(queue, std::move(mapping)));
+  s = ValidateHeader(seg->header_, mapped, &seg->params_, &seg->layout_);
+  if (s.IsIncompatible()) {
+    return Status::Incompatible("queue '" + queue + "': " + std::string(s.message()));
+  }
+  if (s.IsCorruption()) {
+    return Status::Corruption("queue '" + queue + "': " + std::string(s.message()));
+  }
+  if (!s.ok()) return s;
+  *out = std::move(seg);
+  return Status::OK();
+}
+
+void Segment::Remove(const std::string& queue) {
+  bip::shared_memory_object::remove(ShmName(queue).c_str());
+}
+
+}  // namespace taskring::segment

@@ -1,0 +1,102 @@
+// A mapped queue segment: creation (daemon), attachment with validation (clients, tools) and
+// typed access to its regions. Parameters and layout are copied out of the header once, after
+// validation, and never re-read from shared memory, so a process scribbling on the header later
+// cannot steer other processes' index arithmetic out of bounds.
+//
+// Thread-safety: the accessors are const and may be used from any thread; the regions they
+// return follow their own concurrency rules (layout.h).
+#ifndef TASKRING_SEGMENT_SEGMENT_H_
+#define TASKRING_SEGMENT_SEGMENT_H_
+
+#include <memory>
+#include <string>
+
+#include "segment/lane.h"
+#include "segment/layout.h"
+#include "segment/ring.h"
+#include "taskring/status.h"
+
+namespace taskring::segment {
+
+struct CreateOptions {
+  Params params;
+  Durability durability = Durability::kFsync;
+  uint32_t default_max_attempts = 3;
+  bool group_access = false;  // 0660 instead of 0600
+};
+
+class Segment {
+ public:
+  // Creates the segment of `queue`, replacing one left behind (which is first marked kAbandoned
+  // so processes still attached to it notice). The caller must hold the queue lock. The segment
+  // is not visible as ready until Publish().
+  static Status Create(const std::string& queue, const CreateOptions& opts,
+                       std::unique_ptr<Segment>* out);
+  // Attaches and validates. NotFound when the queue has no segment (no daemon ever ran or it was
+  // removed), Closed while the daemon is still initialising it, Corruption/Incompatible when it
+  // fails validation.
+  static Status Attach(const std::string& queue, bool read_only, std::unique_ptr<Segment>* out);
+  // Unlinks the named segment (mappings stay valid until unmapped).
+  static void Remove(const std::string& queue);
+
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  // Makes the segment visible to attachers (release-stores the layout version).
+  void Publish();
+
+  SegmentHeader* header() const { return header_; }
+  const Params& params() const { return params_; }
+  const Layout& layout() const { return layout_; }
+  const std::string& queue() const { return queue_; }
+
+  std::atomic<uint64_t>& counter(Counter c) const {
+    return reinterpret_cast<CounterCell*>(base_ + layout_.counters_offset)[static_cast<int>(c)]
+        .value;
+  }
+  void Add(Counter c, uint64_t n = 1) const { counter(c).fetch_add(n, std::memory_order_relaxed); }
+  uint64_t Read(Counter c) const { return counter(c).load(std::memory_order_relaxed); }
+
+  // Index arguments must already be validated against params() by the caller.
+  ClientEntry* client(uint32_t i) const {
+    return reinterpret_cast<ClientEntry*>(base_ + layout_.clients_offset) + i;
+  }
+  LaneView lane(uint32_t i) const {
+    auto* recs = reinterpret_cast<LaneRecord*>(base_ + layout_.lanes_offset) +
+                 uint64_t{i} * params_.lane_capacity;
+    return LaneView(client(i), recs, params_.lane_capacity);
+  }
+  RingView free_ring() const { return RingAt(layout_.free_ring_offset); }
+  RingView dispatch_ring() const { return RingAt(layout_.dispatch_ring_offset); }
+  StatusEntry* status_entry(uint64_t job_id) const {
+    return reinterpret_cast<StatusEntry*>(base_ + layout_.status_offset) +
+           (job_id & (layout_.status_entries - 1));
+  }
+  SlotHeader* slot(uint32_t i) const {
+    return reinterpret_cast<SlotHeader*>(base_ + layout_.slots_offset +
+                                         uint64_t{i} * layout_.slot_stride);
+  }
+  char* payload(uint32_t i) const { return reinterpret_cast<char*>(slot(i)) + kSlotHeaderBytes; }
+  bool ValidSlot(uint32_t i) const { return i < params_.capacity; }
+  bool ValidClient(uint32_t i) const { return i < params_.max_clients; }
+
+ private:
+  struct Mapping;
+  Segment(std::string queue, std::unique_ptr<Mapping> mapping);
+  RingView RingAt(uint64_t offset) const {
+    auto* h = reinterpret_cast<RingHeader*>(base_ + offset);
+    return RingView(h, reinterpret_cast<RingCell*>(base_ + offset + sizeof(RingHeader)));
+  }
+
+  std::string queue_;
+  std::unique_ptr<Mapping> mapping_;
+  char* base_ = nullptr;
+  SegmentHeader* header_ = nullptr;
+  Params params_;
+  Layout layout_;
+};
+
+}  // namespace taskring::segment
+
+#endif  // TASKRING_SEGMENT_SEGMENT_H_

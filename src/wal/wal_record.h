@@ -1,0 +1,59 @@
+// Logical WAL records: what the daemon logs about a job, and their byte encoding.
+//
+// Encoding (all integers little-endian, fixed width; spec in docs/wal_format.md):
+//   version (1) | type (1) | lsn (8) | job_id (8) | attempt (4) | max_attempts (4) |
+//   priority (4) | enqueued_unix_ns (8) | not_before_unix_ns (8) | payload_len (4) | payload
+// Fixed width costs a few bytes per record but keeps decoding branch-free and trivially
+// bounds-checked.
+#ifndef TASKRING_WAL_WAL_RECORD_H_
+#define TASKRING_WAL_WAL_RECORD_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "taskring/status.h"
+
+namespace taskring::wal {
+
+enum class RecordType : uint8_t { kEnqueue = 1, kComplete = 2, kRetry = 3, kDead = 4 };
+
+struct WalRecord {
+  RecordType type = RecordType::kEnqueue;
+  uint64_t lsn = 0;  // assigned by the writer, strictly increasing across the whole WAL
+  uint64_t job_id = 0;
+  uint32_t attempt = 0;             // attempts already made (kRetry/kDead: attempt that failed)
+  uint32_t max_attempts = 0;        // kEnqueue
+  uint32_t priority = 0;            // kEnqueue
+  uint64_t enqueued_unix_ns = 0;    // kEnqueue
+  uint64_t not_before_unix_ns = 0;  // kEnqueue/kRetry: earliest run time (0 = now)
+  std::string payload;              // kEnqueue only (arbitrary bytes, may be empty)
+
+  friend bool operator==(const WalRecord&, const WalRecord&) = default;
+};
+
+// Version written by EncodeRecord; DecodeRecord refuses any other.
+inline constexpr uint8_t kRecordFormatVersion = 1;
+// Size of everything before the payload bytes.
+inline constexpr size_t kRecordFixedSize = 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4;
+// Largest payload a record may carry; admission must reject larger ones before they reach the
+// WAL, since DecodeRecord treats a larger length as corruption.
+inline constexpr size_t kMaxPayloadBytes = 16u << 20;
+
+// Appends the encoding of rec to *out. The payload is written only for kEnqueue (other types
+// carry none, whatever rec.payload holds). Precondition: payload.size() <= kMaxPayloadBytes.
+void EncodeRecord(const WalRecord& rec, std::string* out);
+
+// Parses exactly one record from in (which must contain nothing else). Returns Corruption for
+// an unknown version or type, a payload length that does not match the buffer or exceeds
+// kMaxPayloadBytes, or a payload on a non-kEnqueue record. Never reads outside in. *rec is
+// unspecified on error.
+[[nodiscard]] Status DecodeRecord(std::string_view in, WalRecord* rec);
+
+// "enqueue", "complete", "retry", "dead" or "unknown" (for logs and the WAL dump tool).
+const char* RecordTypeName(RecordType type);
+
+}  // namespace taskring::wal
+
+#endif  // TASKRING_WAL_WAL_RECORD_H_

@@ -1,0 +1,124 @@
+// WalWriter: appends records to the WAL directory, one segment file at a time.
+//
+// Not thread-safe: one owner (the daemon's WAL thread) calls every method. Add() only encodes
+// into memory; Flush() hands the bytes to the kernel; Sync() makes them durable. Group commit is
+// the caller's loop: Add many, Flush once, Sync once, then publish next_lsn() - 1 as durable.
+//
+// Failure model:
+//  - A failed write (ENOSPC, EIO ...) keeps every buffered byte and cuts the file back to the
+//    last fully written offset, so the caller may retry Flush() once space is freed.
+//  - A failed fdatasync is sticky: after it the kernel may have dropped the dirty pages and
+//    report the next fsync as a success, so retrying could claim durability that does not exist.
+//    Every later Flush()/Sync() returns the same error; the owner must discard this writer, open a
+//    new one (it starts a new segment) and re-log what was not known to be durable.
+#ifndef TASKRING_WAL_WAL_WRITER_H_
+#define TASKRING_WAL_WAL_WRITER_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "taskring/status.h"
+#include "wal/wal_record.h"
+
+namespace taskring::wal {
+
+struct WalWriterOptions {
+  // Start a new segment once the current one reaches this size (checked between records, so a
+  // segment can exceed it by one record). Smaller segments can be deleted sooner once their jobs
+  // are terminal, at the cost of more files and one extra fdatasync per rotation.
+  uint64_t segment_bytes = 64 << 20;
+  // Mode of new segment files, applied exactly (not filtered by the umask). 0640 lets a group
+  // (e.g. an ops tool) read the WAL.
+  int file_mode = 0600;
+};
+
+class WalWriter {
+ public:
+  // Opens dir, which must exist and be writable (otherwise IOError naming the path and the OS
+  // reason). Always starts a NEW segment numbered after the highest existing one: an old segment
+  // may end in a torn record, and appending after it would bury that damage mid-log. The
+  // directory is fsynced after creating the file so the file survives a host crash.
+  // next_lsn is the LSN Add() assigns first (usually ReplayReport::last_lsn + 1). Run ReplayWal
+  // (which cuts a torn tail) before opening: once a newer segment exists, an old torn tail is
+  // reported as corruption.
+  [[nodiscard]] static Status Open(const std::string& dir, const WalWriterOptions& options,
+                                   uint64_t next_lsn, std::unique_ptr<WalWriter>* out);
+
+  WalWriter(const WalWriter&) = delete;
+  WalWriter& operator=(const WalWriter&) = delete;
+  // Closes the segment. Bytes not yet flushed are dropped; nothing is synced.
+  ~WalWriter();
+
+  // Sets rec.lsn to the next LSN, encodes rec into the in-memory buffer and returns the LSN. No
+  // system call. Precondition: rec.payload.size() <= kMaxPayloadBytes.
+  uint64_t Add(WalRecord& rec);
+
+  // Writes every buffered byte to the current segment, rotating to a new segment (after syncing
+  // the old one) where Add() decided a record boundary should start one. IOError on failure,
+  // with the buffer kept for a retry.
+  [[nodiscard]] Status Flush();
+
+  // fdatasyncs the current segment; call after Flush(). IOError on failure (sticky, see above).
+  [[nodiscard]] Status Sync();
+
+  uint64_t next_lsn() const { return next_lsn_; }
+  // Bytes handed to the kernel by successful writes, over the writer's life.
+  uint64_t bytes_written() const { return bytes_written_; }
+  // Successful fdatasync calls (explicit and at rotation).
+  uint64_t syncs() const { return syncs_; }
+  // Number of the segment file writes currently go to.
+  uint64_t current_segment() const { return segment_number_; }
+  size_t buffered_bytes() const { return buffered_bytes_; }
+
+ private:
+  // Bytes bound for one segment; new_segment means "rotate before writing them".
+  struct Chunk {
+    bool new_segment = false;
+    std::string bytes;
+  };
+
+  WalWriter(std::string dir, const WalWriterOptions& options, uint64_t next_lsn, int dir_fd);
+
+  Status OpenSegment(uint64_t number);
+  Status SyncFile();
+  Status WriteChunk(const std::string& bytes);
+  void AppendFragments(const char* data, size_t n);
+
+  const std::string dir_;
+  const WalWriterOptions options_;
+  int dir_fd_ = -1;
+  int fd_ = -1;
+  std::string path_;             // of the current segment
+  uint64_t segment_number_ = 0;  // of the current segment
+  uint64_t file_size_ = 0;       // bytes of the current segment known to be written
+
+  std::deque<Chunk> pending_;
+  size_t buffered_bytes_ = 0;
+  // Size the segment of the last pending chunk will have once everything is written; fragment
+  // layout depends on the position inside the block, so Add() tracks it.
+  uint64_t tail_segment_size_ = 0;
+  std::string scratch_;
+
+  uint64_t next_lsn_;
+  uint64_t bytes_written_ = 0;
+  uint64_t syncs_ = 0;
+  Status sync_error_;  // sticky, see the class comment
+};
+
+namespace detail {
+// Test hooks to inject write and sync failures. Not thread-safe; set them before opening a
+// writer and reset them (nullptr restores the real call) before the test ends.
+using PwriteFn = ssize_t (*)(int fd, const void* buf, size_t n, off_t offset);
+using FdatasyncFn = int (*)(int fd);
+void SetPwriteForTesting(PwriteFn fn);
+void SetFdatasyncForTesting(FdatasyncFn fn);
+}  // namespace detail
+
+}  // namespace taskring::wal
+
+#endif  // TASKRING_WAL_WAL_WRITER_H_

@@ -1,0 +1,159 @@
+#include "taskring/worker.h"
+
+#include <algorithm>
+
+#include "client/session.h"
+#include "segment/ring.h"
+#include "util/clock.h"
+#include "util/futex.h"
+
+namespace taskring {
+
+using segment::LaneOp;
+using segment::LaneRecord;
+using segment::SlotState;
+
+namespace {
+constexpr uint64_t kMsNs = 1'000'000;
+}  // namespace
+
+Worker::Worker(std::unique_ptr<client::Session> session, const WorkerOptions& options)
+    : session_(std::move(session)), options_(options) {}
+
+Worker::~Worker() = default;
+
+Status Worker::Open(const WorkerOptions& options, std::unique_ptr<Worker>* out) {
+  std::unique_ptr<client::Session> session;
+  Status s = client::Session::Open(options.queue, segment::ClientRole::kWorker,
+                                   options.attach_timeout_ms, &session);
+  if (s.IsBusy()) return Status::IOError("no free client entry in the segment (max clients)");
+  if (!s.ok()) return s;
+  out->reset(new Worker(std::move(session), options));
+  return Status::OK();
+}
+
+Status Worker::Take(Job* job, uint32_t timeout_ms) {
+  const segment::Segment& seg = session_->seg();
+  segment::RingView ring = seg.dispatch_ring();
+  const uint32_t me = session_->index();
+  uint32_t slot = 0, gen = 0;
+  // Claims the slot named by a ring entry. The CAS is the lease: it succeeds only for a current
+  // reference to a queued job, so stale or duplicate ring entries are skipped.
+  auto try_take = [&]() -> bool {
+    for (;;) {
+      bool claimed = false;
+      uint64_t ref = 0;
+      const bool popped = ring.TryPopClaim(&ref, [&](uint64_t v) {
+        const uint32_t s = segment::RefSlot(v);
+        if (!seg.ValidSlot(s)) return;
+        uint64_t expected =
+            segment::PackSlotWord(segment::RefGen(v), segment::kNoClient, SlotState::kQueued);
+        claimed = seg.slot(s)->word.compare_exchange_strong(
+            expected, segment::PackSlotWord(segment::RefGen(v), me, SlotState::kRunning),
+            std::memory_order_acq_rel);
+      });
+      if (!popped) return false;
+      if (claimed) {
+        slot = segment::RefSlot(ref);
+        gen = segment::RefGen(ref);
+        return true;
+      }
+    }
+  };
+
+  const uint64_t deadline = util::NowMonoNs() + uint64_t{timeout_ms} * kMsNs;
+  Status daemon = session_->CheckDaemon();
+  if (!daemon.ok()) return daemon;
+  int spins = static_cast<int>(options_.spin_iterations);
+  while (!try_take()) {
+    const uint64_t now = util::NowMonoNs();
+    if (now >= deadline) return Status::TimedOut();
+    const uint64_t wait = std::min<uint64_t>(deadline - now, 100 * kMsNs);
+    if (util::SpinThenWait(&ring.header()->futex, &ring.header()->sleepers, spins, wait,
+                           try_take)) {
+      break;
+    }
+    spins = 0;
+    daemon = session_->CheckDaemon();
+    if (!daemon.ok()) return daemon;
+  }
+
+  segment::SlotHeader* h = seg.slot(slot);
+  const uint32_t len = std::min(h->payload_len, seg.params().max_payload);  // never trust shm
+  *job = Job();
+  job->id_ = h->job_id;
+  job->attempt_ = h->attempt.load(std::memory_order_relaxed);
+  job->max_attempts_ = h->max_attempts;
+  job->enqueued_unix_ns_ = h->enqueued_unix_ns;
+  job->payload_ = std::string_view(seg.payload(slot), len);
+  job->slot_ = slot;
+  job->slot_gen_ = gen;
+  const uint64_t now_unix = util::NowUnixNs();
+  h->started_unix_ns = now_unix;
+  segment::StatusEntry* st = seg.status_entry(job->id_);
+  st->updated_unix_ns.store(now_unix, std::memory_order_relaxed);
+  st->packed.store(segment::PackStatus(job->id_, segment::JobStateCode::kRunning, job->attempt_),
+                   std::memory_order_release);
+  uint64_t pos = 0;
+  Status s = session_->Push(
+      LaneRecord{static_cast<uint32_t>(LaneOp::kStart), slot, gen, job->attempt_}, &pos);
+  if (!s.ok()) return s;
+  return Status::OK();
+}
+
+Status Worker::Finish(const Job& job, bool success) {
+  if (!job.valid()) return Status::InvalidArgument("job was not taken by this worker");
+  const segment::Segment& seg = session_->seg();
+  if (!seg.ValidSlot(job.slot_)) return Status::InvalidArgument("job handle is corrupt");
+  segment::SlotHeader* h = seg.slot(job.slot_);
+  const uint32_t me = session_->index();
+  // Fence our own lease first: if the daemon revoked it (we were too slow or taken for dead),
+  // the CAS fails and this late outcome must not touch the job's new attempt.
+  uint64_t expected = segment::PackSlotWord(job.slot_gen_, me, SlotState::kRunning);
+  const uint64_t next = segment::PackSlotWord(
+      job.slot_gen_, me, success ? SlotState::kCompleting : SlotState::kFailing);
+  if (h->attempt.load(std::memory_order_relaxed) != job.attempt_ ||
+      !h->word.compare_exchange_strong(expected, next, std::memory_order_acq_rel)) {
+    seg.Add(segment::Counter::kStaleAcks);
+    return Status::StaleLease("lease of job " + std::to_string(job.id_) + " attempt " +
+                              std::to_string(job.attempt_) + " was revoked");
+  }
+  uint64_t pos = 0;
+  const auto op = success ? LaneOp::kComplete : LaneOp::kFail;
+  Status s = session_->Push(
+      LaneRecord{static_cast<uint32_t>(op), job.slot_, job.slot_gen_, job.attempt_}, &pos);
+  if (!s.ok()) return s;
+  session_->RingDoorbell();
+  jobs_done_.fetch_add(1, std::memory_order_relaxed);
+  return Status::OK();
+}
+
+Status Worker::Complete(const Job& job) { return Finish(job, true); }
+Status Worker::Fail(const Job& job) { return Finish(job, false); }
+
+Status Worker::Run(const Handler& handler, const RunOptions& options) {
+  if (options.threads > 1) return RunPool(handler, options);
+  uint64_t idle_since = util::NowMonoNs();
+  uint64_t done = 0;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    if (options.max_jobs != 0 && done >= options.max_jobs) break;
+    Job job;
+    Status s = Take(&job, 100);
+    if (s.IsTimedOut()) {
+      if (options.idle_exit_ms != 0 &&
+          util::NowMonoNs() - idle_since >= uint64_t{options.idle_exit_ms} * kMsNs) {
+        break;
+      }
+      continue;
+    }
+    if (!s.ok()) return s;
+    const Status outcome = handler(job);
+    s = Finish(job, outcome.ok());
+    if (!s.ok() && !s.IsStaleLease()) return s;
+    ++done;
+    idle_since = util::NowMonoNs();
+  }
+  return Status::OK();
+}
+
+}  // namespace taskring

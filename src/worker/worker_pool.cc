@@ -1,0 +1,80 @@
+// Worker::Run with several handler threads in one process. The lane is single-producer, so one
+// thread (the caller) owns every Take/Complete/Fail; handler threads receive jobs and return
+// outcomes through moodycamel queues.
+#include <concurrentqueue/blockingconcurrentqueue.h>
+
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "taskring/worker.h"
+#include "util/clock.h"
+
+namespace taskring {
+
+Status Worker::RunPool(const Handler& handler, const RunOptions& options) {
+  moodycamel::BlockingConcurrentQueue<Job> work;
+  moodycamel::BlockingConcurrentQueue<std::pair<Job, bool>> outcomes;
+  std::atomic<bool> handlers_stop{false};
+  std::vector<std::thread> pool;
+  pool.reserve(options.threads);
+  for (uint32_t i = 0; i < options.threads; ++i) {
+    pool.emplace_back([&] {
+      Job job;
+      while (!handlers_stop.load(std::memory_order_acquire)) {
+        if (!work.wait_dequeue_timed(job, std::chrono::milliseconds(50))) continue;
+        const bool ok = handler(job).ok();
+        outcomes.enqueue({job, ok});
+      }
+    });
+  }
+
+  constexpr uint64_t kMsNs = 1'000'000;
+  uint32_t in_flight = 0;
+  uint64_t taken = 0;
+  uint64_t idle_since = util::NowMonoNs();
+  Status result;
+  auto finish_one = [&](const std::pair<Job, bool>& o) {
+    Status s = Finish(o.first, o.second);
+    --in_flight;
+    if (!s.ok() && !s.IsStaleLease() && result.ok()) result = s;
+  };
+  for (;;) {
+    std::pair<Job, bool> o;
+    while (outcomes.try_dequeue(o)) finish_one(o);
+    const bool want_more = result.ok() && !stop_.load(std::memory_order_relaxed) &&
+                           (options.max_jobs == 0 || taken < options.max_jobs);
+    if (!want_more) {
+      if (in_flight == 0) break;
+      if (outcomes.wait_dequeue_timed(o, std::chrono::milliseconds(50))) finish_one(o);
+      continue;
+    }
+    if (in_flight >= options.threads) {
+      if (outcomes.wait_dequeue_timed(o, std::chrono::milliseconds(50))) finish_one(o);
+      continue;
+    }
+    Job job;
+    // Short waits while handlers are busy, so their outcomes are reported promptly.
+    Status s = Take(&job, in_flight > 0 ? 1 : 100);
+    if (s.IsTimedOut()) {
+      if (in_flight == 0 && options.idle_exit_ms != 0 &&
+          util::NowMonoNs() - idle_since >= uint64_t{options.idle_exit_ms} * kMsNs) {
+        break;
+      }
+      continue;
+    }
+    if (!s.ok()) {
+      result = s;
+      continue;
+    }
+    ++in_flight;
+    ++taken;
+    idle_since = util::NowMonoNs();
+    work.enqueue(job);
+  }
+  handlers_stop.store(true, std::memory_order_release);
+  for (auto& t : pool) t.join();
+  return result;
+}
+
+}  // namespace taskring

@@ -1,0 +1,764 @@
+// WalWriter + ReplayWal/VerifyWal end to end on real files.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "wal/wal_format.h"
+#include "wal/wal_reader.h"
+#include "wal/wal_record.h"
+#include "wal/wal_segment.h"
+#include "wal/wal_segment_parser.h"
+#include "wal/wal_test_util.h"
+#include "wal/wal_writer.h"
+
+namespace taskring::wal {
+namespace {
+
+using test::FileSize;
+using test::FlipByte;
+using test::ReadFileBytes;
+using test::TempDir;
+using test::WriteFileBytes;
+
+#define ASSERT_OK(expr)                                     \
+  do {                                                      \
+    const ::taskring::Status _s = (expr);                   \
+    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
+  } while (0)
+
+WalRecord MakeRecord(uint64_t job_id, size_t payload_size) {
+  WalRecord r;
+  // Only enqueue records carry a payload.
+  r.type = payload_size > 0 ? RecordType::kEnqueue : static_cast<RecordType>(1 + job_id % 4);
+  r.job_id = job_id;
+  r.attempt = static_cast<uint32_t>(job_id % 3);
+  if (r.type == RecordType::kEnqueue) {
+    r.max_attempts = 5;
+    r.priority = static_cast<uint32_t>(job_id % 7);
+    r.enqueued_unix_ns = 1700000000000000000ull + job_id;
+    r.not_before_unix_ns = job_id % 2 ? 0 : 1700000000500000000ull;
+    r.payload.resize(payload_size);
+    for (size_t i = 0; i < payload_size; ++i) {
+      r.payload[i] = static_cast<char>((job_id * 131 + i * 7) & 0xff);
+    }
+  }
+  return r;
+}
+
+// Writes records with one Flush+Sync per `batch`; fills in their LSNs.
+void WriteRecords(const std::string& dir, std::vector<WalRecord>* records,
+                  const WalWriterOptions& options = {}, uint64_t next_lsn = 1, size_t batch = 50) {
+  std::unique_ptr<WalWriter> writer;
+  ASSERT_OK(WalWriter::Open(dir, options, next_lsn, &writer));
+  for (size_t i = 0; i < records->size(); ++i) {
+    writer->Add((*records)[i]);
+    if ((i + 1) % batch == 0) ASSERT_OK(writer->Flush());
+  }
+  ASSERT_OK(writer->Flush());
+  ASSERT_OK(writer->Sync());
+  EXPECT_EQ(0u, writer->buffered_bytes());
+}
+
+Status ReadAll(const std::string& dir, std::vector<WalRecord>* out, ReplayReport* report,
+               const ReplayOptions& options = {}) {
+  out->clear();
+  return ReplayWal(
+      dir, options,
+      [out](const WalRecord& r) {
+        out->push_back(r);
+        return Status::OK();
+      },
+      report);
+}
+
+std::vector<SegmentFile> Segments(const std::string& dir) {
+  std::vector<SegmentFile> segments;
+  EXPECT_TRUE(ListSegments(dir, &segments).ok());
+  return segments;
+}
+
+struct Extent {
+  uint64_t offset, end;
+};
+
+// Where each complete record of a segment file lies.
+std::vector<Extent> RecordExtents(const std::string& path) {
+  const std::string bytes = ReadFileBytes(path);
+  SegmentParser parser(bytes);
+  SegmentParser::Item item;
+  std::vector<Extent> extents;
+  while (parser.Next(&item)) {
+    EXPECT_EQ(SegmentParser::Item::Kind::kRecord, item.kind) << item.reason;
+    extents.push_back({item.offset, item.end});
+  }
+  return extents;
+}
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+TEST(WalTest, RoundTripsManyRecordsIncludingMultiBlockAndEmptyPayloads) {
+  TempDir dir;
+  std::vector<WalRecord> records;
+  const size_t exact_fit = kBlockSize - kHeaderSize - kRecordFixedSize;
+  const size_t sizes[] = {
+      0, 1, 100, exact_fit - 1, exact_fit, exact_fit + 1, 3 * kBlockSize + 17, 200000, 0, 0};
+  uint64_t id = 0;
+  for (size_t s : sizes) records.push_back(MakeRecord(id += 4, s));  // id % 4 == 0: enqueue
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 2000; ++i) records.push_back(MakeRecord(++id, rng() % 3000));
+  records.push_back(MakeRecord(1000000, kMaxPayloadBytes));
+  WriteRecords(dir.path(), &records);
+
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  ASSERT_EQ(records.size(), got.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(i + 1, got[i].lsn);
+    ASSERT_EQ(records[i], got[i]) << i;
+  }
+  EXPECT_EQ(records.size(), report.records);
+  EXPECT_EQ(records.size(), report.last_lsn);
+  EXPECT_EQ(1u, report.segments);
+  EXPECT_EQ(1u, report.highest_segment);
+  EXPECT_EQ(0u, report.torn_tail_bytes);
+  EXPECT_TRUE(report.problems.empty());
+}
+
+TEST(WalTest, AddAssignsLsnsAndBuffersWithoutWriting) {
+  TempDir dir;
+  std::unique_ptr<WalWriter> writer;
+  ASSERT_OK(WalWriter::Open(dir.path(), {}, 100, &writer));
+  WalRecord a = MakeRecord(1, 0), b = MakeRecord(4, 10);
+  EXPECT_EQ(100u, writer->Add(a));
+  EXPECT_EQ(101u, writer->Add(b));
+  EXPECT_EQ(100u, a.lsn);
+  EXPECT_EQ(101u, b.lsn);
+  EXPECT_EQ(102u, writer->next_lsn());
+  const std::string path = SegmentPath(dir.path(), 1);
+  EXPECT_EQ(0u, FileSize(path));
+  EXPECT_GT(writer->buffered_bytes(), 0u);
+  const size_t buffered = writer->buffered_bytes();
+  ASSERT_OK(writer->Flush());
+  EXPECT_EQ(0u, writer->buffered_bytes());
+  EXPECT_EQ(buffered, FileSize(path));
+  EXPECT_EQ(buffered, writer->bytes_written());
+  EXPECT_EQ(0u, writer->syncs());
+  ASSERT_OK(writer->Sync());
+  EXPECT_EQ(1u, writer->syncs());
+}
+
+TEST(WalTest, FirstSegmentIsNamedWithTwentyDigits) {
+  TempDir dir;
+  std::unique_ptr<WalWriter> writer;
+  ASSERT_OK(WalWriter::Open(dir.path(), {}, 1, &writer));
+  EXPECT_EQ(1u, writer->current_segment());
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/wal-00000000000000000001.log"));
+}
+
+TEST(WalTest, NewSegmentsGetTheRequestedFileMode) {
+  TempDir dir;
+  WalWriterOptions options;
+  options.file_mode = 0640;
+  std::unique_ptr<WalWriter> writer;
+  ASSERT_OK(WalWriter::Open(dir.path(), options, 1, &writer));
+  struct stat st;
+  ASSERT_EQ(0, ::stat(SegmentPath(dir.path(), 1).c_str(), &st));
+  EXPECT_EQ(0640u, st.st_mode & 0777);
+}
+
+TEST(WalTest, RotatesAcrossSegmentsAndReplaysInOrder) {
+  TempDir dir;
+  WalWriterOptions options;
+  options.segment_bytes = 64 << 10;
+  std::vector<WalRecord> records;
+  std::mt19937_64 rng(6);
+  for (int i = 0; i < 1500; ++i) records.push_back(MakeRecord(i, rng() % 2000));
+  records.push_back(MakeRecord(4000, 100000));  // one record larger than a segment
+  for (int i = 0; i < 10; ++i) records.push_back(MakeRecord(5000 + i, 10));
+
+  std::unique_ptr<WalWriter> writer;
+  ASSERT_OK(WalWriter::Open(dir.path(), options, 1, &writer));
+  for (size_t i = 0; i < records.size(); ++i) {
+    writer->Add(records[i]);
+    if (i % 37 == 0) ASSERT_OK(writer->Flush());
+  }
+  ASSERT_OK(writer->Flush());
+  ASSERT_OK(writer->Sync());
+  const auto segments = Segments(dir.path());
+  ASSERT_GT(segments.size(), 5u);
+  EXPECT_EQ(segments.back().number, writer->current_segment());
+  EXPECT_GE(writer->syncs(), segments.size());  // every rotation synced the old segment
+  for (size_t i = 0; i + 1 < segments.size(); ++i) {
+    // Rotation happens between records: a segment exceeds the limit by at most one record.
+    EXPECT_GE(FileSize(segments[i].path), options.segment_bytes) << segments[i].path;
+    EXPECT_EQ(segments[i].number, i + 1);
+  }
+  uint64_t total = 0;
+  for (const auto& s : segments) total += FileSize(s.path);
+  EXPECT_EQ(total, writer->bytes_written());
+  writer.reset();
+
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  ASSERT_EQ(records.size(), got.size());
+  for (size_t i = 0; i < records.size(); ++i) ASSERT_EQ(records[i], got[i]) << i;
+  EXPECT_EQ(segments.size(), report.segments);
+  EXPECT_EQ(segments.back().number, report.highest_segment);
+}
+
+TEST(WalTest, ReopenStartsANewSegmentAndLsnsContinue) {
+  TempDir dir;
+  std::vector<WalRecord> first;
+  for (int i = 0; i < 10; ++i) first.push_back(MakeRecord(i, 50));
+  WriteRecords(dir.path(), &first);
+  const uint64_t size_before = FileSize(SegmentPath(dir.path(), 1));
+
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  ASSERT_EQ(10u, report.last_lsn);
+
+  std::unique_ptr<WalWriter> writer;
+  ASSERT_OK(WalWriter::Open(dir.path(), {}, report.last_lsn + 1, &writer));
+  EXPECT_EQ(2u, writer->current_segment());
+  std::vector<WalRecord> second;
+  for (int i = 0; i < 5; ++i) {
+    second.push_back(MakeRecord(100 + i, 20));
+    EXPECT_EQ(11u + i, writer->Add(second.back()));
+  }
+  ASSERT_OK(writer->Flush());
+  writer.reset();
+  EXPECT_EQ(size_before, FileSize(SegmentPath(dir.path(), 1)));  // old file untouched
+
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  ASSERT_EQ(15u, got.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(i + 1, got[i].lsn);
+  EXPECT_EQ(2u, report.segments);
+  EXPECT_EQ(15u, report.last_lsn);
+}
+
+TEST(WalTest, MissingDirIsNotFound) {
+  TempDir dir;
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  EXPECT_TRUE(ReadAll(dir.path() + "/nope", &got, &report).IsNotFound());
+  EXPECT_TRUE(VerifyWal(dir.path() + "/nope", &report).IsNotFound());
+}
+
+TEST(WalTest, EmptyDirReplaysNoRecords) {
+  TempDir dir;
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  EXPECT_EQ(0u, report.records);
+  EXPECT_EQ(0u, report.segments);
+  ASSERT_OK(VerifyWal(dir.path(), &report));
+}
+
+TEST(WalTest, FilesThatAreNotSegmentsAreIgnored) {
+  TempDir dir;
+  WriteFileBytes(dir.path() + "/wal-1.log", "garbage");
+  WriteFileBytes(dir.path() + "/notes.txt", "garbage");
+  WriteFileBytes(dir.path() + "/wal-0000000000000000000x.log", "garbage");
+  std::vector<WalRecord> records = {MakeRecord(1, 5)};
+  WriteRecords(dir.path(), &records);
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  EXPECT_EQ(1u, got.size());
+  EXPECT_EQ(1u, report.segments);
+}
+
+TEST(WalTest, UnwritableDirIsIOErrorNamingThePath) {
+  TempDir dir;
+  const std::string file = dir.path() + "/plain";
+  WriteFileBytes(file, "x");
+  std::unique_ptr<WalWriter> writer;
+  Status s = WalWriter::Open(file + "/sub", {}, 1, &writer);
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), file + "/sub")) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), std::strerror(ENOTDIR))) << s.ToString();
+  EXPECT_EQ(nullptr, writer);
+
+  s = WalWriter::Open(dir.path() + "/missing", {}, 1, &writer);
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), dir.path() + "/missing")) << s.ToString();
+}
+
+TEST(WalTest, ReadOnlyDirIsIOErrorNamingTheSegment) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
+  TempDir dir;
+  ASSERT_EQ(0, ::chmod(dir.path().c_str(), 0500));
+  std::unique_ptr<WalWriter> writer;
+  Status s = WalWriter::Open(dir.path(), {}, 1, &writer);
+  ::chmod(dir.path().c_str(), 0700);
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), "cannot create WAL segment " + SegmentPath(dir.path(), 1) +
+                                         ": Permission denied"))
+      << s.ToString();
+}
+
+// Records with small payloads, then one record that straddles a block boundary.
+struct TornFixture {
+  std::vector<WalRecord> records;
+  std::string path;
+  std::string bytes;  // the intact file
+  uint64_t prev_end;  // end of the second-to-last record
+};
+
+void MakeTornFixture(const std::string& dir, TornFixture* f) {
+  // 58 records of 557 bytes end at 32306, so the 3057-byte record crosses into block 1.
+  for (int i = 0; i < 58; ++i) f->records.push_back(MakeRecord(i, 500));
+  f->records.push_back(MakeRecord(1000, 3000));
+  WriteRecords(dir, &f->records);
+  f->path = SegmentPath(dir, 1);
+  f->bytes = ReadFileBytes(f->path);
+  const auto extents = RecordExtents(f->path);
+  ASSERT_EQ(f->records.size(), extents.size());
+  f->prev_end = extents[extents.size() - 2].end;
+  ASSERT_EQ(f->bytes.size(), extents.back().end);
+  // The last record must cross a block boundary for the test to cover FIRST/LAST tears.
+  ASSERT_LT(extents.back().offset / kBlockSize, (extents.back().end - 1) / kBlockSize);
+}
+
+bool AllZero(const std::string& s) { return s.find_first_not_of('\0') == std::string::npos; }
+
+TEST(WalTest, TruncatedTrailingRecordIsIgnoredAndCutOff) {
+  TempDir dir;
+  TornFixture f;
+  ASSERT_NO_FATAL_FAILURE(MakeTornFixture(dir.path(), &f));
+  for (uint64_t cut = f.prev_end; cut < f.bytes.size(); ++cut) {
+    WriteFileBytes(f.path, f.bytes.substr(0, cut));
+    std::vector<WalRecord> got;
+    ReplayReport report;
+    ASSERT_OK(ReadAll(dir.path(), &got, &report));
+    ASSERT_EQ(f.records.size() - 1, got.size()) << "cut=" << cut;
+    EXPECT_EQ(f.records[got.size() - 1], got.back());
+    // Only zero padding past the last record is a clean end, not a tear.
+    const bool zero_tail = AllZero(f.bytes.substr(f.prev_end, cut - f.prev_end));
+    if (zero_tail) {
+      EXPECT_EQ(0u, report.torn_tail_bytes) << "cut=" << cut;
+      EXPECT_EQ(cut, FileSize(f.path));
+    } else {
+      EXPECT_EQ(cut - f.prev_end, report.torn_tail_bytes) << "cut=" << cut;
+      EXPECT_EQ(f.path, report.torn_tail_file);
+      EXPECT_EQ(f.prev_end, FileSize(f.path)) << "cut=" << cut;
+    }
+    EXPECT_TRUE(report.problems.empty());
+
+    ASSERT_OK(ReadAll(dir.path(), &got, &report));
+    EXPECT_EQ(f.records.size() - 1, got.size());
+    EXPECT_EQ(0u, report.torn_tail_bytes) << "cut=" << cut;
+  }
+}
+
+TEST(WalTest, TornTailIsKeptWhenTruncationIsOff) {
+  TempDir dir;
+  TornFixture f;
+  ASSERT_NO_FATAL_FAILURE(MakeTornFixture(dir.path(), &f));
+  WriteFileBytes(f.path, f.bytes.substr(0, f.bytes.size() - 10));
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ReplayOptions options;
+  options.truncate_torn_tail = false;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report, options));
+  EXPECT_EQ(f.records.size() - 1, got.size());
+  EXPECT_GT(report.torn_tail_bytes, 0u);
+  EXPECT_EQ(f.bytes.size() - 10, FileSize(f.path));
+}
+
+TEST(WalTest, ChecksumFailureInLastRecordIsATornTail) {
+  TempDir dir;
+  TornFixture f;
+  ASSERT_NO_FATAL_FAILURE(MakeTornFixture(dir.path(), &f));
+  FlipByte(f.path, f.bytes.size() - 5);  // in the LAST fragment
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  EXPECT_EQ(f.records.size() - 1, got.size());
+  EXPECT_EQ(f.bytes.size() - f.prev_end, report.torn_tail_bytes);
+  EXPECT_EQ(f.prev_end, FileSize(f.path));
+}
+
+TEST(WalTest, ZeroFilledTailIsACleanEnd) {
+  TempDir dir;
+  std::vector<WalRecord> records;
+  for (int i = 0; i < 30; ++i) records.push_back(MakeRecord(i, 300));
+  WriteRecords(dir.path(), &records);
+  const std::string path = SegmentPath(dir.path(), 1);
+  const std::string bytes = ReadFileBytes(path);
+  WriteFileBytes(path, bytes + std::string(100000, '\0'));  // e.g. preallocated space
+
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  EXPECT_EQ(records.size(), got.size());
+  EXPECT_EQ(0u, report.torn_tail_bytes);
+  EXPECT_TRUE(report.problems.empty());
+  EXPECT_EQ(bytes.size() + 100000, FileSize(path));
+}
+
+TEST(WalTest, ChecksumFailureFollowedByValidRecordsIsCorruption) {
+  TempDir dir;
+  std::vector<WalRecord> records;
+  for (int i = 0; i < 200; ++i) records.push_back(MakeRecord(i, 400));
+  WriteRecords(dir.path(), &records);
+  const std::string path = SegmentPath(dir.path(), 1);
+  const auto extents = RecordExtents(path);
+  FlipByte(path, extents[3].offset + 20);
+
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  Status s = ReadAll(dir.path(), &got, &report);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), "wal-00000000000000000001.log:" +
+                                         std::to_string(extents[3].offset) + ": checksum"))
+      << s.ToString();
+  EXPECT_EQ(3u, got.size());  // everything before the damage was delivered, nothing after
+}
+
+// Several segments of small records.
+void MakeSegments(const std::string& dir, std::vector<WalRecord>* records) {
+  WalWriterOptions options;
+  options.segment_bytes = 100000;
+  for (int i = 0; i < 900; ++i) records->push_back(MakeRecord(i, 300));
+  WriteRecords(dir, records, options);
+  ASSERT_GE(Segments(dir).size(), 3u);
+}
+
+TEST(WalTest, BitFlipInNonLastSegmentIsCorruptionWithFileAndOffset) {
+  TempDir dir;
+  std::vector<WalRecord> records;
+  ASSERT_NO_FATAL_FAILURE(MakeSegments(dir.path(), &records));
+  const std::string path = SegmentPath(dir.path(), 1);
+  const auto extents = RecordExtents(path);
+  // A record in the middle of the second block.
+  size_t victim = 0;
+  while (extents[victim].offset < kBlockSize + 5000) ++victim;
+  FlipByte(path, extents[victim].offset + kHeaderSize + 30);
+
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  Status s = ReadAll(dir.path(), &got, &report);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  const std::string where = path + ":" + std::to_string(extents[victim].offset) + ": ";
+  EXPECT_TRUE(Contains(s.ToString(), where)) << s.ToString();
+  EXPECT_EQ(victim, got.size());
+
+  // Salvage skips the rest of that block and carries on.
+  ReplayOptions salvage;
+  salvage.salvage = true;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report, salvage));
+  ASSERT_EQ(1u, report.problems.size());
+  EXPECT_TRUE(Contains(report.problems[0], where)) << report.problems[0];
+  size_t lost_in_block = 0;
+  for (size_t i = victim; i < extents.size() && extents[i].offset < 2 * kBlockSize; ++i) {
+    ++lost_in_block;
+  }
+  EXPECT_EQ(records.size() - lost_in_block, got.size());
+  EXPECT_EQ(records.back(), got.back());
+  for (size_t i = 1; i < got.size(); ++i) EXPECT_LT(got[i - 1].lsn, got[i].lsn);
+}
+
+TEST(WalTest, TornTailInNonLastSegmentIsCorruption) {
+  TempDir dir;
+  std::vector<WalRecord> records;
+  ASSERT_NO_FATAL_FAILURE(MakeSegments(dir.path(), &records));
+  const std::string path = SegmentPath(dir.path(), 1);
+  const std::string bytes = ReadFileBytes(path);
+  WriteFileBytes(path, bytes.substr(0, bytes.size() - 3));
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  Status s = ReadAll(dir.path(), &got, &report);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), path + ":")) << s.ToString();
+  EXPECT_EQ(bytes.size() - 3, FileSize(path));  // never truncated
+}
+
+TEST(WalTest, TrailingEmptySegmentKeepsTheTornOneLast) {
+  TempDir dir;
+  TornFixture f;
+  ASSERT_NO_FATAL_FAILURE(MakeTornFixture(dir.path(), &f));
+  WriteFileBytes(f.path, f.bytes.substr(0, f.bytes.size() - 10));
+  // A writer opened and died before writing anything.
+  WriteFileBytes(SegmentPath(dir.path(), 2), "");
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  EXPECT_EQ(f.records.size() - 1, got.size());
+  EXPECT_EQ(f.path, report.torn_tail_file);
+  EXPECT_EQ(2u, report.highest_segment);
+}
+
+TEST(WalTest, VerifyReportsTheFirstCorruptOffsetAndNeverModifiesFiles) {
+  TempDir dir;
+  std::vector<WalRecord> records;
+  ASSERT_NO_FATAL_FAILURE(MakeSegments(dir.path(), &records));
+  const auto segments = Segments(dir.path());
+  const std::string last = segments.back().path;
+  const std::string last_bytes = ReadFileBytes(last);
+  WriteFileBytes(last, last_bytes.substr(0, last_bytes.size() - 7));  // torn tail
+
+  ReplayReport report;
+  ASSERT_OK(VerifyWal(dir.path(), &report));
+  EXPECT_EQ(records.size() - 1, report.records);
+  EXPECT_GT(report.torn_tail_bytes, 0u);
+  EXPECT_EQ(last_bytes.size() - 7, FileSize(last));
+
+  const std::string path = segments[1].path;
+  const auto extents = RecordExtents(path);
+  FlipByte(path, extents[10].offset + 2);  // in the CRC itself
+  const std::string damaged = ReadFileBytes(path);
+  Status s = VerifyWal(dir.path(), &report);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), path + ":" + std::to_string(extents[10].offset) + ":"))
+      << s.ToString();
+  EXPECT_EQ(damaged, ReadFileBytes(path));
+  EXPECT_EQ(last_bytes.size() - 7, FileSize(last));
+}
+
+TEST(WalTest, LsnsThatDoNotIncreaseAreCorruption) {
+  TempDir dir;
+  std::vector<WalRecord> a = {MakeRecord(1, 1), MakeRecord(2, 2), MakeRecord(3, 3)};
+  WriteRecords(dir.path(), &a, {}, /*next_lsn=*/10);
+  std::vector<WalRecord> b = {MakeRecord(4, 1), MakeRecord(5, 2)};
+  WriteRecords(dir.path(), &b, {}, /*next_lsn=*/12);  // 12 repeats, 13 is fine
+
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  Status s = ReadAll(dir.path(), &got, &report);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), "wal-00000000000000000002.log:0: LSN 12")) << s.ToString();
+
+  ReplayOptions salvage;
+  salvage.salvage = true;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report, salvage));
+  ASSERT_EQ(4u, got.size());
+  EXPECT_EQ(13u, got.back().lsn);
+  EXPECT_EQ(1u, report.problems.size());
+}
+
+TEST(WalTest, CallbackErrorStopsReplayAndIsReturned) {
+  TempDir dir;
+  std::vector<WalRecord> records;
+  for (int i = 0; i < 10; ++i) records.push_back(MakeRecord(i, 10));
+  WriteRecords(dir.path(), &records);
+  int calls = 0;
+  ReplayReport report;
+  Status s = ReplayWal(
+      dir.path(), {},
+      [&calls](const WalRecord& r) {
+        return ++calls == 4 ? Status::InvalidArgument("stop") : Status::OK();
+      },
+      &report);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_EQ(4, calls);
+  EXPECT_EQ(3u, report.records);
+}
+
+// --- failure injection ---
+
+struct FailPlan {
+  int calls = 0;
+  int fail_at = -1;    // call index that fails (after the first, partial one)
+  size_t partial = 0;  // bytes the first call writes (0 = all)
+  bool eintr_every_other = false;
+  size_t max_chunk = 0;  // cap on bytes per call (0 = none)
+};
+FailPlan g_plan;
+
+ssize_t FlakyPwrite(int fd, const void* buf, size_t n, off_t offset) {
+  const int call = g_plan.calls++;
+  if (g_plan.eintr_every_other && call % 2 == 0) {
+    errno = EINTR;
+    return -1;
+  }
+  if (call == g_plan.fail_at) {
+    errno = ENOSPC;
+    return -1;
+  }
+  if (call == 0 && g_plan.partial > 0) n = std::min(n, g_plan.partial);
+  if (g_plan.max_chunk > 0) n = std::min(n, g_plan.max_chunk);
+  return ::pwrite(fd, buf, n, offset);
+}
+
+int FailingFdatasync(int) {
+  errno = EIO;
+  return -1;
+}
+
+class WalFaultTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    detail::SetPwriteForTesting(nullptr);
+    detail::SetFdatasyncForTesting(nullptr);
+    g_plan = FailPlan();
+  }
+};
+
+TEST_F(WalFaultTest, FlushFailureKeepsBufferedBytesAndRetrySucceeds) {
+  TempDir dir;
+  std::unique_ptr<WalWriter> writer;
+  ASSERT_OK(WalWriter::Open(dir.path(), {}, 1, &writer));
+  std::vector<WalRecord> records;
+  for (int i = 0; i < 5; ++i) records.push_back(MakeRecord(i, 1000));
+  for (int i = 0; i < 3; ++i) writer->Add(records[i]);
+  ASSERT_OK(writer->Flush());
+  const std::string path = SegmentPath(dir.path(), 1);
+  const uint64_t good_size = FileSize(path);
+  for (int i = 3; i < 5; ++i) writer->Add(records[i]);
+  const size_t buffered = writer->buffered_bytes();
+
+  g_plan.partial = 1500;  // half of the new bytes reach the file, then the disk is full
+  g_plan.fail_at = 1;
+  detail::SetPwriteForTesting(&FlakyPwrite);
+  Status s = writer->Flush();
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), path + ": " + std::strerror(ENOSPC))) << s.ToString();
+  EXPECT_EQ(buffered, writer->buffered_bytes());
+  EXPECT_EQ(good_size, FileSize(path));  // partial tail cut off
+  EXPECT_EQ(good_size, writer->bytes_written());
+
+  // A reader in between sees a clean file.
+  ReplayReport report;
+  ASSERT_OK(VerifyWal(dir.path(), &report));
+  EXPECT_EQ(3u, report.records);
+  EXPECT_EQ(0u, report.torn_tail_bytes);
+
+  detail::SetPwriteForTesting(nullptr);
+  ASSERT_OK(writer->Flush());
+  EXPECT_EQ(0u, writer->buffered_bytes());
+  ASSERT_OK(writer->Sync());
+  writer.reset();
+  std::vector<WalRecord> got;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  ASSERT_EQ(records.size(), got.size());
+  for (size_t i = 0; i < records.size(); ++i) EXPECT_EQ(records[i], got[i]);
+}
+
+TEST_F(WalFaultTest, ShortWritesAndEintrAreRetried) {
+  TempDir dir;
+  g_plan.eintr_every_other = true;
+  g_plan.max_chunk = 1000;
+  detail::SetPwriteForTesting(&FlakyPwrite);
+  std::vector<WalRecord> records;
+  for (int i = 0; i < 20; ++i) records.push_back(MakeRecord(i, 5000));
+  WriteRecords(dir.path(), &records);
+  EXPECT_GT(g_plan.calls, 100);
+  detail::SetPwriteForTesting(nullptr);
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  EXPECT_EQ(records.size(), got.size());
+}
+
+TEST_F(WalFaultTest, SyncFailureIsStickyAndNamesTheSegment) {
+  TempDir dir;
+  std::unique_ptr<WalWriter> writer;
+  ASSERT_OK(WalWriter::Open(dir.path(), {}, 1, &writer));
+  WalRecord r = MakeRecord(1, 10);
+  writer->Add(r);
+  ASSERT_OK(writer->Flush());
+  detail::SetFdatasyncForTesting(&FailingFdatasync);
+  Status s = writer->Sync();
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), SegmentPath(dir.path(), 1))) << s.ToString();
+  EXPECT_EQ(0u, writer->syncs());
+  detail::SetFdatasyncForTesting(nullptr);
+  // A retried fsync could falsely succeed after the kernel dropped the pages: stay failed.
+  EXPECT_TRUE(writer->Sync().IsIOError());
+  writer->Add(r);
+  EXPECT_TRUE(writer->Flush().IsIOError());
+}
+
+TEST_F(WalFaultTest, RotationWaitsForTheOldSegmentToSync) {
+  TempDir dir;
+  WalWriterOptions options;
+  options.segment_bytes = 1000;
+  std::unique_ptr<WalWriter> writer;
+  ASSERT_OK(WalWriter::Open(dir.path(), options, 1, &writer));
+  WalRecord a = MakeRecord(1, 2000), b = MakeRecord(2, 10);
+  writer->Add(a);
+  writer->Add(b);  // goes to segment 2
+  detail::SetFdatasyncForTesting(&FailingFdatasync);
+  EXPECT_TRUE(writer->Flush().IsIOError());
+  EXPECT_EQ(1u, writer->current_segment());
+  EXPECT_FALSE(std::filesystem::exists(SegmentPath(dir.path(), 2)));
+}
+
+// --- garbage never crashes ---
+
+TEST(WalTest, GarbageSegmentsNeverCrashTheReader) {
+  TempDir dir;
+  std::mt19937_64 rng(99);
+  // A valid segment to mutate.
+  std::vector<WalRecord> records;
+  for (int i = 0; i < 300; ++i) records.push_back(MakeRecord(i, rng() % 700));
+  records.push_back(MakeRecord(4000, 70000));
+  WriteRecords(dir.path(), &records);
+  const std::string path = SegmentPath(dir.path(), 1);
+  const std::string valid = ReadFileBytes(path);
+
+  for (int iter = 0; iter < 300; ++iter) {
+    std::string bytes;
+    switch (iter % 3) {
+      case 0:  // pure noise
+        bytes.resize(rng() % (3 * kBlockSize));
+        for (char& c : bytes) c = static_cast<char>(rng());
+        break;
+      case 1:  // valid log with random byte damage
+        bytes = valid;
+        for (int k = 0, n = 1 + rng() % 20; k < n; ++k) {
+          bytes[rng() % bytes.size()] = static_cast<char>(rng());
+        }
+        break;
+      case 2:  // valid log, cut and with a noisy header-sized window
+        bytes = valid.substr(0, rng() % valid.size());
+        if (bytes.size() > 8) {
+          const size_t at = rng() % (bytes.size() - 8);
+          for (size_t k = 0; k < 7; ++k) bytes[at + k] = static_cast<char>(rng());
+        }
+        break;
+    }
+    WriteFileBytes(path, bytes);
+
+    SegmentParser parser(bytes);
+    SegmentParser::Item item;
+    uint64_t last_offset = 0;
+    while (parser.Next(&item)) {
+      ASSERT_GE(item.offset, last_offset);  // progress, never a loop
+      ASSERT_LE(item.offset, bytes.size());
+      last_offset = item.offset;
+    }
+
+    ReplayReport report;
+    (void)VerifyWal(dir.path(), &report);
+    ReplayOptions options;
+    options.salvage = iter % 2 == 0;
+    std::vector<WalRecord> got;
+    Status s = ReadAll(dir.path(), &got, &report, options);
+    EXPECT_TRUE(s.ok() || s.IsCorruption()) << s.ToString();
+    for (size_t i = 1; i < got.size(); ++i) ASSERT_LT(got[i - 1].lsn, got[i].lsn);
+    for (const WalRecord& r : got) {
+      ASSERT_GE(r.lsn, 1u);
+      ASSERT_LE(r.lsn, records.size());
+      ASSERT_EQ(records[r.lsn - 1], r);  // never a record other than the one written
+    }
+  }
+}
+
+}  // namespace
+}  // namespace taskring::wal
