@@ -1,0 +1,187 @@
+#include "test_util.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "segment/segment.h"
+
+namespace taskring::test {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/taskring-test-XXXXXX";
+  char* p = ::mkdtemp(tmpl.data());
+  path_ = p != nullptr ? p : "";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+std::string UniqueQueueName(const std::string& tag) {
+  static std::atomic<int> n{0};
+  return "t" + std::to_string(::getpid()) + "_" + std::to_string(n++) + "_" + tag;
+}
+
+std::string BinDir() {
+#ifdef TASKRING_BIN_DIR
+  return TASKRING_BIN_DIR;
+#else
+  return ".";
+#endif
+}
+
+int WaitChild(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+Daemon::Daemon(std::string queue, std::string dir, std::vector<std::string> extra_args)
+    : queue_(std::move(queue)), dir_(std::move(dir)), extra_(std::move(extra_args)) {
+  log_path_ = dir_ + ".daemon.log";
+}
+
+Daemon::~Daemon() {
+  if (pid_ > 0) Kill();
+  segment::Segment::Remove(queue_);
+  ::unlink(("/dev/shm/" + segment::ShmName(queue_) + ".lock").c_str());
+}
+
+::testing::AssertionResult Daemon::Start() {
+  std::vector<std::string> args = {BinDir() + "/taskringd", "--queue", queue_, "--dir", dir_};
+  args.insert(args.end(), extra_.begin(), extra_.end());
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) ::dup2(fd, STDERR_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    _exit(127);
+  }
+  for (int i = 0; i < 1000; ++i) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return ::testing::AssertionFailure() << "taskringd exited during start: " << Log();
+    }
+    std::unique_ptr<segment::Segment> seg;
+    if (segment::Segment::Attach(queue_, true, &seg).ok() &&
+        seg->header()->daemon_pid.load() == pid_ &&
+        seg->header()->daemon_state.load() ==
+            static_cast<uint32_t>(segment::DaemonState::kRunning)) {
+      return ::testing::AssertionSuccess();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return ::testing::AssertionFailure() << "taskringd not ready after 10 s: " << Log();
+}
+
+int Daemon::Stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  const int code = WaitChild(pid_);
+  pid_ = -1;
+  return code;
+}
+
+void Daemon::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  WaitChild(pid_);
+  pid_ = -1;
+}
+
+std::string Daemon::Log() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::string& input,
+                         int timeout_s) {
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
+      ::pipe2(err, O_CLOEXEC) != 0) {
+    return {};
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    std::vector<std::string> args = argv_in;
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    _exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  ::fcntl(in[1], F_SETFL, O_NONBLOCK);
+  CommandResult r;
+  size_t written = 0;
+  bool in_open = true;
+  if (input.empty()) {
+    ::close(in[1]);
+    in_open = false;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  bool out_open = true, err_open = true;
+  while (out_open || err_open) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in_open ? in[1] : -1, POLLOUT, 0}};
+    ::poll(fds, 3, 100);
+    char buf[65536];
+    for (int i = 0; i < 2; ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      const ssize_t n = ::read(fds[i].fd, buf, sizeof(buf));
+      if (n > 0) {
+        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+      } else {
+        (i == 0 ? out_open : err_open) = false;
+      }
+    }
+    if (in_open && (fds[2].revents & (POLLOUT | POLLERR))) {
+      const ssize_t n = ::write(in[1], input.data() + written, input.size() - written);
+      if (n > 0) written += static_cast<size_t>(n);
+      if (n < 0 && errno != EAGAIN) written = input.size();
+      if (written == input.size()) {
+        ::close(in[1]);
+        in_open = false;
+      }
+    }
+  }
+  if (in_open) ::close(in[1]);
+  ::close(out[0]);
+  ::close(err[0]);
+  r.exit_code = WaitChild(pid);
+  return r;
+}
+
+}  // namespace taskring::test

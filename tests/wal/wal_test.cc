@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "wal/wal_format.h"
 #include "wal/wal_reader.h"
 #include "wal/wal_record.h"
@@ -23,17 +24,11 @@
 namespace taskring::wal {
 namespace {
 
-using test::FileSize;
-using test::FlipByte;
-using test::ReadFileBytes;
-using test::TempDir;
-using test::WriteFileBytes;
-
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    const ::taskring::Status _s = (expr);                   \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
-  } while (0)
+using ::taskring::test::TempDir;
+using testutil::FileSize;
+using testutil::FlipByte;
+using testutil::ReadFileBytes;
+using testutil::WriteFileBytes;
 
 WalRecord MakeRecord(uint64_t job_id, size_t payload_size) {
   WalRecord r;

@@ -1,39 +1,16 @@
-// Helpers for WAL tests: a temporary directory per test and whole-file byte access.
+// Whole-file byte access for WAL tests (temp dirs come from tests/test_util.h).
 #ifndef TASKRING_TESTS_WAL_WAL_TEST_UTIL_H_
 #define TASKRING_TESTS_WAL_WAL_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 
-namespace taskring::wal::test {
-
-// A fresh directory under $TMPDIR (or /tmp), removed with its content at destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/taskring_wal_XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << tmpl;
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+namespace taskring::wal::testutil {
 
 inline std::string ReadFileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -56,6 +33,6 @@ inline void FlipByte(const std::string& path, uint64_t offset, char mask = 0x10)
   WriteFileBytes(path, bytes);
 }
 
-}  // namespace taskring::wal::test
+}  // namespace taskring::wal::testutil
 
 #endif  // TASKRING_TESTS_WAL_WAL_TEST_UTIL_H_

@@ -1,0 +1,77 @@
+// Helpers shared by the tests: temp dirs, unique queue names, a real taskringd child process,
+// and running CLI commands with captured output.
+#ifndef TASKRING_TESTS_TEST_UTIL_H_
+#define TASKRING_TESTS_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "taskring/status.h"
+
+#define ASSERT_OK(expr)                                    \
+  do {                                                     \
+    const ::taskring::Status _s = (expr);                  \
+    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
+  } while (0)
+#define EXPECT_OK(expr)                                    \
+  do {                                                     \
+    const ::taskring::Status _s = (expr);                  \
+    EXPECT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
+  } while (0)
+
+namespace taskring::test {
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// "t<pid>_<n>_<tag>": unique across concurrently running test binaries.
+std::string UniqueQueueName(const std::string& tag);
+
+std::string BinDir();  // build directory holding taskringd and taskring
+
+// A taskringd child process. Start() waits until the queue's segment is ready.
+class Daemon {
+ public:
+  Daemon(std::string queue, std::string dir, std::vector<std::string> extra_args = {});
+  ~Daemon();  // SIGKILLs a daemon still running and removes the segment
+  // Starts and waits (up to 10 s) for the segment to be ready. Fails if the daemon exits.
+  ::testing::AssertionResult Start();
+  int Stop();  // SIGTERM, wait; returns the exit code (or 128+signal)
+  void Kill();  // SIGKILL, wait
+  pid_t pid() const { return pid_; }
+  const std::string& log_path() const { return log_path_; }
+  std::string Log() const;
+
+ private:
+  std::string queue_, dir_;
+  std::vector<std::string> extra_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs argv (no shell) with `input` on stdin; waits up to timeout_s (then SIGKILL, exit -1).
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "",
+                         int timeout_s = 60);
+
+// Waits for a child; returns its exit code or 128+signal.
+int WaitChild(pid_t pid);
+
+}  // namespace taskring::test
+
+#endif  // TASKRING_TESTS_TEST_UTIL_H_
