@@ -6,13 +6,15 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: tools/demo.sh [--jobs N] [--durability fsync|interval|none] [--keep]
+usage: tools/demo.sh [--jobs N] [--durability fsync|interval|none] [--retry-busy] [--keep]
 
 Builds taskring, then runs a daemon, 3 workers and 3 producers on a throw-away queue and
 checks that every accepted job was completed.
 
   --jobs N           jobs per producer (default 20000)
   --durability D     daemon durability: fsync (default), interval or none
+  --retry-busy       producers resubmit lines answered 'busy' (queue full) until all are
+                     accepted, instead of dropping them
   --keep             keep the temp dir (WAL, logs, worker output) afterwards
   --no-setup         skip tools/setup.sh (use the existing build/)
   -h, --help         show this help
@@ -27,6 +29,7 @@ BIN="$ROOT/build"
 JOBS_PER_PRODUCER=20000
 DURABILITY=fsync
 KEEP=0
+RETRY_BUSY=0
 SETUP=1
 PRODUCERS=3
 PRINT_WORKERS=2
@@ -41,6 +44,7 @@ while [[ $# -gt 0 ]]; do
     --durability) [[ $# -ge 2 ]] || die "--durability needs a value"; DURABILITY="$2"; shift 2 ;;
     --durability=*) DURABILITY="${1#*=}"; shift ;;
     --keep) KEEP=1; shift ;;
+    --retry-busy) RETRY_BUSY=1; shift ;;
     --no-setup) SETUP=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -67,6 +71,9 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   local pid
+  if [[ "$rc" -eq 130 || "$rc" -eq 143 ]]; then
+    log "interrupted: stopping the producers, workers and taskringd started here"
+  fi
   for pid in "${PRODUCER_PIDS[@]}" "${WORKER_PIDS[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
   done
@@ -147,21 +154,53 @@ for i in $(seq 1 "$PRINT_WORKERS"); do
 done
 # The --exec worker runs a shell per job (slower): it appends each payload to exec.out.
 EXEC_CMD="{ cat; echo; } >>$(printf '%q' "$TMP/exec.out")"
+: >"$TMP/exec.out"
 "$BIN/taskring" worker --queue "$QUEUE" --exec "$EXEC_CMD" >"$TMP/worker-exec.log" 2>&1 </dev/null &
 WORKER_PIDS+=($!)
-: >"$TMP/exec.out"
 log "started ${#WORKER_PIDS[@]} workers: $PRINT_WORKERS --print (pids ${WORKER_PIDS[*]:0:$PRINT_WORKERS}), 1 --exec (pid ${WORKER_PIDS[-1]})"
 
 # --- producers -----------------------------------------------------------------------------
+# producer-P.in holds every line submitted and producer-P.out the answers, line for line.
+# Without --retry-busy a producer is one `taskring enqueue`; with it, a loop that resubmits the
+# lines answered 'busy' after a short pause (exit status: that of the last enqueue).
+retrying_producer() {
+  local p="$1" rc=0 child=""
+  trap '[[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null; exit 143' TERM
+  cp "$TMP/producer-$p.jobs" "$TMP/producer-$p.pending"
+  : >"$TMP/producer-$p.in"
+  : >"$TMP/producer-$p.out"
+  while [[ -s "$TMP/producer-$p.pending" ]]; do
+    rc=0
+    "$BIN/taskring" enqueue --queue "$QUEUE" <"$TMP/producer-$p.pending" \
+      >"$TMP/producer-$p.round" 2>>"$TMP/producer-$p.err" &
+    child=$!
+    wait "$child" || rc=$?
+    child=""
+    cat "$TMP/producer-$p.pending" >>"$TMP/producer-$p.in"
+    cat "$TMP/producer-$p.round" >>"$TMP/producer-$p.out"
+    [[ "$rc" -eq 75 ]] || break
+    paste -d ' ' "$TMP/producer-$p.pending" "$TMP/producer-$p.round" |
+      awk '$2 == "busy" { print $1 }' >"$TMP/producer-$p.next"
+    mv "$TMP/producer-$p.next" "$TMP/producer-$p.pending"
+    sleep 0.1
+  done
+  return "$rc"
+}
+
 for p in $(seq 1 "$PRODUCERS"); do
-  seq -f "job-$p-%.0f" 1 "$JOBS_PER_PRODUCER" >"$TMP/producer-$p.in"
+  seq -f "job-$p-%.0f" 1 "$JOBS_PER_PRODUCER" >"$TMP/producer-$p.jobs"
 done
 T0="$(now)"
 for p in $(seq 1 "$PRODUCERS"); do
-  "$BIN/taskring" enqueue --queue "$QUEUE" <"$TMP/producer-$p.in" >"$TMP/producer-$p.out" 2>"$TMP/producer-$p.err" &
+  if [[ "$RETRY_BUSY" -eq 1 ]]; then
+    retrying_producer "$p" &
+  else
+    cp "$TMP/producer-$p.jobs" "$TMP/producer-$p.in"
+    "$BIN/taskring" enqueue --queue "$QUEUE" <"$TMP/producer-$p.in" >"$TMP/producer-$p.out" 2>"$TMP/producer-$p.err" &
+  fi
   PRODUCER_PIDS+=($!)
 done
-log "started $PRODUCERS producers x $JOBS_PER_PRODUCER jobs (pids ${PRODUCER_PIDS[*]})"
+log "started $PRODUCERS producers x $JOBS_PER_PRODUCER jobs (pids ${PRODUCER_PIDS[*]})$([[ "$RETRY_BUSY" -eq 1 ]] && echo ", retrying busy lines")"
 
 progress() {
   local json
@@ -178,10 +217,18 @@ any_alive() {
   return 1
 }
 
+# Poll 5x a second (so the timings are honest), print progress once a second.
+last_print=-1
+maybe_progress() {
+  if [[ "$SECONDS" != "$last_print" ]]; then
+    last_print=$SECONDS
+    progress
+  fi
+}
 while any_alive "${PRODUCER_PIDS[@]}"; do
-  progress
+  maybe_progress
   alive "$DAEMON_PID" || { daemon_log_tail; die "taskringd died while producers were running"; }
-  sleep 1
+  sleep 0.2
 done
 
 FAILED=0
@@ -200,8 +247,8 @@ for i in "${!PRODUCER_PIDS[@]}"; do
     grep -m 5 '^error' "$TMP/producer-$p.out" | sed 's/^/demo:   /' || true
     sed 's/^/demo:   /' "$TMP/producer-$p.err" | head -n 5 || true
     FAILED=1
-  elif [[ $((a + b + e)) -ne "$JOBS_PER_PRODUCER" ]]; then
-    log "producer $p answered $((a + b + e)) of $JOBS_PER_PRODUCER lines"
+  elif [[ $((a + b + e)) -ne "$(wc -l <"$TMP/producer-$p.in")" ]]; then
+    log "producer $p: $((a + b + e)) answers for $(wc -l <"$TMP/producer-$p.in") lines submitted"
     FAILED=1
   fi
 done
@@ -224,8 +271,8 @@ while :; do
     break
   fi
   alive "$DAEMON_PID" || { daemon_log_tail; die "taskringd died while workers were draining"; }
-  progress
-  sleep 1
+  maybe_progress
+  sleep 0.2
 done
 ELAPSED="$(elapsed_since "$T0")"
 progress
@@ -272,7 +319,7 @@ cat <<EOF
 queue            $QUEUE (capacity $CAPACITY, durability $DURABILITY)
 producers        $PRODUCERS x $JOBS_PER_PRODUCER jobs
 accepted         $ACCEPTED
-busy             $BUSY   (rejected because the queue was full: backpressure, not loss)
+busy             $BUSY   (answers 'busy': queue full, backpressure$([[ "$RETRY_BUSY" -eq 1 ]] && echo ", resubmitted" || echo "; not enqueued, not lost"))
 errors           $ERRORS
 completed        $COMPLETED   (daemon counter; outstanding $OUTSTANDING)
 ran by workers   $RAN_TOTAL lines, $RAN_UNIQUE distinct ($PER_WORKER)
@@ -281,7 +328,7 @@ elapsed          ${ELAPSED}s (enqueue phase ${PRODUCE_S}s)
 throughput       $RATE jobs/s completed end to end
 WAL              $TMP/wal ($(json_num wal_bytes "$FINAL_JSON") bytes, $(json_num wal_fsyncs "$FINAL_JSON") fsyncs)$([[ "$KEEP" -eq 1 ]] && echo " - kept" || echo " - removed on exit; --keep keeps it")
 daemon exit      $DAEMON_RC
-see live numbers with: $BIN/taskring stats --queue <name> [--json]  (while its taskringd runs)
+see live numbers with: $BIN/taskring stats --queue $QUEUE [--json]  (while its taskringd runs)
 ================================================================
 EOF
 

@@ -78,8 +78,12 @@ SegmentParser::Fragment SegmentParser::ReadFragment() {
   const uint32_t expected = util::crc32c::Unmask(util::DecodeFixed32(header));
   const uint32_t actual = util::crc32c::Value(header + 6, 1 + length);
   if (expected != actual) {
-    // The length may be the damaged field, so nothing else in this block can be trusted.
-    SkipToNextBlock(f.offset);
+    // Resume right after the damaged fragment rather than at the next block: if its length was
+    // intact, the records behind it are found and the damage is correctly reported as being in
+    // the middle of the log, not mistaken for a torn tail (which recovery would cut, losing
+    // them). If the length was the damaged field, what follows fails its checksum too (a false
+    // match is a 2^-32 chance) and parsing falls back to the next block.
+    pos_ += kHeaderSize + length;
     f.reason = "checksum mismatch";
     return f;
   }

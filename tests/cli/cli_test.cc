@@ -1,0 +1,246 @@
+// The command-line contract that scripts and ops rely on: output lines, exit codes, errors.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "test_util.h"
+
+namespace taskring {
+namespace {
+
+using test::CommandResult;
+using test::Daemon;
+using test::RunCommand;
+
+std::string Cli() { return test::BinDir() + "/taskring"; }
+std::string Daemond() { return test::BinDir() + "/taskringd"; }
+
+int CountLines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+// Pulls a counter out of `taskring stats --json`.
+uint64_t StatsCounter(const std::string& queue, const std::string& name) {
+  const CommandResult r = RunCommand({Cli(), "stats", "--queue", queue, "--json"});
+  const std::string key = "\"" + name + "\":";
+  const size_t at = r.out.find(key);
+  if (at == std::string::npos) return UINT64_MAX;
+  return std::strtoull(r.out.c_str() + at + key.size(), nullptr, 10);
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::string queue_ = test::UniqueQueueName("cli");
+  test::TempDir tmp_;
+};
+
+TEST_F(CliTest, EnqueuePrintsOneAcceptedLinePerInputLineAndExitsZero) {
+  Daemon d(queue_, tmp_.path() + "/wal");
+  ASSERT_TRUE(d.Start());
+  std::string input;
+  for (int i = 0; i < 1000; ++i) input += "line " + std::to_string(i) + "\n";
+  const CommandResult r = RunCommand({Cli(), "enqueue", "--queue", queue_}, input);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(CountLines(r.out), 1000);
+  EXPECT_EQ(r.out.rfind("accepted 1\naccepted 2\n", 0), 0u) << r.out.substr(0, 100);
+  EXPECT_NE(r.out.find("accepted 1000\n"), std::string::npos);
+}
+
+TEST_F(CliTest, EnqueueSaysBusyPerRefusedLineAndExits75) {
+  Daemon d(queue_, tmp_.path() + "/wal", {"--capacity", "3"});
+  ASSERT_TRUE(d.Start());
+  const CommandResult r = RunCommand({Cli(), "enqueue", "--queue", queue_}, "a\nb\nc\nd\ne\n");
+  EXPECT_EQ(r.exit_code, 75) << r.err;
+  EXPECT_EQ(r.out, "accepted 1\naccepted 2\naccepted 3\nbusy\nbusy\n");
+}
+
+TEST_F(CliTest, EnqueueReportsOversizedLinesAsErrorsAndExitsOne) {
+  Daemon d(queue_, tmp_.path() + "/wal", {"--max-payload", "8"});
+  ASSERT_TRUE(d.Start());
+  const CommandResult r =
+      RunCommand({Cli(), "enqueue", "--queue", queue_}, "short\nthis one is too long\nok\n");
+  EXPECT_EQ(r.exit_code, 1);
+  ASSERT_EQ(CountLines(r.out), 3) << r.out;
+  EXPECT_EQ(r.out.rfind("accepted 1\nerror ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("exceeds the queue's max payload of 8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\naccepted 2\n"), std::string::npos) << "a bad line loses nothing else";
+}
+
+TEST_F(CliTest, MissingDaemonIsAOneLineErrorWithExitOne) {
+  for (const std::string cmd : {"enqueue", "stats"}) {
+    const CommandResult r = RunCommand({Cli(), cmd, "--queue", queue_}, "x\n");
+    EXPECT_EQ(r.exit_code, 1) << cmd;
+    EXPECT_EQ(CountLines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("is taskringd running"), std::string::npos) << r.err;
+  }
+  const CommandResult r = RunCommand({Cli(), "worker", "--queue", queue_, "--print"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+}
+
+TEST_F(CliTest, WrongFlagsAreOneLineErrorsWithExitTwo) {
+  const std::vector<std::vector<std::string>> bad = {
+      {Cli(), "enqueue", "--queue", queue_, "--bogus"},
+      {Cli(), "enqueue"},
+      {Cli(), "worker", "--queue", queue_},  // neither --print nor --exec
+      {Cli(), "worker", "--queue", queue_, "--print", "--exec", "true"},
+      {Cli(), "worker", "--queue", queue_, "--print", "--max-jobs", "-3"},
+      {Cli(), "stats", "--queue"},
+      {Cli(), "frobnicate"},
+      {Daemond(), "--queue", queue_},  // no --dir
+      {Daemond(), "--queue", queue_, "--dir", tmp_.path(), "--durability", "sometimes"},
+      {Daemond(), "--queue", "bad/name", "--dir", tmp_.path()},
+      {Daemond(), "--queue", queue_, "--dir", tmp_.path(), "--capacity", "0"},
+  };
+  for (const auto& argv : bad) {
+    const CommandResult r = RunCommand(argv);
+    std::string joined;
+    for (const auto& a : argv) joined += a + " ";
+    EXPECT_EQ(r.exit_code, 2) << joined << r.err;
+    EXPECT_EQ(CountLines(r.err), 1) << joined << r.err;
+  }
+}
+
+TEST_F(CliTest, EveryCommandHasHelp) {
+  for (const std::vector<std::string>& argv :
+       std::vector<std::vector<std::string>>{{Cli(), "--help"},
+                                             {Cli(), "enqueue", "--help"},
+                                             {Cli(), "worker", "--help"},
+                                             {Cli(), "stats", "--help"},
+                                             {Daemond(), "--help"}}) {
+    const CommandResult r = RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_NE(r.out.find("usage:"), std::string::npos) << argv.back();
+  }
+}
+
+TEST_F(CliTest, WorkerPrintWritesPayloadsInOrderAndStopsAfterMaxJobs) {
+  Daemon d(queue_, tmp_.path() + "/wal");
+  ASSERT_TRUE(d.Start());
+  ASSERT_EQ(RunCommand({Cli(), "enqueue", "--queue", queue_}, "one\ntwo\nthree\nfour\n").exit_code,
+            0);
+  CommandResult r =
+      RunCommand({Cli(), "worker", "--queue", queue_, "--print", "--max-jobs", "3"}, "", 20);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "one\ntwo\nthree\n");
+  r = RunCommand({Cli(), "worker", "--queue", queue_, "--print", "--idle-exit", "1"}, "", 20);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "four\n");
+  EXPECT_EQ(StatsCounter(queue_, "completed"), 4u);
+}
+
+TEST_F(CliTest, WorkerExecCompletesOnExitZeroAndFailsOtherwise) {
+  Daemon d(queue_, tmp_.path() + "/wal", {"--max-attempts", "2"});
+  ASSERT_TRUE(d.Start());
+  ASSERT_EQ(RunCommand({Cli(), "enqueue", "--queue", queue_}, "good\nbad\n").exit_code, 0);
+  const std::string log = tmp_.path() + "/ran";
+  const CommandResult r = RunCommand(
+      {Cli(), "worker", "--queue", queue_, "--exec",
+       "read p; echo \"$p $TASKRING_JOB_ID $TASKRING_ATTEMPT\" >> " + log + "; [ \"$p\" = good ]",
+       "--idle-exit", "1"},
+      "", 30);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(log);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("good 1 1\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("bad 2 1\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("bad 2 2\n"), std::string::npos) << all;
+  EXPECT_EQ(CountLines(all), 3) << "bad runs max-attempts times, then is dead-lettered";
+  EXPECT_EQ(StatsCounter(queue_, "completed"), 1u);
+  EXPECT_EQ(StatsCounter(queue_, "dead"), 1u);
+  EXPECT_EQ(StatsCounter(queue_, "retried"), 1u);
+}
+
+TEST_F(CliTest, WorkerFinishesTheJobInHandOnSigterm) {
+  Daemon d(queue_, tmp_.path() + "/wal");
+  ASSERT_TRUE(d.Start());
+  ASSERT_EQ(RunCommand({Cli(), "enqueue", "--queue", queue_}, "slow\nnext\n").exit_code, 0);
+  const std::string marker = tmp_.path() + "/started";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string cmd = "touch " + marker + "; sleep 1";
+    ::execl(Cli().c_str(), "taskring", "worker", "--queue", queue_.c_str(), "--exec", cmd.c_str(),
+            static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 500 && ::access(marker.c_str(), F_OK) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(test::WaitChild(pid), 0);
+  EXPECT_EQ(StatsCounter(queue_, "completed"), 1u) << "the job in hand ran to completion";
+  EXPECT_EQ(StatsCounter(queue_, "depth"), 1u) << "and no further job was taken";
+}
+
+TEST_F(CliTest, StatsShowsCapacityDepthAndWorkers) {
+  Daemon d(queue_, tmp_.path() + "/wal", {"--capacity", "77"});
+  ASSERT_TRUE(d.Start());
+  ASSERT_EQ(RunCommand({Cli(), "enqueue", "--queue", queue_}, "a\nb\n").exit_code, 0);
+  CommandResult r = RunCommand({Cli(), "stats", "--queue", queue_});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("capacity     77"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("depth        2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("daemon       running"), std::string::npos) << r.out;
+  EXPECT_EQ(StatsCounter(queue_, "outstanding"), 2u);
+  EXPECT_EQ(StatsCounter(queue_, "workers"), 0u);
+  d.Stop();
+  r = RunCommand({Cli(), "stats", "--queue", queue_});
+  EXPECT_NE(r.out.find("daemon       stopped"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, SecondDaemonOnTheSameQueueIsRefused) {
+  Daemon d(queue_, tmp_.path() + "/wal");
+  ASSERT_TRUE(d.Start());
+  CommandResult r = RunCommand({Daemond(), "--queue", queue_, "--dir", tmp_.path() + "/other"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("another taskringd (pid " + std::to_string(d.pid()) + ")"),
+            std::string::npos)
+      << r.err;
+  r = RunCommand({Daemond(), "--queue", queue_ + "x", "--dir", tmp_.path() + "/wal"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("is using WAL directory"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, UnusableWalDirectoryIsAClearError) {
+  const std::string file = tmp_.path() + "/plainfile";
+  std::ofstream(file) << "x";
+  const CommandResult r = RunCommand({Daemond(), "--queue", queue_, "--dir", file + "/wal"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot create WAL directory"), std::string::npos) << r.err;
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+}
+
+TEST_F(CliTest, CorruptWalStopsTheDaemonWithAClearMessage) {
+  const std::string wal = tmp_.path() + "/wal";
+  {
+    Daemon d(queue_, wal, {"--wal-segment-mb", "1"});
+    ASSERT_TRUE(d.Start());
+    std::string input;
+    for (int i = 0; i < 200; ++i) input += std::string(100, 'a' + i % 26) + "\n";
+    ASSERT_EQ(RunCommand({Cli(), "enqueue", "--queue", queue_}, input).exit_code, 0);
+    EXPECT_EQ(d.Stop(), 0);
+  }
+  // Flip a byte early in the first segment: damage in the middle, not a torn tail.
+  const std::string seg = wal + "/wal-00000000000000000001.log";
+  std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(f.good()) << seg;
+  f.seekp(200);
+  f.put('\x7f');
+  f.close();
+  CommandResult r = RunCommand({Daemond(), "--queue", queue_, "--dir", wal});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("wal-00000000000000000001.log:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--salvage"), std::string::npos) << r.err;
+  test::Daemon salvaged(queue_, wal, {"--salvage"});
+  ASSERT_TRUE(salvaged.Start());
+  EXPECT_NE(salvaged.Log().find("salvage skipped"), std::string::npos) << salvaged.Log();
+}
+
+}  // namespace
+}  // namespace taskring
