@@ -19,6 +19,7 @@ using segment::DaemonState;
 namespace {
 
 constexpr uint64_t kMsNs = 1'000'000;
+constexpr uint64_t kStaleHeartbeatNs = 1000 * kMsNs;
 
 Status ClaimEntry(const segment::Segment& seg, segment::ClientRole role, uint32_t* index) {
   const pid_t pid = ::getpid();
@@ -98,9 +99,19 @@ Status Session::CheckDaemon() const {
                             "' was re-created by a newer daemon; reopen");
     default: return Status::Corruption("segment daemon state is invalid");
   }
+  // The daemon's supervisor refreshes its heartbeat every 100 ms, so a fresh one proves it
+  // alive for the price of a vDSO clock read. Only a stale heartbeat (dead or stopped daemon)
+  // costs a /proc lookup, and at most once a second per session.
+  const uint64_t now = util::NowMonoNs();
+  const uint64_t beat = h->daemon_heartbeat_ns.load(std::memory_order_relaxed);
+  if (now - beat < kStaleHeartbeatNs || now - daemon_verified_ns_ < kStaleHeartbeatNs) {
+    return Status::OK();
+  }
   const pid_t pid = h->daemon_pid.load(std::memory_order_relaxed);
   const uint64_t ticks = h->daemon_start_ticks.load(std::memory_order_relaxed);
-  if (!util::ProcessAlive(pid, ticks)) {
+  if (util::ProcessAlive(pid, ticks)) {
+    daemon_verified_ns_ = now;
+  } else {
     return Status::Closed("daemon for queue '" + seg_->queue() + "' (pid " + std::to_string(pid) +
                           ") is not running");
   }

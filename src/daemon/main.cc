@@ -18,6 +18,7 @@
 #include "segment/segment.h"
 #include "util/flags.h"
 #include "util/futex.h"
+#include "util/clock.h"
 #include "util/process.h"
 #include "wal/wal_writer.h"
 
@@ -114,6 +115,7 @@ int Serve(const Config& cfg) {
   s = segment::Segment::Create(cfg.queue, copts, &seg);
   if (!s.ok()) return Fail(s.ToString());
   seg->header()->daemon_start_ticks.store(util::ProcessStartTicks(::getpid()));
+  seg->header()->daemon_heartbeat_ns.store(util::NowMonoNs());
 
   EngineConfig ecfg;
   ecfg.durability = copts.durability;

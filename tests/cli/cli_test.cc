@@ -34,6 +34,18 @@ uint64_t StatsCounter(const std::string& queue, const std::string& name) {
   return std::strtoull(r.out.c_str() + at + key.size(), nullptr, 10);
 }
 
+// Counters move when the daemon has processed what a worker reported, a moment after the
+// worker exits: poll (bounded) for the expected value.
+uint64_t StatsCounterSettles(const std::string& queue, const std::string& name,
+                             uint64_t expected) {
+  uint64_t v = StatsCounter(queue, name);
+  for (int i = 0; i < 200 && v != expected; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    v = StatsCounter(queue, name);
+  }
+  return v;
+}
+
 class CliTest : public ::testing::Test {
  protected:
   std::string queue_ = test::UniqueQueueName("cli");
@@ -132,7 +144,7 @@ TEST_F(CliTest, WorkerPrintWritesPayloadsInOrderAndStopsAfterMaxJobs) {
   r = RunCommand({Cli(), "worker", "--queue", queue_, "--print", "--idle-exit", "1"}, "", 20);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "four\n");
-  EXPECT_EQ(StatsCounter(queue_, "completed"), 4u);
+  EXPECT_EQ(StatsCounterSettles(queue_, "completed", 4), 4u);
 }
 
 TEST_F(CliTest, WorkerExecCompletesOnExitZeroAndFailsOtherwise) {
@@ -152,9 +164,9 @@ TEST_F(CliTest, WorkerExecCompletesOnExitZeroAndFailsOtherwise) {
   EXPECT_NE(all.find("bad 2 1\n"), std::string::npos) << all;
   EXPECT_NE(all.find("bad 2 2\n"), std::string::npos) << all;
   EXPECT_EQ(CountLines(all), 3) << "bad runs max-attempts times, then is dead-lettered";
-  EXPECT_EQ(StatsCounter(queue_, "completed"), 1u);
-  EXPECT_EQ(StatsCounter(queue_, "dead"), 1u);
-  EXPECT_EQ(StatsCounter(queue_, "retried"), 1u);
+  EXPECT_EQ(StatsCounterSettles(queue_, "completed", 1), 1u);
+  EXPECT_EQ(StatsCounterSettles(queue_, "dead", 1), 1u);
+  EXPECT_EQ(StatsCounterSettles(queue_, "retried", 1), 1u);
 }
 
 TEST_F(CliTest, WorkerFinishesTheJobInHandOnSigterm) {
@@ -174,8 +186,8 @@ TEST_F(CliTest, WorkerFinishesTheJobInHandOnSigterm) {
   }
   ::kill(pid, SIGTERM);
   EXPECT_EQ(test::WaitChild(pid), 0);
-  EXPECT_EQ(StatsCounter(queue_, "completed"), 1u) << "the job in hand ran to completion";
-  EXPECT_EQ(StatsCounter(queue_, "depth"), 1u) << "and no further job was taken";
+  EXPECT_EQ(StatsCounterSettles(queue_, "completed", 1), 1u) << "the job in hand ran to completion";
+  EXPECT_EQ(StatsCounterSettles(queue_, "depth", 1), 1u) << "and no further job was taken";
 }
 
 TEST_F(CliTest, StatsShowsCapacityDepthAndWorkers) {
@@ -187,8 +199,8 @@ TEST_F(CliTest, StatsShowsCapacityDepthAndWorkers) {
   EXPECT_NE(r.out.find("capacity     77"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("depth        2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("daemon       running"), std::string::npos) << r.out;
-  EXPECT_EQ(StatsCounter(queue_, "outstanding"), 2u);
-  EXPECT_EQ(StatsCounter(queue_, "workers"), 0u);
+  EXPECT_EQ(StatsCounterSettles(queue_, "outstanding", 2), 2u);
+  EXPECT_EQ(StatsCounterSettles(queue_, "workers", 0), 0u);
   d.Stop();
   r = RunCommand({Cli(), "stats", "--queue", queue_});
   EXPECT_NE(r.out.find("daemon       stopped"), std::string::npos) << r.out;
