@@ -120,9 +120,10 @@ std::string Daemon::Log() const {
 
 CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::string& input,
                          int timeout_s) {
+  // A command that exits without reading all its input must not kill the test with SIGPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
   int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
-      ::pipe2(err, O_CLOEXEC) != 0) {
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     return {};
   }
   const pid_t pid = ::fork();

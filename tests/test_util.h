@@ -11,14 +11,14 @@
 
 #include "taskring/status.h"
 
-#define ASSERT_OK(expr)                                    \
-  do {                                                     \
-    const ::taskring::Status _s = (expr);                  \
+#define ASSERT_OK(expr)                                     \
+  do {                                                      \
+    const ::taskring::Status _s = (expr);                   \
     ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
   } while (0)
-#define EXPECT_OK(expr)                                    \
-  do {                                                     \
-    const ::taskring::Status _s = (expr);                  \
+#define EXPECT_OK(expr)                                     \
+  do {                                                      \
+    const ::taskring::Status _s = (expr);                   \
     EXPECT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
   } while (0)
 
@@ -47,7 +47,7 @@ class Daemon {
   ~Daemon();  // SIGKILLs a daemon still running and removes the segment
   // Starts and waits (up to 10 s) for the segment to be ready. Fails if the daemon exits.
   ::testing::AssertionResult Start();
-  int Stop();  // SIGTERM, wait; returns the exit code (or 128+signal)
+  int Stop();   // SIGTERM, wait; returns the exit code (or 128+signal)
   void Kill();  // SIGKILL, wait
   pid_t pid() const { return pid_; }
   const std::string& log_path() const { return log_path_; }

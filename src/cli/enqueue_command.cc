@@ -47,9 +47,9 @@ int EnqueueCommand(int argc, char** argv) {
   std::string out;
   auto flush_batch = [&] {
     views.assign(lines.begin(), lines.end());
-    Status bs = fatal ? Status::Closed("queue unavailable")
-                      : producer->EnqueueBatch(views, std::span(results.data(), views.size()),
-                                               eopts);
+    Status bs = fatal
+                    ? Status::Closed("queue unavailable")
+                    : producer->EnqueueBatch(views, std::span(results.data(), views.size()), eopts);
     if (!bs.ok()) fatal = true;
     out.clear();
     for (size_t i = 0; i < views.size(); ++i) {

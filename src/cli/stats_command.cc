@@ -105,7 +105,8 @@ int StatsCommand(int argc, char** argv) {
   }
   std::printf("queue        %s\ndaemon       %s\ndurability   %s\n", queue.c_str(), state,
               DurabilityName(h->durability));
-  for (const Row& r : rows) std::printf("%-12s %llu\n", r.name, static_cast<unsigned long long>(r.value));
+  for (const Row& r : rows)
+    std::printf("%-12s %llu\n", r.name, static_cast<unsigned long long>(r.value));
   for (uint32_t c = 0; c < segment::kCounterCount; ++c) {
     const auto counter = static_cast<segment::Counter>(c);
     std::printf("%-12s %llu\n", segment::CounterName(counter),

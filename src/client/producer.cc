@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "admission/admission.h"
 #include "client/session.h"
 #include "segment/ring.h"
 #include "util/clock.h"
@@ -11,36 +12,6 @@ namespace taskring {
 using segment::LaneOp;
 using segment::LaneRecord;
 using segment::SlotState;
-
-namespace {
-
-// Admission: take a free slot. The free ring holds exactly `capacity` slot references, so a
-// successful claim is a place among the outstanding jobs and an empty ring is BUSY. A reference
-// whose generation is stale (a slot recycled by crash repair) fails the CAS and is skipped.
-bool AcquireSlot(const segment::Segment& seg, uint32_t client, uint32_t* slot, uint32_t* gen) {
-  segment::RingView ring = seg.free_ring();
-  for (;;) {
-    bool claimed = false;
-    uint64_t ref = 0;
-    const bool popped = ring.TryPopClaim(&ref, [&](uint64_t v) {
-      const uint32_t s = segment::RefSlot(v);
-      if (!seg.ValidSlot(s)) return;
-      uint64_t expected = segment::PackSlotWord(segment::RefGen(v), segment::kNoClient,
-                                                SlotState::kFree);
-      claimed = seg.slot(s)->word.compare_exchange_strong(
-          expected, segment::PackSlotWord(segment::RefGen(v), client, SlotState::kWriting),
-          std::memory_order_acq_rel);
-    });
-    if (!popped) return false;
-    if (claimed) {
-      *slot = segment::RefSlot(ref);
-      *gen = segment::RefGen(ref);
-      return true;
-    }
-  }
-}
-
-}  // namespace
 
 Producer::Producer(std::unique_ptr<client::Session> session, const ProducerOptions& options)
     : session_(std::move(session)), options_(options) {}
@@ -91,7 +62,7 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
       continue;
     }
     uint32_t slot = 0, gen = 0;
-    if (!AcquireSlot(seg, session_->index(), &slot, &gen)) {
+    if (!admission::TryAcquireSlot(seg, session_->index(), &slot, &gen)) {
       seg.Add(segment::Counter::kRejectedBusy);
       r.status = Status::Busy();
       continue;
@@ -106,7 +77,8 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
     h->max_attempts = max_attempts;
     h->priority = 0;
     h->not_before_unix_ns = 0;
-    if (!payloads[i].empty()) std::memcpy(seg.payload(slot), payloads[i].data(), payloads[i].size());
+    if (!payloads[i].empty())
+      std::memcpy(seg.payload(slot), payloads[i].data(), payloads[i].size());
     segment::StatusEntry* st = seg.status_entry(id);
     st->updated_unix_ns.store(h->enqueued_unix_ns, std::memory_order_relaxed);
     st->packed.store(segment::PackStatus(id, segment::JobStateCode::kPending, 0),
@@ -121,7 +93,8 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
   }
   if (!any_pushed) return Status::OK();
   session_->RingDoorbell();
-  Status s = session_->WaitCommitted(last_pos, options_.spin_iterations, options_.commit_timeout_ms);
+  Status s =
+      session_->WaitCommitted(last_pos, options_.spin_iterations, options_.commit_timeout_ms);
   if (!s.ok()) {
     for (size_t i = 0; i < payloads.size(); ++i) {
       if (results[i].status.ok()) results[i] = EnqueueResult{s, 0};
@@ -145,7 +118,7 @@ Status Producer::GetStatus(uint64_t job_id, JobStatus* out) const {
   if ((packed >> 16) == (job_id & ((1ULL << 48) - 1))) {
     const auto code = static_cast<uint8_t>((packed >> 8) & 0xff);
     out->state = code <= static_cast<uint8_t>(JobState::kDead) ? static_cast<JobState>(code)
-                                                                : JobState::kUnknown;
+                                                               : JobState::kUnknown;
     out->attempt = static_cast<uint32_t>(packed & 0xff);
     out->updated_unix_ns = updated;
     return Status::OK();
@@ -171,13 +144,8 @@ Status Producer::GetStatus(uint64_t job_id, JobStatus* out) const {
 
 uint32_t Producer::RetryAfterMs() const {
   const segment::SegmentHeader* h = session_->seg().header();
-  const uint64_t depth = h->outstanding.load(std::memory_order_relaxed);
-  const uint64_t rate_milli = h->drain_rate_milli.load(std::memory_order_relaxed);
-  // Little's law: the queue ahead drains in about depth / throughput. With no completions
-  // measured yet (no workers), suggest 100 ms rather than a number we do not have.
-  if (rate_milli == 0) return 100;
-  const uint64_t ms = depth * 1'000'000ULL / rate_milli;
-  return static_cast<uint32_t>(ms < 1 ? 1 : (ms > 10'000 ? 10'000 : ms));
+  return admission::RetryAfterMs(h->outstanding.load(std::memory_order_relaxed),
+                                 h->drain_rate_milli.load(std::memory_order_relaxed));
 }
 
 uint32_t Producer::max_payload() const { return session_->seg().params().max_payload; }

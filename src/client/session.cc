@@ -59,8 +59,8 @@ Session::~Session() {
   RingDoorbell();
 }
 
-Status Session::Open(const std::string& queue, segment::ClientRole role,
-                     uint32_t attach_timeout_ms, std::unique_ptr<Session>* out) {
+Status Session::Open(const std::string& queue, segment::ClientRole role, uint32_t attach_timeout_ms,
+                     std::unique_ptr<Session>* out) {
   const uint64_t deadline = util::NowMonoNs() + attach_timeout_ms * kMsNs;
   std::unique_ptr<segment::Segment> seg;
   for (;;) {
@@ -156,8 +156,9 @@ Status Session::WaitCommitted(uint64_t pos, uint32_t spins, uint32_t timeout_ms)
     }
     spin = 0;
     Status s = CheckDaemon();
-    if (!s.ok() && !(s.IsClosed() && static_cast<DaemonState>(seg_->header()->daemon_state.load()) ==
-                                         DaemonState::kStopping)) {
+    if (!s.ok() &&
+        !(s.IsClosed() && static_cast<DaemonState>(seg_->header()->daemon_state.load()) ==
+                              DaemonState::kStopping)) {
       return s;  // the daemon died or refuses: this job was not accepted
     }
     if (util::NowMonoNs() >= deadline) {

@@ -16,8 +16,8 @@ class Session {
  public:
   // Attaches to `queue` (waiting up to attach_timeout_ms while the daemon starts) and claims a
   // client entry for `role`.
-  static Status Open(const std::string& queue, segment::ClientRole role,
-                     uint32_t attach_timeout_ms, std::unique_ptr<Session>* out);
+  static Status Open(const std::string& queue, segment::ClientRole role, uint32_t attach_timeout_ms,
+                     std::unique_ptr<Session>* out);
   ~Session();  // marks the entry closing; the daemon drains and frees it
 
   const segment::Segment& seg() const { return *seg_; }

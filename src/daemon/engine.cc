@@ -38,10 +38,9 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
   uint32_t slot = 0;
   for (RecoveredJob& j : jobs) {
     if (j.payload.size() > p.max_payload) {
-      return Status::InvalidArgument("the WAL holds job " + std::to_string(j.id) + " of " +
-                                     std::to_string(j.payload.size()) +
-                                     " bytes, more than --max-payload " +
-                                     std::to_string(p.max_payload));
+      return Status::InvalidArgument(
+          "the WAL holds job " + std::to_string(j.id) + " of " + std::to_string(j.payload.size()) +
+          " bytes, more than --max-payload " + std::to_string(p.max_payload));
     }
     segment::SlotHeader* h = seg_.slot(slot);
     h->job_id = j.id;
@@ -129,15 +128,12 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
   }
   segment::SlotHeader* h = seg_.slot(rec.slot);
   const uint64_t word = h->word.load(std::memory_order_acquire);
-  auto expect = [&](SlotState s) {
-    return word == PackSlotWord(rec.slot_gen, client, s);
-  };
+  auto expect = [&](SlotState s) { return word == PackSlotWord(rec.slot_gen, client, s); };
   wal::WalRecord r;
   switch (static_cast<LaneOp>(rec.op)) {
     case LaneOp::kEnqueue: {
       if (!expect(SlotState::kSubmitted)) {
-        LogEvent("client %u: enqueue of slot %u in an unexpected state; ignored", client,
-                 rec.slot);
+        LogEvent("client %u: enqueue of slot %u in an unexpected state; ignored", client, rec.slot);
         return;
       }
       if (h->payload_len > seg_.params().max_payload) {
@@ -156,8 +152,7 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
       pending_.push_back({Action::kPublish, rec.slot});
       return;
     }
-    case LaneOp::kStart:
-      return;  // the slot word already records the lease; nothing to log
+    case LaneOp::kStart: return;  // the slot word already records the lease; nothing to log
     case LaneOp::kComplete:
     case LaneOp::kFail: {
       const bool complete = static_cast<LaneOp>(rec.op) == LaneOp::kComplete;
@@ -282,9 +277,8 @@ void Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
   if (!s.ok()) return;  // storage fault: the supervisor reports the client again later
   Apply();
   uint32_t requeued = 0, dropped = 0;
-  const bool may_hold_slots =
-      died || e->role.load(std::memory_order_relaxed) ==
-                  static_cast<uint32_t>(segment::ClientRole::kWorker);
+  const bool may_hold_slots = died || e->role.load(std::memory_order_relaxed) ==
+                                          static_cast<uint32_t>(segment::ClientRole::kWorker);
   for (uint32_t i = 0; may_hold_slots && i < seg_.params().capacity; ++i) {
     segment::SlotHeader* h = seg_.slot(i);
     const uint64_t w = h->word.load(std::memory_order_acquire);
@@ -354,8 +348,7 @@ bool Engine::Step() {
     Status s = Commit();
     if (!s.ok()) {
       if (!refusing_) {
-        LogEvent("WAL write failed: %s; refusing new jobs until it succeeds",
-                 s.ToString().c_str());
+        LogEvent("WAL write failed: %s; refusing new jobs until it succeeds", s.ToString().c_str());
         refusing_ = true;
         seg_.header()->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRefusing),
                                           std::memory_order_release);
@@ -395,7 +388,8 @@ Status Engine::Run(const std::atomic<bool>& stop) {
   }
   hdr->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kStopping),
                           std::memory_order_release);
-  LogEvent("stopping: no new jobs; waiting up to %u ms for running jobs", config_.shutdown_grace_ms);
+  LogEvent("stopping: no new jobs; waiting up to %u ms for running jobs",
+           config_.shutdown_grace_ms);
   const uint64_t deadline = util::NowMonoNs() + config_.shutdown_grace_ms * kMsNs;
   uint64_t leased = 0;
   for (;;) {

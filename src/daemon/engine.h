@@ -84,7 +84,7 @@ class Engine {
 
   std::vector<uint32_t> active_clients_;
   uint32_t seen_epoch_ = UINT32_MAX;
-  std::vector<uint64_t> lane_consumed_;  // per client: lane position drained, awaiting commit
+  std::vector<uint64_t> lane_consumed_;    // per client: lane position drained, awaiting commit
   std::vector<uint32_t> touched_clients_;  // lanes drained since the last Apply
   std::vector<uint8_t> touched_flag_;
   std::vector<Pending> pending_;

@@ -27,8 +27,8 @@ void LogEvent(const char* fmt, ...) {
   char when[32];
   std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &utc);
   // One fprintf call per line so concurrent threads do not interleave within a line.
-  std::fprintf(stderr, "taskringd[%d] %s.%03ldZ queue=%s: %s\n", static_cast<int>(::getpid()),
-               when, ts.tv_nsec / 1'000'000, g_queue.c_str(), msg);
+  std::fprintf(stderr, "taskringd[%d] %s.%03ldZ queue=%s: %s\n", static_cast<int>(::getpid()), when,
+               ts.tv_nsec / 1'000'000, g_queue.c_str(), msg);
 }
 
 }  // namespace taskring::daemon

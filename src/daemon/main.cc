@@ -16,9 +16,9 @@
 #include "daemon/recovery.h"
 #include "daemon/supervisor.h"
 #include "segment/segment.h"
+#include "util/clock.h"
 #include "util/flags.h"
 #include "util/futex.h"
-#include "util/clock.h"
 #include "util/process.h"
 #include "wal/wal_writer.h"
 

@@ -27,13 +27,12 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
           }
           case wal::RecordType::kRetry: {
             auto it = live.find(r.job_id);
-            if (it != live.end()) it->second.attempts_made = std::max(it->second.attempts_made, r.attempt);
+            if (it != live.end())
+              it->second.attempts_made = std::max(it->second.attempts_made, r.attempt);
             break;
           }
           case wal::RecordType::kComplete:
-          case wal::RecordType::kDead:
-            terminal += live.erase(r.job_id);
-            break;
+          case wal::RecordType::kDead: terminal += live.erase(r.job_id); break;
         }
         return Status::OK();
       },

@@ -83,9 +83,9 @@ struct Params {
 // Region offsets and sizes, a pure function of Params (ComputeLayout). The creator records it in
 // the header; an attacher recomputes it from the recorded Params and refuses any mismatch.
 struct Layout {
-  uint32_t ring_capacity = 0;     // power of two >= capacity
-  uint32_t status_entries = 0;    // power of two >= 4 * capacity
-  uint32_t slot_stride = 0;       // SlotHeader + payload rounded to a cache line
+  uint32_t ring_capacity = 0;   // power of two >= capacity
+  uint32_t status_entries = 0;  // power of two >= 4 * capacity
+  uint32_t slot_stride = 0;     // SlotHeader + payload rounded to a cache line
   uint64_t counters_offset = 0;
   uint64_t clients_offset = 0;
   uint64_t lanes_offset = 0;
@@ -140,15 +140,15 @@ struct alignas(kCacheLine) SegmentHeader {
   char queue_name[kMaxQueueName];
   // --- daemon liveness (daemon writes) ---
   alignas(kCacheLine) std::atomic<int32_t> daemon_pid;
-  std::atomic<uint32_t> daemon_state;  // DaemonState
-  std::atomic<uint64_t> daemon_start_ticks;  // /proc/<pid>/stat starttime: robust to PID reuse
+  std::atomic<uint32_t> daemon_state;         // DaemonState
+  std::atomic<uint64_t> daemon_start_ticks;   // /proc/<pid>/stat starttime: robust to PID reuse
   std::atomic<uint64_t> daemon_heartbeat_ns;  // CLOCK_MONOTONIC, every ~100 ms
-  std::atomic<uint64_t> drain_rate_milli;  // completions per 1000 s (EWMA), for retry-after
-  std::atomic<uint64_t> outstanding;       // accepted, not terminal (daemon's view)
+  std::atomic<uint64_t> drain_rate_milli;     // completions per 1000 s (EWMA), for retry-after
+  std::atomic<uint64_t> outstanding;          // accepted, not terminal (daemon's view)
   std::atomic<uint64_t> oldest_waiting_unix_ns;
   // --- daemon doorbell: producers ring it after pushing to a lane ---
-  alignas(kCacheLine) std::atomic<uint32_t> doorbell;      // futex word
-  std::atomic<uint32_t> daemon_sleeping;                    // >0 while the daemon may sleep
+  alignas(kCacheLine) std::atomic<uint32_t> doorbell;  // futex word
+  std::atomic<uint32_t> daemon_sleeping;               // >0 while the daemon may sleep
   // Bumped by a client after it claims or releases an entry, so the daemon rescans the table
   // only when it changed.
   std::atomic<uint32_t> clients_epoch;
@@ -188,10 +188,10 @@ static_assert(sizeof(ClientEntry) == kClientEntryBytes);
 // A lane record: what a client asks the daemon to do with a slot.
 enum class LaneOp : uint32_t { kEnqueue = 1, kStart = 2, kComplete = 3, kFail = 4 };
 struct LaneRecord {
-  uint32_t op;       // LaneOp
-  uint32_t slot;     // job slot index (validated < capacity)
-  uint32_t slot_gen; // slot generation when the op was issued (fences stale ops)
-  uint32_t attempt;  // lease token for kStart/kComplete/kFail
+  uint32_t op;        // LaneOp
+  uint32_t slot;      // job slot index (validated < capacity)
+  uint32_t slot_gen;  // slot generation when the op was issued (fences stale ops)
+  uint32_t attempt;   // lease token for kStart/kComplete/kFail
 };
 static_assert(sizeof(LaneRecord) == 16);
 
@@ -234,8 +234,14 @@ static_assert(sizeof(SlotHeader) == kSlotHeaderBytes);
 // Status table entry: id (48 bits) | state (8) | attempt (8), one atomic word so a reader never
 // sees a torn entry. Indexed by id & (status_entries - 1).
 enum class JobStateCode : uint8_t {
-  kUnknown = 0, kPending = 1, kQueued = 2, kRunning = 3, kDelayed = 4, kCompleted = 5,
-  kFailedRetrying = 6, kDead = 7,
+  kUnknown = 0,
+  kPending = 1,
+  kQueued = 2,
+  kRunning = 3,
+  kDelayed = 4,
+  kCompleted = 5,
+  kFailedRetrying = 6,
+  kDead = 7,
 };
 struct StatusEntry {
   std::atomic<uint64_t> packed;

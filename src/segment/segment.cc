@@ -19,19 +19,15 @@ struct Segment::Mapping {
 
 namespace {
 
-Status FromBoost(const bip::interprocess_exception& e, const std::string& queue,
-                 const char* what) {
+Status FromBoost(const bip::interprocess_exception& e, const std::string& queue, const char* what) {
   const std::string where = std::string(what) + " segment /dev/shm/" + ShmName(queue);
   switch (e.get_error_code()) {
     case bip::not_found_error:
       return Status::NotFound("queue '" + queue + "' does not exist (no segment /dev/shm/" +
                               ShmName(queue) + "): is taskringd running for it?");
-    case bip::security_error:
-      return Status::IOError("permission denied to " + where);
-    case bip::out_of_space_error:
-      return Status::IOError("out of shared memory to " + where);
-    default:
-      return Status::IOError(std::string("cannot ") + where + ": " + e.what());
+    case bip::security_error: return Status::IOError("permission denied to " + where);
+    case bip::out_of_space_error: return Status::IOError("out of shared memory to " + where);
+    default: return Status::IOError(std::string("cannot ") + where + ": " + e.what());
   }
 }
 
@@ -81,8 +77,7 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   auto mapping = std::make_unique<Mapping>();
   try {
     bip::permissions perm(opts.group_access ? 0660 : 0600);
-    bip::shared_memory_object shm(bip::create_only, ShmName(queue).c_str(), bip::read_write,
-                                  perm);
+    bip::shared_memory_object shm(bip::create_only, ShmName(queue).c_str(), bip::read_write, perm);
     shm.truncate(static_cast<bip::offset_t>(layout.total_bytes));
     mapping->region = bip::mapped_region(shm, bip::read_write, 0, layout.total_bytes);
   } catch (const bip::interprocess_exception& e) {

@@ -69,7 +69,8 @@ Status FlagSet::Parse(int argc, char** argv, int first) {
       help_ = true;
       continue;
     }
-    if (arg.rfind("--", 0) != 0) return Status::InvalidArgument("unexpected argument '" + arg + "'");
+    if (arg.rfind("--", 0) != 0)
+      return Status::InvalidArgument("unexpected argument '" + arg + "'");
     std::string name = arg.substr(2);
     std::string value;
     bool has_value = false;
@@ -105,8 +106,10 @@ std::string FlagSet::Usage() const {
       left += " ";
       for (size_t i = 0; i < f.choices.size(); ++i) left += (i ? "|" : "") + f.choices[i];
     }
-    if (left.size() < 34) left.resize(34, ' ');
-    else left += "\n" + std::string(34, ' ');
+    if (left.size() < 34)
+      left.resize(34, ' ');
+    else
+      left += "\n" + std::string(34, ' ');
     out += left + f.help + "\n";
   }
   out += "  --help                          show this help\n";

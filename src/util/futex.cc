@@ -18,8 +18,8 @@ bool FutexWait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeout_
     ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000ULL);
     tsp = &ts;
   }
-  long rc = syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, tsp,
-                    nullptr, 0);
+  long rc =
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, tsp, nullptr, 0);
   return !(rc == -1 && errno == ETIMEDOUT);
 }
 

@@ -36,8 +36,7 @@ uint64_t StatsCounter(const std::string& queue, const std::string& name) {
 
 // Counters move when the daemon has processed what a worker reported, a moment after the
 // worker exits: poll (bounded) for the expected value.
-uint64_t StatsCounterSettles(const std::string& queue, const std::string& name,
-                             uint64_t expected) {
+uint64_t StatsCounterSettles(const std::string& queue, const std::string& name, uint64_t expected) {
   uint64_t v = StatsCounter(queue, name);
   for (int i = 0; i < 200 && v != expected; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -34,3 +34,19 @@ TEST(RetryTest, QueueHintRaisesTheBase) {
 
 }  // namespace
 }  // namespace taskring
+
+#include "admission/admission.h"
+
+namespace taskring::admission {
+namespace {
+
+TEST(RetryAfterTest, FollowsLittlesLawWithinBounds) {
+  EXPECT_EQ(RetryAfterMs(500, 1000 * 1000), 500u) << "500 waiting at 1000/s: half a second";
+  EXPECT_EQ(RetryAfterMs(10, 1000 * 1000), 10u);
+  EXPECT_EQ(RetryAfterMs(0, 1000 * 1000), 1u) << "at least 1 ms";
+  EXPECT_EQ(RetryAfterMs(1'000'000, 1000), 10'000u) << "at most 10 s";
+  EXPECT_EQ(RetryAfterMs(5, 0), 100u) << "unknown rate";
+}
+
+}  // namespace
+}  // namespace taskring::admission

@@ -287,8 +287,7 @@ TEST_F(DeliveryTest, JobsWaitingAtShutdownAreDeliveredAfterRestart) {
   }
   Daemon daemon(queue_, wal, {"--capacity", "100"});
   ASSERT_TRUE(daemon.Start());
-  EXPECT_NE(daemon.Log().find("recovered 40 unfinished job(s)"), std::string::npos)
-      << daemon.Log();
+  EXPECT_NE(daemon.Log().find("recovered 40 unfinished job(s)"), std::string::npos) << daemon.Log();
   WorkerOptions wo;
   wo.queue = queue_;
   std::unique_ptr<Worker> worker;

@@ -18,7 +18,7 @@ TEST(LayoutTest, RegionsAreOrderedAlignedAndFitTheTotal) {
   EXPECT_EQ(l.status_entries, 4096u);
   EXPECT_EQ(l.slot_stride % kCacheLine, 0u);
   EXPECT_GE(l.slot_stride, kSlotHeaderBytes + 512);
-  const uint64_t offsets[] = {l.counters_offset, l.clients_offset,       l.lanes_offset,
+  const uint64_t offsets[] = {l.counters_offset,  l.clients_offset,       l.lanes_offset,
                               l.free_ring_offset, l.dispatch_ring_offset, l.status_offset,
                               l.slots_offset,     l.total_bytes};
   EXPECT_GE(offsets[0], kHeaderBytes);

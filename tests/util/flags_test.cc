@@ -39,10 +39,17 @@ TEST(FlagsTest, ParsesSpaceAndEqualsFormsAndKeepsDefaults) {
 }
 
 TEST(FlagsTest, RejectsUnknownFlagsBadNumbersAndMissingValues) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--nope"}, {"--count", "0"}, {"--count", "101"}, {"--count", "-1"},
-           {"--count", "12abc"}, {"--count", "99999999999999999999999"}, {"--name"},
-           {"--mode", "c"}, {"--verbose=yes"}, {"positional"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--nope"},
+                                             {"--count", "0"},
+                                             {"--count", "101"},
+                                             {"--count", "-1"},
+                                             {"--count", "12abc"},
+                                             {"--count", "99999999999999999999999"},
+                                             {"--name"},
+                                             {"--mode", "c"},
+                                             {"--verbose=yes"},
+                                             {"positional"}}) {
     Fixture f;
     const Status s = ParseArgs(f.flags, args);
     EXPECT_TRUE(s.IsInvalidArgument()) << args[0];
