@@ -40,6 +40,9 @@ int EnqueueCommand(int argc, char** argv) {
   EnqueueOptions eopts;
   eopts.max_attempts = static_cast<uint32_t>(max_attempts);
   std::ios::sync_with_stdio(false);
+  // A large read buffer lets a piped file fill whole batches (see the in_avail test below).
+  static char in_buffer[1 << 20];
+  std::cin.rdbuf()->pubsetbuf(in_buffer, sizeof(in_buffer));
   std::vector<std::string> lines;
   std::vector<std::string_view> views;
   std::vector<EnqueueResult> results(batch);

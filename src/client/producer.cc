@@ -87,7 +87,13 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
                   std::memory_order_release);
     Status s = session_->Push(LaneRecord{static_cast<uint32_t>(LaneOp::kEnqueue), slot, gen, 0},
                               &last_pos);
-    if (!s.ok()) return s;  // daemon gone: nothing of this batch is accepted
+    if (!s.ok()) {
+      // The daemon is gone: nothing of this batch was accepted.
+      for (size_t j = 0; j <= i; ++j) {
+        if (results[j].status.ok()) results[j] = EnqueueResult{s, 0};
+      }
+      return s;
+    }
     any_pushed = true;
     r.job_id = id;
   }

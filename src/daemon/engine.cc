@@ -149,6 +149,7 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
       r.payload.assign(seg_.payload(rec.slot), h->payload_len);
       wal_.Add(r);
       seg_.Add(segment::Counter::kWalRecords);
+      enqueues_unsynced_ = true;
       pending_.push_back({Action::kPublish, rec.slot});
       return;
     }
@@ -187,9 +188,14 @@ Status Engine::Commit() {
   Status s = wal_.Flush();
   if (!s.ok()) return s;
   seg_.Add(segment::Counter::kWalBytes, wal_.bytes_written() - before);
-  if (config_.durability == segment::Durability::kFsync) {
+  // Only enqueues make a producer wait for the disk. Completions, retries and dead letters
+  // reach the disk with the next sync (at most interval_ms later): losing one to a host crash
+  // means the job runs again, which at-least-once allows.
+  if (config_.durability == segment::Durability::kFsync && enqueues_unsynced_) {
     s = wal_.Sync();
-    if (!s.ok()) return s;
+    if (!s.ok()) return s;  // still unsynced: no producer is told Accepted
+    enqueues_unsynced_ = false;
+    wal_dirty_ = false;
     seg_.Add(segment::Counter::kWalFsyncs);
     last_sync_mono_ns_ = util::NowMonoNs();
   } else {
@@ -364,7 +370,7 @@ bool Engine::Step() {
     Apply();
     did = true;
   }
-  if (wal_dirty_ && config_.durability == segment::Durability::kInterval &&
+  if (wal_dirty_ && config_.durability != segment::Durability::kNone &&
       util::NowMonoNs() - last_sync_mono_ns_ >= config_.interval_ms * kMsNs) {
     if (wal_.Sync().ok()) {
       seg_.Add(segment::Counter::kWalFsyncs);

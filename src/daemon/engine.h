@@ -28,7 +28,9 @@ namespace taskring::daemon {
 
 struct EngineConfig {
   segment::Durability durability = segment::Durability::kFsync;
-  uint32_t interval_ms = 100;         // fsync period in interval mode
+  // fsync period in interval mode; in fsync mode, the longest a completion record waits for
+  // its sync when no enqueue forces one sooner.
+  uint32_t interval_ms = 100;
   uint32_t shutdown_grace_ms = 5000;  // how long SIGTERM waits for running jobs
 };
 
@@ -89,7 +91,8 @@ class Engine {
   std::vector<uint8_t> touched_flag_;
   std::vector<Pending> pending_;
   std::deque<uint64_t> ready_;  // slot refs waiting for room in the dispatch ring
-  bool wal_dirty_ = false;      // written but not yet fdatasync'ed (interval mode)
+  bool wal_dirty_ = false;           // written but not yet fdatasync'ed
+  bool enqueues_unsynced_ = false;  // fsync mode: producers wait for these to be synced
   uint64_t last_sync_mono_ns_ = 0;
   bool refusing_ = false;
   uint64_t outstanding_ = 0;

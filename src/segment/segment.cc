@@ -1,5 +1,7 @@
 #include "segment/segment.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <boost/interprocess/mapped_region.hpp>
@@ -79,7 +81,21 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
     bip::permissions perm(opts.group_access ? 0660 : 0600);
     bip::shared_memory_object shm(bip::create_only, ShmName(queue).c_str(), bip::read_write, perm);
     shm.truncate(static_cast<bip::offset_t>(layout.total_bytes));
+    // Reserve every page now: a /dev/shm too small for the queue is a clear error at start, not
+    // a SIGBUS in some producer hours later (tmpfs allocates lazily).
+    const int err = ::posix_fallocate(shm.get_mapping_handle().handle, 0,
+                                      static_cast<off_t>(layout.total_bytes));
+    if (err != 0) {
+      bip::shared_memory_object::remove(ShmName(queue).c_str());
+      return Status::IOError("cannot reserve " + std::to_string(layout.total_bytes >> 20) +
+                             " MiB in /dev/shm for queue '" + queue + "': " +
+                             std::strerror(err) + " (lower --capacity or --max-payload)");
+    }
     mapping->region = bip::mapped_region(shm, bip::read_write, 0, layout.total_bytes);
+#ifdef MADV_POPULATE_WRITE
+    // Map the pages too, so the first enqueues do not pay a page fault each (best effort).
+    ::madvise(mapping->region.get_address(), layout.total_bytes, MADV_POPULATE_WRITE);
+#endif
   } catch (const bip::interprocess_exception& e) {
     bip::shared_memory_object::remove(ShmName(queue).c_str());
     return FromBoost(e, queue, "create");
