@@ -26,8 +26,8 @@ class Session;
 }
 
 struct EnqueueResult {
-  Status status;             // OK (accepted), Busy, or an error
-  uint64_t job_id = 0;       // valid when status.ok()
+  Status status;        // OK (accepted), Busy, or an error
+  uint64_t job_id = 0;  // valid when status.ok()
 };
 
 class TASKRING_EXPORT Producer {

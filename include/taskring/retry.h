@@ -12,7 +12,7 @@
 namespace taskring {
 
 struct RetryPolicy {
-  uint32_t max_tries = 8;          // enqueue attempts in all, including the first
+  uint32_t max_tries = 8;           // enqueue attempts in all, including the first
   uint32_t initial_backoff_ms = 1;  // first wait, unless the queue's hint is larger
   uint32_t max_backoff_ms = 2000;   // cap of one wait
   uint64_t deadline_ms = 10000;     // give up (Busy) once this much time has passed
@@ -20,12 +20,11 @@ struct RetryPolicy {
 
 // The wait before try number `try_index` (1 = after the first Busy): a uniformly random value in
 // [0, min(cap, max(initial, hint) * 2^(try_index-1))]. `random01` is in [0, 1).
-TASKRING_EXPORT uint32_t BackoffMs(const RetryPolicy& policy, uint32_t hint_ms,
-                                   uint32_t try_index, double random01);
+TASKRING_EXPORT uint32_t BackoffMs(const RetryPolicy& policy, uint32_t hint_ms, uint32_t try_index,
+                                   double random01);
 
 // Enqueue, sleeping and retrying while the queue answers Busy.
-[[nodiscard]] TASKRING_EXPORT Status EnqueueWithRetry(Producer& producer,
-                                                      std::string_view payload,
+[[nodiscard]] TASKRING_EXPORT Status EnqueueWithRetry(Producer& producer, std::string_view payload,
                                                       uint64_t* job_id,
                                                       const RetryPolicy& policy = {},
                                                       const EnqueueOptions& options = {});

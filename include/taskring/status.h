@@ -50,9 +50,7 @@ class TASKRING_EXPORT Status {
   [[nodiscard]] bool IsTimedOut() const noexcept { return code_ == Code::kTimedOut; }
   [[nodiscard]] bool IsClosed() const noexcept { return code_ == Code::kClosed; }
   [[nodiscard]] bool IsNotFound() const noexcept { return code_ == Code::kNotFound; }
-  [[nodiscard]] bool IsInvalidArgument() const noexcept {
-    return code_ == Code::kInvalidArgument;
-  }
+  [[nodiscard]] bool IsInvalidArgument() const noexcept { return code_ == Code::kInvalidArgument; }
   [[nodiscard]] bool IsCorruption() const noexcept { return code_ == Code::kCorruption; }
   [[nodiscard]] bool IsIOError() const noexcept { return code_ == Code::kIOError; }
   [[nodiscard]] bool IsIncompatible() const noexcept { return code_ == Code::kIncompatible; }

@@ -28,9 +28,9 @@ class Session;
 }
 
 struct RunOptions {
-  uint32_t threads = 1;          // handler threads in this process
-  uint64_t max_jobs = 0;         // stop after this many jobs (0 = no limit)
-  uint32_t idle_exit_ms = 0;     // stop after this long without a job (0 = never)
+  uint32_t threads = 1;       // handler threads in this process
+  uint64_t max_jobs = 0;      // stop after this many jobs (0 = no limit)
+  uint32_t idle_exit_ms = 0;  // stop after this long without a job (0 = never)
 };
 
 class TASKRING_EXPORT Worker {
