@@ -11,18 +11,16 @@
 
 #include "taskring/status.h"
 
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    const ::taskring::Status _s = (expr);                   \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
-  } while (0)
-#define EXPECT_OK(expr)                                     \
-  do {                                                      \
-    const ::taskring::Status _s = (expr);                   \
-    EXPECT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
-  } while (0)
+// Status assertions that print the status on failure and accept `<< "context"`.
+#define ASSERT_OK(expr) ASSERT_PRED_FORMAT1(::taskring::test::IsOk, expr)
+#define EXPECT_OK(expr) EXPECT_PRED_FORMAT1(::taskring::test::IsOk, expr)
 
 namespace taskring::test {
+
+inline ::testing::AssertionResult IsOk(const char* expr, const Status& s) {
+  if (s.ok()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << expr << ": " << s.ToString();
+}
 
 // A fresh directory under $TMPDIR, removed (recursively) on destruction.
 class TempDir {

@@ -1,0 +1,12 @@
+// Uses the public API only; with no daemon running it must report NotFound, not crash.
+#include <taskring/producer.h>
+#include <taskring/worker.h>
+
+#include <cstdio>
+
+int main() {
+  std::unique_ptr<taskring::Producer> producer;
+  taskring::Status s = taskring::Producer::Open({.queue = "install_test_no_such_queue"}, &producer);
+  std::printf("%s\n", s.ToString().c_str());
+  return s.IsNotFound() ? 0 : 1;
+}
