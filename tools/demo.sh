@@ -110,7 +110,7 @@ json_num() {
 stats_json() { "$BIN/taskring" stats --queue "$QUEUE" --json 2>/dev/null; }
 
 now() { printf '%s' "$EPOCHREALTIME"; }
-elapsed_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+elapsed_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
 daemon_log_tail() {
   printf 'demo: last lines of the daemon log (%s):\n' "$TMP/daemon.log" >&2
@@ -217,7 +217,7 @@ any_alive() {
   return 1
 }
 
-# Poll 5x a second (so the timings are honest), print progress once a second.
+# Poll 20x a second (so the timings are honest), print progress once a second.
 last_print=-1
 maybe_progress() {
   if [[ "$SECONDS" != "$last_print" ]]; then
@@ -228,7 +228,7 @@ maybe_progress() {
 while any_alive "${PRODUCER_PIDS[@]}"; do
   maybe_progress
   alive "$DAEMON_PID" || { daemon_log_tail; die "taskringd died while producers were running"; }
-  sleep 0.2
+  sleep 0.05
 done
 
 FAILED=0
@@ -272,7 +272,7 @@ while :; do
   fi
   alive "$DAEMON_PID" || { daemon_log_tail; die "taskringd died while workers were draining"; }
   maybe_progress
-  sleep 0.2
+  sleep 0.05
 done
 ELAPSED="$(elapsed_since "$T0")"
 progress

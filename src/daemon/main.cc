@@ -153,6 +153,9 @@ int Serve(const Config& cfg) {
   s = engine.Run(stop);
   supervisor.Stop();
   signals.join();
+  // Clients still attached keep their mapping and see STOPPED; new ones get "not running".
+  // Unlinking frees the segment's memory, which is reserved in full at creation.
+  segment::Segment::Remove(cfg.queue);
   if (!s.ok()) return Fail("final WAL flush failed: " + s.ToString());
   return 0;
 }

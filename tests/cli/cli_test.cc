@@ -200,9 +200,10 @@ TEST_F(CliTest, StatsShowsCapacityDepthAndWorkers) {
   EXPECT_NE(r.out.find("daemon       running"), std::string::npos) << r.out;
   EXPECT_EQ(StatsCounterSettles(queue_, "outstanding", 2), 2u);
   EXPECT_EQ(StatsCounterSettles(queue_, "workers", 0), 0u);
-  d.Stop();
+  EXPECT_EQ(d.Stop(), 0);
   r = RunCommand({Cli(), "stats", "--queue", queue_});
-  EXPECT_NE(r.out.find("daemon       stopped"), std::string::npos) << r.out;
+  EXPECT_EQ(r.exit_code, 1) << "a clean stop removes the segment";
+  EXPECT_NE(r.err.find("is taskringd running"), std::string::npos) << r.err;
 }
 
 TEST_F(CliTest, SecondDaemonOnTheSameQueueIsRefused) {

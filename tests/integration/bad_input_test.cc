@@ -83,7 +83,7 @@ TEST_F(BadInputTest, StoppedDaemonIsClosedNotBusy) {
   WorkerOptions wo;
   wo.queue = queue_;
   std::unique_ptr<Worker> w;
-  EXPECT_TRUE(Worker::Open(wo, &w).IsClosed());
+  EXPECT_TRUE(Worker::Open(wo, &w).IsNotFound()) << "a clean stop removes the segment";
 }
 
 TEST_F(BadInputTest, CorruptSegmentIsRefusedByClients) {

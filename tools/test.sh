@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Builds taskring and runs its test suite in three stages:
+#   plain  build/       the whole suite
+#   asan   build-asan/  the whole suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   tsan   build-tsan/  the tests labelled 'concurrency' under ThreadSanitizer
+# Every stage runs even if an earlier one failed; the exit status is non-zero if any failed.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: tools/test.sh [--quick] [--label L]
+
+Installs what is missing, builds, and runs the tests: plain, then ASan+UBSan, then TSan
+(concurrency tests only).
+
+  --quick       plain build and suite only (for development)
+  --label L     only tests whose labels match L (ctest -L L), in every stage
+  -h, --help    show this help
+
+Environment: JOBS (parallel build and test jobs, default 2); ASAN_OPTIONS, UBSAN_OPTIONS and
+TSAN_OPTIONS, when set, replace the defaults below.
+EOF
+}
+
+log() { printf 'test: %s\n' "$*"; }
+die() { printf 'test: error: %s\n' "$*" >&2; exit 2; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+QUICK=0
+LABEL=""
+JOBS="${JOBS:-2}"
+export JOBS
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) QUICK=1; shift ;;
+    --label) [[ $# -ge 2 ]] || die "--label needs a value"; LABEL="$2"; shift 2 ;;
+    --label=*) LABEL="${1#*=}"; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+
+# Sanitizer defaults (a caller's own settings win). They only affect sanitized binaries.
+: "${ASAN_OPTIONS:=detect_leaks=1:abort_on_error=1}"
+: "${UBSAN_OPTIONS:=print_stacktrace=1:halt_on_error=1}"
+: "${TSAN_OPTIONS:=halt_on_error=1:second_deadlock_stack=1}"
+export ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS
+
+RESULTS=()
+FAILED=0
+
+# run_ctest DIR STAGE_LABEL ALLOW_EMPTY: ctest in DIR, limited to STAGE_LABEL (if any) and
+# --label (if given). When no test matches: returns 125 if ALLOW_EMPTY is 1, else 124. Commands run under
+# the CTEST_PREFIX array (e.g. setarch) when it is set.
+CTEST_PREFIX=()
+run_ctest() {
+  local dir="$1" stage_label="$2" allow_empty="$3"
+  local filter=()
+  [[ -n "$stage_label" ]] && filter+=(-L "$stage_label")
+  [[ -n "$LABEL" ]] && filter+=(-L "$LABEL")
+  local count
+  count="$(ctest --test-dir "$dir" -N "${filter[@]}" 2>/dev/null | sed -n 's/^Total Tests: *//p')"
+  if [[ "${count:-0}" -eq 0 ]]; then
+    log "no tests in $dir${filter[*]:+ match ${filter[*]}}"
+    [[ "$allow_empty" -eq 1 ]] && return 125
+    return 124
+  fi
+  local rc=0
+  "${CTEST_PREFIX[@]}" ctest --test-dir "$dir" --output-on-failure -j "$JOBS" "${filter[@]}" \
+    2>&1 | tee "$dir/test-sh-ctest.log" || rc=$?
+  if [[ "$rc" -ne 0 ]] && grep -q 'unexpected memory mapping' "$dir/test-sh-ctest.log"; then
+    log "TSan could not start (\"unexpected memory mapping\"): the kernel's mmap ASLR entropy is"
+    log "too high for this TSan. As root: sysctl -w vm.mmap_rnd_bits=28 (now $(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo '?'))"
+  fi
+  return "$rc"
+}
+
+# stage NAME BUILD_DIR STAGE_LABEL ALLOW_EMPTY [setup.sh args...]: build, then run ctest.
+stage() {
+  local name="$1" dir="$2" stage_label="$3" allow_empty="$4"
+  shift 4
+  local start=$SECONDS rc=0 what
+  log "=== stage $name: build ($dir) ==="
+  if ! bash "$ROOT/tools/setup.sh" --build-dir "$dir" "$@"; then
+    what="build failed"
+    rc=1
+  else
+    log "=== stage $name: ctest${stage_label:+ -L $stage_label}${LABEL:+ -L $LABEL} ==="
+    run_ctest "$dir" "$stage_label" "$allow_empty" || rc=$?
+    case "$rc" in
+      0) what="passed" ;;
+      125) what="no matching tests (skipped)"; rc=0 ;;
+      124) what="FAILED: no tests selected" ;;
+      *) what="FAILED (ctest exit $rc)" ;;
+    esac
+  fi
+  local line
+  line="$(printf 'stage %-5s %-30s %5ds  %s' "$name" "$what" $((SECONDS - start)) "$dir")"
+  RESULTS+=("$line")
+  log "$line"
+  [[ "$rc" -eq 0 ]] || FAILED=1
+}
+
+TOTAL_START=$SECONDS
+
+# No test selected in the plain or ASan stage (an empty suite, or a --label that matches
+# nothing) is an error; the TSan stage may select nothing (see there).
+stage plain "$ROOT/build" "" 0
+
+if [[ "$QUICK" -eq 0 ]]; then
+  stage asan "$ROOT/build-asan" "" 0 --sanitize address
+
+  # TSan maps its shadow memory at fixed addresses; with the high mmap ASLR entropy of newer
+  # kernels (vm.mmap_rnd_bits > 28) it dies with "FATAL: ThreadSanitizer: unexpected memory
+  # mapping". Running the tests with ASLR off (setarch -R) avoids that.
+  if setarch "$(uname -m)" -R true 2>/dev/null; then
+    CTEST_PREFIX=(setarch "$(uname -m)" -R)
+  else
+    log "setarch -R is not permitted here; running TSan tests with ASLR on"
+  fi
+  # If no test is labelled 'concurrency' (or none also matches --label), this stage reports
+  # "no matching tests" and passes.
+  stage tsan "$ROOT/build-tsan" concurrency 1 --sanitize thread
+  CTEST_PREFIX=()
+fi
+
+log "=== summary ($((SECONDS - TOTAL_START))s) ==="
+for line in "${RESULTS[@]}"; do
+  log "$line"
+done
+if [[ "$FAILED" -ne 0 ]]; then
+  log "FAILED"
+  exit 1
+fi
+log "all stages passed"
