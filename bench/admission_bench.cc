@@ -13,8 +13,8 @@ struct RingFixture {
   explicit RingFixture(uint32_t capacity) : memory((RingBytes(capacity) + 63) / 64) {
     auto* base = reinterpret_cast<char*>(memory.data());
     ring = RingView(reinterpret_cast<RingHeader*>(base),
-                    reinterpret_cast<RingCell*>(base + sizeof(RingHeader)));
-    ring.Init(capacity);
+                    reinterpret_cast<RingCell*>(base + sizeof(RingHeader)), capacity);
+    ring.Init();
   }
   struct alignas(64) Line {
     char b[64];

@@ -57,6 +57,8 @@ class TASKRING_EXPORT Worker {
  private:
   explicit Worker(std::unique_ptr<client::Session> session, const WorkerOptions& options);
   Status Finish(const Job& job, bool success);
+  // Runs the handler; an exception it throws fails the job instead of ending the process.
+  static Status Invoke(const Handler& handler, const Job& job);
   Status RunPool(const Handler& handler, const RunOptions& options);
 
   std::unique_ptr<client::Session> session_;

@@ -102,8 +102,9 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
   Status s =
       session_->WaitCommitted(last_pos, options_.spin_iterations, options_.commit_timeout_ms);
   if (!s.ok()) {
+    // Keep the ids: the outcome is unknown, and the caller may poll them.
     for (size_t i = 0; i < payloads.size(); ++i) {
-      if (results[i].status.ok()) results[i] = EnqueueResult{s, 0};
+      if (results[i].status.ok()) results[i].status = s;
     }
     return s;
   }

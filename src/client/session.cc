@@ -99,9 +99,14 @@ Status Session::CheckDaemon() const {
                             "' was re-created by a newer daemon; reopen");
     default: return Status::Corruption("segment daemon state is invalid");
   }
+  return DaemonAlive();
+}
+
+Status Session::DaemonAlive() const {
   // The daemon's supervisor refreshes its heartbeat every 100 ms, so a fresh one proves it
   // alive for the price of a vDSO clock read. Only a stale heartbeat (dead or stopped daemon)
   // costs a /proc lookup, and at most once a second per session.
+  const segment::SegmentHeader* h = seg_->header();
   const uint64_t now = util::NowMonoNs();
   const uint64_t beat = h->daemon_heartbeat_ns.load(std::memory_order_relaxed);
   if (now - beat < kStaleHeartbeatNs || now - daemon_verified_ns_ < kStaleHeartbeatNs) {
@@ -109,12 +114,11 @@ Status Session::CheckDaemon() const {
   }
   const pid_t pid = h->daemon_pid.load(std::memory_order_relaxed);
   const uint64_t ticks = h->daemon_start_ticks.load(std::memory_order_relaxed);
-  if (util::ProcessAlive(pid, ticks)) {
-    daemon_verified_ns_ = now;
-  } else {
+  if (!util::ProcessAlive(pid, ticks)) {
     return Status::Closed("daemon for queue '" + seg_->queue() + "' (pid " + std::to_string(pid) +
                           ") is not running");
   }
+  daemon_verified_ns_ = now;
   return Status::OK();
 }
 
@@ -155,15 +159,23 @@ Status Session::WaitCommitted(uint64_t pos, uint32_t spins, uint32_t timeout_ms)
       return Status::OK();
     }
     spin = 0;
-    Status s = CheckDaemon();
-    if (!s.ok() &&
-        !(s.IsClosed() && static_cast<DaemonState>(seg_->header()->daemon_state.load()) ==
-                              DaemonState::kStopping)) {
-      return s;  // the daemon died or refuses: this job was not accepted
+    // The records are in the daemon's hands now. While it lives it will log them, even when
+    // refusing new work (it retries the disk) or stopping (it drains lanes before exiting), so
+    // keep waiting. If it is gone, the outcome is unknown: it may have logged the job just
+    // before dying, and then the job runs after a restart.
+    const auto state = static_cast<DaemonState>(seg_->header()->daemon_state.load());
+    const bool replaced = state == DaemonState::kAbandoned;
+    Status alive =
+        replaced ? Status::Closed("queue was re-created by a newer daemon") : DaemonAlive();
+    if (done()) return Status::OK();
+    if (!alive.ok() || state == DaemonState::kStopped) {
+      return Status::Closed(std::string(alive.ok() ? "daemon stopped" : alive.message()) +
+                            " before confirming the job; outcome unknown: if it was logged it "
+                            "runs after a restart (poll its id)");
     }
     if (util::NowMonoNs() >= deadline) {
-      return Status::IOError("daemon did not log the job within " + std::to_string(timeout_ms) +
-                             " ms (stuck disk?); not accepted");
+      return Status::IOError("daemon did not confirm the job within " + std::to_string(timeout_ms) +
+                             " ms (stuck disk?); outcome unknown (poll its id)");
     }
   }
 }

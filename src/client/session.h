@@ -32,11 +32,13 @@ class Session {
   Status Push(const segment::LaneRecord& rec, uint64_t* pos);
   // Wakes the daemon if it sleeps. Costs no syscall when it is busy.
   void RingDoorbell() const;
-  // Waits until the daemon has committed every lane record up to and including `pos`.
+  // Waits until the daemon has committed every lane record up to and including `pos`. Closed
+  // if the daemon went away first, IOError after timeout_ms: either way the outcome is unknown.
   Status WaitCommitted(uint64_t pos, uint32_t spins, uint32_t timeout_ms) const;
 
  private:
   Session(std::unique_ptr<segment::Segment> seg, uint32_t index);
+  Status DaemonAlive() const;
 
   std::unique_ptr<segment::Segment> seg_;
   uint32_t index_;

@@ -84,7 +84,8 @@ void Engine::RefreshClients() {
     const uint64_t owner = seg_.client(i)->owner.load(std::memory_order_acquire);
     if (owner == 0) continue;
     if (segment::OwnerState(owner) == ClientState::kClosing) {
-      ReleaseClient(i, owner, /*died=*/false);
+      // On a storage fault the entry stays closing; forget the epoch so it is retried.
+      if (!ReleaseClient(i, owner, /*died=*/false)) seen_epoch_ = UINT32_MAX;
       continue;
     }
     active_clients_.push_back(i);
@@ -96,7 +97,8 @@ void Engine::ProcessCommands() {
   while (commands_.try_dequeue(c)) {
     if (!seg_.ValidClient(c.client)) continue;
     if (seg_.client(c.client)->owner.load(std::memory_order_acquire) != c.owner) continue;
-    ReleaseClient(c.client, c.owner, c.kind == Command::Kind::kClientGone);
+    // On failure the supervisor reports the client again on its next scan.
+    (void)ReleaseClient(c.client, c.owner, c.kind == Command::Kind::kClientGone);
   }
 }
 
@@ -136,9 +138,9 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
         LogEvent("client %u: enqueue of slot %u in an unexpected state; ignored", client, rec.slot);
         return;
       }
-      if (h->payload_len > seg_.params().max_payload) {
-        LogEvent("client %u: slot %u claims %u payload bytes; dropped", client, rec.slot,
-                 h->payload_len);
+      const uint32_t len = h->payload_len;  // read once: the client could change it meanwhile
+      if (len > seg_.params().max_payload) {
+        LogEvent("client %u: slot %u claims %u payload bytes; dropped", client, rec.slot, len);
         FreeSlot(rec.slot);
         return;
       }
@@ -146,7 +148,7 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
       r.job_id = h->job_id;
       r.max_attempts = h->max_attempts;
       r.enqueued_unix_ns = h->enqueued_unix_ns;
-      r.payload.assign(seg_.payload(rec.slot), h->payload_len);
+      r.payload.assign(seg_.payload(rec.slot), len);
       wal_.Add(r);
       seg_.Add(segment::Counter::kWalRecords);
       enqueues_unsynced_ = true;
@@ -183,7 +185,10 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
 }
 
 Status Engine::Commit() {
-  if (wal_.buffered_bytes() == 0) return Status::OK();
+  const bool must_sync = config_.durability == segment::Durability::kFsync && enqueues_unsynced_;
+  // A sync that failed earlier must be retried (and keeps failing while the writer's error is
+  // sticky) before anyone is told Accepted: never return early with enqueues unsynced.
+  if (wal_.buffered_bytes() == 0 && !must_sync) return Status::OK();
   const uint64_t before = wal_.bytes_written();
   Status s = wal_.Flush();
   if (!s.ok()) return s;
@@ -191,7 +196,7 @@ Status Engine::Commit() {
   // Only enqueues make a producer wait for the disk. Completions, retries and dead letters
   // reach the disk with the next sync (at most interval_ms later): losing one to a host crash
   // means the job runs again, which at-least-once allows.
-  if (config_.durability == segment::Durability::kFsync && enqueues_unsynced_) {
+  if (must_sync) {
     s = wal_.Sync();
     if (!s.ok()) return s;  // still unsynced: no producer is told Accepted
     enqueues_unsynced_ = false;
@@ -208,8 +213,16 @@ void Engine::FreeSlot(uint32_t slot) {
   segment::SlotHeader* h = seg_.slot(slot);
   const uint32_t gen = segment::SlotGen(h->word.load(std::memory_order_relaxed)) + 1;
   h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kFree), std::memory_order_release);
-  // Cannot fail: the ring holds every slot at most once and is at least capacity long.
-  (void)seg_.free_ring().TryPush(segment::PackSlotRef(slot, gen));
+  free_backlog_.push_back(segment::PackSlotRef(slot, gen));
+  FlushFreeBacklog();
+}
+
+void Engine::FlushFreeBacklog() {
+  // A push can fail although the ring has room for every slot: a producer preempted between
+  // moving `head` and releasing its cell still holds the cell the push needs. Keep the slot and
+  // retry every iteration rather than lose a place in the queue.
+  segment::RingView ring = seg_.free_ring();
+  while (!free_backlog_.empty() && ring.TryPush(free_backlog_.front())) free_backlog_.pop_front();
 }
 
 void Engine::Apply() {
@@ -232,6 +245,13 @@ void Engine::Apply() {
         if (p.state == JobStateCode::kDead) seg_.Add(segment::Counter::kFailed);
         SetJobStatus(h->job_id, p.state, h->attempt.load(std::memory_order_relaxed));
         FreeSlot(p.slot);
+        break;
+      case Action::kRedeliver:
+        seg_.Add(segment::Counter::kRedelivered);
+        SetJobStatus(h->job_id, JobStateCode::kQueued, h->attempt.load(std::memory_order_relaxed));
+        h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kQueued),
+                      std::memory_order_release);
+        ready_.push_back(segment::PackSlotRef(p.slot, gen));
         break;
       case Action::kRequeue:
         seg_.Add(segment::Counter::kFailed);
@@ -274,21 +294,20 @@ void Engine::Dispatch() {
   }
 }
 
-void Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
+bool Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
   segment::ClientEntry* e = seg_.client(client);
   // Records the client published before it went are valid: log and apply them first.
   while (DrainLane(client)) {
   }
   Status s = Commit();
-  if (!s.ok()) return;  // storage fault: the supervisor reports the client again later
+  if (!s.ok()) return false;  // storage fault: retried later
   Apply();
   uint32_t requeued = 0, dropped = 0;
-  const bool may_hold_slots = died || e->role.load(std::memory_order_relaxed) ==
-                                          static_cast<uint32_t>(segment::ClientRole::kWorker);
-  for (uint32_t i = 0; may_hold_slots && i < seg_.params().capacity; ++i) {
+  for (uint32_t i = 0; i < seg_.params().capacity; ++i) {
     segment::SlotHeader* h = seg_.slot(i);
     const uint64_t w = h->word.load(std::memory_order_acquire);
     if (segment::SlotOwner(w) != client) continue;
+    const uint32_t gen = segment::SlotGen(w);
     switch (segment::SlotStateOf(w)) {
       case SlotState::kWriting:
       case SlotState::kSubmitted:
@@ -298,20 +317,35 @@ void Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
         break;
       case SlotState::kRunning:
       case SlotState::kCompleting:
-      case SlotState::kFailing:
-        h->word.store(PackSlotWord(segment::SlotGen(w), segment::kNoClient, SlotState::kQueued),
+      case SlotState::kFailing: {
+        // The run was lost with its worker. It counts as an attempt, so a job that kills its
+        // workers is dead-lettered after max_attempts instead of crash-looping; the slot is
+        // daemon-held until the record is logged.
+        h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kDelayed),
                       std::memory_order_release);
-        SetJobStatus(h->job_id, JobStateCode::kQueued, h->attempt.load(std::memory_order_relaxed));
-        seg_.Add(segment::Counter::kRedelivered);
-        ready_.push_back(segment::PackSlotRef(i, segment::SlotGen(w)));
+        wal::WalRecord r;
+        r.job_id = h->job_id;
+        r.attempt = h->attempt.load(std::memory_order_relaxed);
+        if (r.attempt >= h->max_attempts) {
+          r.type = wal::RecordType::kDead;
+          pending_.push_back({Action::kFree, i, JobStateCode::kDead});
+        } else {
+          r.type = wal::RecordType::kRetry;
+          pending_.push_back({Action::kRedeliver, i, JobStateCode::kQueued});
+        }
+        wal_.Add(r);
+        seg_.Add(segment::Counter::kWalRecords);
         ++requeued;
         break;
+      }
       default: break;
     }
   }
   if (died || requeued != 0) {
-    LogEvent("client %u (pid %d) %s; %u job(s) handed out again, %u unaccepted dropped", client,
-             segment::OwnerPid(owner), died ? "died" : "closed", requeued, dropped);
+    LogEvent(
+        "client %u (pid %d) %s; %u job(s) it held handed out again or dead-lettered, %u "
+        "unaccepted dropped",
+        client, segment::OwnerPid(owner), died ? "died" : "closed", requeued, dropped);
   }
   e->head.store(0, std::memory_order_relaxed);
   e->tail.store(0, std::memory_order_relaxed);
@@ -320,6 +354,7 @@ void Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
   lane_consumed_[client] = 0;
   e->owner.store(0, std::memory_order_release);
   seg_.header()->clients_epoch.fetch_add(1, std::memory_order_release);
+  return true;
 }
 
 bool Engine::AnyLanePending() const {
@@ -341,6 +376,10 @@ uint64_t Engine::CountLeasedSlots() const {
   return n;
 }
 
+void Engine::SetDaemonState(segment::DaemonState state) {
+  seg_.header()->daemon_state.store(static_cast<uint32_t>(state), std::memory_order_release);
+}
+
 void Engine::PublishGauges() {
   seg_.header()->outstanding.store(outstanding_, std::memory_order_relaxed);
 }
@@ -356,16 +395,14 @@ bool Engine::Step() {
       if (!refusing_) {
         LogEvent("WAL write failed: %s; refusing new jobs until it succeeds", s.ToString().c_str());
         refusing_ = true;
-        seg_.header()->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRefusing),
-                                          std::memory_order_release);
+        if (!stopping_) SetDaemonState(segment::DaemonState::kRefusing);
       }
       return false;  // the engine idles (and retries) instead of spinning on the error
     }
     if (refusing_) {
       LogEvent("WAL writes succeed again; admitting new jobs");
       refusing_ = false;
-      seg_.header()->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRunning),
-                                        std::memory_order_release);
+      if (!stopping_) SetDaemonState(segment::DaemonState::kRunning);
     }
     Apply();
     did = true;
@@ -378,7 +415,8 @@ bool Engine::Step() {
     }
     last_sync_mono_ns_ = util::NowMonoNs();
   }
-  Dispatch();
+  FlushFreeBacklog();
+  if (!stopping_) Dispatch();  // a job handed out now could not finish before the exit
   PublishGauges();
   return did;
 }
@@ -392,8 +430,8 @@ Status Engine::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
     if (!Step()) idle(refusing_ ? 100 * kMsNs : 20 * kMsNs);
   }
-  hdr->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kStopping),
-                          std::memory_order_release);
+  stopping_ = true;
+  SetDaemonState(segment::DaemonState::kStopping);
   LogEvent("stopping: no new jobs; waiting up to %u ms for running jobs",
            config_.shutdown_grace_ms);
   const uint64_t deadline = util::NowMonoNs() + config_.shutdown_grace_ms * kMsNs;
@@ -407,8 +445,7 @@ Status Engine::Run(const std::atomic<bool>& stop) {
   Step();
   Status s = Commit();
   if (s.ok() && config_.durability != segment::Durability::kFsync) s = wal_.Sync();
-  hdr->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kStopped),
-                          std::memory_order_release);
+  SetDaemonState(segment::DaemonState::kStopped);
   LogEvent("stopped: %llu unfinished job(s) stay in the WAL for the next start%s",
            static_cast<unsigned long long>(outstanding_),
            leased != 0 ? " (some were still running: they will run again)" : "");

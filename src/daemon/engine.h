@@ -57,7 +57,7 @@ class Engine {
   uint64_t outstanding() const { return outstanding_; }
 
  private:
-  enum class Action : uint8_t { kPublish, kFree, kRequeue };
+  enum class Action : uint8_t { kPublish, kFree, kRequeue, kRedeliver };
   struct Pending {
     Action action;
     uint32_t slot;
@@ -72,7 +72,10 @@ class Engine {
   Status Commit();
   void Apply();
   void Dispatch();
-  void ReleaseClient(uint32_t client, uint64_t owner, bool died);
+  // False if a storage fault kept the client's last records from the WAL (retry later).
+  bool ReleaseClient(uint32_t client, uint64_t owner, bool died);
+  void FlushFreeBacklog();
+  void SetDaemonState(segment::DaemonState state);
   void FreeSlot(uint32_t slot);
   void SetJobStatus(uint64_t id, segment::JobStateCode state, uint32_t attempt);
   bool AnyLanePending() const;
@@ -90,11 +93,13 @@ class Engine {
   std::vector<uint32_t> touched_clients_;  // lanes drained since the last Apply
   std::vector<uint8_t> touched_flag_;
   std::vector<Pending> pending_;
-  std::deque<uint64_t> ready_;  // slot refs waiting for room in the dispatch ring
-  bool wal_dirty_ = false;           // written but not yet fdatasync'ed
-  bool enqueues_unsynced_ = false;  // fsync mode: producers wait for these to be synced
+  std::deque<uint64_t> ready_;         // slot refs waiting for room in the dispatch ring
+  std::deque<uint64_t> free_backlog_;  // freed slot refs the free ring could not take yet
+  bool wal_dirty_ = false;             // written but not yet fdatasync'ed
+  bool enqueues_unsynced_ = false;     // fsync mode: producers wait for these to be synced
   uint64_t last_sync_mono_ns_ = 0;
   bool refusing_ = false;
+  bool stopping_ = false;
   uint64_t outstanding_ = 0;
 };
 

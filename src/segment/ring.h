@@ -19,7 +19,7 @@
 namespace taskring::segment {
 
 struct alignas(kCacheLine) RingHeader {
-  uint32_t capacity;  // power of two
+  uint32_t capacity;  // power of two; informational: views use their own validated copy
   uint32_t mask;
   alignas(kCacheLine) std::atomic<uint64_t> tail;  // next push position
   alignas(kCacheLine) std::atomic<uint64_t> head;  // next pop position
@@ -42,10 +42,14 @@ inline uint64_t RingBytes(uint32_t capacity) {
 class RingView {
  public:
   RingView() = default;
-  RingView(RingHeader* header, RingCell* cells) : h_(header), cells_(cells) {}
+  // `capacity` (a power of two) comes from the validated layout, never from the shared header,
+  // so a process scribbling on the header cannot steer indexing out of bounds.
+  RingView(RingHeader* header, RingCell* cells, uint32_t capacity)
+      : h_(header), cells_(cells), cap_(capacity) {}
 
   // Creator only, before the segment is published.
-  void Init(uint32_t capacity) {
+  void Init() {
+    const uint32_t capacity = cap_;
     h_->capacity = capacity;
     h_->mask = capacity - 1;
     h_->tail.store(0, std::memory_order_relaxed);
@@ -60,9 +64,9 @@ class RingView {
 
   // False when full. Lock-free; safe with concurrent pushers.
   [[nodiscard]] bool TryPush(uint64_t value) {
-    const uint64_t mask = h_->mask;
+    const uint64_t mask = cap_ - 1;
     uint64_t pos = h_->tail.load(std::memory_order_relaxed);
-    for (;;) {
+    for (uint32_t round = 0; round < kMaxRounds; ++round) {
       RingCell& cell = cells_[pos & mask];
       const uint64_t seq = cell.seq.load(std::memory_order_acquire);
       const int64_t diff = static_cast<int64_t>(seq - pos);
@@ -78,16 +82,17 @@ class RingView {
         pos = h_->tail.load(std::memory_order_relaxed);
       }
     }
+    return false;  // cursors inconsistent with the cells (corrupted): give up, never spin
   }
 
   // Pops one value; `claim(value)` runs before the cell is released (see the file comment).
   // False when empty.
   template <typename Claim>
   [[nodiscard]] bool TryPopClaim(uint64_t* out, Claim claim) {
-    const uint64_t mask = h_->mask;
-    const uint64_t cap = h_->capacity;
+    const uint64_t mask = cap_ - 1;
+    const uint64_t cap = cap_;
     uint64_t pos = h_->head.load(std::memory_order_relaxed);
-    for (;;) {
+    for (uint32_t round = 0; round < kMaxRounds; ++round) {
       RingCell& cell = cells_[pos & mask];
       const uint64_t seq = cell.seq.load(std::memory_order_acquire);
       const int64_t diff = static_cast<int64_t>(seq - (pos + 1));
@@ -108,6 +113,7 @@ class RingView {
         pos = h_->head.load(std::memory_order_relaxed);
       }
     }
+    return false;
   }
 
   [[nodiscard]] bool TryPop(uint64_t* out) {
@@ -120,12 +126,17 @@ class RingView {
     const uint64_t hd = h_->head.load(std::memory_order_acquire);
     return t > hd ? t - hd : 0;
   }
-  [[nodiscard]] uint32_t capacity() const { return h_->capacity; }
+  [[nodiscard]] uint32_t capacity() const { return cap_; }
   RingHeader* header() const { return h_; }
 
  private:
+  // Bounds retries after losing a race (legitimately a handful), so corrupted cursors make an
+  // operation fail instead of spinning forever.
+  static constexpr uint32_t kMaxRounds = 1u << 20;
+
   RingHeader* h_ = nullptr;
   RingCell* cells_ = nullptr;
+  uint32_t cap_ = 0;
 };
 
 // Ring values carry a slot index and the slot generation they were issued for.

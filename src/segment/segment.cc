@@ -88,8 +88,8 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
     if (err != 0) {
       bip::shared_memory_object::remove(ShmName(queue).c_str());
       return Status::IOError("cannot reserve " + std::to_string(layout.total_bytes >> 20) +
-                             " MiB in /dev/shm for queue '" + queue + "': " +
-                             std::strerror(err) + " (lower --capacity or --max-payload)");
+                             " MiB in /dev/shm for queue '" + queue + "': " + std::strerror(err) +
+                             " (lower --capacity or --max-payload)");
     }
     mapping->region = bip::mapped_region(shm, bip::read_write, 0, layout.total_bytes);
 #ifdef MADV_POPULATE_WRITE
@@ -118,8 +118,8 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   h->next_job_id.store(1, std::memory_order_relaxed);
   seg->params_ = opts.params;
   seg->layout_ = layout;
-  seg->free_ring().Init(layout.ring_capacity);
-  seg->dispatch_ring().Init(layout.ring_capacity);
+  seg->free_ring().Init();
+  seg->dispatch_ring().Init();
   for (uint32_t i = 0; i < opts.params.capacity; ++i) {
     seg->slot(i)->word.store(PackSlotWord(1, kNoClient, SlotState::kFree),
                              std::memory_order_relaxed);
@@ -140,6 +140,9 @@ Status Segment::Attach(const std::string& queue, bool read_only, std::unique_ptr
   try {
     bip::shared_memory_object shm(bip::open_only, ShmName(queue).c_str(), mode);
     bip::offset_t size = 0;
+    if (shm.get_size(size) && size == 0) {
+      return Status::Closed("segment /dev/shm/" + ShmName(queue) + " is being created");
+    }
     if (!shm.get_size(size) || size < static_cast<bip::offset_t>(kHeaderBytes)) {
       return Status::Corruption("segment /dev/shm/" + ShmName(queue) + " is truncated (" +
                                 std::to_string(size) + " bytes)");
@@ -150,6 +153,10 @@ Status Segment::Attach(const std::string& queue, bool read_only, std::unique_ptr
   }
   const uint64_t mapped = mapping->region.get_size();
   std::unique_ptr<Segment> seg(new Segment(queue, std::move(mapping)));
+  // A daemon between ftruncate and writing the header: the magic is still zero.
+  if (seg->header_->magic == 0) {
+    return Status::Closed("segment /dev/shm/" + ShmName(queue) + " is being created");
+  }
   s = ValidateHeader(seg->header_, mapped, &seg->params_, &seg->layout_);
   if (s.IsIncompatible()) {
     return Status::Incompatible("queue '" + queue + "': " + std::string(s.message()));

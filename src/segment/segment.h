@@ -86,7 +86,8 @@ class Segment {
   Segment(std::string queue, std::unique_ptr<Mapping> mapping);
   RingView RingAt(uint64_t offset) const {
     auto* h = reinterpret_cast<RingHeader*>(base_ + offset);
-    return RingView(h, reinterpret_cast<RingCell*>(base_ + offset + sizeof(RingHeader)));
+    return RingView(h, reinterpret_cast<RingCell*>(base_ + offset + sizeof(RingHeader)),
+                    layout_.ring_capacity);
   }
 
   std::string queue_;

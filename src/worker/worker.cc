@@ -1,6 +1,8 @@
 #include "taskring/worker.h"
 
 #include <algorithm>
+#include <exception>
+#include <string>
 
 #include "client/session.h"
 #include "segment/ring.h"
@@ -128,6 +130,16 @@ Status Worker::Finish(const Job& job, bool success) {
   return Status::OK();
 }
 
+Status Worker::Invoke(const Handler& handler, const Job& job) {
+  try {
+    return handler(job);
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("handler threw: ") + e.what());
+  } catch (...) {
+    return Status::IOError("handler threw a non-standard exception");
+  }
+}
+
 Status Worker::Complete(const Job& job) { return Finish(job, true); }
 Status Worker::Fail(const Job& job) { return Finish(job, false); }
 
@@ -147,7 +159,7 @@ Status Worker::Run(const Handler& handler, const RunOptions& options) {
       continue;
     }
     if (!s.ok()) return s;
-    const Status outcome = handler(job);
+    const Status outcome = Invoke(handler, job);
     s = Finish(job, outcome.ok());
     if (!s.ok() && !s.IsStaleLease()) return s;
     ++done;

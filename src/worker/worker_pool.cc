@@ -23,7 +23,7 @@ Status Worker::RunPool(const Handler& handler, const RunOptions& options) {
       Job job;
       while (!handlers_stop.load(std::memory_order_acquire)) {
         if (!work.wait_dequeue_timed(job, std::chrono::milliseconds(50))) continue;
-        const bool ok = handler(job).ok();
+        const bool ok = Invoke(handler, job).ok();
         outcomes.enqueue({job, ok});
       }
     });

@@ -20,8 +20,8 @@ TEST(RingStressTest, ConcurrentProducersAndConsumersSeeEveryValueOnce) {
   std::vector<Line> memory((RingBytes(kCapacity) + 63) / 64);
   auto* base = reinterpret_cast<char*>(memory.data());
   RingView ring(reinterpret_cast<RingHeader*>(base),
-                reinterpret_cast<RingCell*>(base + sizeof(RingHeader)));
-  ring.Init(kCapacity);
+                reinterpret_cast<RingCell*>(base + sizeof(RingHeader)), kCapacity);
+  ring.Init();
 
   std::vector<std::atomic<uint8_t>> seen(kProducers * kPerProducer);
   std::atomic<uint64_t> consumed{0};

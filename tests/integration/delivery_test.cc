@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -412,6 +413,78 @@ TEST_F(DeliveryTest, JobOfAWorkerThatDiedIsHandedOutAgain) {
   std::unique_ptr<segment::Segment> seg;
   ASSERT_OK(segment::Segment::Attach(queue_, true, &seg));
   EXPECT_EQ(seg->Read(segment::Counter::kRedelivered), 1u);
+}
+
+TEST_F(DeliveryTest, JobThatKillsItsWorkersIsDeadLetteredAfterMaxAttempts) {
+  Daemon daemon(queue_, tmp_.path() + "/wal", {"--capacity", "10", "--max-attempts", "2"});
+  ASSERT_TRUE(daemon.Start());
+  ProducerOptions po;
+  po.queue = queue_;
+  std::unique_ptr<Producer> prod;
+  ASSERT_OK(Producer::Open(po, &prod));
+  uint64_t id = 0;
+  ASSERT_OK(prod->Enqueue("poison", &id));
+  for (int run = 1; run <= 2; ++run) {
+    const pid_t child = Fork([&] {
+      WorkerOptions wo;
+      wo.queue = queue_;
+      std::unique_ptr<Worker> w;
+      if (!Worker::Open(wo, &w).ok()) return 1;
+      Job job;
+      if (!w->Take(&job, 5000).ok()) return 2;
+      ::raise(SIGKILL);  // the handler crashes the process
+      return 3;
+    });
+    EXPECT_EQ(test::WaitChild(child), 128 + SIGKILL) << "run " << run;
+  }
+  JobStatus st;
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_OK(prod->GetStatus(id, &st));
+    if (st.state == JobState::kDead) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(st.state, JobState::kDead) << "two lost runs count as two attempts";
+  WorkerOptions wo;
+  wo.queue = queue_;
+  std::unique_ptr<Worker> worker;
+  ASSERT_OK(Worker::Open(wo, &worker));
+  Job job;
+  EXPECT_TRUE(worker->Take(&job, 200).IsTimedOut()) << "not handed out a third time";
+  std::unique_ptr<segment::Segment> seg;
+  ASSERT_OK(segment::Segment::Attach(queue_, true, &seg));
+  EXPECT_EQ(seg->Read(segment::Counter::kRedelivered), 1u);
+  EXPECT_EQ(seg->Read(segment::Counter::kDead), 1u);
+}
+
+TEST_F(DeliveryTest, HandlerExceptionFailsTheJobInsteadOfTheProcess) {
+  Daemon daemon(queue_, tmp_.path() + "/wal", {"--capacity", "10", "--max-attempts", "2"});
+  ASSERT_TRUE(daemon.Start());
+  ProducerOptions po;
+  po.queue = queue_;
+  std::unique_ptr<Producer> prod;
+  ASSERT_OK(Producer::Open(po, &prod));
+  uint64_t id = 0;
+  ASSERT_OK(prod->Enqueue("throws", &id));
+  WorkerOptions wo;
+  wo.queue = queue_;
+  std::unique_ptr<Worker> worker;
+  ASSERT_OK(Worker::Open(wo, &worker));
+  int calls = 0;
+  RunOptions ro;
+  ro.max_jobs = 2;
+  ASSERT_OK(worker->Run(
+      [&](const Job&) -> Status {
+        ++calls;
+        throw std::runtime_error("boom");
+      },
+      ro));
+  EXPECT_EQ(calls, 2) << "failed, retried once, then dead";
+  JobStatus st;
+  for (int i = 0; i < 300 && st.state != JobState::kDead; ++i) {
+    ASSERT_OK(prod->GetStatus(id, &st));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(st.state, JobState::kDead);
 }
 
 TEST_F(DeliveryTest, WorkerPoolRunsJobsOnSeveralThreads) {

@@ -13,8 +13,8 @@ class RingTest : public ::testing::Test {
     memory_.assign((RingBytes(capacity) + 63) / 64, {});
     auto* base = reinterpret_cast<char*>(memory_.data());
     ring_ = RingView(reinterpret_cast<RingHeader*>(base),
-                     reinterpret_cast<RingCell*>(base + sizeof(RingHeader)));
-    ring_.Init(capacity);
+                     reinterpret_cast<RingCell*>(base + sizeof(RingHeader)), capacity);
+    ring_.Init();
   }
   struct alignas(64) Line {
     char bytes[64];
