@@ -44,6 +44,22 @@ std::string BinDir() {
 #endif
 }
 
+std::unique_ptr<Producer> OpenProducer(const std::string& queue) {
+  ProducerOptions po;
+  po.queue = queue;
+  std::unique_ptr<Producer> p;
+  EXPECT_OK(Producer::Open(po, &p));
+  return p;
+}
+
+std::unique_ptr<Worker> OpenWorker(const std::string& queue) {
+  WorkerOptions wo;
+  wo.queue = queue;
+  std::unique_ptr<Worker> w;
+  EXPECT_OK(Worker::Open(wo, &w));
+  return w;
+}
+
 int WaitChild(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {

@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "taskring/producer.h"
 #include "taskring/status.h"
+#include "taskring/worker.h"
 
 // Status assertions that print the status on failure and accept `<< "context"`.
 #define ASSERT_OK(expr) ASSERT_PRED_FORMAT1(::taskring::test::IsOk, expr)
@@ -66,6 +68,10 @@ struct CommandResult {
 // Runs argv (no shell) with `input` on stdin; waits up to timeout_s (then SIGKILL, exit -1).
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "",
                          int timeout_s = 60);
+
+// Opens a producer / worker on `queue`; null, with a test failure recorded, if that fails.
+std::unique_ptr<Producer> OpenProducer(const std::string& queue);
+std::unique_ptr<Worker> OpenWorker(const std::string& queue);
 
 // Waits for a child; returns its exit code or 128+signal.
 int WaitChild(pid_t pid);

@@ -1,30 +1,14 @@
 #include "admission/admission.h"
 
+#include "segment/slot_claim.h"
+
 namespace taskring::admission {
 
 using segment::SlotState;
 
 bool TryAcquireSlot(const segment::Segment& seg, uint32_t client, uint32_t* slot, uint32_t* gen) {
-  segment::RingView ring = seg.free_ring();
-  for (;;) {
-    bool claimed = false;
-    uint64_t ref = 0;
-    const bool popped = ring.TryPopClaim(&ref, [&](uint64_t v) {
-      const uint32_t s = segment::RefSlot(v);
-      if (!seg.ValidSlot(s)) return;
-      uint64_t expected =
-          segment::PackSlotWord(segment::RefGen(v), segment::kNoClient, SlotState::kFree);
-      claimed = seg.slot(s)->word.compare_exchange_strong(
-          expected, segment::PackSlotWord(segment::RefGen(v), client, SlotState::kWriting),
-          std::memory_order_acq_rel);
-    });
-    if (!popped) return false;
-    if (claimed) {
-      *slot = segment::RefSlot(ref);
-      *gen = segment::RefGen(ref);
-      return true;
-    }
-  }
+  return segment::ClaimFromRing(seg, seg.free_ring(), SlotState::kFree, client, SlotState::kWriting,
+                                slot, gen);
 }
 
 uint32_t RetryAfterMs(uint64_t depth, uint64_t drain_rate_milli) {

@@ -6,6 +6,7 @@
 
 #include "client/session.h"
 #include "segment/ring.h"
+#include "segment/slot_claim.h"
 #include "util/clock.h"
 #include "util/futex.h"
 
@@ -39,28 +40,10 @@ Status Worker::Take(Job* job, uint32_t timeout_ms) {
   segment::RingView ring = seg.dispatch_ring();
   const uint32_t me = session_->index();
   uint32_t slot = 0, gen = 0;
-  // Claims the slot named by a ring entry. The CAS is the lease: it succeeds only for a current
-  // reference to a queued job, so stale or duplicate ring entries are skipped.
+  // The CAS from QUEUED to RUNNING(me) is the lease.
   auto try_take = [&]() -> bool {
-    for (;;) {
-      bool claimed = false;
-      uint64_t ref = 0;
-      const bool popped = ring.TryPopClaim(&ref, [&](uint64_t v) {
-        const uint32_t s = segment::RefSlot(v);
-        if (!seg.ValidSlot(s)) return;
-        uint64_t expected =
-            segment::PackSlotWord(segment::RefGen(v), segment::kNoClient, SlotState::kQueued);
-        claimed = seg.slot(s)->word.compare_exchange_strong(
-            expected, segment::PackSlotWord(segment::RefGen(v), me, SlotState::kRunning),
-            std::memory_order_acq_rel);
-      });
-      if (!popped) return false;
-      if (claimed) {
-        slot = segment::RefSlot(ref);
-        gen = segment::RefGen(ref);
-        return true;
-      }
-    }
+    return segment::ClaimFromRing(seg, ring, SlotState::kQueued, me, SlotState::kRunning, &slot,
+                                  &gen);
   };
 
   const uint64_t deadline = util::NowMonoNs() + uint64_t{timeout_ms} * kMsNs;

@@ -11,13 +11,7 @@ namespace {
 
 class BadInputTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Producer> OpenProducer() {
-    ProducerOptions po;
-    po.queue = queue_;
-    std::unique_ptr<Producer> p;
-    EXPECT_OK(Producer::Open(po, &p));
-    return p;
-  }
+  std::unique_ptr<Producer> OpenProducer() { return test::OpenProducer(queue_); }
   std::string queue_ = test::UniqueQueueName("bad");
   test::TempDir tmp_;
 };

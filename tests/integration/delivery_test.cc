@@ -100,6 +100,8 @@ std::vector<std::pair<uint64_t, std::string>> ReadRecords(const std::string& pat
 
 class DeliveryTest : public ::testing::Test {
  protected:
+  std::unique_ptr<Producer> OpenProducer() { return test::OpenProducer(queue_); }
+  std::unique_ptr<Worker> OpenWorker() { return test::OpenWorker(queue_); }
   std::string queue_ = test::UniqueQueueName("dlv");
   TempDir tmp_;
 };
@@ -225,10 +227,8 @@ TEST_F(DeliveryTest, BusyIsExactAtCapacityUnderConcurrentProducers) {
     accepted += code;
   }
   EXPECT_EQ(accepted, kCapacity);
-  ProducerOptions po;
-  po.queue = queue_;
-  std::unique_ptr<Producer> prod;
-  ASSERT_OK(Producer::Open(po, &prod));
+  std::unique_ptr<Producer> prod = OpenProducer();
+  ASSERT_NE(prod, nullptr);
   uint64_t id = 0;
   EXPECT_TRUE(prod->Enqueue("one more", &id).IsBusy());
   EXPECT_GE(prod->RetryAfterMs(), 1u);
@@ -239,10 +239,8 @@ TEST_F(DeliveryTest, BusyIsExactAtCapacityUnderConcurrentProducers) {
             static_cast<uint64_t>(kProducers * kPerProducer - kCapacity + 1));
 
   // One completion frees exactly one place.
-  WorkerOptions wo;
-  wo.queue = queue_;
-  std::unique_ptr<Worker> worker;
-  ASSERT_OK(Worker::Open(wo, &worker));
+  std::unique_ptr<Worker> worker = OpenWorker();
+  ASSERT_NE(worker, nullptr);
   Job job;
   ASSERT_OK(worker->Take(&job, 5000));
   ASSERT_OK(worker->Complete(job));
@@ -261,10 +259,8 @@ TEST_F(DeliveryTest, JobsWaitingAtShutdownAreDeliveredAfterRestart) {
   {
     Daemon daemon(queue_, wal, {"--capacity", "100"});
     ASSERT_TRUE(daemon.Start());
-    ProducerOptions po;
-    po.queue = queue_;
-    std::unique_ptr<Producer> prod;
-    ASSERT_OK(Producer::Open(po, &prod));
+    std::unique_ptr<Producer> prod = OpenProducer();
+    ASSERT_NE(prod, nullptr);
     for (int i = 0; i < 50; ++i) {
       uint64_t id = 0;
       const std::string payload = MakePayload(9, i);
@@ -272,10 +268,8 @@ TEST_F(DeliveryTest, JobsWaitingAtShutdownAreDeliveredAfterRestart) {
       sent.insert(payload);
     }
     // A worker finishes some before the restart; those must not come back.
-    WorkerOptions wo;
-    wo.queue = queue_;
-    std::unique_ptr<Worker> worker;
-    ASSERT_OK(Worker::Open(wo, &worker));
+    std::unique_ptr<Worker> worker = OpenWorker();
+    ASSERT_NE(worker, nullptr);
     for (int i = 0; i < 10; ++i) {
       Job job;
       ASSERT_OK(worker->Take(&job, 5000));
@@ -289,10 +283,8 @@ TEST_F(DeliveryTest, JobsWaitingAtShutdownAreDeliveredAfterRestart) {
   Daemon daemon(queue_, wal, {"--capacity", "100"});
   ASSERT_TRUE(daemon.Start());
   EXPECT_NE(daemon.Log().find("recovered 40 unfinished job(s)"), std::string::npos) << daemon.Log();
-  WorkerOptions wo;
-  wo.queue = queue_;
-  std::unique_ptr<Worker> worker;
-  ASSERT_OK(Worker::Open(wo, &worker));
+  std::unique_ptr<Worker> worker = OpenWorker();
+  ASSERT_NE(worker, nullptr);
   std::multiset<std::string> got;
   Job job;
   while (worker->Take(&job, 300).ok()) {
@@ -300,10 +292,8 @@ TEST_F(DeliveryTest, JobsWaitingAtShutdownAreDeliveredAfterRestart) {
     ASSERT_OK(worker->Complete(job));
   }
   EXPECT_EQ(got, std::multiset<std::string>(sent.begin(), sent.end()));
-  ProducerOptions po;
-  po.queue = queue_;
-  std::unique_ptr<Producer> prod;
-  ASSERT_OK(Producer::Open(po, &prod));
+  std::unique_ptr<Producer> prod = OpenProducer();
+  ASSERT_NE(prod, nullptr);
   uint64_t id = 0;
   ASSERT_OK(prod->Enqueue("new", &id));
   EXPECT_GT(id, 50u) << "ids keep growing across restarts";
@@ -315,10 +305,8 @@ TEST_F(DeliveryTest, AcceptedJobsSurviveDaemonSigkillInFsyncMode) {
   {
     Daemon daemon(queue_, wal, {"--capacity", "1000"});
     ASSERT_TRUE(daemon.Start());
-    ProducerOptions po;
-    po.queue = queue_;
-    std::unique_ptr<Producer> prod;
-    ASSERT_OK(Producer::Open(po, &prod));
+    std::unique_ptr<Producer> prod = OpenProducer();
+    ASSERT_NE(prod, nullptr);
     for (int i = 0; i < 300; ++i) {
       uint64_t id = 0;
       ASSERT_OK(prod->Enqueue(MakePayload(1, i), &id));
@@ -331,10 +319,8 @@ TEST_F(DeliveryTest, AcceptedJobsSurviveDaemonSigkillInFsyncMode) {
   }
   Daemon daemon(queue_, wal, {"--capacity", "1000"});
   ASSERT_TRUE(daemon.Start());
-  WorkerOptions wo;
-  wo.queue = queue_;
-  std::unique_ptr<Worker> worker;
-  ASSERT_OK(Worker::Open(wo, &worker));
+  std::unique_ptr<Worker> worker = OpenWorker();
+  ASSERT_NE(worker, nullptr);
   Job job;
   while (worker->Take(&job, 300).ok()) {
     EXPECT_EQ(ids.erase(job.id()), 1u) << "unknown or repeated job " << job.id();
@@ -346,19 +332,15 @@ TEST_F(DeliveryTest, AcceptedJobsSurviveDaemonSigkillInFsyncMode) {
 TEST_F(DeliveryTest, FailedJobIsRetriedThenDeadLettered) {
   Daemon daemon(queue_, tmp_.path() + "/wal", {"--capacity", "10", "--max-attempts", "3"});
   ASSERT_TRUE(daemon.Start());
-  ProducerOptions po;
-  po.queue = queue_;
-  std::unique_ptr<Producer> prod;
-  ASSERT_OK(Producer::Open(po, &prod));
+  std::unique_ptr<Producer> prod = OpenProducer();
+  ASSERT_NE(prod, nullptr);
   uint64_t id = 0;
   ASSERT_OK(prod->Enqueue("flaky", &id));
   JobStatus st;
   ASSERT_OK(prod->GetStatus(id, &st));
   EXPECT_EQ(st.state, JobState::kQueued);
-  WorkerOptions wo;
-  wo.queue = queue_;
-  std::unique_ptr<Worker> worker;
-  ASSERT_OK(Worker::Open(wo, &worker));
+  std::unique_ptr<Worker> worker = OpenWorker();
+  ASSERT_NE(worker, nullptr);
   for (uint32_t attempt = 1; attempt <= 3; ++attempt) {
     Job job;
     ASSERT_OK(worker->Take(&job, 5000));
@@ -383,10 +365,8 @@ TEST_F(DeliveryTest, FailedJobIsRetriedThenDeadLettered) {
 TEST_F(DeliveryTest, JobOfAWorkerThatDiedIsHandedOutAgain) {
   Daemon daemon(queue_, tmp_.path() + "/wal", {"--capacity", "10"});
   ASSERT_TRUE(daemon.Start());
-  ProducerOptions po;
-  po.queue = queue_;
-  std::unique_ptr<Producer> prod;
-  ASSERT_OK(Producer::Open(po, &prod));
+  std::unique_ptr<Producer> prod = OpenProducer();
+  ASSERT_NE(prod, nullptr);
   uint64_t id = 0;
   ASSERT_OK(prod->Enqueue("survives its worker", &id));
   const pid_t child = Fork([&] {
@@ -400,10 +380,8 @@ TEST_F(DeliveryTest, JobOfAWorkerThatDiedIsHandedOutAgain) {
     return 3;
   });
   EXPECT_EQ(test::WaitChild(child), 128 + SIGKILL);
-  WorkerOptions wo;
-  wo.queue = queue_;
-  std::unique_ptr<Worker> worker;
-  ASSERT_OK(Worker::Open(wo, &worker));
+  std::unique_ptr<Worker> worker = OpenWorker();
+  ASSERT_NE(worker, nullptr);
   Job job;
   ASSERT_OK(worker->Take(&job, 5000));  // redelivered after the supervisor notices (~100 ms)
   EXPECT_EQ(job.id(), id);
@@ -418,10 +396,8 @@ TEST_F(DeliveryTest, JobOfAWorkerThatDiedIsHandedOutAgain) {
 TEST_F(DeliveryTest, JobThatKillsItsWorkersIsDeadLetteredAfterMaxAttempts) {
   Daemon daemon(queue_, tmp_.path() + "/wal", {"--capacity", "10", "--max-attempts", "2"});
   ASSERT_TRUE(daemon.Start());
-  ProducerOptions po;
-  po.queue = queue_;
-  std::unique_ptr<Producer> prod;
-  ASSERT_OK(Producer::Open(po, &prod));
+  std::unique_ptr<Producer> prod = OpenProducer();
+  ASSERT_NE(prod, nullptr);
   uint64_t id = 0;
   ASSERT_OK(prod->Enqueue("poison", &id));
   for (int run = 1; run <= 2; ++run) {
@@ -444,10 +420,8 @@ TEST_F(DeliveryTest, JobThatKillsItsWorkersIsDeadLetteredAfterMaxAttempts) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(st.state, JobState::kDead) << "two lost runs count as two attempts";
-  WorkerOptions wo;
-  wo.queue = queue_;
-  std::unique_ptr<Worker> worker;
-  ASSERT_OK(Worker::Open(wo, &worker));
+  std::unique_ptr<Worker> worker = OpenWorker();
+  ASSERT_NE(worker, nullptr);
   Job job;
   EXPECT_TRUE(worker->Take(&job, 200).IsTimedOut()) << "not handed out a third time";
   std::unique_ptr<segment::Segment> seg;
@@ -459,16 +433,12 @@ TEST_F(DeliveryTest, JobThatKillsItsWorkersIsDeadLetteredAfterMaxAttempts) {
 TEST_F(DeliveryTest, HandlerExceptionFailsTheJobInsteadOfTheProcess) {
   Daemon daemon(queue_, tmp_.path() + "/wal", {"--capacity", "10", "--max-attempts", "2"});
   ASSERT_TRUE(daemon.Start());
-  ProducerOptions po;
-  po.queue = queue_;
-  std::unique_ptr<Producer> prod;
-  ASSERT_OK(Producer::Open(po, &prod));
+  std::unique_ptr<Producer> prod = OpenProducer();
+  ASSERT_NE(prod, nullptr);
   uint64_t id = 0;
   ASSERT_OK(prod->Enqueue("throws", &id));
-  WorkerOptions wo;
-  wo.queue = queue_;
-  std::unique_ptr<Worker> worker;
-  ASSERT_OK(Worker::Open(wo, &worker));
+  std::unique_ptr<Worker> worker = OpenWorker();
+  ASSERT_NE(worker, nullptr);
   int calls = 0;
   RunOptions ro;
   ro.max_jobs = 2;
@@ -490,20 +460,16 @@ TEST_F(DeliveryTest, HandlerExceptionFailsTheJobInsteadOfTheProcess) {
 TEST_F(DeliveryTest, WorkerPoolRunsJobsOnSeveralThreads) {
   Daemon daemon(queue_, tmp_.path() + "/wal", {"--capacity", "1000", "--durability", "none"});
   ASSERT_TRUE(daemon.Start());
-  ProducerOptions po;
-  po.queue = queue_;
-  std::unique_ptr<Producer> prod;
-  ASSERT_OK(Producer::Open(po, &prod));
+  std::unique_ptr<Producer> prod = OpenProducer();
+  ASSERT_NE(prod, nullptr);
   std::vector<std::string> payloads;
   for (int i = 0; i < 400; ++i) payloads.push_back("job" + std::to_string(i));
   std::vector<std::string_view> views(payloads.begin(), payloads.end());
   std::vector<EnqueueResult> results(views.size());
   ASSERT_OK(prod->EnqueueBatch(views, results));
   for (auto& r : results) ASSERT_OK(r.status);
-  WorkerOptions wo;
-  wo.queue = queue_;
-  std::unique_ptr<Worker> worker;
-  ASSERT_OK(Worker::Open(wo, &worker));
+  std::unique_ptr<Worker> worker = OpenWorker();
+  ASSERT_NE(worker, nullptr);
   std::mutex mu;
   std::multiset<std::string> seen;
   std::set<std::thread::id> threads;
