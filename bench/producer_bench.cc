@@ -39,7 +39,8 @@ void BM_EnqueueBusy(benchmark::State& state) {
   for (auto _ : state) {
     busy += producer->Enqueue("0123456789abcdef0123456789abcdef", &id).IsBusy();
   }
-  if (busy != state.iterations()) state.SkipWithError("expected every enqueue to be BUSY");
+  if (busy != static_cast<uint64_t>(state.iterations()))
+    state.SkipWithError("expected every enqueue to be BUSY");
   state.SetItemsProcessed(state.iterations());
   producer.reset();
   segment::Segment::Remove(queue);

@@ -25,6 +25,8 @@ struct EnqueueOptions {
   // Attempts before the job is dead-lettered; 0 = the queue's default (taskringd
   // --max-attempts).
   uint32_t max_attempts = 0;
+  // Run no earlier than this many ms from now (the job waits in the daemon, not in a worker).
+  uint64_t delay_ms = 0;
 };
 
 struct WorkerOptions {

@@ -12,9 +12,11 @@
 #define TASKRING_WORKER_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 
 #include "taskring/export.h"
 #include "taskring/job.h"
@@ -31,6 +33,10 @@ struct RunOptions {
   uint32_t threads = 1;       // handler threads in this process
   uint64_t max_jobs = 0;      // stop after this many jobs (0 = no limit)
   uint32_t idle_exit_ms = 0;  // stop after this long without a job (0 = never)
+  // Extend the lease of every job in hand while its handler runs (three times per lease
+  // period), so long jobs are not handed out again. Off: a handler slower than the lease loses
+  // its job to another worker and its outcome is rejected as stale.
+  bool heartbeat = true;
 };
 
 class TASKRING_EXPORT Worker {
@@ -45,6 +51,11 @@ class TASKRING_EXPORT Worker {
   [[nodiscard]] Status Complete(const Job& job);
   // The job will be retried (up to its max attempts) or dead-lettered.
   [[nodiscard]] Status Fail(const Job& job);
+  // Heartbeat: extends the job's lease by the queue's lease period (like beanstalkd `touch`).
+  // StaleLease if the lease was already revoked.
+  [[nodiscard]] Status Touch(const Job& job);
+  // The queue's lease period: a job not finished or touched within it is handed out again.
+  [[nodiscard]] uint32_t lease_ms() const;
 
   // Takes jobs and runs handler on each until Stop(), max_jobs or idle_exit_ms. A handler that
   // returns OK completes its job, anything else fails it. The job in hand is always finished
@@ -57,12 +68,17 @@ class TASKRING_EXPORT Worker {
  private:
   explicit Worker(std::unique_ptr<client::Session> session, const WorkerOptions& options);
   Status Finish(const Job& job, bool success);
+  // Lane pushes from Take/Complete/Fail/Touch; serialised because heartbeats come from another
+  // thread and the lane is single-producer.
+  Status Push(uint32_t op, uint32_t slot, uint32_t gen, uint32_t attempt);
   // Runs the handler; an exception it throws fails the job instead of ending the process.
   static Status Invoke(const Handler& handler, const Job& job);
   Status RunPool(const Handler& handler, const RunOptions& options);
+  static std::chrono::milliseconds HeartbeatPeriod(uint32_t lease_ms);
 
   std::unique_ptr<client::Session> session_;
   WorkerOptions options_;
+  std::mutex push_mu_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> jobs_done_{0};
 };

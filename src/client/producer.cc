@@ -76,7 +76,8 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
     h->attempt.store(0, std::memory_order_relaxed);
     h->max_attempts = max_attempts;
     h->priority = 0;
-    h->not_before_unix_ns = 0;
+    h->not_before_unix_ns =
+        options.delay_ms != 0 ? h->enqueued_unix_ns + options.delay_ms * 1'000'000ULL : 0;
     if (!payloads[i].empty())
       std::memcpy(seg.payload(slot), payloads[i].data(), payloads[i].size());
     segment::StatusEntry* st = seg.status_entry(id);

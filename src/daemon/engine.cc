@@ -1,5 +1,6 @@
 #include "daemon/engine.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 
@@ -26,7 +27,8 @@ Engine::Engine(segment::Segment& seg, wal::WalWriter& wal, const EngineConfig& c
       wal_(wal),
       config_(config),
       lane_consumed_(seg.params().max_clients, 0),
-      touched_flag_(seg.params().max_clients, 0) {}
+      touched_flag_(seg.params().max_clients, 0),
+      leases_(seg.params().capacity) {}
 
 Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
   const auto& p = seg_.params();
@@ -50,12 +52,9 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
     h->attempt.store(j.attempts_made, std::memory_order_relaxed);
     h->max_attempts = j.max_attempts != 0 ? j.max_attempts : seg_.header()->default_max_attempts;
     h->priority = 0;
-    h->not_before_unix_ns = 0;
+    h->not_before_unix_ns = j.not_before_unix_ns;
     std::memcpy(seg_.payload(slot), j.payload.data(), j.payload.size());
-    h->word.store(PackSlotWord(1, segment::kNoClient, SlotState::kQueued),
-                  std::memory_order_release);
-    SetJobStatus(j.id, JobStateCode::kQueued, j.attempts_made);
-    ready_.push_back(segment::PackSlotRef(slot, 1));
+    Schedule(slot, 1);
     ++slot;
   }
   outstanding_ = jobs.size();
@@ -148,6 +147,7 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
       r.job_id = h->job_id;
       r.max_attempts = h->max_attempts;
       r.enqueued_unix_ns = h->enqueued_unix_ns;
+      r.not_before_unix_ns = h->not_before_unix_ns;
       r.payload.assign(seg_.payload(rec.slot), len);
       wal_.Add(r);
       seg_.Add(segment::Counter::kWalRecords);
@@ -155,7 +155,23 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
       pending_.push_back({Action::kPublish, rec.slot});
       return;
     }
-    case LaneOp::kStart: return;  // the slot word already records the lease; nothing to log
+    case LaneOp::kStart:
+    case LaneOp::kTouch: {
+      // Not logged: a lease lives only as long as this daemon. After a restart every job that
+      // was running is handed out again.
+      if (!expect(SlotState::kRunning) ||
+          h->attempt.load(std::memory_order_relaxed) != rec.attempt) {
+        return;  // the lease already ended (expired, or the outcome overtook the heartbeat)
+      }
+      const uint64_t deadline = util::NowMonoNs() + uint64_t{config_.lease_ms} * kMsNs;
+      LeaseTable::Lease* lease = leases_.Find(rec.slot, rec.slot_gen, client, rec.attempt);
+      if (lease != nullptr) {
+        lease->deadline_mono_ns = deadline;
+      } else {
+        leases_.Start(rec.slot, {deadline, rec.slot_gen, client, rec.attempt});
+      }
+      return;
+    }
     case LaneOp::kComplete:
     case LaneOp::kFail: {
       const bool complete = static_cast<LaneOp>(rec.op) == LaneOp::kComplete;
@@ -164,6 +180,7 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
         seg_.Add(segment::Counter::kStaleAcks);
         return;
       }
+      leases_.End(rec.slot);
       r.job_id = h->job_id;
       r.attempt = rec.attempt;
       if (complete) {
@@ -174,6 +191,8 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
         pending_.push_back({Action::kFree, rec.slot, JobStateCode::kDead});
       } else {
         r.type = wal::RecordType::kRetry;
+        r.not_before_unix_ns = util::NowUnixNs() + RetryDelayNs(rec.attempt);
+        h->not_before_unix_ns = r.not_before_unix_ns;  // the slot is the daemon's until requeued
         pending_.push_back({Action::kRequeue, rec.slot, JobStateCode::kFailedRetrying});
       }
       wal_.Add(r);
@@ -233,10 +252,7 @@ void Engine::Apply() {
       case Action::kPublish:
         ++outstanding_;
         seg_.Add(segment::Counter::kAccepted);
-        SetJobStatus(h->job_id, JobStateCode::kQueued, 0);
-        h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kQueued),
-                      std::memory_order_release);
-        ready_.push_back(segment::PackSlotRef(p.slot, gen));
+        Schedule(p.slot, gen);
         break;
       case Action::kFree:
         --outstanding_;
@@ -248,19 +264,13 @@ void Engine::Apply() {
         break;
       case Action::kRedeliver:
         seg_.Add(segment::Counter::kRedelivered);
-        SetJobStatus(h->job_id, JobStateCode::kQueued, h->attempt.load(std::memory_order_relaxed));
-        h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kQueued),
-                      std::memory_order_release);
-        ready_.push_back(segment::PackSlotRef(p.slot, gen));
+        h->not_before_unix_ns = 0;
+        Schedule(p.slot, gen);
         break;
       case Action::kRequeue:
         seg_.Add(segment::Counter::kFailed);
         seg_.Add(segment::Counter::kRetried);
-        SetJobStatus(h->job_id, JobStateCode::kFailedRetrying,
-                     h->attempt.load(std::memory_order_relaxed));
-        h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kQueued),
-                      std::memory_order_release);
-        ready_.push_back(segment::PackSlotRef(p.slot, gen));
+        Schedule(p.slot, gen);
         break;
     }
   }
@@ -317,27 +327,11 @@ bool Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
         break;
       case SlotState::kRunning:
       case SlotState::kCompleting:
-      case SlotState::kFailing: {
-        // The run was lost with its worker. It counts as an attempt, so a job that kills its
-        // workers is dead-lettered after max_attempts instead of crash-looping; the slot is
-        // daemon-held until the record is logged.
-        h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kDelayed),
-                      std::memory_order_release);
-        wal::WalRecord r;
-        r.job_id = h->job_id;
-        r.attempt = h->attempt.load(std::memory_order_relaxed);
-        if (r.attempt >= h->max_attempts) {
-          r.type = wal::RecordType::kDead;
-          pending_.push_back({Action::kFree, i, JobStateCode::kDead});
-        } else {
-          r.type = wal::RecordType::kRetry;
-          pending_.push_back({Action::kRedeliver, i, JobStateCode::kQueued});
-        }
-        wal_.Add(r);
-        seg_.Add(segment::Counter::kWalRecords);
+      case SlotState::kFailing:
+        leases_.End(i);
+        ReclaimRun(i, gen);
         ++requeued;
         break;
-      }
       default: break;
     }
   }
@@ -355,6 +349,87 @@ bool Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
   e->owner.store(0, std::memory_order_release);
   seg_.header()->clients_epoch.fetch_add(1, std::memory_order_release);
   return true;
+}
+
+void Engine::ReclaimRun(uint32_t slot, uint32_t gen) {
+  segment::SlotHeader* h = seg_.slot(slot);
+  // Daemon-held (DELAYED) until the record is logged, so nobody can take or finish it meanwhile.
+  h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kDelayed),
+                std::memory_order_release);
+  wal::WalRecord r;
+  r.job_id = h->job_id;
+  r.attempt = h->attempt.load(std::memory_order_relaxed);
+  if (r.attempt >= h->max_attempts) {
+    r.type = wal::RecordType::kDead;
+    pending_.push_back({Action::kFree, slot, JobStateCode::kDead});
+  } else {
+    r.type = wal::RecordType::kRetry;
+    pending_.push_back({Action::kRedeliver, slot, JobStateCode::kQueued});
+  }
+  wal_.Add(r);
+  seg_.Add(segment::Counter::kWalRecords);
+}
+
+void Engine::Schedule(uint32_t slot, uint32_t gen) {
+  segment::SlotHeader* h = seg_.slot(slot);
+  const uint64_t attempt = h->attempt.load(std::memory_order_relaxed);
+  const uint64_t not_before = h->not_before_unix_ns;
+  if (not_before > util::NowUnixNs()) {
+    SetJobStatus(h->job_id, JobStateCode::kDelayed, static_cast<uint32_t>(attempt));
+    h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kDelayed),
+                  std::memory_order_release);
+    delayed_.Push({not_before, slot, gen});
+    return;
+  }
+  SetJobStatus(h->job_id, JobStateCode::kQueued, static_cast<uint32_t>(attempt));
+  h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kQueued),
+                std::memory_order_release);
+  ready_.push_back(segment::PackSlotRef(slot, gen));
+}
+
+void Engine::ReleaseDueJobs() {
+  DelayQueue::Entry e;
+  const uint64_t now = util::NowUnixNs();
+  while (delayed_.PopDue(now, &e)) {
+    segment::SlotHeader* h = seg_.slot(e.slot);
+    if (h->word.load(std::memory_order_acquire) !=
+        PackSlotWord(e.gen, segment::kNoClient, SlotState::kDelayed)) {
+      continue;
+    }
+    h->not_before_unix_ns = 0;
+    Schedule(e.slot, e.gen);
+  }
+}
+
+void Engine::ExpireLeases() {
+  const uint64_t now = util::NowMonoNs();
+  if (now - last_lease_scan_ns_ < 50 * kMsNs) return;
+  last_lease_scan_ns_ = now;
+  leases_.ExpireDue(now, [&](uint32_t slot, const LeaseTable::Lease& lease) {
+    segment::SlotHeader* h = seg_.slot(slot);
+    uint64_t expected = PackSlotWord(lease.gen, lease.client, SlotState::kRunning);
+    // Fails if the worker fenced its lease for an outcome first: that record is on its way.
+    if (!h->word.compare_exchange_strong(
+            expected, PackSlotWord(lease.gen, segment::kNoClient, SlotState::kDelayed),
+            std::memory_order_acq_rel)) {
+      return;
+    }
+    seg_.Add(segment::Counter::kLeasesExpired);
+    LogEvent("lease of job %llu attempt %u expired (client %u, no heartbeat for %u ms)",
+             static_cast<unsigned long long>(h->job_id), lease.attempt, lease.client,
+             config_.lease_ms);
+    ReclaimRun(slot, lease.gen);
+  });
+}
+
+uint64_t Engine::RetryDelayNs(uint32_t failed_attempt) {
+  const uint32_t shift = failed_attempt > 1 ? std::min<uint32_t>(failed_attempt - 1, 30) : 0;
+  const uint64_t ceiling_ms =
+      std::min<uint64_t>(config_.max_backoff_ms, uint64_t{config_.retry_backoff_ms} << shift);
+  // Equal jitter: at least half the ceiling, so retries back off for real, and spread over the
+  // other half, so jobs that failed together do not come back together.
+  const uint64_t half = ceiling_ms * kMsNs / 2;
+  return half + (half != 0 ? rng_() % (half + 1) : 0);
 }
 
 bool Engine::AnyLanePending() const {
@@ -416,6 +491,8 @@ bool Engine::Step() {
     last_sync_mono_ns_ = util::NowMonoNs();
   }
   FlushFreeBacklog();
+  ExpireLeases();
+  ReleaseDueJobs();
   if (!stopping_) Dispatch();  // a job handed out now could not finish before the exit
   PublishGauges();
   return did;

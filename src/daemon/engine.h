@@ -16,10 +16,12 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "daemon/recovery.h"
+#include "daemon/schedule.h"
 #include "segment/segment.h"
 #include "taskring/status.h"
 #include "wal/wal_writer.h"
@@ -32,6 +34,9 @@ struct EngineConfig {
   // its sync when no enqueue forces one sooner.
   uint32_t interval_ms = 100;
   uint32_t shutdown_grace_ms = 5000;  // how long SIGTERM waits for running jobs
+  uint32_t lease_ms = 30000;          // a running job without a heartbeat this long is revoked
+  uint32_t retry_backoff_ms = 1000;   // first retry delay; doubles per failed attempt
+  uint32_t max_backoff_ms = 300000;   // cap of one retry delay
 };
 
 // Sent by the supervisor thread.
@@ -75,6 +80,14 @@ class Engine {
   // False if a storage fault kept the client's last records from the WAL (retry later).
   bool ReleaseClient(uint32_t client, uint64_t owner, bool died);
   void FlushFreeBacklog();
+  // A run that ended without an outcome (worker died, lease expired): counts as an attempt;
+  // logs RETRY and hands the job out again, or DEAD once its attempts are used up.
+  void ReclaimRun(uint32_t slot, uint32_t gen);
+  // QUEUED and into the ready list, or DELAYED until its run time.
+  void Schedule(uint32_t slot, uint32_t gen);
+  void ExpireLeases();
+  void ReleaseDueJobs();
+  uint64_t RetryDelayNs(uint32_t failed_attempt);
   void SetDaemonState(segment::DaemonState state);
   void FreeSlot(uint32_t slot);
   void SetJobStatus(uint64_t id, segment::JobStateCode state, uint32_t attempt);
@@ -98,6 +111,10 @@ class Engine {
   bool wal_dirty_ = false;             // written but not yet fdatasync'ed
   bool enqueues_unsynced_ = false;     // fsync mode: producers wait for these to be synced
   uint64_t last_sync_mono_ns_ = 0;
+  LeaseTable leases_;
+  DelayQueue delayed_;
+  uint64_t last_lease_scan_ns_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
   bool refusing_ = false;
   bool stopping_ = false;
   uint64_t outstanding_ = 0;

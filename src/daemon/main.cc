@@ -37,6 +37,9 @@ struct Config {
   uint64_t lane_capacity = 1024;
   uint64_t wal_segment_mb = 64;
   uint64_t shutdown_grace_ms = 5000;
+  uint64_t lease_ms = 30000;
+  uint64_t retry_backoff_ms = 1000;
+  uint64_t max_backoff_ms = 300000;
   bool group = false;
   bool salvage = false;
 };
@@ -110,6 +113,8 @@ int Serve(const Config& cfg) {
   copts.params.lane_capacity = static_cast<uint32_t>(cfg.lane_capacity);
   copts.durability = ParseDurability(cfg.durability);
   copts.default_max_attempts = static_cast<uint32_t>(cfg.max_attempts);
+  copts.lease_ms = static_cast<uint32_t>(cfg.lease_ms);
+  copts.retry_backoff_ms = static_cast<uint32_t>(cfg.retry_backoff_ms);
   copts.group_access = cfg.group;
   std::unique_ptr<segment::Segment> seg;
   s = segment::Segment::Create(cfg.queue, copts, &seg);
@@ -121,6 +126,9 @@ int Serve(const Config& cfg) {
   ecfg.durability = copts.durability;
   ecfg.interval_ms = static_cast<uint32_t>(cfg.interval_ms);
   ecfg.shutdown_grace_ms = static_cast<uint32_t>(cfg.shutdown_grace_ms);
+  ecfg.lease_ms = static_cast<uint32_t>(cfg.lease_ms);
+  ecfg.retry_backoff_ms = static_cast<uint32_t>(cfg.retry_backoff_ms);
+  ecfg.max_backoff_ms = static_cast<uint32_t>(cfg.max_backoff_ms);
   Engine engine(*seg, *wal, ecfg);
   s = engine.Load(rec.live, rec.max_job_id);
   if (!s.ok()) return Fail(s.ToString());
@@ -183,6 +191,11 @@ int main(int argc, char** argv) {
   flags.Uint("interval-ms", &cfg.interval_ms, 1, 60000, "fsync period in interval mode (100)");
   flags.Uint("max-attempts", &cfg.max_attempts, 1, 255,
              "default attempts before a job is dead-lettered (3)");
+  flags.Uint("lease-ms", &cfg.lease_ms, 100, 86400000,
+             "a running job with no heartbeat for this long is handed out again (30000)");
+  flags.Uint("retry-backoff-ms", &cfg.retry_backoff_ms, 0, 3600000,
+             "delay before the first retry of a failed job; doubles per attempt (1000)");
+  flags.Uint("max-backoff-ms", &cfg.max_backoff_ms, 0, 86400000, "cap of one retry delay (300000)");
   flags.Uint("max-clients", &cfg.max_clients, 1, 4096,
              "producer/worker processes attached at once (256)");
   flags.Uint("lane-capacity", &cfg.lane_capacity, 2, 65536,

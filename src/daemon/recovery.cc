@@ -22,13 +22,16 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
             j.attempts_made = r.attempt;
             j.max_attempts = r.max_attempts;
             j.enqueued_unix_ns = r.enqueued_unix_ns;
+            j.not_before_unix_ns = r.not_before_unix_ns;
             j.payload = r.payload;
             break;
           }
           case wal::RecordType::kRetry: {
             auto it = live.find(r.job_id);
-            if (it != live.end())
+            if (it != live.end()) {
               it->second.attempts_made = std::max(it->second.attempts_made, r.attempt);
+              it->second.not_before_unix_ns = r.not_before_unix_ns;
+            }
             break;
           }
           case wal::RecordType::kComplete:

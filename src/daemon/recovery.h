@@ -16,6 +16,7 @@ struct RecoveredJob {
   uint32_t attempts_made = 0;  // failed attempts recorded in the WAL
   uint32_t max_attempts = 0;
   uint64_t enqueued_unix_ns = 0;
+  uint64_t not_before_unix_ns = 0;  // delayed (enqueue delay or retry backoff) until then
   std::string payload;
 };
 

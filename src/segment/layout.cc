@@ -12,8 +12,9 @@ namespace {
 uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 
 const char* const kCounterNames[] = {
-    "accepted", "rejected_busy", "rejected_invalid", "completed", "failed",     "retried",
-    "dead",     "redelivered",   "stale_acks",       "wal_bytes", "wal_fsyncs", "wal_records",
+    "accepted",  "rejected_busy", "rejected_invalid", "completed",  "failed",
+    "retried",   "dead",          "redelivered",      "stale_acks", "leases_expired",
+    "wal_bytes", "wal_fsyncs",    "wal_records",
 };
 static_assert(std::size(kCounterNames) == kCounterCount, "one label per counter");
 

@@ -45,7 +45,7 @@ namespace taskring::segment {
 
 inline constexpr uint64_t kMagic = 0x474E49524B534154ULL;  // "TASKRING" little-endian
 // Bumped on any incompatible change of this file. 0 in the header means "not ready yet".
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;
 inline constexpr size_t kCacheLine = 64;
 inline constexpr size_t kHeaderBytes = 4096;
 inline constexpr size_t kSlotHeaderBytes = 64;
@@ -112,6 +112,7 @@ enum class Counter : uint32_t {
   kDead,
   kRedelivered,
   kStaleAcks,
+  kLeasesExpired,
   kWalBytes,
   kWalFsyncs,
   kWalRecords,
@@ -135,7 +136,9 @@ struct alignas(kCacheLine) SegmentHeader {
   Layout layout;
   uint32_t durability;  // Durability
   uint32_t default_max_attempts;
-  uint64_t incarnation;  // random per creation; clients detect a replaced segment
+  uint32_t lease_ms;          // a taken job is revoked this long after its last heartbeat
+  uint32_t retry_backoff_ms;  // base of the exponential backoff between failed attempts
+  uint64_t incarnation;       // random per creation; clients detect a replaced segment
   uint64_t created_unix_ns;
   char queue_name[kMaxQueueName];
   // --- daemon liveness (daemon writes) ---
@@ -186,7 +189,7 @@ struct alignas(kCacheLine) ClientEntry {
 static_assert(sizeof(ClientEntry) == kClientEntryBytes);
 
 // A lane record: what a client asks the daemon to do with a slot.
-enum class LaneOp : uint32_t { kEnqueue = 1, kStart = 2, kComplete = 3, kFail = 4 };
+enum class LaneOp : uint32_t { kEnqueue = 1, kStart = 2, kComplete = 3, kFail = 4, kTouch = 5 };
 struct LaneRecord {
   uint32_t op;        // LaneOp
   uint32_t slot;      // job slot index (validated < capacity)

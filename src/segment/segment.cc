@@ -110,6 +110,8 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   h->layout = layout;
   h->durability = static_cast<uint32_t>(opts.durability);
   h->default_max_attempts = opts.default_max_attempts;
+  h->lease_ms = opts.lease_ms;
+  h->retry_backoff_ms = opts.retry_backoff_ms;
   h->incarnation = RandomIncarnation();
   h->created_unix_ns = util::NowUnixNs();
   std::strncpy(h->queue_name, queue.c_str(), kMaxQueueName - 1);

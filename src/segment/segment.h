@@ -22,6 +22,8 @@ struct CreateOptions {
   Params params;
   Durability durability = Durability::kFsync;
   uint32_t default_max_attempts = 3;
+  uint32_t lease_ms = 30000;
+  uint32_t retry_backoff_ms = 1000;
   bool group_access = false;  // 0660 instead of 0600
 };
 

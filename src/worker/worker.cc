@@ -1,7 +1,9 @@
 #include "taskring/worker.h"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "client/session.h"
@@ -9,6 +11,7 @@
 #include "segment/slot_claim.h"
 #include "util/clock.h"
 #include "util/futex.h"
+#include "worker/heartbeat.h"
 
 namespace taskring {
 
@@ -19,6 +22,11 @@ using segment::SlotState;
 namespace {
 constexpr uint64_t kMsNs = 1'000'000;
 }  // namespace
+
+std::chrono::milliseconds Worker::HeartbeatPeriod(uint32_t lease_ms) {
+  // Three heartbeats per lease: one delayed by scheduling still leaves a margin.
+  return std::chrono::milliseconds(std::max<uint32_t>(lease_ms / 3, 1));
+}
 
 Worker::Worker(std::unique_ptr<client::Session> session, const WorkerOptions& options)
     : session_(std::move(session)), options_(options) {}
@@ -79,11 +87,7 @@ Status Worker::Take(Job* job, uint32_t timeout_ms) {
   st->updated_unix_ns.store(now_unix, std::memory_order_relaxed);
   st->packed.store(segment::PackStatus(job->id_, segment::JobStateCode::kRunning, job->attempt_),
                    std::memory_order_release);
-  uint64_t pos = 0;
-  Status s = session_->Push(
-      LaneRecord{static_cast<uint32_t>(LaneOp::kStart), slot, gen, job->attempt_}, &pos);
-  if (!s.ok()) return s;
-  return Status::OK();
+  return Push(static_cast<uint32_t>(LaneOp::kStart), slot, gen, job->attempt_);
 }
 
 Status Worker::Finish(const Job& job, bool success) {
@@ -103,12 +107,9 @@ Status Worker::Finish(const Job& job, bool success) {
     return Status::StaleLease("lease of job " + std::to_string(job.id_) + " attempt " +
                               std::to_string(job.attempt_) + " was revoked");
   }
-  uint64_t pos = 0;
   const auto op = success ? LaneOp::kComplete : LaneOp::kFail;
-  Status s = session_->Push(
-      LaneRecord{static_cast<uint32_t>(op), job.slot_, job.slot_gen_, job.attempt_}, &pos);
+  Status s = Push(static_cast<uint32_t>(op), job.slot_, job.slot_gen_, job.attempt_);
   if (!s.ok()) return s;
-  session_->RingDoorbell();
   jobs_done_.fetch_add(1, std::memory_order_relaxed);
   return Status::OK();
 }
@@ -123,11 +124,43 @@ Status Worker::Invoke(const Handler& handler, const Job& job) {
   }
 }
 
+Status Worker::Push(uint32_t op, uint32_t slot, uint32_t gen, uint32_t attempt) {
+  std::lock_guard<std::mutex> lock(push_mu_);
+  uint64_t pos = 0;
+  Status s = session_->Push(LaneRecord{op, slot, gen, attempt}, &pos);
+  // Outcomes wake the daemon at once; a start or heartbeat can ride the next wake-up.
+  if (s.ok() && (op == static_cast<uint32_t>(LaneOp::kComplete) ||
+                 op == static_cast<uint32_t>(LaneOp::kFail))) {
+    session_->RingDoorbell();
+  }
+  return s;
+}
+
+Status Worker::Touch(const Job& job) {
+  if (!job.valid()) return Status::InvalidArgument("job was not taken by this worker");
+  const segment::Segment& seg = session_->seg();
+  if (!seg.ValidSlot(job.slot_)) return Status::InvalidArgument("job handle is corrupt");
+  const segment::SlotHeader* h = seg.slot(job.slot_);
+  if (h->word.load(std::memory_order_acquire) !=
+          segment::PackSlotWord(job.slot_gen_, session_->index(), SlotState::kRunning) ||
+      h->attempt.load(std::memory_order_relaxed) != job.attempt_) {
+    return Status::StaleLease("lease of job " + std::to_string(job.id_) + " attempt " +
+                              std::to_string(job.attempt_) + " is no longer held");
+  }
+  return Push(static_cast<uint32_t>(LaneOp::kTouch), job.slot_, job.slot_gen_, job.attempt_);
+}
+
+uint32_t Worker::lease_ms() const { return session_->seg().header()->lease_ms; }
+
 Status Worker::Complete(const Job& job) { return Finish(job, true); }
 Status Worker::Fail(const Job& job) { return Finish(job, false); }
 
 Status Worker::Run(const Handler& handler, const RunOptions& options) {
   if (options.threads > 1) return RunPool(handler, options);
+  std::optional<worker::Heartbeat> heartbeat;
+  if (options.heartbeat) {
+    heartbeat.emplace(HeartbeatPeriod(lease_ms()), [this](const Job& j) { (void)Touch(j); });
+  }
   uint64_t idle_since = util::NowMonoNs();
   uint64_t done = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
@@ -142,7 +175,9 @@ Status Worker::Run(const Handler& handler, const RunOptions& options) {
       continue;
     }
     if (!s.ok()) return s;
+    if (heartbeat) heartbeat->Add(job);
     const Status outcome = Invoke(handler, job);
+    if (heartbeat) heartbeat->Remove(job);
     s = Finish(job, outcome.ok());
     if (!s.ok() && !s.IsStaleLease()) return s;
     ++done;

@@ -3,12 +3,14 @@
 // outcomes through moodycamel queues.
 #include <concurrentqueue/blockingconcurrentqueue.h>
 
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "taskring/worker.h"
 #include "util/clock.h"
+#include "worker/heartbeat.h"
 
 namespace taskring {
 
@@ -29,12 +31,17 @@ Status Worker::RunPool(const Handler& handler, const RunOptions& options) {
     });
   }
 
+  std::optional<worker::Heartbeat> heartbeat;
+  if (options.heartbeat) {
+    heartbeat.emplace(HeartbeatPeriod(lease_ms()), [this](const Job& j) { (void)Touch(j); });
+  }
   constexpr uint64_t kMsNs = 1'000'000;
   uint32_t in_flight = 0;
   uint64_t taken = 0;
   uint64_t idle_since = util::NowMonoNs();
   Status result;
   auto finish_one = [&](const std::pair<Job, bool>& o) {
+    if (heartbeat) heartbeat->Remove(o.first);
     Status s = Finish(o.first, o.second);
     --in_flight;
     if (!s.ok() && !s.IsStaleLease() && result.ok()) result = s;
@@ -70,6 +77,7 @@ Status Worker::RunPool(const Handler& handler, const RunOptions& options) {
     ++in_flight;
     ++taken;
     idle_since = util::NowMonoNs();
+    if (heartbeat) heartbeat->Add(job);
     work.enqueue(job);
   }
   handlers_stop.store(true, std::memory_order_release);

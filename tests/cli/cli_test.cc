@@ -147,7 +147,7 @@ TEST_F(CliTest, WorkerPrintWritesPayloadsInOrderAndStopsAfterMaxJobs) {
 }
 
 TEST_F(CliTest, WorkerExecCompletesOnExitZeroAndFailsOtherwise) {
-  Daemon d(queue_, tmp_.path() + "/wal", {"--max-attempts", "2"});
+  Daemon d(queue_, tmp_.path() + "/wal", {"--max-attempts", "2", "--retry-backoff-ms", "0"});
   ASSERT_TRUE(d.Start());
   ASSERT_EQ(RunCommand({Cli(), "enqueue", "--queue", queue_}, "good\nbad\n").exit_code, 0);
   const std::string log = tmp_.path() + "/ran";

@@ -330,7 +330,8 @@ TEST_F(DeliveryTest, AcceptedJobsSurviveDaemonSigkillInFsyncMode) {
 }
 
 TEST_F(DeliveryTest, FailedJobIsRetriedThenDeadLettered) {
-  Daemon daemon(queue_, tmp_.path() + "/wal", {"--capacity", "10", "--max-attempts", "3"});
+  Daemon daemon(queue_, tmp_.path() + "/wal",
+                {"--capacity", "10", "--max-attempts", "3", "--retry-backoff-ms", "0"});
   ASSERT_TRUE(daemon.Start());
   std::unique_ptr<Producer> prod = OpenProducer();
   ASSERT_NE(prod, nullptr);
@@ -394,7 +395,8 @@ TEST_F(DeliveryTest, JobOfAWorkerThatDiedIsHandedOutAgain) {
 }
 
 TEST_F(DeliveryTest, JobThatKillsItsWorkersIsDeadLetteredAfterMaxAttempts) {
-  Daemon daemon(queue_, tmp_.path() + "/wal", {"--capacity", "10", "--max-attempts", "2"});
+  Daemon daemon(queue_, tmp_.path() + "/wal",
+                {"--capacity", "10", "--max-attempts", "2", "--retry-backoff-ms", "0"});
   ASSERT_TRUE(daemon.Start());
   std::unique_ptr<Producer> prod = OpenProducer();
   ASSERT_NE(prod, nullptr);
@@ -431,7 +433,8 @@ TEST_F(DeliveryTest, JobThatKillsItsWorkersIsDeadLetteredAfterMaxAttempts) {
 }
 
 TEST_F(DeliveryTest, HandlerExceptionFailsTheJobInsteadOfTheProcess) {
-  Daemon daemon(queue_, tmp_.path() + "/wal", {"--capacity", "10", "--max-attempts", "2"});
+  Daemon daemon(queue_, tmp_.path() + "/wal",
+                {"--capacity", "10", "--max-attempts", "2", "--retry-backoff-ms", "0"});
   ASSERT_TRUE(daemon.Start());
   std::unique_ptr<Producer> prod = OpenProducer();
   ASSERT_NE(prod, nullptr);

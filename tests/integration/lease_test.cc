@@ -1,0 +1,215 @@
+// Leases, heartbeats, stale outcomes, retry backoff and delayed jobs, with real processes.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "segment/segment.h"
+#include "taskring/producer.h"
+#include "taskring/worker.h"
+#include "test_util.h"
+
+namespace taskring {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class LeaseTest : public ::testing::Test {
+ protected:
+  uint64_t Counter(segment::Counter c) {
+    std::unique_ptr<segment::Segment> seg;
+    EXPECT_OK(segment::Segment::Attach(queue_, true, &seg));
+    return seg ? seg->Read(c) : 0;
+  }
+  JobState StateOf(Producer& p, uint64_t id) {
+    JobStatus st;
+    EXPECT_OK(p.GetStatus(id, &st));
+    return st.state;
+  }
+  std::string queue_ = test::UniqueQueueName("lease");
+  test::TempDir tmp_;
+};
+
+TEST_F(LeaseTest, LateAckOfAStoppedWorkerIsRejectedAndTheJobCompletesOnce) {
+  test::Daemon d(queue_, tmp_.path() + "/wal", {"--lease-ms", "300"});
+  ASSERT_TRUE(d.Start());
+  auto prod = test::OpenProducer(queue_);
+  ASSERT_NE(prod, nullptr);
+  uint64_t id = 0;
+  ASSERT_OK(prod->Enqueue("once", &id));
+  // The child takes the job, stops itself before finishing, and after being resumed reports
+  // its (late) completion. Exit code 0: the completion was rejected as stale.
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    auto w = test::OpenWorker(queue_);
+    Job job;
+    if (!w || !w->Take(&job, 5000).ok()) _exit(10);
+    ::raise(SIGSTOP);
+    const Status s = w->Complete(job);
+    _exit(s.IsStaleLease() ? 0 : 11);
+  }
+  // A failed assertion below must not leave a stopped child behind.
+  struct KillOnExit {
+    pid_t pid;
+    ~KillOnExit() {
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        test::WaitChild(pid);
+      }
+    }
+  } guard{child};
+  // Wait until the child holds the job (attempt 1), so this worker gets attempt 2.
+  for (int i = 0; i < 1000 && StateOf(*prod, id) != JobState::kRunning; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  auto worker = test::OpenWorker(queue_);
+  ASSERT_NE(worker, nullptr);
+  Job job;
+  ASSERT_OK(worker->Take(&job, 5000));  // the child's lease expires and the job comes back
+  EXPECT_EQ(job.id(), id);
+  EXPECT_EQ(job.attempt(), 2u);
+  // Keep our own lease alive (heartbeats from another thread) while the child wakes up.
+  std::atomic<bool> done{false};
+  std::thread heartbeat([&] {
+    while (!done.load()) {
+      EXPECT_OK(worker->Touch(job));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  ::kill(child, SIGCONT);
+  EXPECT_EQ(test::WaitChild(child), 0) << "the late completion must be rejected";
+  guard.pid = 0;
+  done.store(true);
+  heartbeat.join();
+  ASSERT_OK(worker->Complete(job));
+  for (int i = 0; i < 200 && StateOf(*prod, id) != JobState::kCompleted; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(StateOf(*prod, id), JobState::kCompleted);
+  EXPECT_EQ(Counter(segment::Counter::kCompleted), 1u);
+  EXPECT_EQ(Counter(segment::Counter::kLeasesExpired), 1u);
+  EXPECT_GE(Counter(segment::Counter::kStaleAcks), 1u);
+}
+
+TEST_F(LeaseTest, HeartbeatKeepsALongJobFromBeingHandedOutAgain) {
+  test::Daemon d(queue_, tmp_.path() + "/wal", {"--lease-ms", "300"});
+  ASSERT_TRUE(d.Start());
+  auto prod = test::OpenProducer(queue_);
+  ASSERT_NE(prod, nullptr);
+  uint64_t id = 0;
+  ASSERT_OK(prod->Enqueue("long", &id));
+  auto slow = test::OpenWorker(queue_);
+  ASSERT_NE(slow, nullptr);
+  EXPECT_EQ(slow->lease_ms(), 300u);
+  std::thread other([&] {
+    auto w = test::OpenWorker(queue_);
+    Job job;
+    // Four lease periods: without heartbeats the job would come here.
+    EXPECT_TRUE(w->Take(&job, 1200).IsTimedOut()) << "job " << job.id() << " handed out twice";
+  });
+  RunOptions ro;
+  ro.max_jobs = 1;
+  ASSERT_OK(slow->Run(
+      [](const Job&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+        return Status::OK();
+      },
+      ro));
+  other.join();
+  EXPECT_EQ(Counter(segment::Counter::kLeasesExpired), 0u);
+  EXPECT_EQ(Counter(segment::Counter::kStaleAcks), 0u);
+}
+
+TEST_F(LeaseTest, TouchOfARevokedLeaseIsStale) {
+  test::Daemon d(queue_, tmp_.path() + "/wal", {"--lease-ms", "200"});
+  ASSERT_TRUE(d.Start());
+  auto prod = test::OpenProducer(queue_);
+  uint64_t id = 0;
+  ASSERT_OK(prod->Enqueue("x", &id));
+  auto w1 = test::OpenWorker(queue_);
+  auto w2 = test::OpenWorker(queue_);
+  Job first, second;
+  ASSERT_OK(w1->Take(&first, 5000));
+  ASSERT_OK(w1->Touch(first));
+  ASSERT_OK(w2->Take(&second, 5000));  // after the lease ran out
+  EXPECT_EQ(second.attempt(), first.attempt() + 1);
+  EXPECT_TRUE(w1->Touch(first).IsStaleLease());
+  EXPECT_TRUE(w1->Fail(first).IsStaleLease());
+  ASSERT_OK(w2->Complete(second));
+}
+
+TEST_F(LeaseTest, FailedJobWaitsItsBackoffInTheDaemonNotInAWorker) {
+  test::Daemon d(queue_, tmp_.path() + "/wal", {"--retry-backoff-ms", "400"});
+  ASSERT_TRUE(d.Start());
+  auto prod = test::OpenProducer(queue_);
+  uint64_t id = 0;
+  ASSERT_OK(prod->Enqueue("flaky", &id));
+  auto w = test::OpenWorker(queue_);
+  Job job;
+  ASSERT_OK(w->Take(&job, 5000));
+  const auto failed_at = Clock::now();
+  ASSERT_OK(w->Fail(job));
+  EXPECT_TRUE(w->Take(&job, 100).IsTimedOut()) << "retried without backoff";
+  EXPECT_EQ(StateOf(*prod, id), JobState::kDelayed);
+  ASSERT_OK(w->Take(&job, 5000));
+  EXPECT_GE(Clock::now() - failed_at, std::chrono::milliseconds(200))
+      << "the first backoff is at least half of --retry-backoff-ms";
+  EXPECT_EQ(job.attempt(), 2u);
+  ASSERT_OK(w->Complete(job));
+}
+
+TEST_F(LeaseTest, DelayedEnqueueRunsNoEarlierThanAsked) {
+  test::Daemon d(queue_, tmp_.path() + "/wal");
+  ASSERT_TRUE(d.Start());
+  auto prod = test::OpenProducer(queue_);
+  uint64_t id = 0;
+  EnqueueOptions eo;
+  eo.delay_ms = 300;
+  const auto enqueued_at = Clock::now();
+  ASSERT_OK(prod->Enqueue("later", &id, eo));
+  EXPECT_EQ(StateOf(*prod, id), JobState::kDelayed);
+  auto w = test::OpenWorker(queue_);
+  Job job;
+  ASSERT_OK(w->Take(&job, 5000));
+  EXPECT_GE(Clock::now() - enqueued_at, std::chrono::milliseconds(300));
+  EXPECT_EQ(job.payload(), "later");
+  ASSERT_OK(w->Complete(job));
+}
+
+TEST_F(LeaseTest, DelayedRetrySurvivesADaemonRestart) {
+  const std::string wal = tmp_.path() + "/wal";
+  uint64_t id = 0;
+  {
+    test::Daemon d(queue_, wal, {"--retry-backoff-ms", "1500"});
+    ASSERT_TRUE(d.Start());
+    auto prod = test::OpenProducer(queue_);
+    ASSERT_OK(prod->Enqueue("retry me", &id));
+    auto w = test::OpenWorker(queue_);
+    Job job;
+    ASSERT_OK(w->Take(&job, 5000));
+    ASSERT_OK(w->Fail(job));
+    for (int i = 0; i < 200 && StateOf(*prod, id) != JobState::kDelayed; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    w.reset();
+    prod.reset();
+    EXPECT_EQ(d.Stop(), 0);
+  }
+  test::Daemon d(queue_, wal, {"--retry-backoff-ms", "1500"});
+  ASSERT_TRUE(d.Start());
+  auto prod = test::OpenProducer(queue_);
+  EXPECT_EQ(StateOf(*prod, id), JobState::kDelayed) << "still waiting for its retry time";
+  auto w = test::OpenWorker(queue_);
+  Job job;
+  ASSERT_OK(w->Take(&job, 5000));
+  EXPECT_EQ(job.id(), id);
+  EXPECT_EQ(job.attempt(), 2u) << "the failed attempt was remembered across the restart";
+  ASSERT_OK(w->Complete(job));
+}
+
+}  // namespace
+}  // namespace taskring
