@@ -1,0 +1,408 @@
+// Crash battery: producers, workers and the daemon run as real processes; in every round one of
+// them, chosen at random, is SIGKILLed at a random moment and restarted. At the end, after the
+// queue drains, every accepted job must have been completed with its exact bytes, nothing may
+// have been completed that was never enqueued, and duplicates are counted.
+//
+//   crash_battery [--rounds N] [--producers P] [--workers W] [--jobs J] [--durability MODE]
+//                 [--seed S] [--keep]
+//
+// Prints one summary line:
+//   rounds=… kills=… (daemon=… producer=… worker=…) accepted=… completed=… lost=0 phantom=0
+//   corrupt=0 duplicates=… redelivered=… leases_expired=…
+// and exits 0 only if nothing was lost, invented or corrupted.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "segment/segment.h"
+#include "taskring/producer.h"
+#include "taskring/worker.h"
+
+namespace taskring::crash {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string SelfPath() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
+
+// Appends one line with a single write(): a line is either wholly in the file or not at all,
+// whenever the process is killed (the kernel keeps what write() returned for).
+void AppendLine(int fd, const std::string& line) {
+  const std::string l = line + "\n";
+  ssize_t off = 0;
+  while (off < static_cast<ssize_t>(l.size())) {
+    const ssize_t n = ::write(fd, l.data() + off, l.size() - off);
+    if (n <= 0) return;
+    off += n;
+  }
+}
+
+int OpenLog(const std::string& path) {
+  return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+}
+
+// --- producer role: enqueue `count` numbered payloads, recording tries and acceptances ---
+int ProducerMain(const std::string& queue, const std::string& log, int id, int count,
+                 uint64_t seed) {
+  const int fd = OpenLog(log);
+  std::mt19937_64 rng(seed);
+  // Resume numbering after whatever an earlier incarnation of this producer logged.
+  int next = 0;
+  {
+    std::ifstream in(log);
+    std::string kind, rest;
+    while (in >> kind) {
+      std::getline(in, rest);
+      if (kind == "try") ++next;
+    }
+  }
+  std::unique_ptr<Producer> producer;
+  while (next < count) {
+    if (!producer) {
+      ProducerOptions po;
+      po.queue = queue;
+      po.attach_timeout_ms = 200;
+      if (!Producer::Open(po, &producer).ok()) {
+        producer.reset();
+        std::this_thread::sleep_for(20ms);
+        continue;
+      }
+    }
+    const int batch = 1 + static_cast<int>(rng() % 16);
+    std::vector<std::string> payloads;
+    for (int k = 0; k < batch && next < count; ++k, ++next) {
+      std::string p = "p" + std::to_string(id) + "-" + std::to_string(next) + "-";
+      const int len = static_cast<int>(rng() % 200);
+      for (int i = 0; i < len; ++i) p.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[rng() % 36]);
+      AppendLine(fd, "try " + p);
+      payloads.push_back(std::move(p));
+    }
+    std::vector<std::string_view> views(payloads.begin(), payloads.end());
+    std::vector<EnqueueResult> results(views.size());
+    const Status s = producer->EnqueueBatch(views, results);
+    for (size_t i = 0; i < views.size(); ++i) {
+      if (s.ok() && results[i].status.ok()) {
+        AppendLine(fd, "ok " + std::to_string(results[i].job_id) + " " + payloads[i]);
+      }
+    }
+    // Busy items and items whose outcome is unknown (daemon died) are simply not counted as
+    // accepted; they may still run, which is fine: they were enqueued.
+    if (!s.ok()) producer.reset();
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+  }
+  return 0;
+}
+
+// --- worker role: run jobs forever, logging each one before completing it ---
+int WorkerMain(const std::string& queue, const std::string& log) {
+  const int fd = OpenLog(log);
+  std::mt19937_64 rng(std::random_device{}());
+  for (;;) {
+    std::unique_ptr<Worker> worker;
+    WorkerOptions wo;
+    wo.queue = queue;
+    wo.attach_timeout_ms = 200;
+    if (!Worker::Open(wo, &worker).ok()) {
+      std::this_thread::sleep_for(20ms);
+      continue;
+    }
+    RunOptions ro;
+    // Reattach when the daemon is replaced; the error is expected in this battery.
+    (void)worker->Run(
+        [&](const Job& job) {
+          AppendLine(fd, "done " + std::to_string(job.id()) + " " + std::to_string(job.attempt()) +
+                             " " + std::string(job.payload()));
+          // Work after the side effect: a kill here runs the job again (a counted duplicate).
+          std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+          return Status::OK();
+        },
+        ro);
+  }
+}
+
+// --- driver ---
+struct Options {
+  int rounds = 30;
+  int producers = 3;
+  int workers = 3;
+  int jobs = 3000;  // per producer
+  std::string durability = "fsync";
+  uint64_t seed = 0;
+  bool keep = false;
+};
+
+class Battery {
+ public:
+  explicit Battery(const Options& o) : o_(o), rng_(o.seed) {
+    char tmpl[] = "/tmp/taskring-crash-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    queue_ = "crash" + std::to_string(::getpid());
+  }
+  ~Battery() {
+    for (pid_t p : all_pids()) Kill(p);
+    segment::Segment::Remove(queue_);
+    ::unlink(("/dev/shm/" + segment::ShmName(queue_) + ".lock").c_str());
+    if (!o_.keep) std::filesystem::remove_all(dir_);
+  }
+
+  int Run() {
+    if (!StartDaemon()) return 2;
+    for (int i = 0; i < o_.workers; ++i) workers_.push_back(StartWorker(i));
+    for (int i = 0; i < o_.producers; ++i) producers_.push_back(StartProducer(i));
+    int kills_daemon = 0, kills_producer = 0, kills_worker = 0;
+    for (int round = 0; round < o_.rounds; ++round) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30 + rng_() % 250));
+      const int what = static_cast<int>(rng_() % 3);
+      if (what == 0) {
+        Kill(daemon_);
+        ++kills_daemon;
+        if (!StartDaemon()) return 2;
+      } else if (what == 1) {
+        const size_t i = rng_() % producers_.size();
+        Kill(producers_[i]);
+        ++kills_producer;
+        producers_[i] = StartProducer(static_cast<int>(i));
+      } else {
+        const size_t i = rng_() % workers_.size();
+        Kill(workers_[i]);
+        ++kills_worker;
+        workers_[i] = StartWorker(static_cast<int>(i));
+      }
+    }
+    // Let producers finish their numbered jobs (restarting any that exit), then drain.
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    for (size_t i = 0; i < producers_.size(); ++i) {
+      int status = 0;
+      while (::waitpid(producers_[i], &status, 0) < 0 && errno == EINTR) {
+      }
+      producers_[i] = -1;
+    }
+    Tally t;
+    while (std::chrono::steady_clock::now() < deadline) {
+      t = Read();
+      if (t.lost == 0) break;
+      std::this_thread::sleep_for(200ms);
+    }
+    uint64_t redelivered = 0, expired = 0;
+    {
+      std::unique_ptr<segment::Segment> seg;
+      if (segment::Segment::Attach(queue_, true, &seg).ok()) {
+        redelivered = seg->Read(segment::Counter::kRedelivered);
+        expired = seg->Read(segment::Counter::kLeasesExpired);
+      }
+    }
+    std::printf(
+        "rounds=%d kills=%d (daemon=%d producer=%d worker=%d) accepted=%zu completed=%zu "
+        "lost=%zu phantom=%zu corrupt=%zu duplicates=%zu redelivered=%llu leases_expired=%llu "
+        "durability=%s seed=%llu\n",
+        o_.rounds, kills_daemon + kills_producer + kills_worker, kills_daemon, kills_producer,
+        kills_worker, t.accepted, t.completed, t.lost, t.phantom, t.corrupt, t.duplicates,
+        static_cast<unsigned long long>(redelivered), static_cast<unsigned long long>(expired),
+        o_.durability.c_str(), static_cast<unsigned long long>(o_.seed));
+    for (const std::string& line : t.examples) std::fprintf(stderr, "  %s\n", line.c_str());
+    std::fflush(stdout);
+    const bool ok = t.lost == 0 && t.phantom == 0 && t.corrupt == 0 && t.accepted > 0;
+    if (!ok) std::fprintf(stderr, "crash_battery: FAILED (files kept in %s)\n", dir_.c_str());
+    if (!ok) o_.keep = true;
+    return ok ? 0 : 1;
+  }
+
+ private:
+  struct Tally {
+    size_t accepted = 0, completed = 0, lost = 0, phantom = 0, corrupt = 0, duplicates = 0;
+    std::vector<std::string> examples;
+  };
+
+  std::vector<pid_t> all_pids() const {
+    std::vector<pid_t> v = producers_;
+    v.insert(v.end(), workers_.begin(), workers_.end());
+    v.push_back(daemon_);
+    return v;
+  }
+
+  static void Kill(pid_t& pid) {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid = -1;
+  }
+
+  pid_t Spawn(const std::vector<std::string>& args, const std::string& err_path) {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      const int fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (fd >= 0) ::dup2(fd, STDERR_FILENO);
+      std::vector<std::string> copy = args;
+      std::vector<char*> argv;
+      for (auto& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      _exit(127);
+    }
+    return pid;
+  }
+
+  bool StartDaemon() {
+    daemon_ =
+        Spawn({std::string(TASKRING_BIN_DIR) + "/taskringd", "--queue", queue_, "--dir",
+               dir_ + "/wal", "--capacity", "512", "--durability", o_.durability, "--lease-ms",
+               "2000", "--retry-backoff-ms", "0", "--max-attempts", "255", "--wal-segment-mb", "4"},
+              dir_ + "/daemon.log");
+    for (int i = 0; i < 1000; ++i) {
+      std::unique_ptr<segment::Segment> seg;
+      if (segment::Segment::Attach(queue_, true, &seg).ok() &&
+          seg->header()->daemon_pid.load() == daemon_ &&
+          seg->header()->daemon_state.load() ==
+              static_cast<uint32_t>(segment::DaemonState::kRunning)) {
+        return true;
+      }
+      int status = 0;
+      if (::waitpid(daemon_, &status, WNOHANG) == daemon_) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    std::fprintf(stderr, "crash_battery: daemon did not start; see %s/daemon.log\n", dir_.c_str());
+    o_.keep = true;
+    return false;
+  }
+
+  pid_t StartProducer(int i) {
+    return Spawn({SelfPath(), "producer", queue_, dir_ + "/producer" + std::to_string(i),
+                  std::to_string(i), std::to_string(o_.jobs), std::to_string(rng_())},
+                 dir_ + "/producer.err");
+  }
+  pid_t StartWorker(int i) {
+    return Spawn({SelfPath(), "worker", queue_, dir_ + "/worker" + std::to_string(i)},
+                 dir_ + "/worker.err");
+  }
+
+  Tally Read() {
+    Tally t;
+    std::set<std::string> tried;
+    std::map<uint64_t, std::string> accepted;
+    for (int i = 0; i < o_.producers; ++i) {
+      std::ifstream in(dir_ + "/producer" + std::to_string(i));
+      std::string kind;
+      while (in >> kind) {
+        if (kind == "try") {
+          std::string p;
+          in >> p;
+          tried.insert(p);
+        } else if (kind == "ok") {
+          uint64_t id;
+          std::string p;
+          in >> id >> p;
+          accepted[id] = p;
+        }
+      }
+    }
+    std::map<uint64_t, int> runs;
+    for (int i = 0; i < o_.workers; ++i) {
+      std::ifstream in(dir_ + "/worker" + std::to_string(i));
+      std::string kind, p;
+      uint64_t id;
+      uint32_t attempt;
+      while (in >> kind >> id >> attempt) {
+        std::getline(in, p);
+        if (!p.empty() && p[0] == ' ') p.erase(0, 1);
+        ++runs[id];
+        if (!tried.count(p)) {
+          ++t.phantom;
+          if (t.examples.size() < 5) t.examples.push_back("phantom: job " + std::to_string(id));
+        } else if (accepted.count(id) && accepted[id] != p) {
+          ++t.corrupt;
+          if (t.examples.size() < 5) t.examples.push_back("corrupt: job " + std::to_string(id));
+        }
+      }
+    }
+    t.accepted = accepted.size();
+    for (const auto& [id, p] : accepted) {
+      auto it = runs.find(id);
+      if (it == runs.end()) {
+        ++t.lost;
+        if (t.examples.size() < 5) t.examples.push_back("lost: job " + std::to_string(id));
+      }
+    }
+    for (const auto& [id, n] : runs) {
+      ++t.completed;
+      t.duplicates += static_cast<size_t>(n - 1);
+    }
+    return t;
+  }
+
+  Options o_;
+  std::mt19937_64 rng_;
+  std::string dir_, queue_;
+  pid_t daemon_ = -1;
+  std::vector<pid_t> producers_, workers_;
+};
+
+}  // namespace
+}  // namespace taskring::crash
+
+int main(int argc, char** argv) {
+  using namespace taskring::crash;
+  if (argc >= 2 && std::strcmp(argv[1], "producer") == 0 && argc == 7) {
+    return ProducerMain(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]),
+                        std::strtoull(argv[6], nullptr, 10));
+  }
+  if (argc >= 2 && std::strcmp(argv[1], "worker") == 0 && argc == 4) {
+    return WorkerMain(argv[2], argv[3]);
+  }
+  Options o;
+  o.seed = std::random_device{}();
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "crash_battery: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--rounds")
+      o.rounds = std::atoi(value().c_str());
+    else if (a == "--producers")
+      o.producers = std::atoi(value().c_str());
+    else if (a == "--workers")
+      o.workers = std::atoi(value().c_str());
+    else if (a == "--jobs")
+      o.jobs = std::atoi(value().c_str());
+    else if (a == "--durability")
+      o.durability = value();
+    else if (a == "--seed")
+      o.seed = std::strtoull(value().c_str(), nullptr, 10);
+    else if (a == "--keep")
+      o.keep = true;
+    else {
+      std::fprintf(stderr,
+                   "usage: crash_battery [--rounds N] [--producers P] [--workers W] [--jobs J] "
+                   "[--durability fsync|interval|none] [--seed S] [--keep]\n");
+      return a == "--help" ? 0 : 2;
+    }
+  }
+  if (o.rounds < 0 || o.producers < 1 || o.workers < 1 || o.jobs < 1) {
+    std::fprintf(stderr, "crash_battery: counts must be positive\n");
+    return 2;
+  }
+  Battery b(o);
+  return b.Run();
+}
