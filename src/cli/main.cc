@@ -18,6 +18,9 @@ constexpr const char* kUsage =
     "                            run jobs: print payloads, or run CMD with the payload on stdin\n"
     "  stats --queue NAME [--json]\n"
     "                            capacity, depth, outstanding, counters, live workers\n"
+    "  wal (dump | verify) --dir DIR\n"
+    "                            print the write-ahead log, or check it (first corrupt record\n"
+    "                            by file and offset)\n"
     "\n"
     "Every command takes --help.\n";
 
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
   if (cmd == "enqueue") return taskring::cli::EnqueueCommand(argc, argv);
   if (cmd == "worker") return taskring::cli::WorkerCommand(argc, argv);
   if (cmd == "stats") return taskring::cli::StatsCommand(argc, argv);
+  if (cmd == "wal") return taskring::cli::WalCommand(argc, argv);
   std::fprintf(stderr, "taskring: unknown command '%s' (see taskring --help)\n", cmd.c_str());
   return 2;
 }

@@ -1,12 +1,14 @@
 #include "daemon/engine.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstring>
 
 #include "daemon/log.h"
 #include "util/clock.h"
 #include "util/futex.h"
+#include "wal/wal_segment.h"
 
 namespace taskring::daemon {
 
@@ -28,7 +30,16 @@ Engine::Engine(segment::Segment& seg, wal::WalWriter& wal, const EngineConfig& c
       config_(config),
       lane_consumed_(seg.params().max_clients, 0),
       touched_flag_(seg.params().max_clients, 0),
-      leases_(seg.params().capacity) {}
+      job_segment_(seg.params().capacity, 0),
+      leases_(seg.params().capacity) {
+  std::vector<wal::SegmentFile> files;
+  if (!config_.wal_dir.empty() && wal::ListSegments(config_.wal_dir, &files).ok() &&
+      !files.empty()) {
+    oldest_segment_ = files.front().number;
+  } else {
+    oldest_segment_ = wal_.current_segment();
+  }
+}
 
 Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
   const auto& p = seg_.params();
@@ -54,6 +65,7 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
     h->priority = 0;
     h->not_before_unix_ns = j.not_before_unix_ns;
     std::memcpy(seg_.payload(slot), j.payload.data(), j.payload.size());
+    Pin(slot, j.wal_segment);
     Schedule(slot, 1);
     ++slot;
   }
@@ -151,6 +163,7 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
       r.payload.assign(seg_.payload(rec.slot), len);
       wal_.Add(r);
       seg_.Add(segment::Counter::kWalRecords);
+      Pin(rec.slot, wal_.tail_segment());
       enqueues_unsynced_ = true;
       pending_.push_back({Action::kPublish, rec.slot});
       return;
@@ -260,6 +273,7 @@ void Engine::Apply() {
                                                      : segment::Counter::kDead);
         if (p.state == JobStateCode::kDead) seg_.Add(segment::Counter::kFailed);
         SetJobStatus(h->job_id, p.state, h->attempt.load(std::memory_order_relaxed));
+        Unpin(p.slot);
         FreeSlot(p.slot);
         break;
       case Action::kRedeliver:
@@ -432,6 +446,86 @@ uint64_t Engine::RetryDelayNs(uint32_t failed_attempt) {
   return half + (half != 0 ? rng_() % (half + 1) : 0);
 }
 
+void Engine::Pin(uint32_t slot, uint64_t segment) {
+  Unpin(slot);
+  job_segment_[slot] = segment;
+  ++pins_[segment];
+}
+
+void Engine::Unpin(uint32_t slot) {
+  const uint64_t segment = job_segment_[slot];
+  if (segment == 0) return;
+  job_segment_[slot] = 0;
+  auto it = pins_.find(segment);
+  if (it != pins_.end() && --it->second == 0) pins_.erase(it);
+}
+
+void Engine::RelogOldestSegment() {
+  // Only when the oldest segment is at least two rotations behind, and at most once a second:
+  // finding its jobs is a scan of the slots.
+  const uint64_t now = util::NowMonoNs();
+  if (wal_.current_segment() < oldest_segment_ + 2 || now - last_relog_mono_ns_ < 1000 * kMsNs) {
+    return;
+  }
+  auto it = pins_.find(oldest_segment_);
+  if (it == pins_.end()) return;
+  last_relog_mono_ns_ = now;
+  uint64_t relogged = 0;
+  for (uint32_t i = 0; i < seg_.params().capacity; ++i) {
+    if (job_segment_[i] != oldest_segment_) continue;
+    segment::SlotHeader* h = seg_.slot(i);
+    const SlotState state = segment::SlotStateOf(h->word.load(std::memory_order_acquire));
+    if (state == SlotState::kFree || state == SlotState::kWriting ||
+        state == SlotState::kSubmitted) {
+      continue;
+    }
+    const uint32_t len = h->payload_len;
+    if (len > seg_.params().max_payload) continue;
+    wal::WalRecord r;
+    r.type = wal::RecordType::kEnqueue;
+    r.job_id = h->job_id;
+    // Attempts so far; a queued job already counts its next dispatch, so after a crash it may
+    // be shown one attempt higher than it ran: conservative for max_attempts.
+    r.attempt = h->attempt.load(std::memory_order_relaxed);
+    r.max_attempts = h->max_attempts;
+    r.enqueued_unix_ns = h->enqueued_unix_ns;
+    r.not_before_unix_ns = h->not_before_unix_ns;
+    r.payload.assign(seg_.payload(i), len);
+    wal_.Add(r);
+    seg_.Add(segment::Counter::kWalRecords);
+    Pin(i, wal_.tail_segment());
+    ++relogged;
+  }
+  if (relogged != 0) {
+    enqueues_unsynced_ = true;  // synced before the old segment may go (CollectSegments)
+    LogEvent("WAL: re-logged %llu live job(s) out of segment %llu so it can be deleted",
+             static_cast<unsigned long long>(relogged),
+             static_cast<unsigned long long>(oldest_segment_));
+  }
+}
+
+void Engine::CollectSegments() {
+  uint64_t deletable = 0;
+  for (uint64_t s = oldest_segment_; s < wal_.current_segment() && !pins_.count(s); ++s) {
+    ++deletable;
+  }
+  if (deletable == 0 || config_.wal_dir.empty()) return;
+  // Everything that made those segments unnecessary (re-logged jobs, terminal records) must be
+  // on disk before they go, or a host crash could lose a job that was only in them.
+  if (wal_.buffered_bytes() != 0 || enqueues_unsynced_ || wal_dirty_) {
+    if (!Commit().ok() || !wal_.Sync().ok()) return;
+    enqueues_unsynced_ = false;
+    wal_dirty_ = false;
+  }
+  for (uint64_t i = 0; i < deletable; ++i, ++oldest_segment_) {
+    const std::string path = wal::SegmentPath(config_.wal_dir, oldest_segment_);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      LogEvent("WAL: cannot delete %s: %s", path.c_str(), std::strerror(errno));
+      return;
+    }
+  }
+}
+
 bool Engine::AnyLanePending() const {
   for (uint32_t c : active_clients_) {
     const segment::ClientEntry* e = seg_.client(c);
@@ -491,6 +585,8 @@ bool Engine::Step() {
     last_sync_mono_ns_ = util::NowMonoNs();
   }
   FlushFreeBacklog();
+  RelogOldestSegment();
+  CollectSegments();
   ExpireLeases();
   ReleaseDueJobs();
   if (!stopping_) Dispatch();  // a job handed out now could not finish before the exit

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,6 +38,7 @@ struct EngineConfig {
   uint32_t lease_ms = 30000;          // a running job without a heartbeat this long is revoked
   uint32_t retry_backoff_ms = 1000;   // first retry delay; doubles per failed attempt
   uint32_t max_backoff_ms = 300000;   // cap of one retry delay
+  std::string wal_dir;                // for deleting WAL segments no live job needs
 };
 
 // Sent by the supervisor thread.
@@ -88,6 +90,13 @@ class Engine {
   void ExpireLeases();
   void ReleaseDueJobs();
   uint64_t RetryDelayNs(uint32_t failed_attempt);
+  // Bounded WAL: every live job pins the segment holding its latest ENQUEUE record; segments
+  // pinned by nothing are deleted oldest-first, and the few jobs pinning an old segment (long
+  // delays, slow jobs) are re-logged forward so disk use follows live jobs, not history.
+  void Pin(uint32_t slot, uint64_t segment);
+  void Unpin(uint32_t slot);
+  void RelogOldestSegment();
+  void CollectSegments();
   void SetDaemonState(segment::DaemonState state);
   void FreeSlot(uint32_t slot);
   void SetJobStatus(uint64_t id, segment::JobStateCode state, uint32_t attempt);
@@ -111,6 +120,10 @@ class Engine {
   bool wal_dirty_ = false;             // written but not yet fdatasync'ed
   bool enqueues_unsynced_ = false;     // fsync mode: producers wait for these to be synced
   uint64_t last_sync_mono_ns_ = 0;
+  std::vector<uint64_t> job_segment_;  // per slot: segment pinned by its job (0: none)
+  std::map<uint64_t, uint64_t> pins_;  // segment -> live jobs pinned to it
+  uint64_t oldest_segment_ = 0;        // lowest segment file still on disk
+  uint64_t last_relog_mono_ns_ = 0;
   LeaseTable leases_;
   DelayQueue delayed_;
   uint64_t last_lease_scan_ns_ = 0;

@@ -23,6 +23,7 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
             j.max_attempts = r.max_attempts;
             j.enqueued_unix_ns = r.enqueued_unix_ns;
             j.not_before_unix_ns = r.not_before_unix_ns;
+            j.wal_segment = out->report.segment_in_progress;
             j.payload = r.payload;
             break;
           }

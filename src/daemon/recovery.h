@@ -17,6 +17,7 @@ struct RecoveredJob {
   uint32_t max_attempts = 0;
   uint64_t enqueued_unix_ns = 0;
   uint64_t not_before_unix_ns = 0;  // delayed (enqueue delay or retry backoff) until then
+  uint64_t wal_segment = 0;         // the segment file holding its (latest) ENQUEUE record
   std::string payload;
 };
 

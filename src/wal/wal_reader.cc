@@ -93,6 +93,7 @@ class Walker {
     for (size_t i = 0; i < segments.size(); ++i) {
       s = ReadWholeFile(segments[i].path, &data);
       if (!s.ok()) return s;
+      report_->segment_in_progress = segments[i].number;
       s = WalkSegment(segments[i].path, data, i == last);
       if (!s.ok()) return s;
     }

@@ -38,6 +38,8 @@ struct ReplayReport {
   uint64_t torn_tail_bytes = 0;       // bytes after the last valid record of the torn segment
   std::string torn_tail_file;         // path of that segment; empty if no torn tail
   std::vector<std::string> problems;  // "path:offset: what", one per corrupt region
+  // While the callback runs: the number of the segment file the record was read from.
+  uint64_t segment_in_progress = 0;
 };
 
 // Calls fn for each valid record in LSN order across all segments of dir (files sorted by

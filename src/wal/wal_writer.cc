@@ -56,6 +56,7 @@ Status WalWriter::Open(const std::string& dir, const WalWriterOptions& options, 
   std::unique_ptr<WalWriter> writer(new WalWriter(dir, options, next_lsn, dir_fd));
   const uint64_t number = segments.empty() ? 1 : segments.back().number + 1;
   s = writer->OpenSegment(number);
+  writer->tail_segment_ = number;
   if (!s.ok()) return s;
   *out = std::move(writer);
   return Status::OK();
@@ -104,6 +105,7 @@ uint64_t WalWriter::Add(WalRecord& rec) {
   if (tail_segment_size_ > 0 && tail_segment_size_ >= options_.segment_bytes) {
     pending_.push_back(Chunk{true, {}});
     tail_segment_size_ = 0;
+    ++tail_segment_;
   } else if (pending_.empty()) {
     pending_.push_back(Chunk{false, {}});
   }

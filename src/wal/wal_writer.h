@@ -73,6 +73,9 @@ class WalWriter {
   uint64_t syncs() const { return syncs_; }
   // Number of the segment file writes currently go to.
   uint64_t current_segment() const { return segment_number_; }
+  // Number of the segment the last Add()ed record will be written to (ahead of
+  // current_segment() when a rotation is pending in the buffer).
+  uint64_t tail_segment() const { return tail_segment_; }
   size_t buffered_bytes() const { return buffered_bytes_; }
 
  private:
@@ -95,6 +98,7 @@ class WalWriter {
   int fd_ = -1;
   std::string path_;             // of the current segment
   uint64_t segment_number_ = 0;  // of the current segment
+  uint64_t tail_segment_ = 0;    // of the last Add()ed record
   uint64_t file_size_ = 0;       // bytes of the current segment known to be written
 
   std::deque<Chunk> pending_;

@@ -228,6 +228,37 @@ TEST_F(CliTest, UnusableWalDirectoryIsAClearError) {
   EXPECT_EQ(CountLines(r.err), 1) << r.err;
 }
 
+TEST_F(CliTest, WalDumpPrintsRecordsAndVerifyReportsTheFirstCorruptOffset) {
+  const std::string wal = tmp_.path() + "/wal";
+  {
+    Daemon d(queue_, wal);
+    ASSERT_TRUE(d.Start());
+    ASSERT_EQ(RunCommand({Cli(), "enqueue", "--queue", queue_}, "hello\nworld\n").exit_code, 0);
+    EXPECT_EQ(d.Stop(), 0);
+  }
+  CommandResult r = RunCommand({Cli(), "wal", "dump", "--dir", wal});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("type=enqueue job=1 attempt=0 max_attempts=3 bytes=5 payload=hello"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("job=2"), std::string::npos) << r.out;
+  r = RunCommand({Cli(), "wal", "verify", "--dir", wal});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("ok: 2 records", 0), 0u) << r.out;
+
+  const std::string seg = wal + "/wal-00000000000000000001.log";
+  std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(20);
+  f.put('\x01');
+  f.close();
+  r = RunCommand({Cli(), "wal", "verify", "--dir", wal});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("wal-00000000000000000001.log:0:"), std::string::npos) << r.err;
+  EXPECT_EQ(RunCommand({Cli(), "wal", "verify", "--dir", wal}).err, r.err) << "never modifies";
+  EXPECT_EQ(RunCommand({Cli(), "wal", "frobnicate", "--dir", wal}).exit_code, 2);
+  EXPECT_EQ(RunCommand({Cli(), "wal", "dump", "--dir", tmp_.path() + "/nope"}).exit_code, 1);
+}
+
 TEST_F(CliTest, CorruptWalStopsTheDaemonWithAClearMessage) {
   const std::string wal = tmp_.path() + "/wal";
   {

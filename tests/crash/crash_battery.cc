@@ -73,7 +73,8 @@ int ProducerMain(const std::string& queue, const std::string& log, int id, int c
     }
   }
   std::unique_ptr<Producer> producer;
-  while (next < count) {
+  std::vector<std::string> busy;
+  while (next < count || !busy.empty()) {
     if (!producer) {
       ProducerOptions po;
       po.queue = queue;
@@ -85,8 +86,9 @@ int ProducerMain(const std::string& queue, const std::string& log, int id, int c
       }
     }
     const int batch = 1 + static_cast<int>(rng() % 16);
-    std::vector<std::string> payloads;
-    for (int k = 0; k < batch && next < count; ++k, ++next) {
+    std::vector<std::string> payloads = std::move(busy);
+    busy.clear();
+    for (int k = static_cast<int>(payloads.size()); k < batch && next < count; ++k, ++next) {
       std::string p = "p" + std::to_string(id) + "-" + std::to_string(next) + "-";
       const int len = static_cast<int>(rng() % 200);
       for (int i = 0; i < len; ++i) p.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[rng() % 36]);
@@ -99,10 +101,12 @@ int ProducerMain(const std::string& queue, const std::string& log, int id, int c
     for (size_t i = 0; i < views.size(); ++i) {
       if (s.ok() && results[i].status.ok()) {
         AppendLine(fd, "ok " + std::to_string(results[i].job_id) + " " + payloads[i]);
+      } else if (s.ok() && results[i].status.IsBusy()) {
+        busy.push_back(payloads[i]);  // back pressure: offer the same payload again
       }
     }
-    // Busy items and items whose outcome is unknown (daemon died) are simply not counted as
-    // accepted; they may still run, which is fine: they were enqueued.
+    // Items whose outcome is unknown (the daemon died) are not counted as accepted; they may
+    // still run, which is fine: they were enqueued.
     if (!s.ok()) producer.reset();
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
   }
@@ -265,7 +269,7 @@ class Battery {
     daemon_ =
         Spawn({std::string(TASKRING_BIN_DIR) + "/taskringd", "--queue", queue_, "--dir",
                dir_ + "/wal", "--capacity", "512", "--durability", o_.durability, "--lease-ms",
-               "2000", "--retry-backoff-ms", "0", "--max-attempts", "255", "--wal-segment-mb", "4"},
+               "2000", "--retry-backoff-ms", "0", "--max-attempts", "255", "--wal-segment-mb", "1"},
               dir_ + "/daemon.log");
     for (int i = 0; i < 1000; ++i) {
       std::unique_ptr<segment::Segment> seg;

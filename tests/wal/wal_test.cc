@@ -56,7 +56,9 @@ void WriteRecords(const std::string& dir, std::vector<WalRecord>* records,
   ASSERT_OK(WalWriter::Open(dir, options, next_lsn, &writer));
   for (size_t i = 0; i < records->size(); ++i) {
     writer->Add((*records)[i]);
-    if ((i + 1) % batch == 0) ASSERT_OK(writer->Flush());
+    if ((i + 1) % batch == 0) {
+      ASSERT_OK(writer->Flush());
+    }
   }
   ASSERT_OK(writer->Flush());
   ASSERT_OK(writer->Sync());
@@ -187,7 +189,9 @@ TEST(WalTest, RotatesAcrossSegmentsAndReplaysInOrder) {
   ASSERT_OK(WalWriter::Open(dir.path(), options, 1, &writer));
   for (size_t i = 0; i < records.size(); ++i) {
     writer->Add(records[i]);
-    if (i % 37 == 0) ASSERT_OK(writer->Flush());
+    if (i % 37 == 0) {
+      ASSERT_OK(writer->Flush());
+    }
   }
   ASSERT_OK(writer->Flush());
   ASSERT_OK(writer->Sync());
