@@ -88,6 +88,7 @@ Daemon::~Daemon() {
   if (pid_ == 0) {
     const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (fd >= 0) ::dup2(fd, STDERR_FILENO);
+    for (std::string& e : env_) ::putenv(e.data());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -44,6 +44,8 @@ std::string BinDir();  // build directory holding taskringd and taskring
 class Daemon {
  public:
   Daemon(std::string queue, std::string dir, std::vector<std::string> extra_args = {});
+  // Extra "NAME=value" environment entries for the daemon (e.g. LD_PRELOAD of a fault shim).
+  void SetEnv(std::vector<std::string> env) { env_ = std::move(env); }
   ~Daemon();  // SIGKILLs a daemon still running and removes the segment
   // Starts and waits (up to 10 s) for the segment to be ready. Fails if the daemon exits.
   ::testing::AssertionResult Start();
@@ -56,6 +58,7 @@ class Daemon {
  private:
   std::string queue_, dir_;
   std::vector<std::string> extra_;
+  std::vector<std::string> env_;
   std::string log_path_;
   pid_t pid_ = -1;
 };

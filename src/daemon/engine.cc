@@ -1,5 +1,8 @@
 #include "daemon/engine.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -24,9 +27,10 @@ constexpr uint64_t kLaneBudget = 4096;  // records per lane per iteration: keeps
 constexpr int kIdleSpins = 4000;
 }  // namespace
 
-Engine::Engine(segment::Segment& seg, wal::WalWriter& wal, const EngineConfig& config)
+Engine::Engine(segment::Segment& seg, std::unique_ptr<wal::WalWriter> wal,
+               const EngineConfig& config)
     : seg_(seg),
-      wal_(wal),
+      wal_(std::move(wal)),
       config_(config),
       lane_consumed_(seg.params().max_clients, 0),
       touched_flag_(seg.params().max_clients, 0),
@@ -37,7 +41,7 @@ Engine::Engine(segment::Segment& seg, wal::WalWriter& wal, const EngineConfig& c
       !files.empty()) {
     oldest_segment_ = files.front().number;
   } else {
-    oldest_segment_ = wal_.current_segment();
+    oldest_segment_ = wal_->current_segment();
   }
 }
 
@@ -95,8 +99,8 @@ void Engine::RefreshClients() {
     const uint64_t owner = seg_.client(i)->owner.load(std::memory_order_acquire);
     if (owner == 0) continue;
     if (segment::OwnerState(owner) == ClientState::kClosing) {
-      // On a storage fault the entry stays closing; forget the epoch so it is retried.
-      if (!ReleaseClient(i, owner, /*died=*/false)) seen_epoch_ = UINT32_MAX;
+      // On a storage fault the entry stays closing; rescan later (not at once: that would spin).
+      if (!ReleaseClient(i, owner, /*died=*/false)) rescan_clients_ = true;
       continue;
     }
     active_clients_.push_back(i);
@@ -161,9 +165,9 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
       r.enqueued_unix_ns = h->enqueued_unix_ns;
       r.not_before_unix_ns = h->not_before_unix_ns;
       r.payload.assign(seg_.payload(rec.slot), len);
-      wal_.Add(r);
+      wal_->Add(r);
       seg_.Add(segment::Counter::kWalRecords);
-      Pin(rec.slot, wal_.tail_segment());
+      Pin(rec.slot, wal_->tail_segment());
       enqueues_unsynced_ = true;
       pending_.push_back({Action::kPublish, rec.slot});
       return;
@@ -208,7 +212,7 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
         h->not_before_unix_ns = r.not_before_unix_ns;  // the slot is the daemon's until requeued
         pending_.push_back({Action::kRequeue, rec.slot, JobStateCode::kFailedRetrying});
       }
-      wal_.Add(r);
+      wal_->Add(r);
       seg_.Add(segment::Counter::kWalRecords);
       return;
     }
@@ -220,16 +224,16 @@ Status Engine::Commit() {
   const bool must_sync = config_.durability == segment::Durability::kFsync && enqueues_unsynced_;
   // A sync that failed earlier must be retried (and keeps failing while the writer's error is
   // sticky) before anyone is told Accepted: never return early with enqueues unsynced.
-  if (wal_.buffered_bytes() == 0 && !must_sync) return Status::OK();
-  const uint64_t before = wal_.bytes_written();
-  Status s = wal_.Flush();
+  if (wal_->buffered_bytes() == 0 && !must_sync) return Status::OK();
+  const uint64_t before = wal_->bytes_written();
+  Status s = wal_->Flush();
   if (!s.ok()) return s;
-  seg_.Add(segment::Counter::kWalBytes, wal_.bytes_written() - before);
+  seg_.Add(segment::Counter::kWalBytes, wal_->bytes_written() - before);
   // Only enqueues make a producer wait for the disk. Completions, retries and dead letters
   // reach the disk with the next sync (at most interval_ms later): losing one to a host crash
   // means the job runs again, which at-least-once allows.
   if (must_sync) {
-    s = wal_.Sync();
+    s = wal_->Sync();
     if (!s.ok()) return s;  // still unsynced: no producer is told Accepted
     enqueues_unsynced_ = false;
     wal_dirty_ = false;
@@ -380,7 +384,7 @@ void Engine::ReclaimRun(uint32_t slot, uint32_t gen) {
     r.type = wal::RecordType::kRetry;
     pending_.push_back({Action::kRedeliver, slot, JobStateCode::kQueued});
   }
-  wal_.Add(r);
+  wal_->Add(r);
   seg_.Add(segment::Counter::kWalRecords);
 }
 
@@ -464,7 +468,7 @@ void Engine::RelogOldestSegment() {
   // Only when the oldest segment is at least two rotations behind, and at most once a second:
   // finding its jobs is a scan of the slots.
   const uint64_t now = util::NowMonoNs();
-  if (wal_.current_segment() < oldest_segment_ + 2 || now - last_relog_mono_ns_ < 1000 * kMsNs) {
+  if (wal_->current_segment() < oldest_segment_ + 2 || now - last_relog_mono_ns_ < 1000 * kMsNs) {
     return;
   }
   auto it = pins_.find(oldest_segment_);
@@ -491,9 +495,9 @@ void Engine::RelogOldestSegment() {
     r.enqueued_unix_ns = h->enqueued_unix_ns;
     r.not_before_unix_ns = h->not_before_unix_ns;
     r.payload.assign(seg_.payload(i), len);
-    wal_.Add(r);
+    wal_->Add(r);
     seg_.Add(segment::Counter::kWalRecords);
-    Pin(i, wal_.tail_segment());
+    Pin(i, wal_->tail_segment());
     ++relogged;
   }
   if (relogged != 0) {
@@ -506,24 +510,104 @@ void Engine::RelogOldestSegment() {
 
 void Engine::CollectSegments() {
   uint64_t deletable = 0;
-  for (uint64_t s = oldest_segment_; s < wal_.current_segment() && !pins_.count(s); ++s) {
+  for (uint64_t s = oldest_segment_; s < wal_->current_segment() && !pins_.count(s); ++s) {
     ++deletable;
   }
   if (deletable == 0 || config_.wal_dir.empty()) return;
   // Everything that made those segments unnecessary (re-logged jobs, terminal records) must be
   // on disk before they go, or a host crash could lose a job that was only in them.
-  if (wal_.buffered_bytes() != 0 || enqueues_unsynced_ || wal_dirty_) {
-    if (!Commit().ok() || !wal_.Sync().ok()) return;
+  if (wal_->buffered_bytes() != 0 || enqueues_unsynced_ || wal_dirty_) {
+    if (!Commit().ok() || !wal_->Sync().ok()) return;
     enqueues_unsynced_ = false;
     wal_dirty_ = false;
   }
-  for (uint64_t i = 0; i < deletable; ++i, ++oldest_segment_) {
+  DeleteSegmentsBefore(oldest_segment_ + deletable);
+}
+
+void Engine::DeleteSegmentsBefore(uint64_t segment) {
+  for (; oldest_segment_ < segment; ++oldest_segment_) {
     const std::string path = wal::SegmentPath(config_.wal_dir, oldest_segment_);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       LogEvent("WAL: cannot delete %s: %s", path.c_str(), std::strerror(errno));
       return;
     }
   }
+  // Make the deletions durable too: a segment that came back after a host crash could hold
+  // records this WAL no longer expects.
+  const int dir = ::open(config_.wal_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
+Status Engine::Checkpoint() {
+  if (config_.wal_dir.empty()) return Status::IOError("no WAL directory to reopen");
+  std::unique_ptr<wal::WalWriter> fresh;
+  Status s = wal::WalWriter::Open(config_.wal_dir, config_.wal_options, wal_->next_lsn(), &fresh);
+  if (!s.ok()) return s;
+  const uint64_t first_new = fresh->current_segment();  // before a rotation can move it
+  // Slots whose ENQUEUE was drained but not yet durable: published once this succeeds.
+  std::vector<uint8_t> publishing(seg_.params().capacity, 0);
+  for (const Pending& p : pending_) publishing[p.slot] |= p.action == Action::kPublish;
+  std::vector<std::pair<uint32_t, uint64_t>> relogged;  // slot, segment of its new record
+  for (uint32_t i = 0; i < seg_.params().capacity; ++i) {
+    segment::SlotHeader* h = seg_.slot(i);
+    const SlotState state = segment::SlotStateOf(h->word.load(std::memory_order_acquire));
+    const bool live = state == SlotState::kQueued || state == SlotState::kRunning ||
+                      state == SlotState::kDelayed || state == SlotState::kCompleting ||
+                      state == SlotState::kFailing ||
+                      (state == SlotState::kSubmitted && publishing[i]);
+    const uint32_t len = h->payload_len;
+    if (!live || len > seg_.params().max_payload) continue;
+    wal::WalRecord r;
+    r.type = wal::RecordType::kEnqueue;
+    r.job_id = h->job_id;
+    r.attempt = h->attempt.load(std::memory_order_relaxed);
+    r.max_attempts = h->max_attempts;
+    r.enqueued_unix_ns = h->enqueued_unix_ns;
+    r.not_before_unix_ns = h->not_before_unix_ns;
+    r.payload.assign(seg_.payload(i), len);
+    fresh->Add(r);
+    relogged.emplace_back(i, fresh->tail_segment());
+  }
+  // Outcomes decided but not yet applied: their records were in the suspect writer.
+  for (const Pending& p : pending_) {
+    if (p.action == Action::kPublish) continue;
+    segment::SlotHeader* h = seg_.slot(p.slot);
+    wal::WalRecord r;
+    r.job_id = h->job_id;
+    r.attempt = h->attempt.load(std::memory_order_relaxed);
+    r.type = p.action != Action::kFree             ? wal::RecordType::kRetry
+             : p.state == JobStateCode::kCompleted ? wal::RecordType::kComplete
+                                                   : wal::RecordType::kDead;
+    r.not_before_unix_ns = r.type == wal::RecordType::kRetry ? h->not_before_unix_ns : 0;
+    fresh->Add(r);
+  }
+  s = fresh->Flush();
+  if (s.ok()) s = fresh->Sync();
+  if (!s.ok()) {
+    const uint64_t last_new = fresh->current_segment();
+    fresh.reset();
+    // Never leave a suspect file for a later segment to bury in the middle of the log.
+    for (uint64_t n = first_new; n <= last_new; ++n) {
+      ::unlink(wal::SegmentPath(config_.wal_dir, n).c_str());
+    }
+    return s;
+  }
+  pins_.clear();
+  std::fill(job_segment_.begin(), job_segment_.end(), 0);
+  for (const auto& [slot, segment] : relogged) Pin(slot, segment);
+  wal_ = std::move(fresh);
+  enqueues_unsynced_ = false;
+  wal_dirty_ = false;
+  DeleteSegmentsBefore(first_new);
+  seg_.Add(segment::Counter::kWalFsyncs);
+  LogEvent(
+      "WAL: fdatasync had failed; continued in segment %llu with %zu live job(s) re-logged "
+      "and the older segments removed",
+      static_cast<unsigned long long>(first_new), relogged.size());
+  return Status::OK();
 }
 
 bool Engine::AnyLanePending() const {
@@ -554,12 +638,20 @@ void Engine::PublishGauges() {
 }
 
 bool Engine::Step() {
+  if (rescan_clients_ && !refusing_) {
+    rescan_clients_ = false;
+    seen_epoch_ = UINT32_MAX;
+  }
   ProcessCommands();
   RefreshClients();
   bool did = false;
   for (uint32_t c : active_clients_) did |= DrainLane(c);
-  if (!pending_.empty() || !touched_clients_.empty() || wal_.buffered_bytes() != 0) {
+  if (!pending_.empty() || !touched_clients_.empty() || wal_->buffered_bytes() != 0) {
     Status s = Commit();
+    if (!s.ok() && wal_->sync_failed()) {
+      const Status c = Checkpoint();
+      if (c.ok()) s = Commit();
+    }
     if (!s.ok()) {
       if (!refusing_) {
         LogEvent("WAL write failed: %s; refusing new jobs until it succeeds", s.ToString().c_str());
@@ -578,7 +670,7 @@ bool Engine::Step() {
   }
   if (wal_dirty_ && config_.durability != segment::Durability::kNone &&
       util::NowMonoNs() - last_sync_mono_ns_ >= config_.interval_ms * kMsNs) {
-    if (wal_.Sync().ok()) {
+    if (wal_->Sync().ok()) {
       seg_.Add(segment::Counter::kWalFsyncs);
       wal_dirty_ = false;
     }
@@ -617,7 +709,7 @@ Status Engine::Run(const std::atomic<bool>& stop) {
   }
   Step();
   Status s = Commit();
-  if (s.ok() && config_.durability != segment::Durability::kFsync) s = wal_.Sync();
+  if (s.ok() && config_.durability != segment::Durability::kFsync) s = wal_->Sync();
   SetDaemonState(segment::DaemonState::kStopped);
   LogEvent("stopped: %llu unfinished job(s) stay in the WAL for the next start%s",
            static_cast<unsigned long long>(outstanding_),

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -39,6 +40,7 @@ struct EngineConfig {
   uint32_t retry_backoff_ms = 1000;   // first retry delay; doubles per failed attempt
   uint32_t max_backoff_ms = 300000;   // cap of one retry delay
   std::string wal_dir;                // for deleting WAL segments no live job needs
+  wal::WalWriterOptions wal_options;  // for reopening the WAL after a failed fdatasync
 };
 
 // Sent by the supervisor thread.
@@ -50,7 +52,7 @@ struct Command {
 
 class Engine {
  public:
-  Engine(segment::Segment& seg, wal::WalWriter& wal, const EngineConfig& config);
+  Engine(segment::Segment& seg, std::unique_ptr<wal::WalWriter> wal, const EngineConfig& config);
 
   // Before the segment is published: places recovered jobs in slots and fills the free ring.
   // InvalidArgument if they do not fit the segment's capacity or payload size.
@@ -97,6 +99,11 @@ class Engine {
   void Unpin(uint32_t slot);
   void RelogOldestSegment();
   void CollectSegments();
+  // After a failed fdatasync the writer cannot be trusted (the kernel may have dropped pages):
+  // continue in a new segment holding every live job and pending outcome, synced, and delete
+  // the older segments. A checkpoint: nothing accepted depends on the suspect file any more.
+  Status Checkpoint();
+  void DeleteSegmentsBefore(uint64_t segment);
   void SetDaemonState(segment::DaemonState state);
   void FreeSlot(uint32_t slot);
   void SetJobStatus(uint64_t id, segment::JobStateCode state, uint32_t attempt);
@@ -105,7 +112,7 @@ class Engine {
   void PublishGauges();
 
   segment::Segment& seg_;
-  wal::WalWriter& wal_;
+  std::unique_ptr<wal::WalWriter> wal_;
   EngineConfig config_;
   moodycamel::ConcurrentQueue<Command> commands_;
 
@@ -129,6 +136,7 @@ class Engine {
   uint64_t last_lease_scan_ns_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
   bool refusing_ = false;
+  bool rescan_clients_ = false;  // a closing client could not be released (storage fault)
   bool stopping_ = false;
   uint64_t outstanding_ = 0;
 };

@@ -130,7 +130,8 @@ int Serve(const Config& cfg) {
   ecfg.retry_backoff_ms = static_cast<uint32_t>(cfg.retry_backoff_ms);
   ecfg.max_backoff_ms = static_cast<uint32_t>(cfg.max_backoff_ms);
   ecfg.wal_dir = cfg.dir;
-  Engine engine(*seg, *wal, ecfg);
+  ecfg.wal_options = wopts;
+  Engine engine(*seg, std::move(wal), ecfg);
   s = engine.Load(rec.live, rec.max_job_id);
   if (!s.ok()) return Fail(s.ToString());
   rec.live.clear();

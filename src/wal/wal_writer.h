@@ -77,6 +77,8 @@ class WalWriter {
   // current_segment() when a rotation is pending in the buffer).
   uint64_t tail_segment() const { return tail_segment_; }
   size_t buffered_bytes() const { return buffered_bytes_; }
+  // True once an fdatasync failed: this writer is unusable (see the failure model above).
+  bool sync_failed() const { return !sync_error_.ok(); }
 
  private:
   // Bytes bound for one segment; new_segment means "rotate before writing them".
