@@ -7,6 +7,7 @@
 #   tools/setup.sh --sanitize address   ASan + UBSan build in build-asan/
 #   tools/setup.sh --sanitize thread    TSan build in build-tsan/
 #   tools/setup.sh --no-build           install packages and configure only
+#   tools/setup.sh --cmake-arg -DX=Y    pass an extra argument to cmake (repeatable)
 set -euo pipefail
 
 # Debian packages the build (and later: its tests, benchmarks, comparisons) needs. One list, so
@@ -26,6 +27,7 @@ PACKAGES=(
 usage() {
   cat <<'EOF'
 usage: tools/setup.sh [--build-dir DIR] [--sanitize address|thread] [--build-type TYPE] [--no-build]
+                      [--cmake-arg ARG]...
 
 Installs the missing Debian packages (apt-get; sudo when not root), then configures taskring
 with CMake + Ninja and builds it.
@@ -35,6 +37,8 @@ with CMake + Ninja and builds it.
   --sanitize thread       TSan build (TASKRING_SANITIZE=thread)
   --build-type TYPE       CMAKE_BUILD_TYPE (default RelWithDebInfo)
   --no-build              install packages and configure, but do not build
+  --cmake-arg ARG         extra argument for the cmake configure step, after the defaults (so
+                          -DTASKRING_BUILD_TESTS=OFF overrides them); repeatable
   -h, --help              show this help
 
 Environment: JOBS (parallel build jobs, default 2).
@@ -49,6 +53,7 @@ BUILD_DIR=""
 SANITIZE=""
 BUILD_TYPE="RelWithDebInfo"
 DO_BUILD=1
+CMAKE_ARGS=()
 JOBS="${JOBS:-2}"
 
 while [[ $# -gt 0 ]]; do
@@ -60,6 +65,8 @@ while [[ $# -gt 0 ]]; do
     --build-type) [[ $# -ge 2 ]] || die "--build-type needs a value"; BUILD_TYPE="$2"; shift 2 ;;
     --build-type=*) BUILD_TYPE="${1#*=}"; shift ;;
     --no-build) DO_BUILD=0; shift ;;
+    --cmake-arg) [[ $# -ge 2 ]] || die "--cmake-arg needs a value"; CMAKE_ARGS+=("$2"); shift 2 ;;
+    --cmake-arg=*) CMAKE_ARGS+=("${1#*=}"); shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -141,6 +148,7 @@ cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja \
   -DTASKRING_SANITIZE="$SANITIZE" \
   -DTASKRING_BUILD_TESTS=ON \
   -DTASKRING_BUILD_BENCHMARKS="$BENCH" \
+  "${CMAKE_ARGS[@]}" \
   >"$CONFIGURE_LOG" 2>&1 || {
     cat "$CONFIGURE_LOG" >&2
     die "cmake configure failed (output above, also in $CONFIGURE_LOG)"

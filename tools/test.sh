@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
-# Builds taskring and runs its test suite in three stages:
+# Builds taskring and runs its test suite in four stages:
 #   plain  build/       the whole suite
 #   asan   build-asan/  the whole suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan   build-tsan/  the tests labelled 'concurrency' under ThreadSanitizer
+#   fuzz   build-fuzz/  the libFuzzer targets (tests/fuzz, clang), each run for a bounded time
 # Every stage runs even if an earlier one failed; the exit status is non-zero if any failed.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: tools/test.sh [--quick] [--label L]
+usage: tools/test.sh [--quick | --stage NAME] [--label L]
 
 Installs what is missing, builds, and runs the tests: plain, then ASan+UBSan, then TSan
-(concurrency tests only).
+(concurrency tests only), then the fuzzers (clang + libFuzzer; skipped when clang++ is missing).
 
   --quick       plain build and suite only (for development)
+  --stage NAME  only that stage: plain, asan, tsan or fuzz
   --label L     only tests whose labels match L (ctest -L L), in every stage
   -h, --help    show this help
 
 Environment: JOBS (parallel build and test jobs, default 2); ASAN_OPTIONS, UBSAN_OPTIONS and
-TSAN_OPTIONS, when set, replace the defaults below.
+TSAN_OPTIONS, when set, replace the defaults below; FUZZ_SECONDS (seconds each fuzzer runs in
+the fuzz stage, default 30).
 EOF
 }
 
@@ -27,6 +30,7 @@ die() { printf 'test: error: %s\n' "$*" >&2; exit 2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 QUICK=0
+ONLY_STAGE=""
 LABEL=""
 JOBS="${JOBS:-2}"
 export JOBS
@@ -34,12 +38,31 @@ export JOBS
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1; shift ;;
+    --stage) [[ $# -ge 2 ]] || die "--stage needs a value"; ONLY_STAGE="$2"; shift 2 ;;
+    --stage=*) ONLY_STAGE="${1#*=}"; shift ;;
     --label) [[ $# -ge 2 ]] || die "--label needs a value"; LABEL="$2"; shift 2 ;;
     --label=*) LABEL="${1#*=}"; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
 done
+
+case "$ONLY_STAGE" in
+  ""|plain|asan|tsan|fuzz) ;;
+  *) die "--stage must be plain, asan, tsan or fuzz, not '$ONLY_STAGE'" ;;
+esac
+[[ "$QUICK" -eq 1 && -n "$ONLY_STAGE" ]] && die "--quick and --stage cannot be combined"
+
+# want STAGE: whether this run includes STAGE (--quick: plain only; --stage: that one only).
+want() {
+  if [[ -n "$ONLY_STAGE" ]]; then
+    [[ "$1" == "$ONLY_STAGE" ]]
+  elif [[ "$QUICK" -eq 1 ]]; then
+    [[ "$1" == plain ]]
+  else
+    return 0
+  fi
+}
 
 # Sanitizer defaults (a caller's own settings win). They only affect sanitized binaries.
 : "${ASAN_OPTIONS:=detect_leaks=1:abort_on_error=1}"
@@ -76,7 +99,9 @@ run_ctest() {
   return "$rc"
 }
 
-# stage NAME BUILD_DIR STAGE_LABEL ALLOW_EMPTY [setup.sh args...]: build, then run ctest.
+# stage NAME BUILD_DIR STAGE_LABEL ALLOW_EMPTY [setup.sh args...]: build, then run ctest (in
+# BUILD_DIR/CTEST_SUBDIR when CTEST_SUBDIR is set).
+CTEST_SUBDIR=""
 stage() {
   local name="$1" dir="$2" stage_label="$3" allow_empty="$4"
   shift 4
@@ -87,7 +112,7 @@ stage() {
     rc=1
   else
     log "=== stage $name: ctest${stage_label:+ -L $stage_label}${LABEL:+ -L $LABEL} ==="
-    run_ctest "$dir" "$stage_label" "$allow_empty" || rc=$?
+    run_ctest "$dir${CTEST_SUBDIR:+/$CTEST_SUBDIR}" "$stage_label" "$allow_empty" || rc=$?
     case "$rc" in
       0) what="passed" ;;
       125) what="no matching tests (skipped)"; rc=0 ;;
@@ -106,11 +131,15 @@ TOTAL_START=$SECONDS
 
 # No test selected in the plain or ASan stage (an empty suite, or a --label that matches
 # nothing) is an error; the TSan stage may select nothing (see there).
-stage plain "$ROOT/build" "" 0
+if want plain; then
+  stage plain "$ROOT/build" "" 0
+fi
 
-if [[ "$QUICK" -eq 0 ]]; then
+if want asan; then
   stage asan "$ROOT/build-asan" "" 0 --sanitize address
+fi
 
+if want tsan; then
   # TSan maps its shadow memory at fixed addresses; with the high mmap ASLR entropy of newer
   # kernels (vm.mmap_rnd_bits > 28) it dies with "FATAL: ThreadSanitizer: unexpected memory
   # mapping". Running the tests with ASLR off (setarch -R) avoids that.
@@ -123,6 +152,26 @@ if [[ "$QUICK" -eq 0 ]]; then
   # "no matching tests" and passes.
   stage tsan "$ROOT/build-tsan" concurrency 1 --sanitize thread
   CTEST_PREFIX=()
+fi
+
+if want fuzz; then
+  # libFuzzer targets (tests/fuzz/README.md): clang only, in a build of their own. The main
+  # suite is not built there (TASKRING_BUILD_TESTS=OFF), so ctest runs in build-fuzz/tests/fuzz.
+  # If --label matches no fuzz test, this stage reports "no matching tests" and passes.
+  CLANGXX="$(command -v clang++ || true)"
+  if [[ -z "$CLANGXX" ]]; then
+    line="$(printf 'stage %-5s %-30s %5ds  %s' fuzz "skipped: clang++ not found" 0 "$ROOT/build-fuzz")"
+    log "$line (install clang to run the fuzzers)"
+    RESULTS+=("$line")
+  else
+    CTEST_SUBDIR=tests/fuzz
+    stage fuzz "$ROOT/build-fuzz" fuzz 1 --sanitize address \
+      --cmake-arg "-DCMAKE_CXX_COMPILER=$CLANGXX" \
+      --cmake-arg -DTASKRING_BUILD_FUZZERS=ON \
+      --cmake-arg -DTASKRING_BUILD_TESTS=OFF \
+      --cmake-arg "-DTASKRING_FUZZ_SECONDS=${FUZZ_SECONDS:-30}"
+    CTEST_SUBDIR=""
+  fi
 fi
 
 log "=== summary ($((SECONDS - TOTAL_START))s) ==="
