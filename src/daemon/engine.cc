@@ -259,6 +259,36 @@ void Engine::FlushFreeBacklog() {
   // retry every iteration rather than lose a place in the queue.
   segment::RingView ring = seg_.free_ring();
   while (!free_backlog_.empty() && ring.TryPush(free_backlog_.front())) free_backlog_.pop_front();
+  if (free_backlog_.empty()) {
+    free_stuck_since_ = 0;
+    return;
+  }
+  // The free ring holds at most every slot once, so a push that keeps failing means a producer
+  // claimed the tail cell and never released it. Past the repair timeout, release it for them.
+  if (!RepairDue(&free_stuck_since_)) return;
+  uint64_t taken = 0;
+  if (!ring.RepairStuckTail(&taken)) return;
+  const uint32_t slot = segment::RefSlot(taken);
+  const bool unclaimed =
+      seg_.ValidSlot(slot) &&
+      seg_.slot(slot)->word.load(std::memory_order_acquire) ==
+          PackSlotWord(segment::RefGen(taken), segment::kNoClient, SlotState::kFree);
+  // If the producer died before claiming its slot, the slot is still free: offer it again.
+  if (unclaimed) free_backlog_.push_back(taken);
+  LogEvent("repaired a free-ring cell left claimed by a producer that stopped mid-operation%s",
+           unclaimed ? "; its slot is free again" : "");
+  FlushFreeBacklog();
+}
+
+bool Engine::RepairDue(uint64_t* stuck_since) {
+  const uint64_t now = util::NowMonoNs();
+  if (*stuck_since == 0) {
+    *stuck_since = now;
+    return false;
+  }
+  if (now - *stuck_since < uint64_t{config_.repair_ms} * kMsNs) return false;
+  *stuck_since = 0;
+  return true;
 }
 
 void Engine::Apply() {
@@ -315,6 +345,29 @@ void Engine::Dispatch() {
     }
     ready_.pop_front();
     ++pushed;
+  }
+  if (ready_.empty()) {
+    dispatch_stuck_since_ = 0;
+  } else if (RepairDue(&dispatch_stuck_since_)) {
+    // Full, or a worker claimed the tail cell and never released it (RepairStuckTail tells
+    // the two apart). If it died before leasing the job, the job is still queued: hand it out.
+    uint64_t taken = 0;
+    if (ring.RepairStuckTail(&taken)) {
+      const uint32_t slot = segment::RefSlot(taken);
+      const bool unleased =
+          seg_.ValidSlot(slot) &&
+          seg_.slot(slot)->word.load(std::memory_order_acquire) ==
+              PackSlotWord(segment::RefGen(taken), segment::kNoClient, SlotState::kQueued);
+      if (unleased) {
+        // Its attempt was counted when it was first pushed.
+        seg_.slot(slot)->attempt.fetch_sub(1, std::memory_order_relaxed);
+        ready_.push_back(taken);
+      }
+      LogEvent(
+          "repaired a dispatch-ring cell left claimed by a worker that stopped "
+          "mid-operation%s",
+          unleased ? "; its job is handed out again" : "");
+    }
   }
   if (pushed != 0) {
     util::WakeIfSleepers(&ring.header()->futex, &ring.header()->sleepers,

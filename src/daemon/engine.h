@@ -39,6 +39,7 @@ struct EngineConfig {
   uint32_t lease_ms = 30000;          // a running job without a heartbeat this long is revoked
   uint32_t retry_backoff_ms = 1000;   // first retry delay; doubles per failed attempt
   uint32_t max_backoff_ms = 300000;   // cap of one retry delay
+  uint32_t repair_ms = 1000;          // a ring cell left claimed this long is repaired
   std::string wal_dir;                // for deleting WAL segments no live job needs
   wal::WalWriterOptions wal_options;  // for reopening the WAL after a failed fdatasync
 };
@@ -84,6 +85,8 @@ class Engine {
   // False if a storage fault kept the client's last records from the WAL (retry later).
   bool ReleaseClient(uint32_t client, uint64_t owner, bool died);
   void FlushFreeBacklog();
+  // True once a ring has been stuck for the repair timeout (then restarts the clock).
+  bool RepairDue(uint64_t* stuck_since);
   // A run that ended without an outcome (worker died, lease expired): counts as an attempt;
   // logs RETRY and hands the job out again, or DEAD once its attempts are used up.
   void ReclaimRun(uint32_t slot, uint32_t gen);
@@ -136,7 +139,10 @@ class Engine {
   uint64_t last_lease_scan_ns_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
   bool refusing_ = false;
-  bool rescan_clients_ = false;  // a closing client could not be released (storage fault)
+  bool rescan_clients_ = false;
+  uint64_t free_stuck_since_ = 0;  // mono ns the free ring first refused a push; 0 = fine
+  uint64_t dispatch_stuck_since_ =
+      0;  // same for the dispatch ring  // a closing client could not be released (storage fault)
   bool stopping_ = false;
   uint64_t outstanding_ = 0;
 };

@@ -120,6 +120,30 @@ class RingView {
     return TryPopClaim(out, [](uint64_t) {});
   }
 
+  // Pusher side, after TryPush failed on a ring that cannot legitimately be full: if the cell
+  // at the tail was claimed by a consumer that never released it (it died, or is stopped,
+  // between moving `head` and its release CAS), completes that release on its behalf and
+  // returns the value the consumer took, so the caller can re-offer it (values are hints,
+  // validated by the slot CAS, so a consumer that was merely stopped cannot double-own it).
+  // False if the tail cell is not in that state.
+  [[nodiscard]] bool RepairStuckTail(uint64_t* taken_value) {
+    const uint64_t cap = cap_;
+    const uint64_t pos = h_->tail.load(std::memory_order_relaxed);
+    if (pos < cap) return false;
+    // A full ring has the same sequence at its tail cell; only a moved head tells that the
+    // position was taken by a consumer.
+    if (h_->head.load(std::memory_order_acquire) <= pos - cap) return false;
+    RingCell& cell = cells_[pos & (cap - 1)];
+    uint64_t claimed = pos - cap + 1;  // what a consumer at pos - cap left behind
+    const uint64_t value = cell.value.load(std::memory_order_relaxed);
+    if (!cell.seq.compare_exchange_strong(claimed, pos, std::memory_order_acq_rel,
+                                          std::memory_order_relaxed)) {
+      return false;
+    }
+    *taken_value = value;
+    return true;
+  }
+
   // Items pushed and not yet popped (approximate under concurrency).
   [[nodiscard]] uint64_t SizeApprox() const {
     const uint64_t t = h_->tail.load(std::memory_order_acquire);

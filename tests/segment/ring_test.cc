@@ -66,6 +66,53 @@ TEST_F(RingTest, ClaimRunsBeforeTheCellIsReleased) {
   EXPECT_TRUE(ring_.TryPush(3)) << "released after the claim";
 }
 
+TEST_F(RingTest, CellOfAConsumerThatDiedMidPopIsRepairedByThePusher) {
+  Make(4);
+  for (uint64_t v = 10; v < 14; ++v) ASSERT_TRUE(ring_.TryPush(v));
+  // A consumer moves head past position 0 and dies before releasing the cell.
+  ring_.header()->head.fetch_add(1);
+  uint64_t out = 0;
+  for (uint64_t v = 11; v < 14; ++v) {
+    ASSERT_TRUE(ring_.TryPop(&out));
+    EXPECT_EQ(out, v);
+  }
+  EXPECT_FALSE(ring_.TryPush(20)) << "the dead consumer's cell blocks the wrap";
+  uint64_t taken = 0;
+  ASSERT_TRUE(ring_.RepairStuckTail(&taken));
+  EXPECT_EQ(taken, 10u) << "the value the dead consumer had taken";
+  EXPECT_TRUE(ring_.TryPush(20));
+  ASSERT_TRUE(ring_.TryPop(&out));
+  EXPECT_EQ(out, 20u);
+  EXPECT_FALSE(ring_.RepairStuckTail(&taken)) << "nothing left to repair";
+}
+
+TEST_F(RingTest, FullRingIsNotMistakenForAStuckOne) {
+  Make(4);
+  for (uint64_t v = 0; v < 4; ++v) ASSERT_TRUE(ring_.TryPush(v));
+  uint64_t taken = 0;
+  EXPECT_FALSE(ring_.RepairStuckTail(&taken));
+  EXPECT_EQ(ring_.SizeApprox(), 4u);
+}
+
+TEST_F(RingTest, LateReleaseAfterRepairFailsHarmlessly) {
+  Make(2);
+  ASSERT_TRUE(ring_.TryPush(1));
+  ASSERT_TRUE(ring_.TryPush(2));
+  uint64_t out = 0, taken = 0;
+  // A stopped consumer: the repair happens while it is inside its claim.
+  ASSERT_TRUE(ring_.TryPopClaim(&out, [&](uint64_t) {
+    uint64_t o = 0;
+    ASSERT_TRUE(ring_.TryPop(&o));
+    EXPECT_FALSE(ring_.TryPush(3));
+    ASSERT_TRUE(ring_.RepairStuckTail(&taken));
+    ASSERT_TRUE(ring_.TryPush(3));
+  }));
+  EXPECT_EQ(out, 1u);
+  EXPECT_EQ(taken, 1u);
+  ASSERT_TRUE(ring_.TryPop(&out)) << "the repaired cell's new value survives the late release";
+  EXPECT_EQ(out, 3u);
+}
+
 TEST(SlotRefTest, PacksSlotAndGeneration) {
   const uint64_t ref = PackSlotRef(123456, 0xfffffffe);
   EXPECT_EQ(RefSlot(ref), 123456u);
