@@ -25,6 +25,7 @@ void BM_EnqueueBusy(benchmark::State& state) {
   h->daemon_start_ticks.store(util::ProcessStartTicks(::getpid()));
   h->daemon_heartbeat_ns.store(util::NowMonoNs());
   h->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRunning));
+  pthread_mutex_lock(&h->daemon_life);  // this process plays the live daemon
   seg->Publish();
   ProducerOptions po;
   po.queue = queue;
@@ -43,6 +44,7 @@ void BM_EnqueueBusy(benchmark::State& state) {
     state.SkipWithError("expected every enqueue to be BUSY");
   state.SetItemsProcessed(state.iterations());
   producer.reset();
+  pthread_mutex_unlock(&h->daemon_life);
   segment::Segment::Remove(queue);
 }
 BENCHMARK(BM_EnqueueBusy);

@@ -55,7 +55,7 @@ int StatsCommand(int argc, char** argv) {
   const segment::SegmentHeader* h = seg->header();
   const uint32_t state_code = h->daemon_state.load();
   const pid_t pid = h->daemon_pid.load();
-  const bool alive = util::ProcessAlive(pid, h->daemon_start_ticks.load());
+  const bool alive = segment::DaemonLifeHeld(h);
   const char* state = alive || state_code == static_cast<uint32_t>(segment::DaemonState::kStopped)
                           ? StateName(state_code)
                           : "dead (daemon process is gone)";

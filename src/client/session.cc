@@ -19,7 +19,6 @@ using segment::DaemonState;
 namespace {
 
 constexpr uint64_t kMsNs = 1'000'000;
-constexpr uint64_t kStaleHeartbeatNs = 1000 * kMsNs;
 
 Status ClaimEntry(const segment::Segment& seg, segment::ClientRole role, uint32_t* index) {
   const pid_t pid = ::getpid();
@@ -103,23 +102,13 @@ Status Session::CheckDaemon() const {
 }
 
 Status Session::DaemonAlive() const {
-  // The daemon's supervisor refreshes its heartbeat every 100 ms, so a fresh one proves it
-  // alive for the price of a vDSO clock read. Only a stale heartbeat (dead or stopped daemon)
-  // costs a /proc lookup, and at most once a second per session.
+  // One load: the kernel marks the daemon-life mutex the moment the daemon dies, so a worker
+  // never keeps taking jobs from a dead daemon's ring (their outcomes could not be logged).
   const segment::SegmentHeader* h = seg_->header();
-  const uint64_t now = util::NowMonoNs();
-  const uint64_t beat = h->daemon_heartbeat_ns.load(std::memory_order_relaxed);
-  if (now - beat < kStaleHeartbeatNs || now - daemon_verified_ns_ < kStaleHeartbeatNs) {
-    return Status::OK();
-  }
-  const pid_t pid = h->daemon_pid.load(std::memory_order_relaxed);
-  const uint64_t ticks = h->daemon_start_ticks.load(std::memory_order_relaxed);
-  if (!util::ProcessAlive(pid, ticks)) {
-    return Status::Closed("daemon for queue '" + seg_->queue() + "' (pid " + std::to_string(pid) +
-                          ") is not running");
-  }
-  daemon_verified_ns_ = now;
-  return Status::OK();
+  if (segment::DaemonLifeHeld(h)) return Status::OK();
+  return Status::Closed("daemon for queue '" + seg_->queue() + "' (pid " +
+                        std::to_string(h->daemon_pid.load(std::memory_order_relaxed)) +
+                        ") is not running");
 }
 
 void Session::RingDoorbell() const {

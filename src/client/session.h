@@ -24,7 +24,7 @@ class Session {
   uint32_t index() const { return index_; }
 
   // OK while the daemon is alive and admitting; Closed/IOError with a clear reason otherwise.
-  // Cheap enough for every call: no syscall while the daemon's heartbeat is fresh.
+  // Cheap enough for every call: a few loads, no syscall.
   Status CheckDaemon() const;
 
   // Pushes a record to the lane, waiting (bounded by the daemon's liveness) while it is full.
@@ -43,7 +43,6 @@ class Session {
   std::unique_ptr<segment::Segment> seg_;
   uint32_t index_;
   segment::LaneView lane_;
-  mutable uint64_t daemon_verified_ns_ = 0;  // last time a /proc check found the daemon alive
 };
 
 }  // namespace taskring::client

@@ -259,13 +259,10 @@ void Engine::FlushFreeBacklog() {
   // retry every iteration rather than lose a place in the queue.
   segment::RingView ring = seg_.free_ring();
   while (!free_backlog_.empty() && ring.TryPush(free_backlog_.front())) free_backlog_.pop_front();
-  if (free_backlog_.empty()) {
-    free_stuck_since_ = 0;
-    return;
-  }
+  if (free_backlog_.empty()) return;
   // The free ring holds at most every slot once, so a push that keeps failing means a producer
   // claimed the tail cell and never released it. Past the repair timeout, release it for them.
-  if (!RepairDue(&free_stuck_since_)) return;
+  if (!RepairDue(ring, &free_watch_)) return;
   uint64_t taken = 0;
   if (!ring.RepairStuckTail(&taken)) return;
   const uint32_t slot = segment::RefSlot(taken);
@@ -280,14 +277,20 @@ void Engine::FlushFreeBacklog() {
   FlushFreeBacklog();
 }
 
-bool Engine::RepairDue(uint64_t* stuck_since) {
-  const uint64_t now = util::NowMonoNs();
-  if (*stuck_since == 0) {
-    *stuck_since = now;
+bool Engine::RepairDue(segment::RingView ring, StuckWatch* watch) {
+  uint64_t pos = 0;
+  if (!ring.TailClaimedButUnreleased(&pos)) {
+    watch->pos = UINT64_MAX;
     return false;
   }
-  if (now - *stuck_since < uint64_t{config_.repair_ms} * kMsNs) return false;
-  *stuck_since = 0;
+  const uint64_t now = util::NowMonoNs();
+  if (watch->pos != pos) {
+    watch->pos = pos;
+    watch->since_mono_ns = now;
+    return false;
+  }
+  if (now - watch->since_mono_ns < uint64_t{config_.repair_ms} * kMsNs) return false;
+  watch->pos = UINT64_MAX;
   return true;
 }
 
@@ -338,6 +341,11 @@ void Engine::Dispatch() {
   while (!ready_.empty()) {
     const uint64_t ref = ready_.front();
     segment::SlotHeader* h = seg_.slot(segment::RefSlot(ref));
+    if (h->word.load(std::memory_order_acquire) !=
+        PackSlotWord(segment::RefGen(ref), segment::kNoClient, SlotState::kQueued)) {
+      ready_.pop_front();  // taken meanwhile (a repaired cell's consumer woke up): stale
+      continue;
+    }
     h->attempt.fetch_add(1, std::memory_order_relaxed);
     if (!ring.TryPush(ref)) {
       h->attempt.fetch_sub(1, std::memory_order_relaxed);
@@ -346,9 +354,7 @@ void Engine::Dispatch() {
     ready_.pop_front();
     ++pushed;
   }
-  if (ready_.empty()) {
-    dispatch_stuck_since_ = 0;
-  } else if (RepairDue(&dispatch_stuck_since_)) {
+  if (!ready_.empty() && RepairDue(ring, &dispatch_watch_)) {
     // Full, or a worker claimed the tail cell and never released it (RepairStuckTail tells
     // the two apart). If it died before leasing the job, the job is still queued: hand it out.
     uint64_t taken = 0;
@@ -358,11 +364,9 @@ void Engine::Dispatch() {
           seg_.ValidSlot(slot) &&
           seg_.slot(slot)->word.load(std::memory_order_acquire) ==
               PackSlotWord(segment::RefGen(taken), segment::kNoClient, SlotState::kQueued);
-      if (unleased) {
-        // Its attempt was counted when it was first pushed.
-        seg_.slot(slot)->attempt.fetch_sub(1, std::memory_order_relaxed);
-        ready_.push_back(taken);
-      }
+      // Its attempt was counted when it was first pushed and is counted again: the number
+      // may skip one, which only errs towards dead-lettering sooner.
+      if (unleased) ready_.push_back(taken);
       LogEvent(
           "repaired a dispatch-ring cell left claimed by a worker that stopped "
           "mid-operation%s",

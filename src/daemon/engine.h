@@ -85,8 +85,13 @@ class Engine {
   // False if a storage fault kept the client's last records from the WAL (retry later).
   bool ReleaseClient(uint32_t client, uint64_t owner, bool died);
   void FlushFreeBacklog();
-  // True once a ring has been stuck for the repair timeout (then restarts the clock).
-  bool RepairDue(uint64_t* stuck_since);
+  // True once the same tail cell of `ring` has stayed claimed-but-unreleased for the repair
+  // timeout: its consumer is dead or stopped, not merely between two instructions.
+  struct StuckWatch {
+    uint64_t pos = UINT64_MAX;
+    uint64_t since_mono_ns = 0;
+  };
+  bool RepairDue(segment::RingView ring, StuckWatch* watch);
   // A run that ended without an outcome (worker died, lease expired): counts as an attempt;
   // logs RETRY and hands the job out again, or DEAD once its attempts are used up.
   void ReclaimRun(uint32_t slot, uint32_t gen);
@@ -139,10 +144,9 @@ class Engine {
   uint64_t last_lease_scan_ns_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
   bool refusing_ = false;
-  bool rescan_clients_ = false;
-  uint64_t free_stuck_since_ = 0;  // mono ns the free ring first refused a push; 0 = fine
-  uint64_t dispatch_stuck_since_ =
-      0;  // same for the dispatch ring  // a closing client could not be released (storage fault)
+  bool rescan_clients_ = false;  // a closing client could not be released (storage fault)
+  StuckWatch free_watch_;
+  StuckWatch dispatch_watch_;
   bool stopping_ = false;
   uint64_t outstanding_ = 0;
 };

@@ -152,6 +152,8 @@ int Serve(const Config& cfg) {
     util::FutexWake(&seg->header()->doorbell, 1);
   });
 
+  // Held by this (the engine's) thread until exit: its death marks the mutex OWNER_DIED.
+  pthread_mutex_lock(&seg->header()->daemon_life);
   seg->header()->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRunning));
   seg->Publish();
   Supervisor supervisor(*seg, engine);
@@ -163,6 +165,7 @@ int Serve(const Config& cfg) {
   s = engine.Run(stop);
   supervisor.Stop();
   signals.join();
+  pthread_mutex_unlock(&seg->header()->daemon_life);
   // Clients still attached keep their mapping and see STOPPED; new ones get "not running".
   // Unlinking frees the segment's memory, which is reserved in full at creation.
   segment::Segment::Remove(cfg.queue);

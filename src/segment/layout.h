@@ -34,6 +34,8 @@
 #ifndef TASKRING_SEGMENT_LAYOUT_H_
 #define TASKRING_SEGMENT_LAYOUT_H_
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -45,7 +47,7 @@ namespace taskring::segment {
 
 inline constexpr uint64_t kMagic = 0x474E49524B534154ULL;  // "TASKRING" little-endian
 // Bumped on any incompatible change of this file. 0 in the header means "not ready yet".
-inline constexpr uint32_t kLayoutVersion = 2;
+inline constexpr uint32_t kLayoutVersion = 3;
 inline constexpr size_t kCacheLine = 64;
 inline constexpr size_t kHeaderBytes = 4096;
 inline constexpr size_t kSlotHeaderBytes = 64;
@@ -157,6 +159,10 @@ struct alignas(kCacheLine) SegmentHeader {
   std::atomic<uint32_t> clients_epoch;
   // --- job id allocator (producers fetch_add) ---
   alignas(kCacheLine) std::atomic<uint64_t> next_job_id;
+  // --- daemon life: a robust, process-shared mutex the daemon locks for its whole life. When
+  // the daemon dies, however it dies, the kernel marks the futex word OWNER_DIED, so clients
+  // see the death with one load, at once and without PID-reuse doubt (see DaemonLifeWord). ---
+  alignas(kCacheLine) pthread_mutex_t daemon_life;
 };
 static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
@@ -253,6 +259,16 @@ struct StatusEntry {
 static_assert(sizeof(StatusEntry) == 16);
 inline uint64_t PackStatus(uint64_t id, JobStateCode s, uint32_t attempt) {
   return (id << 16) | (static_cast<uint64_t>(s) << 8) | (attempt > 255 ? 255 : attempt);
+}
+
+// The futex word of the daemon-life mutex (glibc keeps it first in pthread_mutex_t). Nonzero
+// TID bits without OWNER_DIED mean a live holder.
+inline bool DaemonLifeHeld(const SegmentHeader* h) {
+  const int word = std::atomic_ref<int>(const_cast<int&>(h->daemon_life.__data.__lock))
+                       .load(std::memory_order_acquire);
+  constexpr int kOwnerDied = 0x40000000;
+  constexpr int kTidMask = 0x3fffffff;
+  return (word & kOwnerDied) == 0 && (word & kTidMask) != 0;
 }
 
 // Validates a mapped header of `mapped_bytes` bytes: magic, version, limits, recomputed layout,

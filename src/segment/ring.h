@@ -144,6 +144,17 @@ class RingView {
     return true;
   }
 
+  // True if the tail cell was claimed by a consumer that has not released it yet; `pos` is the
+  // tail position. A consumer normally releases within nanoseconds, so a caller that sees the
+  // same position stuck for its repair timeout knows the consumer died (or was stopped).
+  [[nodiscard]] bool TailClaimedButUnreleased(uint64_t* pos) const {
+    const uint64_t cap = cap_;
+    const uint64_t p = h_->tail.load(std::memory_order_relaxed);
+    if (p < cap || h_->head.load(std::memory_order_acquire) <= p - cap) return false;
+    *pos = p;
+    return cells_[p & (cap - 1)].seq.load(std::memory_order_acquire) == p - cap + 1;
+  }
+
   // Items pushed and not yet popped (approximate under concurrency).
   [[nodiscard]] uint64_t SizeApprox() const {
     const uint64_t t = h_->tail.load(std::memory_order_acquire);

@@ -118,6 +118,12 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   h->daemon_pid.store(::getpid(), std::memory_order_relaxed);
   h->daemon_state.store(static_cast<uint32_t>(DaemonState::kStarting), std::memory_order_relaxed);
   h->next_job_id.store(1, std::memory_order_relaxed);
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  pthread_mutex_init(&h->daemon_life, &attr);
+  pthread_mutexattr_destroy(&attr);
   seg->params_ = opts.params;
   seg->layout_ = layout;
   seg->free_ring().Init();

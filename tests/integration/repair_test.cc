@@ -87,7 +87,9 @@ TEST_F(RepairTest, JobInACellOfAWorkerDeadMidTakeIsHandedOutAgain) {
   bool found = seen.count("taken by a dying worker") != 0;
   while (!found && w->Take(&job, 3000).ok()) {
     found = job.id() == lost_id;
-    if (found) EXPECT_EQ(job.attempt(), 1u);
+    if (found) {
+      EXPECT_GE(job.attempt(), 1u);
+    }
     ASSERT_OK(w->Complete(job));
   }
   EXPECT_TRUE(found) << d.Log();
