@@ -96,7 +96,8 @@ TEST_F(LeaseTest, LateAckOfAStoppedWorkerIsRejectedAndTheJobCompletesOnce) {
 }
 
 TEST_F(LeaseTest, HeartbeatKeepsALongJobFromBeingHandedOutAgain) {
-  test::Daemon d(queue_, tmp_.path() + "/wal", {"--lease-ms", "300"});
+  // Generous margins: sanitizer builds run the daemon several times slower.
+  test::Daemon d(queue_, tmp_.path() + "/wal", {"--lease-ms", "1000"});
   ASSERT_TRUE(d.Start());
   auto prod = test::OpenProducer(queue_);
   ASSERT_NE(prod, nullptr);
@@ -104,18 +105,18 @@ TEST_F(LeaseTest, HeartbeatKeepsALongJobFromBeingHandedOutAgain) {
   ASSERT_OK(prod->Enqueue("long", &id));
   auto slow = test::OpenWorker(queue_);
   ASSERT_NE(slow, nullptr);
-  EXPECT_EQ(slow->lease_ms(), 300u);
+  EXPECT_EQ(slow->lease_ms(), 1000u);
   std::thread other([&] {
     auto w = test::OpenWorker(queue_);
     Job job;
-    // Four lease periods: without heartbeats the job would come here.
-    EXPECT_TRUE(w->Take(&job, 1200).IsTimedOut()) << "job " << job.id() << " handed out twice";
+    // Three lease periods: without heartbeats the job would come here.
+    EXPECT_TRUE(w->Take(&job, 3000).IsTimedOut()) << "job " << job.id() << " handed out twice";
   });
   RunOptions ro;
   ro.max_jobs = 1;
   ASSERT_OK(slow->Run(
       [](const Job&) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+        std::this_thread::sleep_for(std::chrono::milliseconds(3000));
         return Status::OK();
       },
       ro));
@@ -143,7 +144,7 @@ TEST_F(LeaseTest, TouchOfARevokedLeaseIsStale) {
 }
 
 TEST_F(LeaseTest, FailedJobWaitsItsBackoffInTheDaemonNotInAWorker) {
-  test::Daemon d(queue_, tmp_.path() + "/wal", {"--retry-backoff-ms", "400"});
+  test::Daemon d(queue_, tmp_.path() + "/wal", {"--retry-backoff-ms", "2000"});
   ASSERT_TRUE(d.Start());
   auto prod = test::OpenProducer(queue_);
   uint64_t id = 0;
@@ -154,9 +155,13 @@ TEST_F(LeaseTest, FailedJobWaitsItsBackoffInTheDaemonNotInAWorker) {
   const auto failed_at = Clock::now();
   ASSERT_OK(w->Fail(job));
   EXPECT_TRUE(w->Take(&job, 100).IsTimedOut()) << "retried without backoff";
-  EXPECT_EQ(StateOf(*prod, id), JobState::kDelayed);
-  ASSERT_OK(w->Take(&job, 5000));
-  EXPECT_GE(Clock::now() - failed_at, std::chrono::milliseconds(200))
+  JobState state = JobState::kUnknown;
+  for (int i = 0; i < 90 && (state = StateOf(*prod, id)) != JobState::kDelayed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(state, JobState::kDelayed);
+  ASSERT_OK(w->Take(&job, 10000));
+  EXPECT_GE(Clock::now() - failed_at, std::chrono::milliseconds(1000))
       << "the first backoff is at least half of --retry-backoff-ms";
   EXPECT_EQ(job.attempt(), 2u);
   ASSERT_OK(w->Complete(job));
@@ -168,14 +173,14 @@ TEST_F(LeaseTest, DelayedEnqueueRunsNoEarlierThanAsked) {
   auto prod = test::OpenProducer(queue_);
   uint64_t id = 0;
   EnqueueOptions eo;
-  eo.delay_ms = 300;
+  eo.delay_ms = 2000;  // long enough to be seen as delayed even in a sanitizer build
   const auto enqueued_at = Clock::now();
   ASSERT_OK(prod->Enqueue("later", &id, eo));
   EXPECT_EQ(StateOf(*prod, id), JobState::kDelayed);
   auto w = test::OpenWorker(queue_);
   Job job;
   ASSERT_OK(w->Take(&job, 5000));
-  EXPECT_GE(Clock::now() - enqueued_at, std::chrono::milliseconds(300));
+  EXPECT_GE(Clock::now() - enqueued_at, std::chrono::milliseconds(2000));
   EXPECT_EQ(job.payload(), "later");
   ASSERT_OK(w->Complete(job));
 }
@@ -184,7 +189,8 @@ TEST_F(LeaseTest, DelayedRetrySurvivesADaemonRestart) {
   const std::string wal = tmp_.path() + "/wal";
   uint64_t id = 0;
   {
-    test::Daemon d(queue_, wal, {"--retry-backoff-ms", "1500"});
+    // A 3..6 s backoff: longer than a restart takes, even in a sanitizer build.
+    test::Daemon d(queue_, wal, {"--retry-backoff-ms", "6000"});
     ASSERT_TRUE(d.Start());
     auto prod = test::OpenProducer(queue_);
     ASSERT_OK(prod->Enqueue("retry me", &id));
@@ -199,13 +205,13 @@ TEST_F(LeaseTest, DelayedRetrySurvivesADaemonRestart) {
     prod.reset();
     EXPECT_EQ(d.Stop(), 0);
   }
-  test::Daemon d(queue_, wal, {"--retry-backoff-ms", "1500"});
+  test::Daemon d(queue_, wal, {"--retry-backoff-ms", "6000"});
   ASSERT_TRUE(d.Start());
   auto prod = test::OpenProducer(queue_);
   EXPECT_EQ(StateOf(*prod, id), JobState::kDelayed) << "still waiting for its retry time";
   auto w = test::OpenWorker(queue_);
   Job job;
-  ASSERT_OK(w->Take(&job, 5000));
+  ASSERT_OK(w->Take(&job, 15000));
   EXPECT_EQ(job.id(), id);
   EXPECT_EQ(job.attempt(), 2u) << "the failed attempt was remembered across the restart";
   ASSERT_OK(w->Complete(job));

@@ -39,7 +39,7 @@ TEST_F(RepairTest, ProducerDeadInTheFreeRingCostsNoCapacityForGood) {
   for (int i = 0; i < 12; ++i) {
     uint64_t id = 0;
     Status s;
-    for (int t = 0; t < 300 && (s = p->Enqueue("x", &id)).IsBusy(); ++t) {
+    for (int t = 0; t < 1000 && (s = p->Enqueue("x", &id)).IsBusy(); ++t) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ASSERT_OK(s);
@@ -49,7 +49,7 @@ TEST_F(RepairTest, ProducerDeadInTheFreeRingCostsNoCapacityForGood) {
   }
   // After the repair timeout (1 s) every place is usable again.
   int accepted = 0;
-  for (int i = 0; i < 300 && accepted < 4; ++i) {
+  for (int i = 0; i < 1000 && accepted < 4; ++i) {
     uint64_t id = 0;
     const Status s = p->Enqueue("fill", &id);
     if (s.ok()) {
