@@ -91,9 +91,12 @@ wal::WalRecord Other(wal::RecordType type, uint64_t job, uint32_t attempt) {
 }
 
 std::vector<wal::WalRecord> SmallRecords() {
-  return {Enqueue(1, "hello"), Enqueue(2, std::string(100, 'x')),
-          Other(wal::RecordType::kComplete, 1, 1), Other(wal::RecordType::kRetry, 2, 1),
-          Enqueue(3, ""), Other(wal::RecordType::kDead, 2, 2)};
+  return {Enqueue(1, "hello"),
+          Enqueue(2, std::string(100, 'x')),
+          Other(wal::RecordType::kComplete, 1, 1),
+          Other(wal::RecordType::kRetry, 2, 1),
+          Enqueue(3, ""),
+          Other(wal::RecordType::kDead, 2, 2)};
 }
 
 // Writes `records` with WalWriter (one Flush per record) and returns the segment files' bytes.
@@ -224,7 +227,8 @@ Image MakeImage(const segment::Params& params, bool whole) {
                        reinterpret_cast<RingCell*>(base + l.free_ring_offset + sizeof(RingHeader)),
                        l.ring_capacity);
     for (uint32_t i = 0; i < params.capacity; ++i) {
-      auto* slot = reinterpret_cast<SlotHeader*>(base + l.slots_offset + uint64_t{i} * l.slot_stride);
+      auto* slot =
+          reinterpret_cast<SlotHeader*>(base + l.slots_offset + uint64_t{i} * l.slot_stride);
       slot->word.store(PackSlotWord(1, kNoClient, SlotState::kFree));
       if (!free_ring.TryPush(PackSlotRef(i, 1))) Die("free ring full");
     }

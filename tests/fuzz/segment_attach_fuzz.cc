@@ -129,11 +129,11 @@ void CheckRegions(const Params& p, const Layout& l, uint64_t mapped, const char*
   for (const Region& r : regions) {
     FUZZ_CHECK(r.offset % kCacheLine == 0, "%s: %s region at unaligned offset %llu", what, r.name,
                (unsigned long long)r.offset);
-    FUZZ_CHECK(r.offset >= prev_end, "%s: %s region at %llu overlaps the one before", what,
-               r.name, (unsigned long long)r.offset);
+    FUZZ_CHECK(r.offset >= prev_end, "%s: %s region at %llu overlaps the one before", what, r.name,
+               (unsigned long long)r.offset);
     prev_end = U128{r.offset} + r.bytes;
-    FUZZ_CHECK(prev_end <= l.total_bytes, "%s: %s region ends past total_bytes %llu", what,
-               r.name, (unsigned long long)l.total_bytes);
+    FUZZ_CHECK(prev_end <= l.total_bytes, "%s: %s region ends past total_bytes %llu", what, r.name,
+               (unsigned long long)l.total_bytes);
   }
   FUZZ_CHECK(l.total_bytes <= mapped, "%s: layout of %llu bytes accepted for a %llu-byte mapping",
              what, (unsigned long long)l.total_bytes, (unsigned long long)mapped);
@@ -183,8 +183,7 @@ void Exercise(char* base, const Params& p, const Layout& l, uint64_t job_id, boo
   }
   sink += status[l.status_entries - 1].updated_unix_ns.load(std::memory_order_relaxed);
   for (uint32_t i : {0u, p.capacity - 1}) {
-    auto* slot =
-        reinterpret_cast<SlotHeader*>(base + l.slots_offset + uint64_t{i} * l.slot_stride);
+    auto* slot = reinterpret_cast<SlotHeader*>(base + l.slots_offset + uint64_t{i} * l.slot_stride);
     sink += slot->word.load(std::memory_order_relaxed) + slot->payload_len;
     const char* payload = reinterpret_cast<const char*>(slot) + kSlotHeaderBytes;
     sink += Touch(payload) + Touch(payload + p.max_payload - 1);
@@ -262,8 +261,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Params params;
   Layout layout;
   const Status s = ValidateHeader(h, mapped, &params, &layout);
-  CheckErrorStatus(s, {Status::Code::kCorruption, Status::Code::kIncompatible,
-                       Status::Code::kClosed},
+  CheckErrorStatus(s,
+                   {Status::Code::kCorruption, Status::Code::kIncompatible, Status::Code::kClosed},
                    "ValidateHeader");
   {
     Params p2;
@@ -279,8 +278,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(h->header_bytes == kHeaderBytes, "accepted header_bytes %u", h->header_bytes);
     FUZZ_CHECK(h->segment_bytes == layout.total_bytes, "accepted segment_bytes %llu != %llu",
                (unsigned long long)h->segment_bytes, (unsigned long long)layout.total_bytes);
-    FUZZ_CHECK(h->durability <= static_cast<uint32_t>(Durability::kNone),
-               "accepted durability %u", h->durability);
+    FUZZ_CHECK(h->durability <= static_cast<uint32_t>(Durability::kNone), "accepted durability %u",
+               h->durability);
     FUZZ_CHECK(std::memchr(h->queue_name, '\0', kMaxQueueName) != nullptr,
                "accepted an unterminated queue name");
     CheckRegions(params, layout, mapped, "ValidateHeader");
@@ -294,8 +293,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if ((mode & 0x0c) == 0 && mapped <= kMaxShmBytes) {
     std::unique_ptr<Segment> seg;
     const Status as = AttachReal(image, mapped, &seg);
-    CheckErrorStatus(as, {Status::Code::kCorruption, Status::Code::kIncompatible,
-                          Status::Code::kClosed, Status::Code::kIOError},
+    CheckErrorStatus(as,
+                     {Status::Code::kCorruption, Status::Code::kIncompatible, Status::Code::kClosed,
+                      Status::Code::kIOError},
                      "Segment::Attach");
     if (s.ok()) {
       FUZZ_CHECK(as.ok(), "ValidateHeader accepts the bytes, Segment::Attach says %s",
@@ -307,8 +307,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(seg->params().capacity == params.capacity &&
                      seg->params().max_payload == params.max_payload &&
                      seg->params().max_clients == params.max_clients &&
-                     seg->params().lane_capacity == params.lane_capacity &&
-                     seg->layout() == layout,
+                     seg->params().lane_capacity == params.lane_capacity && seg->layout() == layout,
                  "Segment::Attach validated different params or layout");
       // Read-only mapping: loads only, through Segment's own accessors.
       uint64_t sink = 0;

@@ -64,8 +64,8 @@ std::optional<WalRecord> DecodeChecked(std::string_view bytes) {
   if (!s.ok()) return std::nullopt;
   FUZZ_CHECK(bytes.size() >= kRecordFixedSize, "decoded a record of %zu bytes", bytes.size());
   FUZZ_CHECK(rec.payload.size() <= kMaxPayloadBytes, "payload of %zu bytes", rec.payload.size());
-  FUZZ_CHECK(rec.type == RecordType::kEnqueue || rec.payload.empty(),
-             "payload on a %s record", RecordTypeName(rec.type));
+  FUZZ_CHECK(rec.type == RecordType::kEnqueue || rec.payload.empty(), "payload on a %s record",
+             RecordTypeName(rec.type));
   std::string encoded;
   EncodeRecord(rec, &encoded);
   FUZZ_CHECK(encoded == bytes, "re-encoding a decoded record changed it (%zu -> %zu bytes)",
@@ -281,8 +281,8 @@ void CheckReplay(const Replayed& r, const std::vector<WalRecord>& found, const c
   FUZZ_CHECK(IsSubsequence(r.delivered, found),
              "%s delivered records (%zu) that the parser did not find in that order (%zu found)",
              what, r.delivered.size(), found.size());
-  FUZZ_CHECK(r.report.records == r.delivered.size(), "%s: report.records %llu, delivered %zu",
-             what, (unsigned long long)r.report.records, r.delivered.size());
+  FUZZ_CHECK(r.report.records == r.delivered.size(), "%s: report.records %llu, delivered %zu", what,
+             (unsigned long long)r.report.records, r.delivered.size());
   if (!r.delivered.empty()) {
     FUZZ_CHECK(r.report.last_lsn == r.delivered.back().lsn, "%s: report.last_lsn %llu, last %llu",
                what, (unsigned long long)r.report.last_lsn,
@@ -334,8 +334,7 @@ void RunFiles(const Files& files, const std::vector<WalRecord>& found, uint8_t f
     // The repaired log verifies clean, with the same records.
     ReplayReport again;
     Status as = VerifyWal(WalDir(), &again);
-    FUZZ_CHECK(as.ok(), "log does not verify after a successful replay: %s",
-               as.ToString().c_str());
+    FUZZ_CHECK(as.ok(), "log does not verify after a successful replay: %s", as.ToString().c_str());
     FUZZ_CHECK(again.torn_tail_bytes == 0, "torn tail of %llu bytes left after truncation",
                (unsigned long long)again.torn_tail_bytes);
     FUZZ_CHECK(again.records == strict.report.records && again.last_lsn == strict.report.last_lsn,
@@ -356,7 +355,8 @@ void RunFiles(const Files& files, const std::vector<WalRecord>& found, uint8_t f
                "salvage delivered %zu records, not extending the %zu of the strict replay",
                salvaged.delivered.size(), strict.delivered.size());
     if (strict.status.ok()) {
-      FUZZ_CHECK(salvaged.delivered == strict.delivered, "salvage and strict differ on a clean log");
+      FUZZ_CHECK(salvaged.delivered == strict.delivered,
+                 "salvage and strict differ on a clean log");
     }
   }
 
