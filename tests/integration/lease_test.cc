@@ -106,17 +106,20 @@ TEST_F(LeaseTest, HeartbeatKeepsALongJobFromBeingHandedOutAgain) {
   auto slow = test::OpenWorker(queue_);
   ASSERT_NE(slow, nullptr);
   EXPECT_EQ(slow->lease_ms(), 1000u);
-  std::thread other([&] {
-    auto w = test::OpenWorker(queue_);
-    Job job;
-    // Three lease periods: without heartbeats the job would come here.
-    EXPECT_TRUE(w->Take(&job, 3000).IsTimedOut()) << "job " << job.id() << " handed out twice";
-  });
+  std::thread other;
   RunOptions ro;
   ro.max_jobs = 1;
   ASSERT_OK(slow->Run(
-      [](const Job&) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+      [&](const Job&) {
+        // Only once this worker holds the job does a second one start asking for it.
+        other = std::thread([&] {
+          auto w = test::OpenWorker(queue_);
+          Job job;
+          // Three lease periods: without heartbeats the job would come here.
+          EXPECT_TRUE(w->Take(&job, 3000).IsTimedOut())
+              << "job " << job.id() << " handed out twice";
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(3500));
         return Status::OK();
       },
       ro));
