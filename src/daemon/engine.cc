@@ -521,6 +521,22 @@ void Engine::Unpin(uint32_t slot) {
   if (it != pins_.end() && --it->second == 0) pins_.erase(it);
 }
 
+bool Engine::RelogRecord(uint32_t slot, wal::WalRecord* r) const {
+  const segment::SlotHeader* h = seg_.slot(slot);
+  const uint32_t len = h->payload_len;  // read once, then bounds-checked
+  if (len > seg_.params().max_payload) return false;
+  r->type = wal::RecordType::kEnqueue;
+  r->job_id = h->job_id;
+  // Attempts so far; a queued job already counts its next dispatch, so after a crash it may be
+  // shown one attempt higher than it ran: conservative for max_attempts.
+  r->attempt = h->attempt.load(std::memory_order_relaxed);
+  r->max_attempts = h->max_attempts;
+  r->enqueued_unix_ns = h->enqueued_unix_ns;
+  r->not_before_unix_ns = h->not_before_unix_ns;
+  r->payload.assign(seg_.payload(slot), len);
+  return true;
+}
+
 void Engine::RelogOldestSegment() {
   // Only when the oldest segment is at least two rotations behind, and at most once a second:
   // finding its jobs is a scan of the slots.
@@ -540,18 +556,8 @@ void Engine::RelogOldestSegment() {
         state == SlotState::kSubmitted) {
       continue;
     }
-    const uint32_t len = h->payload_len;
-    if (len > seg_.params().max_payload) continue;
     wal::WalRecord r;
-    r.type = wal::RecordType::kEnqueue;
-    r.job_id = h->job_id;
-    // Attempts so far; a queued job already counts its next dispatch, so after a crash it may
-    // be shown one attempt higher than it ran: conservative for max_attempts.
-    r.attempt = h->attempt.load(std::memory_order_relaxed);
-    r.max_attempts = h->max_attempts;
-    r.enqueued_unix_ns = h->enqueued_unix_ns;
-    r.not_before_unix_ns = h->not_before_unix_ns;
-    r.payload.assign(seg_.payload(i), len);
+    if (!RelogRecord(i, &r)) continue;
     wal_->Add(r);
     seg_.Add(segment::Counter::kWalRecords);
     Pin(i, wal_->tail_segment());
@@ -615,16 +621,8 @@ Status Engine::Checkpoint() {
                       state == SlotState::kDelayed || state == SlotState::kCompleting ||
                       state == SlotState::kFailing ||
                       (state == SlotState::kSubmitted && publishing[i]);
-    const uint32_t len = h->payload_len;
-    if (!live || len > seg_.params().max_payload) continue;
     wal::WalRecord r;
-    r.type = wal::RecordType::kEnqueue;
-    r.job_id = h->job_id;
-    r.attempt = h->attempt.load(std::memory_order_relaxed);
-    r.max_attempts = h->max_attempts;
-    r.enqueued_unix_ns = h->enqueued_unix_ns;
-    r.not_before_unix_ns = h->not_before_unix_ns;
-    r.payload.assign(seg_.payload(i), len);
+    if (!live || !RelogRecord(i, &r)) continue;
     fresh->Add(r);
     relogged.emplace_back(i, fresh->tail_segment());
   }

@@ -106,6 +106,8 @@ class Engine {
   void Pin(uint32_t slot, uint64_t segment);
   void Unpin(uint32_t slot);
   void RelogOldestSegment();
+  // An ENQUEUE record carrying a live job's current state (attempts, run time, payload).
+  bool RelogRecord(uint32_t slot, wal::WalRecord* r) const;
   void CollectSegments();
   // After a failed fdatasync the writer cannot be trusted (the kernel may have dropped pages):
   // continue in a new segment holding every live job and pending outcome, synced, and delete
