@@ -6,8 +6,6 @@
 
 #include "segment/segment.h"
 #include "taskring/producer.h"
-#include "util/clock.h"
-#include "util/process.h"
 
 namespace taskring {
 namespace {
@@ -22,8 +20,6 @@ void BM_EnqueueBusy(benchmark::State& state) {
     return;
   }
   segment::SegmentHeader* h = seg->header();
-  h->daemon_start_ticks.store(util::ProcessStartTicks(::getpid()));
-  h->daemon_heartbeat_ns.store(util::NowMonoNs());
   h->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRunning));
   pthread_mutex_lock(&h->daemon_life);  // this process plays the live daemon
   seg->Publish();

@@ -35,8 +35,6 @@ Status ClaimEntry(const segment::Segment& seg, segment::ClientRole role, uint32_
     // The daemon reset the lane cursors when it freed the entry.
     e->start_ticks.store(ticks, std::memory_order_relaxed);
     e->role.store(static_cast<uint32_t>(role), std::memory_order_relaxed);
-    e->generation.fetch_add(1, std::memory_order_relaxed);
-    e->heartbeat_ns.store(util::NowMonoNs(), std::memory_order_relaxed);
     e->owner.store(segment::PackClientOwner(pid, ClientState::kActive), std::memory_order_release);
     seg.header()->clients_epoch.fetch_add(1, std::memory_order_release);
     *index = i;

@@ -16,10 +16,8 @@
 #include "daemon/recovery.h"
 #include "daemon/supervisor.h"
 #include "segment/segment.h"
-#include "util/clock.h"
 #include "util/flags.h"
 #include "util/futex.h"
-#include "util/process.h"
 #include "wal/wal_writer.h"
 
 namespace taskring::daemon {
@@ -119,8 +117,6 @@ int Serve(const Config& cfg) {
   std::unique_ptr<segment::Segment> seg;
   s = segment::Segment::Create(cfg.queue, copts, &seg);
   if (!s.ok()) return Fail(s.ToString());
-  seg->header()->daemon_start_ticks.store(util::ProcessStartTicks(::getpid()));
-  seg->header()->daemon_heartbeat_ns.store(util::NowMonoNs());
 
   EngineConfig ecfg;
   ecfg.durability = copts.durability;

@@ -24,7 +24,6 @@ void Supervisor::Stop() {
 void Supervisor::Loop() {
   while (!stop_.load()) {
     const uint64_t now = util::NowMonoNs();
-    seg_.header()->daemon_heartbeat_ns.store(now, std::memory_order_relaxed);
     CheckClients();
     UpdateDrainRate(now);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -1,4 +1,4 @@
-// The supervisor thread: every 100 ms it publishes the daemon heartbeat, notices clients whose
+// The supervisor thread: every 100 ms it notices clients whose
 // process is gone (pid + start time, so a recycled pid is not mistaken for the client) and tells
 // the engine, and measures the drain rate used for retry-after hints.
 #ifndef TASKRING_DAEMON_SUPERVISOR_H_

@@ -8,7 +8,7 @@
 //   offset 0  +---------------------------------------------+
 //             | SegmentHeader (4 KiB)                       |  magic, layout version (written
 //             |   parameters, region offsets/sizes,         |  last), capacity, payload size,
-//             |   daemon pid/heartbeat, admission state,    |  daemon identity, doorbell futex,
+//             |   daemon pid and state, life mutex,         |  daemon identity, doorbell futex,
 //             |   doorbell futex, next job id               |  id allocator
 //             +---------------------------------------------+
 //             | Counters: kCounterCount x 64 B              |  one cache line per counter
@@ -145,12 +145,9 @@ struct alignas(kCacheLine) SegmentHeader {
   char queue_name[kMaxQueueName];
   // --- daemon liveness (daemon writes) ---
   alignas(kCacheLine) std::atomic<int32_t> daemon_pid;
-  std::atomic<uint32_t> daemon_state;         // DaemonState
-  std::atomic<uint64_t> daemon_start_ticks;   // /proc/<pid>/stat starttime: robust to PID reuse
-  std::atomic<uint64_t> daemon_heartbeat_ns;  // CLOCK_MONOTONIC, every ~100 ms
-  std::atomic<uint64_t> drain_rate_milli;     // completions per 1000 s (EWMA), for retry-after
-  std::atomic<uint64_t> outstanding;          // accepted, not terminal (daemon's view)
-  std::atomic<uint64_t> oldest_waiting_unix_ns;
+  std::atomic<uint32_t> daemon_state;      // DaemonState
+  std::atomic<uint64_t> drain_rate_milli;  // completions per 1000 s (EWMA), for retry-after
+  std::atomic<uint64_t> outstanding;       // accepted, not terminal (daemon's view)
   // --- daemon doorbell: producers ring it after pushing to a lane ---
   alignas(kCacheLine) std::atomic<uint32_t> doorbell;  // futex word
   std::atomic<uint32_t> daemon_sleeping;               // >0 while the daemon may sleep
@@ -182,8 +179,6 @@ struct alignas(kCacheLine) ClientEntry {
   std::atomic<uint64_t> owner;
   std::atomic<uint64_t> start_ticks;  // with the pid, identifies the process across PID reuse
   std::atomic<uint32_t> role;         // ClientRole bits
-  std::atomic<uint32_t> generation;   // bumped on every claim
-  std::atomic<uint64_t> heartbeat_ns;
   // Lane cursors: the client publishes `tail`, the daemon consumes up to `head` and, once the
   // records are in the WAL (and synced in fsync mode), advances `committed`.
   alignas(kCacheLine) std::atomic<uint64_t> tail;

@@ -101,6 +101,26 @@ std::vector<std::pair<uint64_t, std::string>> ReadRecords(const std::string& pat
 class DeliveryTest : public ::testing::Test {
  protected:
   std::unique_ptr<Producer> OpenProducer() { return test::OpenProducer(queue_); }
+  // A worker process that takes one job and is SIGKILLed holding it; returns its exit code.
+  int RunWorkerThatDiesHoldingAJob() {
+    const pid_t child = Fork([&] {
+      auto w = test::OpenWorker(queue_);
+      Job job;
+      if (!w || !w->Take(&job, 5000).ok()) return 2;
+      ::raise(SIGKILL);
+      return 3;
+    });
+    return test::WaitChild(child);
+  }
+  // Polls the job's status until it is `want` (bounded, 3 s); returns the last state seen.
+  static JobState WaitForState(const Producer& prod, uint64_t id, JobState want) {
+    JobStatus st;
+    for (int i = 0; i < 300 && st.state != want; ++i) {
+      if (!prod.GetStatus(id, &st).ok()) break;
+      if (st.state != want) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return st.state;
+  }
   std::unique_ptr<Worker> OpenWorker() { return test::OpenWorker(queue_); }
   std::string queue_ = test::UniqueQueueName("dlv");
   TempDir tmp_;
@@ -354,12 +374,7 @@ TEST_F(DeliveryTest, FailedJobIsRetriedThenDeadLettered) {
   }
   Job job;
   EXPECT_TRUE(worker->Take(&job, 300).IsTimedOut()) << "dead after 3 attempts";
-  for (int i = 0; i < 200; ++i) {
-    ASSERT_OK(prod->GetStatus(id, &st));
-    if (st.state == JobState::kDead) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_EQ(st.state, JobState::kDead);
+  EXPECT_EQ(WaitForState(*prod, id, JobState::kDead), JobState::kDead);
   EXPECT_TRUE(prod->GetStatus(id + 100, &st).IsNotFound());
 }
 
@@ -370,17 +385,7 @@ TEST_F(DeliveryTest, JobOfAWorkerThatDiedIsHandedOutAgain) {
   ASSERT_NE(prod, nullptr);
   uint64_t id = 0;
   ASSERT_OK(prod->Enqueue("survives its worker", &id));
-  const pid_t child = Fork([&] {
-    WorkerOptions wo;
-    wo.queue = queue_;
-    std::unique_ptr<Worker> w;
-    if (!Worker::Open(wo, &w).ok()) return 1;
-    Job job;
-    if (!w->Take(&job, 5000).ok()) return 2;
-    ::raise(SIGKILL);  // dies holding the job
-    return 3;
-  });
-  EXPECT_EQ(test::WaitChild(child), 128 + SIGKILL);
+  EXPECT_EQ(RunWorkerThatDiesHoldingAJob(), 128 + SIGKILL);
   std::unique_ptr<Worker> worker = OpenWorker();
   ASSERT_NE(worker, nullptr);
   Job job;
@@ -402,26 +407,11 @@ TEST_F(DeliveryTest, JobThatKillsItsWorkersIsDeadLetteredAfterMaxAttempts) {
   ASSERT_NE(prod, nullptr);
   uint64_t id = 0;
   ASSERT_OK(prod->Enqueue("poison", &id));
-  for (int run = 1; run <= 2; ++run) {
-    const pid_t child = Fork([&] {
-      WorkerOptions wo;
-      wo.queue = queue_;
-      std::unique_ptr<Worker> w;
-      if (!Worker::Open(wo, &w).ok()) return 1;
-      Job job;
-      if (!w->Take(&job, 5000).ok()) return 2;
-      ::raise(SIGKILL);  // the handler crashes the process
-      return 3;
-    });
-    EXPECT_EQ(test::WaitChild(child), 128 + SIGKILL) << "run " << run;
+  for (int run = 1; run <= 2; ++run) {  // the handler crashes its process, twice
+    EXPECT_EQ(RunWorkerThatDiesHoldingAJob(), 128 + SIGKILL) << "run " << run;
   }
-  JobStatus st;
-  for (int i = 0; i < 300; ++i) {
-    ASSERT_OK(prod->GetStatus(id, &st));
-    if (st.state == JobState::kDead) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_EQ(st.state, JobState::kDead) << "two lost runs count as two attempts";
+  EXPECT_EQ(WaitForState(*prod, id, JobState::kDead), JobState::kDead)
+      << "two lost runs count as two attempts";
   std::unique_ptr<Worker> worker = OpenWorker();
   ASSERT_NE(worker, nullptr);
   Job job;
@@ -452,12 +442,7 @@ TEST_F(DeliveryTest, HandlerExceptionFailsTheJobInsteadOfTheProcess) {
       },
       ro));
   EXPECT_EQ(calls, 2) << "failed, retried once, then dead";
-  JobStatus st;
-  for (int i = 0; i < 300 && st.state != JobState::kDead; ++i) {
-    ASSERT_OK(prod->GetStatus(id, &st));
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_EQ(st.state, JobState::kDead);
+  EXPECT_EQ(WaitForState(*prod, id, JobState::kDead), JobState::kDead);
 }
 
 TEST_F(DeliveryTest, WorkerPoolRunsJobsOnSeveralThreads) {
