@@ -10,6 +10,7 @@ int EnqueueCommand(int argc, char** argv);
 int WorkerCommand(int argc, char** argv);
 int StatsCommand(int argc, char** argv);
 int WalCommand(int argc, char** argv);
+int DeadCommand(int argc, char** argv);
 
 // One-line error on stderr: "taskring <cmd>: <msg>".
 int Error(const std::string& cmd, const std::string& msg, int code);

@@ -21,6 +21,8 @@ constexpr const char* kUsage =
     "  wal (dump | verify) --dir DIR\n"
     "                            print the write-ahead log, or check it (first corrupt record\n"
     "                            by file and offset)\n"
+    "  dead (list | show | requeue | purge) --queue NAME [--id ID | --all]\n"
+    "                            dead letters: inspect them, enqueue them again, or delete them\n"
     "\n"
     "Every command takes --help.\n";
 
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
   if (cmd == "worker") return taskring::cli::WorkerCommand(argc, argv);
   if (cmd == "stats") return taskring::cli::StatsCommand(argc, argv);
   if (cmd == "wal") return taskring::cli::WalCommand(argc, argv);
+  if (cmd == "dead") return taskring::cli::DeadCommand(argc, argv);
   std::fprintf(stderr, "taskring: unknown command '%s' (see taskring --help)\n", cmd.c_str());
   return 2;
 }

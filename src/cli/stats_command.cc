@@ -82,6 +82,7 @@ int StatsCommand(int argc, char** argv) {
       {"capacity", capacity},
       {"depth", depth},
       {"outstanding", h->outstanding.load()},
+      {"dead_letters", h->dead_letters.load()},
       {"slots_in_use", in_use},
       {"max_payload", seg->params().max_payload},
       {"workers", workers},

@@ -3,30 +3,11 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/text.h"
 #include "util/flags.h"
 #include "wal/wal_reader.h"
 
 namespace taskring::cli {
-namespace {
-
-// Payload bytes as printable text: escapes keep one record per line whatever the bytes are.
-std::string Printable(std::string_view p, size_t limit) {
-  std::string out;
-  for (size_t i = 0; i < p.size() && i < limit; ++i) {
-    const unsigned char c = static_cast<unsigned char>(p[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    }
-  }
-  if (p.size() > limit) out += "...";
-  return out;
-}
-
-}  // namespace
 
 int WalCommand(int argc, char** argv) {
   const std::string sub = argc >= 3 ? argv[2] : "";

@@ -71,6 +71,7 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
     std::memcpy(seg_.payload(slot), j.payload.data(), j.payload.size());
     Pin(slot, j.wal_segment);
     Schedule(slot, 1);
+    if (j.was_running) seg_.Add(segment::Counter::kRedelivered);
     ++slot;
   }
   outstanding_ = jobs.size();
@@ -80,6 +81,7 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
     }
   }
   seg_.header()->next_job_id.store(max_job_id + 1, std::memory_order_release);
+  RefreshDeadLetters(/*force=*/true);
   PublishGauges();
   return Status::OK();
 }
@@ -184,9 +186,16 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
       LeaseTable::Lease* lease = leases_.Find(rec.slot, rec.slot_gen, client, rec.attempt);
       if (lease != nullptr) {
         lease->deadline_mono_ns = deadline;
-      } else {
-        leases_.Start(rec.slot, {deadline, rec.slot_gen, client, rec.attempt});
+        return;
       }
+      leases_.Start(rec.slot, {deadline, rec.slot_gen, client, rec.attempt});
+      // No sync forced: if the daemon dies first, the job is handed out again anyway; this
+      // only lets the next daemon count that run as an attempt.
+      r.type = wal::RecordType::kStart;
+      r.job_id = h->job_id;
+      r.attempt = rec.attempt;
+      wal_->Add(r);
+      seg_.Add(segment::Counter::kWalRecords);
       return;
     }
     case LaneOp::kComplete:
@@ -203,7 +212,8 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
       if (complete) {
         r.type = wal::RecordType::kComplete;
         pending_.push_back({Action::kFree, rec.slot, JobStateCode::kCompleted});
-      } else if (rec.attempt >= h->max_attempts) {
+      } else if (rec.attempt >= h->max_attempts &&
+                 KeepDeadLetter(rec.slot, rec.attempt, wal::DeadReason::kFailed)) {
         r.type = wal::RecordType::kDead;
         pending_.push_back({Action::kFree, rec.slot, JobStateCode::kDead});
       } else {
@@ -225,6 +235,13 @@ Status Engine::Commit() {
   // A sync that failed earlier must be retried (and keeps failing while the writer's error is
   // sticky) before anyone is told Accepted: never return early with enqueues unsynced.
   if (wal_->buffered_bytes() == 0 && !must_sync) return Status::OK();
+  // A DEAD record lets the job's ENQUEUE go, so its dead letter must be durable first.
+  if (dead_unsynced_) {
+    Status d = config_.dead_letters->SyncDir();
+    if (!d.ok()) return d;
+    dead_unsynced_ = false;
+    if (dead_count_ > config_.dead_max) RefreshDeadLetters(/*force=*/true);
+  }
   const uint64_t before = wal_->bytes_written();
   Status s = wal_->Flush();
   if (!s.ok()) return s;
@@ -434,7 +451,7 @@ void Engine::ReclaimRun(uint32_t slot, uint32_t gen) {
   wal::WalRecord r;
   r.job_id = h->job_id;
   r.attempt = h->attempt.load(std::memory_order_relaxed);
-  if (r.attempt >= h->max_attempts) {
+  if (r.attempt >= h->max_attempts && KeepDeadLetter(slot, r.attempt, wal::DeadReason::kLost)) {
     r.type = wal::RecordType::kDead;
     pending_.push_back({Action::kFree, slot, JobStateCode::kDead});
   } else {
@@ -443,6 +460,52 @@ void Engine::ReclaimRun(uint32_t slot, uint32_t gen) {
   }
   wal_->Add(r);
   seg_.Add(segment::Counter::kWalRecords);
+}
+
+bool Engine::KeepDeadLetter(uint32_t slot, uint32_t attempts, wal::DeadReason reason) {
+  const segment::SlotHeader* h = seg_.slot(slot);
+  const uint32_t len = h->payload_len;  // read once, then bounds-checked
+  if (len > seg_.params().max_payload) return false;
+  wal::DeadLetter letter;
+  letter.job_id = h->job_id;
+  letter.attempts = attempts;
+  letter.max_attempts = h->max_attempts;
+  letter.enqueued_unix_ns = h->enqueued_unix_ns;
+  letter.dead_unix_ns = util::NowUnixNs();
+  letter.reason = reason;
+  letter.payload.assign(seg_.payload(slot), len);
+  const Status s = config_.dead_letters->Write(letter);
+  if (!s.ok()) {
+    LogEvent("cannot keep dead letter of job %llu (%s); it will be retried instead",
+             static_cast<unsigned long long>(letter.job_id), s.ToString().c_str());
+    return false;
+  }
+  dead_unsynced_ = true;
+  ++dead_count_;
+  LogEvent("job %llu is dead after %u attempt(s) (%s); kept in %s",
+           static_cast<unsigned long long>(letter.job_id), attempts, wal::DeadReasonName(reason),
+           config_.dead_letters->dir().c_str());
+  return true;
+}
+
+void Engine::RefreshDeadLetters(bool force) {
+  const uint64_t now = util::NowMonoNs();
+  if (!force && now - last_dead_refresh_ns_ < 5000 * kMsNs) return;
+  last_dead_refresh_ns_ = now;
+  std::vector<uint64_t> ids;
+  if (!config_.dead_letters->List(&ids).ok()) return;
+  uint64_t evicted = 0;
+  // Oldest first: ids grow with time, and the newest failures are the ones worth a look.
+  for (size_t i = 0; ids.size() - i > config_.dead_max; ++i) {
+    evicted += config_.dead_letters->Remove(ids[i]).ok();
+  }
+  if (evicted != 0) {
+    seg_.Add(segment::Counter::kDeadEvicted, evicted);
+    LogEvent("removed the %llu oldest dead letter(s) to keep at most %llu (--dead-max)",
+             static_cast<unsigned long long>(evicted),
+             static_cast<unsigned long long>(config_.dead_max));
+  }
+  dead_count_ = ids.size() - evicted;
 }
 
 void Engine::Schedule(uint32_t slot, uint32_t gen) {
@@ -690,6 +753,7 @@ void Engine::SetDaemonState(segment::DaemonState state) {
 
 void Engine::PublishGauges() {
   seg_.header()->outstanding.store(outstanding_, std::memory_order_relaxed);
+  seg_.header()->dead_letters.store(dead_count_, std::memory_order_relaxed);
 }
 
 bool Engine::Step() {
@@ -736,6 +800,7 @@ bool Engine::Step() {
   CollectSegments();
   ExpireLeases();
   ReleaseDueJobs();
+  RefreshDeadLetters(/*force=*/false);
   if (!stopping_) Dispatch();  // a job handed out now could not finish before the exit
   PublishGauges();
   return did;

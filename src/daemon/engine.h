@@ -26,6 +26,7 @@
 #include "daemon/schedule.h"
 #include "segment/segment.h"
 #include "taskring/status.h"
+#include "wal/dead_letter_store.h"
 #include "wal/wal_writer.h"
 
 namespace taskring::daemon {
@@ -41,7 +42,9 @@ struct EngineConfig {
   uint32_t max_backoff_ms = 300000;   // cap of one retry delay
   uint32_t repair_ms = 1000;          // a ring cell left claimed this long is repaired
   std::string wal_dir;                // for deleting WAL segments no live job needs
-  wal::WalWriterOptions wal_options;  // for reopening the WAL after a failed fdatasync
+  wal::DeadLetterStore* dead_letters = nullptr;  // required; outlives the engine
+  uint64_t dead_max = 10000;                     // oldest dead letters beyond this are removed
+  wal::WalWriterOptions wal_options;             // for reopening the WAL after a failed fdatasync
 };
 
 // Sent by the supervisor thread.
@@ -92,6 +95,12 @@ class Engine {
     uint64_t since_mono_ns = 0;
   };
   bool RepairDue(segment::RingView ring, StuckWatch* watch);
+  // Stores the job in the dead-letter store. False (logged) if it could not: the caller then
+  // retries the job instead of logging DEAD, so its payload is never lost.
+  bool KeepDeadLetter(uint32_t slot, uint32_t attempts, wal::DeadReason reason);
+  // Counts the stored dead letters for the gauge (they also change under `taskring dead`) and
+  // removes the oldest beyond dead_max. Every few seconds, or now if `force`.
+  void RefreshDeadLetters(bool force);
   // A run that ended without an outcome (worker died, lease expired): counts as an attempt;
   // logs RETRY and hands the job out again, or DEAD once its attempts are used up.
   void ReclaimRun(uint32_t slot, uint32_t gen);
@@ -135,7 +144,10 @@ class Engine {
   std::deque<uint64_t> ready_;         // slot refs waiting for room in the dispatch ring
   std::deque<uint64_t> free_backlog_;  // freed slot refs the free ring could not take yet
   bool wal_dirty_ = false;             // written but not yet fdatasync'ed
-  bool enqueues_unsynced_ = false;     // fsync mode: producers wait for these to be synced
+  bool dead_unsynced_ = false;         // dead letters written since the last directory sync
+  uint64_t dead_count_ = 0;            // stored dead letters (as of the last refresh + writes)
+  uint64_t last_dead_refresh_ns_ = 0;
+  bool enqueues_unsynced_ = false;  // fsync mode: producers wait for these to be synced
   uint64_t last_sync_mono_ns_ = 0;
   std::vector<uint64_t> job_segment_;  // per slot: segment pinned by its job (0: none)
   std::map<uint64_t, uint64_t> pins_;  // segment -> live jobs pinned to it

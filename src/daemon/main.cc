@@ -11,11 +11,11 @@
 #include <thread>
 
 #include "daemon/engine.h"
-#include "daemon/file_lock.h"
 #include "daemon/log.h"
 #include "daemon/recovery.h"
 #include "daemon/supervisor.h"
 #include "segment/segment.h"
+#include "util/file_lock.h"
 #include "util/flags.h"
 #include "util/futex.h"
 #include "wal/wal_writer.h"
@@ -38,6 +38,7 @@ struct Config {
   uint64_t lease_ms = 30000;
   uint64_t retry_backoff_ms = 1000;
   uint64_t max_backoff_ms = 300000;
+  uint64_t dead_max = 10000;
   bool group = false;
   bool salvage = false;
 };
@@ -68,7 +69,7 @@ int Serve(const Config& cfg) {
     return Fail("WAL directory " + cfg.dir + " is not writable: " + std::strerror(errno));
   }
   // One daemon per WAL directory and one per queue name (the segment name is global).
-  FileLock dir_lock, queue_lock;
+  util::FileLock dir_lock, queue_lock;
   std::string holder;
   Status s = dir_lock.Acquire(cfg.dir + "/LOCK", file_mode, &holder);
   if (s.IsBusy()) {
@@ -96,6 +97,17 @@ int Serve(const Config& cfg) {
   LogEvent("recovered %zu unfinished job(s) from %llu WAL record(s) in %llu segment(s)",
            rec.live.size(), static_cast<unsigned long long>(rec.report.records),
            static_cast<unsigned long long>(rec.report.segments));
+  if (rec.was_running != 0) {
+    LogEvent("%llu of them were running when the previous daemon stopped; they run again",
+             static_cast<unsigned long long>(rec.was_running));
+  }
+  std::unique_ptr<wal::DeadLetterStore> dead_letters;
+  s = wal::DeadLetterStore::Open(cfg.dir, file_mode, /*create=*/true, &dead_letters);
+  if (!s.ok()) return Fail(s.ToString());
+  if (const uint64_t stale = ReconcileDeadLetters(*dead_letters, rec.live); stale != 0) {
+    LogEvent("removed %llu dead letter(s) of jobs whose DEAD record did not reach the WAL",
+             static_cast<unsigned long long>(stale));
+  }
 
   wal::WalWriterOptions wopts;
   wopts.segment_bytes = cfg.wal_segment_mb << 20;
@@ -114,6 +126,7 @@ int Serve(const Config& cfg) {
   copts.lease_ms = static_cast<uint32_t>(cfg.lease_ms);
   copts.retry_backoff_ms = static_cast<uint32_t>(cfg.retry_backoff_ms);
   copts.group_access = cfg.group;
+  copts.wal_dir = std::filesystem::absolute(cfg.dir, ec).lexically_normal().string();
   std::unique_ptr<segment::Segment> seg;
   s = segment::Segment::Create(cfg.queue, copts, &seg);
   if (!s.ok()) return Fail(s.ToString());
@@ -127,6 +140,8 @@ int Serve(const Config& cfg) {
   ecfg.max_backoff_ms = static_cast<uint32_t>(cfg.max_backoff_ms);
   ecfg.wal_dir = cfg.dir;
   ecfg.wal_options = wopts;
+  ecfg.dead_letters = dead_letters.get();
+  ecfg.dead_max = cfg.dead_max;
   Engine engine(*seg, std::move(wal), ecfg);
   s = engine.Load(rec.live, rec.max_job_id);
   if (!s.ok()) return Fail(s.ToString());
@@ -197,6 +212,8 @@ int main(int argc, char** argv) {
   flags.Uint("retry-backoff-ms", &cfg.retry_backoff_ms, 0, 3600000,
              "delay before the first retry of a failed job; doubles per attempt (1000)");
   flags.Uint("max-backoff-ms", &cfg.max_backoff_ms, 0, 86400000, "cap of one retry delay (300000)");
+  flags.Uint("dead-max", &cfg.dead_max, 0, 100000000,
+             "dead letters kept in DIR/dead; the oldest beyond this are removed (10000)");
   flags.Uint("max-clients", &cfg.max_clients, 1, 4096,
              "producer/worker processes attached at once (256)");
   flags.Uint("lane-capacity", &cfg.lane_capacity, 2, 65536,

@@ -24,7 +24,7 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
             j.enqueued_unix_ns = r.enqueued_unix_ns;
             j.not_before_unix_ns = r.not_before_unix_ns;
             j.wal_segment = out->report.segment_in_progress;
-            j.payload = r.payload;
+            j.payload = r.payload;  // a re-log keeps was_running: the job may still be running
             break;
           }
           case wal::RecordType::kRetry: {
@@ -32,6 +32,16 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
             if (it != live.end()) {
               it->second.attempts_made = std::max(it->second.attempts_made, r.attempt);
               it->second.not_before_unix_ns = r.not_before_unix_ns;
+              it->second.was_running = false;
+            }
+            break;
+          }
+          case wal::RecordType::kStart: {
+            // The run counts as an attempt: redelivered, it shows the next attempt number.
+            auto it = live.find(r.job_id);
+            if (it != live.end()) {
+              it->second.attempts_made = std::max(it->second.attempts_made, r.attempt);
+              it->second.was_running = true;
             }
             break;
           }
@@ -44,13 +54,30 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
   if (!s.ok()) return s;
   out->live.clear();
   out->live.reserve(live.size());
-  for (auto& [id, job] : live) out->live.push_back(std::move(job));
+  out->was_running = 0;
+  for (auto& [id, job] : live) {
+    out->was_running += job.was_running;
+    out->live.push_back(std::move(job));
+  }
   std::sort(out->live.begin(), out->live.end(),
             [](const RecoveredJob& a, const RecoveredJob& b) { return a.id < b.id; });
   out->max_job_id = max_id;
   out->next_lsn = out->report.last_lsn + 1;
   out->terminal = terminal;
   return Status::OK();
+}
+
+uint64_t ReconcileDeadLetters(wal::DeadLetterStore& store, const std::vector<RecoveredJob>& live) {
+  store.RemoveTempFiles();
+  std::vector<uint64_t> ids;
+  if (!store.List(&ids).ok()) return 0;
+  uint64_t removed = 0;
+  auto it = live.begin();  // both sorted by id
+  for (uint64_t id : ids) {
+    while (it != live.end() && it->id < id) ++it;
+    if (it != live.end() && it->id == id) removed += store.Remove(id).ok();
+  }
+  return removed;
 }
 
 }  // namespace taskring::daemon

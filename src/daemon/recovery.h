@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "taskring/status.h"
+#include "wal/dead_letter_store.h"
 #include "wal/wal_reader.h"
 
 namespace taskring::daemon {
@@ -18,6 +19,7 @@ struct RecoveredJob {
   uint64_t enqueued_unix_ns = 0;
   uint64_t not_before_unix_ns = 0;  // delayed (enqueue delay or retry backoff) until then
   uint64_t wal_segment = 0;         // the segment file holding its (latest) ENQUEUE record
+  bool was_running = false;         // a START with no outcome after it: handed out again
   std::string payload;
 };
 
@@ -25,13 +27,19 @@ struct RecoveryResult {
   std::vector<RecoveredJob> live;  // in id order (FIFO)
   uint64_t max_job_id = 0;
   uint64_t next_lsn = 1;
-  uint64_t terminal = 0;  // completed or dead jobs seen
+  uint64_t terminal = 0;     // completed or dead jobs seen
+  uint64_t was_running = 0;  // live jobs that were running when the last daemon stopped
   wal::ReplayReport report;
 };
 
 // Replays DIR. Corruption in the middle of the log stops recovery (unless salvage) with a
 // message naming file and offset; a torn tail is truncated and reported.
 Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out);
+
+// Removes what a crash can leave in the dead-letter store: temp files, and the letters of jobs
+// that are live again (written, but the daemon died before their DEAD record was synced).
+// Returns how many stale letters were removed.
+uint64_t ReconcileDeadLetters(wal::DeadLetterStore& store, const std::vector<RecoveredJob>& live);
 
 }  // namespace taskring::daemon
 

@@ -12,9 +12,9 @@ namespace {
 uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 
 const char* const kCounterNames[] = {
-    "accepted",  "rejected_busy", "rejected_invalid", "completed",  "failed",
-    "retried",   "dead",          "redelivered",      "stale_acks", "leases_expired",
-    "wal_bytes", "wal_fsyncs",    "wal_records",
+    "accepted",  "rejected_busy", "rejected_invalid", "completed",    "failed",
+    "retried",   "dead",          "redelivered",      "stale_acks",   "leases_expired",
+    "wal_bytes", "wal_fsyncs",    "wal_records",      "dead_evicted",
 };
 static_assert(std::size(kCounterNames) == kCounterCount, "one label per counter");
 
@@ -107,6 +107,9 @@ Status ValidateHeader(const SegmentHeader* h, uint64_t mapped_bytes, Params* par
   }
   if (std::memchr(h->queue_name, '\0', kMaxQueueName) == nullptr) {
     return Status::Corruption("segment queue name is not terminated");
+  }
+  if (std::memchr(h->wal_dir, '\0', kMaxWalDir) == nullptr) {
+    return Status::Corruption("segment WAL directory is not terminated");
   }
   *params = p;
   *layout = expected;

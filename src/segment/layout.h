@@ -47,7 +47,7 @@ namespace taskring::segment {
 
 inline constexpr uint64_t kMagic = 0x474E49524B534154ULL;  // "TASKRING" little-endian
 // Bumped on any incompatible change of this file. 0 in the header means "not ready yet".
-inline constexpr uint32_t kLayoutVersion = 3;
+inline constexpr uint32_t kLayoutVersion = 4;
 inline constexpr size_t kCacheLine = 64;
 inline constexpr size_t kHeaderBytes = 4096;
 inline constexpr size_t kSlotHeaderBytes = 64;
@@ -61,6 +61,7 @@ inline constexpr uint32_t kMaxClients = 4096;
 inline constexpr uint32_t kMaxLaneCapacity = 1u << 16;
 inline constexpr uint64_t kMaxSegmentBytes = 64ULL << 30;
 inline constexpr size_t kMaxQueueName = 64;
+inline constexpr size_t kMaxWalDir = 1024;  // with its NUL
 
 enum class Durability : uint32_t { kFsync = 0, kInterval = 1, kNone = 2 };
 
@@ -118,6 +119,7 @@ enum class Counter : uint32_t {
   kWalBytes,
   kWalFsyncs,
   kWalRecords,
+  kDeadEvicted,  // dead letters removed, oldest first, to stay within --dead-max
   kCount,
 };
 inline constexpr uint32_t kCounterCount = static_cast<uint32_t>(Counter::kCount);
@@ -143,11 +145,13 @@ struct alignas(kCacheLine) SegmentHeader {
   uint64_t incarnation;       // random per creation; clients detect a replaced segment
   uint64_t created_unix_ns;
   char queue_name[kMaxQueueName];
+  char wal_dir[kMaxWalDir];  // absolute; lets `taskring dead` find the dead letters
   // --- daemon liveness (daemon writes) ---
   alignas(kCacheLine) std::atomic<int32_t> daemon_pid;
   std::atomic<uint32_t> daemon_state;      // DaemonState
   std::atomic<uint64_t> drain_rate_milli;  // completions per 1000 s (EWMA), for retry-after
   std::atomic<uint64_t> outstanding;       // accepted, not terminal (daemon's view)
+  std::atomic<uint64_t> dead_letters;      // stored in WAL_DIR/dead (rescanned every few s)
   // --- daemon doorbell: producers ring it after pushing to a lane ---
   alignas(kCacheLine) std::atomic<uint32_t> doorbell;  // futex word
   std::atomic<uint32_t> daemon_sleeping;               // >0 while the daemon may sleep

@@ -75,6 +75,10 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   Layout layout;
   s = ComputeLayout(opts.params, &layout);
   if (!s.ok()) return s;
+  if (opts.wal_dir.size() >= kMaxWalDir) {
+    return Status::InvalidArgument("WAL directory path is longer than " +
+                                   std::to_string(kMaxWalDir - 1) + " bytes");
+  }
   AbandonOld(queue);
   auto mapping = std::make_unique<Mapping>();
   try {
@@ -115,6 +119,7 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   h->incarnation = RandomIncarnation();
   h->created_unix_ns = util::NowUnixNs();
   std::strncpy(h->queue_name, queue.c_str(), kMaxQueueName - 1);
+  std::strncpy(h->wal_dir, opts.wal_dir.c_str(), kMaxWalDir - 1);
   h->daemon_pid.store(::getpid(), std::memory_order_relaxed);
   h->daemon_state.store(static_cast<uint32_t>(DaemonState::kStarting), std::memory_order_relaxed);
   h->next_job_id.store(1, std::memory_order_relaxed);

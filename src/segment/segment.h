@@ -25,6 +25,7 @@ struct CreateOptions {
   uint32_t lease_ms = 30000;
   uint32_t retry_backoff_ms = 1000;
   bool group_access = false;  // 0660 instead of 0600
+  std::string wal_dir;        // absolute, < kMaxWalDir bytes
 };
 
 class Segment {

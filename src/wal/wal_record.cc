@@ -40,7 +40,7 @@ Status DecodeRecord(std::string_view in, WalRecord* rec) {
   }
   const auto type = static_cast<uint8_t>(p[1]);
   if (type < static_cast<uint8_t>(RecordType::kEnqueue) ||
-      type > static_cast<uint8_t>(RecordType::kDead)) {
+      type > static_cast<uint8_t>(RecordType::kStart)) {
     return Status::Corruption("unknown record type " + std::to_string(type));
   }
   rec->type = static_cast<RecordType>(type);
@@ -78,6 +78,7 @@ const char* RecordTypeName(RecordType type) {
     case RecordType::kComplete: return "complete";
     case RecordType::kRetry: return "retry";
     case RecordType::kDead: return "dead";
+    case RecordType::kStart: return "start";
   }
   return "unknown";
 }

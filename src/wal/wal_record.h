@@ -17,15 +17,23 @@
 
 namespace taskring::wal {
 
-enum class RecordType : uint8_t { kEnqueue = 1, kComplete = 2, kRetry = 3, kDead = 4 };
+// kStart is written when a worker takes a job, without forcing a sync: after a daemon crash it
+// tells recovery which jobs were running, so their redelivery counts as a new attempt.
+enum class RecordType : uint8_t {
+  kEnqueue = 1,
+  kComplete = 2,
+  kRetry = 3,
+  kDead = 4,
+  kStart = 5,
+};
 
 struct WalRecord {
   RecordType type = RecordType::kEnqueue;
   uint64_t lsn = 0;  // assigned by the writer, strictly increasing across the whole WAL
   uint64_t job_id = 0;
-  uint32_t attempt = 0;             // attempts already made (kRetry/kDead: attempt that failed)
-  uint32_t max_attempts = 0;        // kEnqueue
-  uint32_t priority = 0;            // kEnqueue
+  uint32_t attempt = 0;       // attempts already made (kRetry/kDead: that failed; kStart: begun)
+  uint32_t max_attempts = 0;  // kEnqueue
+  uint32_t priority = 0;      // kEnqueue
   uint64_t enqueued_unix_ns = 0;    // kEnqueue
   uint64_t not_before_unix_ns = 0;  // kEnqueue/kRetry: earliest run time (0 = now)
   std::string payload;              // kEnqueue only (arbitrary bytes, may be empty)
@@ -51,7 +59,7 @@ void EncodeRecord(const WalRecord& rec, std::string* out);
 // unspecified on error.
 [[nodiscard]] Status DecodeRecord(std::string_view in, WalRecord* rec);
 
-// "enqueue", "complete", "retry", "dead" or "unknown" (for logs and the WAL dump tool).
+// "enqueue", "complete", "retry", "dead", "start" or "unknown" (for logs and the WAL dump tool).
 const char* RecordTypeName(RecordType type);
 
 }  // namespace taskring::wal

@@ -103,6 +103,11 @@ TEST_F(CliTest, WrongFlagsAreOneLineErrorsWithExitTwo) {
       {Cli(), "worker", "--queue", queue_, "--print", "--exec", "true"},
       {Cli(), "worker", "--queue", queue_, "--print", "--max-jobs", "-3"},
       {Cli(), "stats", "--queue"},
+      {Cli(), "dead", "list"},                      // no --queue
+      {Cli(), "dead", "purge", "--queue", queue_},  // neither --id nor --all
+      {Cli(), "dead", "requeue", "--queue", queue_, "--id", "3", "--all"},
+      {Cli(), "dead", "show", "--queue", queue_},  // no --id
+      {Cli(), "dead", "bury", "--queue", queue_},
       {Cli(), "frobnicate"},
       {Daemond(), "--queue", queue_},  // no --dir
       {Daemond(), "--queue", queue_, "--dir", tmp_.path(), "--durability", "sometimes"},
@@ -124,6 +129,8 @@ TEST_F(CliTest, EveryCommandHasHelp) {
                                              {Cli(), "enqueue", "--help"},
                                              {Cli(), "worker", "--help"},
                                              {Cli(), "stats", "--help"},
+                                             {Cli(), "dead", "--help"},
+                                             {Cli(), "wal", "--help"},
                                              {Daemond(), "--help"}}) {
     const CommandResult r = RunCommand(argv);
     EXPECT_EQ(r.exit_code, 0);

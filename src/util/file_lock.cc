@@ -1,4 +1,4 @@
-#include "daemon/file_lock.h"
+#include "util/file_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace taskring::daemon {
+namespace taskring::util {
 
 FileLock::~FileLock() {
   if (fd_ >= 0) ::close(fd_);
@@ -35,4 +35,4 @@ Status FileLock::Acquire(const std::string& path, int mode, std::string* holder)
   return Status::OK();
 }
 
-}  // namespace taskring::daemon
+}  // namespace taskring::util

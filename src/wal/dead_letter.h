@@ -1,0 +1,48 @@
+// A dead letter: a job that used up its attempts, kept with its payload until an operator
+// requeues or purges it (`taskring dead ...`).
+//
+// File encoding (integers little-endian; spec in docs/wal_format.md):
+//   magic "TRDEAD01" (8) | masked CRC32C of the body (4) | body length (4) | body
+//   body: version (1) | reason (1) | job_id (8) | attempts (4) | max_attempts (4) |
+//         enqueued_unix_ns (8) | dead_unix_ns (8) | payload_len (4) | payload
+#ifndef TASKRING_WAL_DEAD_LETTER_H_
+#define TASKRING_WAL_DEAD_LETTER_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "taskring/status.h"
+
+namespace taskring::wal {
+
+enum class DeadReason : uint8_t {
+  kFailed = 1,  // its handler reported failure on the last attempt
+  kLost = 2,    // its last run ended without an outcome (worker died, lease expired)
+};
+
+struct DeadLetter {
+  uint64_t job_id = 0;
+  uint32_t attempts = 0;
+  uint32_t max_attempts = 0;
+  uint64_t enqueued_unix_ns = 0;
+  uint64_t dead_unix_ns = 0;
+  DeadReason reason = DeadReason::kFailed;
+  std::string payload;
+
+  friend bool operator==(const DeadLetter&, const DeadLetter&) = default;
+};
+
+// "failed" or "lost" ("unknown" for anything else).
+const char* DeadReasonName(DeadReason reason);
+
+// Appends the file encoding of `letter` to *out. Precondition: payload <= kMaxPayloadBytes.
+void EncodeDeadLetter(const DeadLetter& letter, std::string* out);
+
+// Parses a whole file. Corruption (with the reason) for a wrong magic, length, checksum,
+// version, reason or payload length; never reads outside `in`.
+[[nodiscard]] Status DecodeDeadLetter(std::string_view in, DeadLetter* out);
+
+}  // namespace taskring::wal
+
+#endif  // TASKRING_WAL_DEAD_LETTER_H_

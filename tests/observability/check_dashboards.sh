@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# Static checks of the monitoring files in dashboards/:
+#   - promtool check rules / test rules on alerts.yml (+ a copy with `for:` rewritten to 1s),
+#   - promtool check config on prometheus.yml,
+#   - structure of taskring.json, alerts.yml, alerts_test.yml and the Grafana provisioning files,
+#   - every dashboard and alert expression parses (promtool check rules on a generated rule file)
+#     and names only metrics the exporter exposes.
+# Needs: promtool (Debian package prometheus), /usr/bin/python3 with PyYAML (python3-yaml).
+# Usage: bash tests/observability/check_dashboards.sh   (from anywhere)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DASH="$ROOT/dashboards"
+PY=/usr/bin/python3
+PROMTOOL="${PROMTOOL:-$(command -v promtool || true)}"
+
+fail() { echo "check_dashboards: FAIL: $*" >&2; exit 1; }
+step() { echo "== $*"; }
+
+[[ -x "$PROMTOOL" ]] || fail "promtool not found (apt-get install --no-install-recommends prometheus)"
+[[ -x "$PY" ]] || fail "$PY not found (apt-get install python3)"
+"$PY" -c 'import yaml' 2>/dev/null || fail "$PY has no PyYAML (apt-get install python3-yaml)"
+
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+
+step "promtool check rules dashboards/alerts.yml"
+"$PROMTOOL" check rules "$DASH/alerts.yml"
+
+step "promtool test rules dashboards/alerts_test.yml"
+"$PROMTOOL" test rules "$DASH/alerts_test.yml"
+
+step "promtool check config dashboards/prometheus.yml (with alerts.yml next to it)"
+cp "$DASH/prometheus.yml" "$DASH/alerts.yml" "$TMP/"
+"$PROMTOOL" check config "$TMP/prometheus.yml"
+
+step "fast copy of alerts.yml (every 'for:' rewritten to 1s) still loads"
+n_for="$(grep -cE '^[[:space:]]+for: [0-9]+(ms|s|m|h)[[:space:]]*$' "$DASH/alerts.yml" || true)"
+n_alert="$(grep -cE '^[[:space:]]+- alert: ' "$DASH/alerts.yml" || true)"
+[[ "$n_for" == "$n_alert" && "$n_alert" -gt 0 ]] ||
+  fail "alerts.yml: expected one 'for: <duration>' line per alert ($n_alert alerts, $n_for for: lines)"
+sed -E 's/^([[:space:]]+for:) [0-9]+(ms|s|m|h)[[:space:]]*$/\1 1s/' "$DASH/alerts.yml" >"$TMP/alerts_fast.yml"
+"$PROMTOOL" check rules "$TMP/alerts_fast.yml" >/dev/null
+if grep -qE '^[[:space:]]+for: [0-9]+(ms|m|h)' "$TMP/alerts_fast.yml"; then fail "for: rewrite missed a line"; fi
+
+step "structure of taskring.json, alerts.yml, alerts_test.yml, provisioning"
+"$PY" - "$ROOT" <<'PY'
+import json, os, re, sys
+import yaml
+
+root = sys.argv[1]
+dash_dir = os.path.join(root, "dashboards")
+errors = []
+def err(msg): errors.append(msg)
+
+METRICS = {
+    # gauges
+    "taskring_up", "taskring_queue_depth", "taskring_queue_capacity", "taskring_jobs_outstanding",
+    "taskring_jobs_delayed", "taskring_jobs_running", "taskring_oldest_job_age_seconds",
+    "taskring_workers", "taskring_producers", "taskring_wal_segments", "taskring_wal_disk_bytes",
+    "taskring_dead_letters", "taskring_build_info",
+    # counters
+    "taskring_jobs_accepted_total", "taskring_jobs_rejected_total", "taskring_jobs_completed_total",
+    "taskring_jobs_failed_total", "taskring_jobs_retried_total", "taskring_jobs_dead_total",
+    "taskring_jobs_redelivered_total", "taskring_stale_acks_total", "taskring_leases_expired_total",
+    "taskring_wal_bytes_total", "taskring_wal_fsyncs_total",
+}
+for h in ("taskring_job_wait_seconds", "taskring_job_run_seconds", "taskring_job_latency_seconds",
+          "taskring_wal_fsync_seconds"):
+    METRICS |= {h + "_bucket", h + "_sum", h + "_count"}
+METRIC_RE = re.compile(r"\btaskring_[a-zA-Z0-9_]*")
+QUEUE_FILTER = 'queue=~"$queue"'
+DS_REF = "${datasource}"
+
+def balanced(expr):
+    depth = {"(": 0, "[": 0, "{": 0}
+    close = {")": "(", "]": "[", "}": "{"}
+    in_str = False
+    prev = ""
+    for ch in expr:
+        if in_str:
+            if ch == '"' and prev != "\\":
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in depth:
+            depth[ch] += 1
+        elif ch in close:
+            depth[close[ch]] -= 1
+            if depth[close[ch]] < 0:
+                return False
+        prev = ch if prev != "\\" else ""
+    return not in_str and all(v == 0 for v in depth.values())
+
+def check_metrics(where, expr):
+    for name in METRIC_RE.findall(expr):
+        if name not in METRICS:
+            err("%s: unknown metric %s" % (where, name))
+
+# ---------------------------------------------------------------- dashboard
+path = os.path.join(dash_dir, "taskring.json")
+try:
+    with open(path, encoding="utf-8") as f:
+        d = json.load(f)
+except (OSError, ValueError) as e:
+    sys.exit("check_dashboards: FAIL: %s is not valid JSON: %s" % (path, e))
+
+if d.get("uid") != "taskring-overview": err("dashboard uid must be 'taskring-overview', is %r" % d.get("uid"))
+if d.get("title") != "taskring": err("dashboard title must be 'taskring', is %r" % d.get("title"))
+if not isinstance(d.get("schemaVersion"), int) or d["schemaVersion"] < 36:
+    err("schemaVersion %r too old" % d.get("schemaVersion"))
+if d.get("id") is not None: err("dashboard id must be null (Grafana assigns it)")
+
+variables = {v.get("name"): v for v in (d.get("templating") or {}).get("list") or []}
+ds = variables.get("datasource")
+if not ds or ds.get("type") != "datasource" or ds.get("query") != "prometheus":
+    err("templating: need variable 'datasource' of type datasource, query prometheus")
+q = variables.get("queue")
+if not q:
+    err("templating: need variable 'queue'")
+else:
+    qq = q.get("query")
+    qtext = qq.get("query") if isinstance(qq, dict) else qq
+    if qtext != "label_values(taskring_queue_capacity, queue)":
+        err("queue variable query is %r" % qtext)
+    if not (q.get("multi") and q.get("includeAll")): err("queue variable must be multi + include all")
+    if (q.get("datasource") or {}).get("uid") != DS_REF: err("queue variable must use ${datasource}")
+
+def all_panels(panels):
+    for p in panels or []:
+        yield p
+        yield from all_panels(p.get("panels"))
+
+panels = list(all_panels(d.get("panels")))
+if not panels: err("dashboard has no panels")
+ids = [p.get("id") for p in panels]
+dups = sorted({i for i in ids if ids.count(i) > 1}, key=str)
+if dups: err("duplicate panel ids: %s" % dups)
+if any(not isinstance(i, int) for i in ids): err("every panel needs an integer id")
+
+rows = [p.get("title") for p in panels if p.get("type") == "row"]
+for want in ("Health", "Flow", "Latency", "Storage"):
+    if want not in rows: err("missing row %r (rows: %s)" % (want, rows))
+
+occupied = {}
+for p in panels:
+    t = p.get("title")
+    where = "panel %r (id %s)" % (t, p.get("id"))
+    if not t: err("%s: no title" % where)
+    gp = p.get("gridPos")
+    if not isinstance(gp, dict) or not all(isinstance(gp.get(k), int) for k in ("h", "w", "x", "y")):
+        err("%s: gridPos with integer h, w, x, y missing" % where)
+    else:
+        if gp["x"] < 0 or gp["w"] <= 0 or gp["h"] <= 0 or gp["x"] + gp["w"] > 24:
+            err("%s: gridPos out of the 24-column grid: %s" % (where, gp))
+        for x in range(gp["x"], gp["x"] + gp["w"]):
+            for y in range(gp["y"], gp["y"] + gp["h"]):
+                if (x, y) in occupied:
+                    err("%s overlaps %s" % (where, occupied[(x, y)]))
+                    break
+                occupied[(x, y)] = where
+            else:
+                continue
+            break
+    if p.get("type") == "row":
+        continue
+    if not (p.get("description") or "").strip(): err("%s: no description" % where)
+    if (p.get("datasource") or {}).get("uid") != DS_REF: err("%s: datasource must be %s" % (where, DS_REF))
+    targets = p.get("targets") or []
+    if not targets: err("%s: no targets" % where)
+    refs = [t.get("refId") for t in targets]
+    if len(set(refs)) != len(refs): err("%s: duplicate refIds %s" % (where, refs))
+    for tgt in targets:
+        tw = "%s target %s" % (where, tgt.get("refId"))
+        expr = (tgt.get("expr") or "").strip()
+        if not expr: err("%s: empty expr" % tw); continue
+        if (tgt.get("datasource") or {}).get("uid") not in (None, DS_REF):
+            err("%s: datasource must be %s" % (tw, DS_REF))
+        if QUEUE_FILTER not in expr: err("%s: expr lacks %s: %s" % (tw, QUEUE_FILTER, expr))
+        if "by (queue" not in expr: err("%s: expr must aggregate by (queue...): %s" % (tw, expr))
+        if not balanced(expr): err("%s: unbalanced brackets or quotes: %s" % (tw, expr))
+        if re.search(r"\b(rate|increase|irate)\(", expr) and "[$__rate_interval]" not in expr:
+            err("%s: rate()/increase() should use [$__rate_interval]: %s" % (tw, expr))
+        if "histogram_quantile" in expr and not re.search(r"by \(queue, le\)", expr):
+            err("%s: histogram_quantile must aggregate by (queue, le): %s" % (tw, expr))
+        check_metrics(tw, expr)
+
+# ---------------------------------------------------------------- alerts
+ALERTS = {"TaskringDown", "TaskringQueueNearCapacity", "TaskringRejecting", "TaskringOldestJobTooOld",
+          "TaskringNoWorkers", "TaskringWalFsyncSlow", "TaskringDeadLettersGrowing"}
+with open(os.path.join(dash_dir, "alerts.yml"), encoding="utf-8") as f:
+    rules_doc = yaml.safe_load(f)
+groups = rules_doc.get("groups") or []
+if [g.get("name") for g in groups] != ["taskring"]: err("alerts.yml: want exactly one group 'taskring'")
+seen = set()
+for g in groups:
+    for r in g.get("rules") or []:
+        name = r.get("alert")
+        where = "alert %s" % name
+        if not name: err("alerts.yml: rule without alert name: %s" % r); continue
+        seen.add(name)
+        if not re.fullmatch(r"[0-9]+(ms|s|m|h)", str(r.get("for", ""))): err("%s: for: %r" % (where, r.get("for")))
+        if (r.get("labels") or {}).get("severity") not in ("warning", "critical"):
+            err("%s: labels.severity must be warning or critical" % where)
+        a = r.get("annotations") or {}
+        for key in ("summary", "description", "runbook_url"):
+            if not a.get(key): err("%s: annotation %s missing" % (where, key))
+        if "{{ $labels.queue }}" not in a.get("description", "") or "$value" not in a.get("description", ""):
+            err("%s: description must use {{ $labels.queue }} and $value" % where)
+        if a.get("runbook_url", "").rsplit("#", 1)[-1] != name.lower() or "docs/operations.md#" not in a.get("runbook_url", ""):
+            err("%s: runbook_url must end in docs/operations.md#%s" % (where, name.lower()))
+        if not balanced(r.get("expr", "")): err("%s: unbalanced brackets: %s" % (where, r.get("expr")))
+        check_metrics(where, r.get("expr", ""))
+if seen != ALERTS: err("alerts.yml: alerts %s, want exactly %s" % (sorted(seen), sorted(ALERTS)))
+
+with open(os.path.join(dash_dir, "alerts_test.yml"), encoding="utf-8") as f:
+    tests_doc = yaml.safe_load(f)
+fires, silent = set(), set()
+for t in tests_doc.get("tests") or []:
+    for c in t.get("alert_rule_test") or []:
+        (fires if c.get("exp_alerts") else silent).add(c.get("alertname"))
+for name in sorted(ALERTS):
+    if name not in fires: err("alerts_test.yml: no case where %s fires" % name)
+    if name not in silent: err("alerts_test.yml: no case where %s stays silent" % name)
+
+# ---------------------------------------------------------------- prometheus.yml, provisioning
+with open(os.path.join(dash_dir, "prometheus.yml"), encoding="utf-8") as f:
+    prom = yaml.safe_load(f)
+jobs = {j.get("job_name"): j for j in prom.get("scrape_configs") or []}
+if "taskring" not in jobs: err("prometheus.yml: no scrape job 'taskring'")
+elif "127.0.0.1:9464" not in [t for sc in jobs["taskring"].get("static_configs") or [] for t in sc.get("targets") or []]:
+    err("prometheus.yml: job taskring must scrape 127.0.0.1:9464")
+if "alerts.yml" not in (prom.get("rule_files") or []): err("prometheus.yml: rule_files must list alerts.yml")
+
+prov = os.path.join(dash_dir, "grafana", "provisioning")
+with open(os.path.join(prov, "datasources", "taskring.yml"), encoding="utf-8") as f:
+    dsp = yaml.safe_load(f)
+if not any(x.get("type") == "prometheus" and x.get("url") for x in dsp.get("datasources") or []):
+    err("provisioning/datasources/taskring.yml: no prometheus datasource with a url")
+with open(os.path.join(prov, "dashboards", "taskring.yml"), encoding="utf-8") as f:
+    dbp = yaml.safe_load(f)
+if not any(x.get("type") == "file" and (x.get("options") or {}).get("path") for x in dbp.get("providers") or []):
+    err("provisioning/dashboards/taskring.yml: no file provider with options.path")
+
+if errors:
+    for e in errors: print("check_dashboards: FAIL: " + e, file=sys.stderr)
+    sys.exit(1)
+print("%d panels (%d rows), %d alert names: OK" % (len(panels), len(rows), len(seen)))
+PY
+
+step "every dashboard and alert expression parses (promtool check rules on generated recording rules)"
+"$PY" "$ROOT/tests/observability/dashboard_exprs.py" 1m '.+' >"$TMP/exprs.jsonl"
+"$PY" - "$TMP/exprs.jsonl" "$TMP/exprs_rules.yml" <<'PY'
+import json, sys
+items = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8") if line.strip()]
+if not items:
+    sys.exit("check_dashboards: FAIL: dashboard_exprs.py printed no expressions")
+rules = [{"record": "check_dashboards:expr_%d" % i, "expr": it["expr"],
+          "labels": {"check_source": it["source"], "check_title": it["title"]}}
+         for i, it in enumerate(items)]
+# JSON is valid YAML.
+with open(sys.argv[2], "w", encoding="utf-8") as f:
+    json.dump({"groups": [{"name": "check_dashboards", "rules": rules}]}, f, indent=1)
+print("%d expressions" % len(items))
+PY
+if ! "$PROMTOOL" check rules "$TMP/exprs_rules.yml" >"$TMP/exprs_check.log" 2>&1; then
+  cat "$TMP/exprs_check.log" >&2
+  # shellcheck disable=SC2013  # numbers only, word splitting is what we want
+  for n in $(grep -oE 'check_dashboards:expr_[0-9]+' "$TMP/exprs_check.log" | sort -u | sed 's/.*_//'); do
+    echo "expr_$n is: $(sed -n "$((n + 1))p" "$TMP/exprs.jsonl")" >&2
+  done
+  fail "an expression does not parse (see above)"
+fi
+
+echo "check_dashboards: OK"

@@ -1,0 +1,113 @@
+// Dead-letter files: encoding, damage detection, and the store's file handling.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "test_util.h"
+#include "wal/dead_letter.h"
+#include "wal/dead_letter_store.h"
+
+namespace taskring::wal {
+namespace {
+
+DeadLetter Sample(uint64_t id) {
+  DeadLetter d;
+  d.job_id = id;
+  d.attempts = 3;
+  d.max_attempts = 3;
+  d.enqueued_unix_ns = 1'700'000'000'000'000'000ULL;
+  d.dead_unix_ns = 1'700'000'001'000'000'000ULL;
+  d.reason = DeadReason::kLost;
+  d.payload = std::string("bin\0ary\xff", 8);
+  return d;
+}
+
+TEST(DeadLetterTest, RoundTrips) {
+  std::string buf;
+  EncodeDeadLetter(Sample(7), &buf);
+  DeadLetter out;
+  ASSERT_OK(DecodeDeadLetter(buf, &out));
+  EXPECT_EQ(out, Sample(7));
+}
+
+TEST(DeadLetterTest, EveryFlippedBitAndEveryTruncationIsCorruption) {
+  std::string buf;
+  EncodeDeadLetter(Sample(7), &buf);
+  DeadLetter out;
+  for (size_t i = 0; i < buf.size() * 8; ++i) {
+    std::string bad = buf;
+    bad[i / 8] = static_cast<char>(bad[i / 8] ^ (1 << (i % 8)));
+    EXPECT_TRUE(DecodeDeadLetter(bad, &out).IsCorruption()) << "bit " << i;
+  }
+  for (size_t n = 0; n < buf.size(); ++n) {
+    EXPECT_TRUE(DecodeDeadLetter(std::string_view(buf).substr(0, n), &out).IsCorruption()) << n;
+  }
+  EXPECT_TRUE(DecodeDeadLetter(buf + "x", &out).IsCorruption());
+}
+
+class DeadLetterStoreTest : public ::testing::Test {
+ protected:
+  test::TempDir tmp_;
+  std::unique_ptr<DeadLetterStore> Open(bool create) {
+    std::unique_ptr<DeadLetterStore> store;
+    EXPECT_OK(DeadLetterStore::Open(tmp_.path(), 0600, create, &store));
+    return store;
+  }
+};
+
+TEST_F(DeadLetterStoreTest, MissingDirectoryIsNotFoundUnlessCreated) {
+  std::unique_ptr<DeadLetterStore> store;
+  EXPECT_TRUE(DeadLetterStore::Open(tmp_.path(), 0600, false, &store).IsNotFound());
+  store = Open(true);
+  struct stat st {};
+  ASSERT_EQ(::stat(store->dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "owner-only by default";
+}
+
+TEST_F(DeadLetterStoreTest, WritesListsReadsAndRemovesInIdOrder) {
+  auto store = Open(true);
+  for (uint64_t id : {30u, 4u, 12u}) ASSERT_OK(store->Write(Sample(id)));
+  ASSERT_OK(store->SyncDir());
+  std::vector<uint64_t> ids;
+  ASSERT_OK(store->List(&ids));
+  EXPECT_EQ(ids, (std::vector<uint64_t>{4, 12, 30}));
+  DeadLetter d;
+  ASSERT_OK(store->Read(12, &d));
+  EXPECT_EQ(d, Sample(12));
+  struct stat st {};
+  ASSERT_EQ(::stat((store->dir() + "/00000000000000000012.dead").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_OK(store->Remove(12));
+  EXPECT_TRUE(store->Remove(12).IsNotFound());
+  EXPECT_TRUE(store->Read(12, &d).IsNotFound());
+  ASSERT_OK(store->List(&ids));
+  EXPECT_EQ(ids, (std::vector<uint64_t>{4, 30}));
+}
+
+TEST_F(DeadLetterStoreTest, ForeignFilesAreSkippedAndDamagedOnesRefused) {
+  auto store = Open(true);
+  std::ofstream(store->dir() + "/notes.txt") << "hello";
+  std::ofstream(store->dir() + "/12.dead") << "short name";
+  std::ofstream(store->dir() + "/.tmp-00000000000000000009.dead") << "half written";
+  std::ofstream(store->dir() + "/00000000000000000005.dead") << "garbage, not a letter";
+  ASSERT_OK(store->Write(Sample(6)));
+  ASSERT_EQ(::rename((store->dir() + "/00000000000000000006.dead").c_str(),
+                     (store->dir() + "/00000000000000000008.dead").c_str()),
+            0);
+  std::vector<uint64_t> ids;
+  ASSERT_OK(store->List(&ids));
+  EXPECT_EQ(ids, (std::vector<uint64_t>{5, 8}));
+  DeadLetter d;
+  const Status garbage = store->Read(5, &d);
+  EXPECT_TRUE(garbage.IsCorruption()) << garbage.ToString();
+  EXPECT_NE(garbage.ToString().find("00000000000000000005.dead"), std::string::npos);
+  EXPECT_TRUE(store->Read(8, &d).IsCorruption()) << "a file renamed to another job's id";
+  store->RemoveTempFiles();
+  struct stat st {};
+  EXPECT_NE(::stat((store->dir() + "/.tmp-00000000000000000009.dead").c_str(), &st), 0);
+  EXPECT_EQ(::stat((store->dir() + "/notes.txt").c_str(), &st), 0) << "only temp files go";
+}
+
+}  // namespace
+}  // namespace taskring::wal
