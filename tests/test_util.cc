@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -83,6 +84,11 @@ Daemon::~Daemon() {
 
 ::testing::AssertionResult Daemon::Start() {
   std::vector<std::string> args = {BinDir() + "/taskringd", "--queue", queue_, "--dir", dir_};
+  // Tests run side by side: any free port for metrics unless the test chose one.
+  const bool metrics_chosen = std::find_if(extra_.begin(), extra_.end(), [](const std::string& a) {
+                                return a.rfind("--metrics-listen", 0) == 0 || a == "--no-metrics";
+                              }) != extra_.end();
+  if (!metrics_chosen) args.insert(args.end(), {"--metrics-listen", "127.0.0.1:0"});
   args.insert(args.end(), extra_.begin(), extra_.end());
   pid_ = ::fork();
   if (pid_ == 0) {

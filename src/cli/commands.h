@@ -8,7 +8,7 @@ namespace taskring::cli {
 
 int EnqueueCommand(int argc, char** argv);
 int WorkerCommand(int argc, char** argv);
-int StatsCommand(int argc, char** argv);
+int StatCommand(int argc, char** argv);  // also "stats"
 int WalCommand(int argc, char** argv);
 int DeadCommand(int argc, char** argv);
 

@@ -16,8 +16,9 @@ constexpr const char* kUsage =
     "error\n"
     "  worker --queue NAME (--print | --exec CMD) [--max-jobs N] [--idle-exit SECONDS]\n"
     "                            run jobs: print payloads, or run CMD with the payload on stdin\n"
-    "  stats --queue NAME [--json]\n"
-    "                            capacity, depth, outstanding, counters, live workers\n"
+    "  stat --queue NAME [--json] [--watch]\n"
+    "                            gauges, counters and latency quantiles from shared memory\n"
+    "                            (\"stats\" is the same command)\n"
     "  wal (dump | verify) --dir DIR\n"
     "                            print the write-ahead log, or check it (first corrupt record\n"
     "                            by file and offset)\n"
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "enqueue") return taskring::cli::EnqueueCommand(argc, argv);
   if (cmd == "worker") return taskring::cli::WorkerCommand(argc, argv);
-  if (cmd == "stats") return taskring::cli::StatsCommand(argc, argv);
+  if (cmd == "stat" || cmd == "stats") return taskring::cli::StatCommand(argc, argv);
   if (cmd == "wal") return taskring::cli::WalCommand(argc, argv);
   if (cmd == "dead") return taskring::cli::DeadCommand(argc, argv);
   std::fprintf(stderr, "taskring: unknown command '%s' (see taskring --help)\n", cmd.c_str());

@@ -45,7 +45,13 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
   }
   const segment::Segment& seg = session_->seg();
   Status daemon = session_->CheckDaemon();
-  if (!daemon.ok()) return daemon;
+  if (!daemon.ok()) {
+    seg.AddRejected(
+        session_->index(),
+        daemon.IsIOError() ? segment::RejectReason::kStorage : segment::RejectReason::kStopped,
+        payloads.size());
+    return daemon;
+  }
 
   const uint32_t max_attempts =
       options.max_attempts != 0 ? options.max_attempts : seg.header()->default_max_attempts;
@@ -55,7 +61,7 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
     EnqueueResult& r = results[i];
     r = EnqueueResult{};
     if (payloads[i].size() > seg.params().max_payload) {
-      seg.Add(segment::Counter::kRejectedInvalid);
+      seg.AddRejected(session_->index(), segment::RejectReason::kTooLarge);
       r.status = Status::InvalidArgument("payload of " + std::to_string(payloads[i].size()) +
                                          " bytes exceeds the queue's max payload of " +
                                          std::to_string(seg.params().max_payload));
@@ -63,7 +69,7 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
     }
     uint32_t slot = 0, gen = 0;
     if (!admission::TryAcquireSlot(seg, session_->index(), &slot, &gen)) {
-      seg.Add(segment::Counter::kRejectedBusy);
+      seg.AddRejected(session_->index(), segment::RejectReason::kBusy);
       r.status = Status::Busy();
       continue;
     }

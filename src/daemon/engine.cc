@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "daemon/log.h"
+#include "metrics/histogram.h"
 #include "util/clock.h"
 #include "util/futex.h"
 #include "wal/wal_segment.h"
@@ -176,8 +177,16 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
     }
     case LaneOp::kStart:
     case LaneOp::kTouch: {
-      // Not logged: a lease lives only as long as this daemon. After a restart every job that
-      // was running is handed out again.
+      const bool first_start = static_cast<LaneOp>(rec.op) == LaneOp::kStart && rec.attempt == 1 &&
+                               h->attempt.load(std::memory_order_relaxed) == 1;
+      if (first_start && (expect(SlotState::kRunning) || expect(SlotState::kCompleting) ||
+                          expect(SlotState::kFailing))) {
+        // Even when a fast job's outcome overtook this record: wait = accepted -> first start.
+        const uint64_t started = h->started_unix_ns, enqueued = h->enqueued_unix_ns;
+        Observe(segment::Histogram::kJobWait, started > enqueued ? started - enqueued : 0);
+      }
+      // A lease lives only as long as this daemon: after a restart every job that was running
+      // is handed out again.
       if (!expect(SlotState::kRunning) ||
           h->attempt.load(std::memory_order_relaxed) != rec.attempt) {
         return;  // the lease already ended (expired, or the outcome overtook the heartbeat)
@@ -207,6 +216,7 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
         return;
       }
       leases_.End(rec.slot);
+      Observe(segment::Histogram::kJobRun, SinceUnixNs(h->started_unix_ns));
       r.job_id = h->job_id;
       r.attempt = rec.attempt;
       if (complete) {
@@ -250,7 +260,7 @@ Status Engine::Commit() {
   // reach the disk with the next sync (at most interval_ms later): losing one to a host crash
   // means the job runs again, which at-least-once allows.
   if (must_sync) {
-    s = wal_->Sync();
+    s = SyncWal();
     if (!s.ok()) return s;  // still unsynced: no producer is told Accepted
     enqueues_unsynced_ = false;
     wal_dirty_ = false;
@@ -327,6 +337,7 @@ void Engine::Apply() {
                                                      : segment::Counter::kDead);
         if (p.state == JobStateCode::kDead) seg_.Add(segment::Counter::kFailed);
         SetJobStatus(h->job_id, p.state, h->attempt.load(std::memory_order_relaxed));
+        Observe(segment::Histogram::kJobLatency, SinceUnixNs(h->enqueued_unix_ns));
         Unpin(p.slot);
         FreeSlot(p.slot);
         break;
@@ -751,6 +762,22 @@ void Engine::SetDaemonState(segment::DaemonState state) {
   seg_.header()->daemon_state.store(static_cast<uint32_t>(state), std::memory_order_release);
 }
 
+void Engine::Observe(segment::Histogram h, uint64_t ns) {
+  metrics::Record(&seg_.header()->histograms[static_cast<uint32_t>(h)], ns);
+}
+
+uint64_t Engine::SinceUnixNs(uint64_t stamp) {
+  const uint64_t now = util::NowUnixNs();
+  return stamp != 0 && stamp < now ? now - stamp : 0;
+}
+
+Status Engine::SyncWal() {
+  const uint64_t start = util::NowMonoNs();
+  Status s = wal_->Sync();
+  if (s.ok()) Observe(segment::Histogram::kWalFsync, util::NowMonoNs() - start);
+  return s;
+}
+
 void Engine::PublishGauges() {
   seg_.header()->outstanding.store(outstanding_, std::memory_order_relaxed);
   seg_.header()->dead_letters.store(dead_count_, std::memory_order_relaxed);
@@ -789,7 +816,7 @@ bool Engine::Step() {
   }
   if (wal_dirty_ && config_.durability != segment::Durability::kNone &&
       util::NowMonoNs() - last_sync_mono_ns_ >= config_.interval_ms * kMsNs) {
-    if (wal_->Sync().ok()) {
+    if (SyncWal().ok()) {
       seg_.Add(segment::Counter::kWalFsyncs);
       wal_dirty_ = false;
     }

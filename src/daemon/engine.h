@@ -129,6 +129,12 @@ class Engine {
   bool AnyLanePending() const;
   uint64_t CountLeasedSlots() const;
   void PublishGauges();
+  // Latency histograms live in the segment header; this thread is their only writer.
+  void Observe(segment::Histogram h, uint64_t ns);
+  // Elapsed ns since a wall-clock stamp read from a slot (0 if the stamp is absent or ahead).
+  static uint64_t SinceUnixNs(uint64_t stamp);
+  // fdatasync of the WAL, timed into the fsync histogram.
+  Status SyncWal();
 
   segment::Segment& seg_;
   std::unique_ptr<wal::WalWriter> wal_;

@@ -12,6 +12,7 @@
 
 #include "daemon/engine.h"
 #include "daemon/log.h"
+#include "daemon/metrics_exporter.h"
 #include "daemon/recovery.h"
 #include "daemon/supervisor.h"
 #include "segment/segment.h"
@@ -39,6 +40,8 @@ struct Config {
   uint64_t retry_backoff_ms = 1000;
   uint64_t max_backoff_ms = 300000;
   uint64_t dead_max = 10000;
+  std::string metrics_listen = "127.0.0.1:9464";
+  bool no_metrics = false;
   bool group = false;
   bool salvage = false;
 };
@@ -154,6 +157,19 @@ int Serve(const Config& cfg) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // After the mask, so the HTTP threads leave SIGTERM to the signal thread.
+  std::unique_ptr<MetricsExporter> exporter;
+  if (!cfg.no_metrics) {
+    s = MetricsExporter::Start(cfg.metrics_listen, *seg, &exporter);
+    if (!s.ok()) {
+      segment::Segment::Remove(cfg.queue);  // never published: nobody is attached
+      return Fail(s.ToString());
+    }
+    seg->header()->metrics_port.store(static_cast<uint32_t>(exporter->port()));
+    const std::string host = cfg.metrics_listen.substr(0, cfg.metrics_listen.rfind(':'));
+    LogEvent("metrics: http://%s:%d/metrics", host.c_str(), exporter->port());
+  }
+
   std::atomic<bool> stop{false};
   std::thread signals([&] {
     int sig = 0;
@@ -221,6 +237,9 @@ int main(int argc, char** argv) {
   flags.Uint("wal-segment-mb", &cfg.wal_segment_mb, 1, 4096, "WAL segment file size (64)");
   flags.Uint("shutdown-grace-ms", &cfg.shutdown_grace_ms, 0, 600000,
              "on SIGTERM, wait this long for running jobs (5000)");
+  flags.String("metrics-listen", &cfg.metrics_listen,
+               "Prometheus /metrics address, HOST:PORT (127.0.0.1:9464; port 0 = any free)");
+  flags.Bool("no-metrics", &cfg.no_metrics, "no HTTP endpoint (`taskring stat` still works)");
   flags.Bool("group", &cfg.group, "let the owner's group read/write the segment and WAL");
   flags.Bool("salvage", &cfg.salvage,
              "recover past mid-log WAL corruption, skipping damaged records (loses them)");
@@ -235,6 +254,10 @@ int main(int argc, char** argv) {
   }
   s = taskring::segment::ValidateQueueName(cfg.queue);
   if (!s.ok()) return taskring::daemon::Fail(std::string(s.message()), 2);
+  if (!cfg.no_metrics) {
+    s = taskring::daemon::ValidateListenAddress(cfg.metrics_listen);
+    if (!s.ok()) return taskring::daemon::Fail(std::string(s.message()), 2);
+  }
   if ((cfg.lane_capacity & (cfg.lane_capacity - 1)) != 0) {
     return taskring::daemon::Fail("--lane-capacity must be a power of two", 2);
   }

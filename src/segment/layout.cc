@@ -12,13 +12,19 @@ namespace {
 uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 
 const char* const kCounterNames[] = {
-    "accepted",  "rejected_busy", "rejected_invalid", "completed",    "failed",
-    "retried",   "dead",          "redelivered",      "stale_acks",   "leases_expired",
-    "wal_bytes", "wal_fsyncs",    "wal_records",      "dead_evicted",
+    "accepted",   "completed",      "failed",    "retried",    "dead",        "redelivered",
+    "stale_acks", "leases_expired", "wal_bytes", "wal_fsyncs", "wal_records", "dead_evicted",
 };
 static_assert(std::size(kCounterNames) == kCounterCount, "one label per counter");
+const char* const kRejectReasonNames[] = {"busy", "too_large", "storage", "stopped"};
+static_assert(std::size(kRejectReasonNames) == kRejectReasonCount, "one label per reason");
 
 }  // namespace
+
+const char* RejectReasonName(RejectReason r) {
+  const auto i = static_cast<uint32_t>(r);
+  return i < kRejectReasonCount ? kRejectReasonNames[i] : "unknown";
+}
 
 const char* CounterName(Counter c) {
   const auto i = static_cast<uint32_t>(c);

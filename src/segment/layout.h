@@ -47,11 +47,11 @@ namespace taskring::segment {
 
 inline constexpr uint64_t kMagic = 0x474E49524B534154ULL;  // "TASKRING" little-endian
 // Bumped on any incompatible change of this file. 0 in the header means "not ready yet".
-inline constexpr uint32_t kLayoutVersion = 4;
+inline constexpr uint32_t kLayoutVersion = 5;
 inline constexpr size_t kCacheLine = 64;
 inline constexpr size_t kHeaderBytes = 4096;
 inline constexpr size_t kSlotHeaderBytes = 64;
-inline constexpr size_t kClientEntryBytes = 256;
+inline constexpr size_t kClientEntryBytes = 320;
 
 // Limits checked both at creation and on attach, so a corrupt header cannot make a reader
 // compute a huge or overflowing region.
@@ -107,8 +107,6 @@ Status ComputeLayout(const Params& params, Layout* out);
 // does the work; read by `taskring stats` and the exporter.
 enum class Counter : uint32_t {
   kAccepted = 0,
-  kRejectedBusy,
-  kRejectedInvalid,
   kCompleted,
   kFailed,
   kRetried,
@@ -129,6 +127,22 @@ struct alignas(kCacheLine) CounterCell {
   std::atomic<uint64_t> value;
 };
 static_assert(sizeof(CounterCell) == kCacheLine);
+
+// Why a producer was refused. Counted per client (see ClientEntry::rejected): a full queue
+// under load makes every producer count at once, and one shared line would bounce between them.
+enum class RejectReason : uint32_t { kBusy = 0, kTooLarge, kStorage, kStopped, kCount };
+inline constexpr uint32_t kRejectReasonCount = static_cast<uint32_t>(RejectReason::kCount);
+const char* RejectReasonName(RejectReason r);  // "busy", "too_large", "storage", "stopped"
+
+// Latency histograms, recorded by the daemon's engine thread only (a single writer: plain
+// relaxed stores, no read-modify-write), read by anyone. Buckets are Prometheus "le" bounds.
+enum class Histogram : uint32_t { kJobWait = 0, kJobRun, kJobLatency, kWalFsync, kCount };
+inline constexpr uint32_t kHistogramCount = static_cast<uint32_t>(Histogram::kCount);
+inline constexpr uint32_t kHistogramBuckets = 24;  // 1 us .. 60 s, 1-2.5-5 per decade; + Inf
+struct alignas(kCacheLine) HistogramCells {
+  std::atomic<uint64_t> bucket[kHistogramBuckets + 1];  // non-cumulative; last = above 60 s
+  std::atomic<uint64_t> sum_ns;
+};
 
 struct alignas(kCacheLine) SegmentHeader {
   // --- identity: immutable after ready ---
@@ -152,6 +166,7 @@ struct alignas(kCacheLine) SegmentHeader {
   std::atomic<uint64_t> drain_rate_milli;  // completions per 1000 s (EWMA), for retry-after
   std::atomic<uint64_t> outstanding;       // accepted, not terminal (daemon's view)
   std::atomic<uint64_t> dead_letters;      // stored in WAL_DIR/dead (rescanned every few s)
+  std::atomic<uint32_t> metrics_port;      // the exporter's TCP port, 0 when off
   // --- daemon doorbell: producers ring it after pushing to a lane ---
   alignas(kCacheLine) std::atomic<uint32_t> doorbell;  // futex word
   std::atomic<uint32_t> daemon_sleeping;               // >0 while the daemon may sleep
@@ -164,6 +179,7 @@ struct alignas(kCacheLine) SegmentHeader {
   // the daemon dies, however it dies, the kernel marks the futex word OWNER_DIED, so clients
   // see the death with one load, at once and without PID-reuse doubt (see DaemonLifeWord). ---
   alignas(kCacheLine) pthread_mutex_t daemon_life;
+  HistogramCells histograms[kHistogramCount];
 };
 static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
@@ -190,6 +206,10 @@ struct alignas(kCacheLine) ClientEntry {
   alignas(kCacheLine) std::atomic<uint64_t> committed;
   std::atomic<uint32_t> commit_futex;  // low bits of committed; futex word for waiters
   std::atomic<uint32_t> commit_waiters;
+  // Refusals counted by whichever client holds the entry (one writer at a time: load + store).
+  // Never reset, not even when the entry changes hands, so their sum over all entries only
+  // grows, as a Prometheus counter must.
+  alignas(kCacheLine) std::atomic<uint64_t> rejected[kRejectReasonCount];
 };
 static_assert(sizeof(ClientEntry) == kClientEntryBytes);
 

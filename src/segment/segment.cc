@@ -186,4 +186,20 @@ void Segment::Remove(const std::string& queue) {
   bip::shared_memory_object::remove(ShmName(queue).c_str());
 }
 
+void Segment::AddRejected(uint32_t client, RejectReason r, uint64_t n) const {
+  if (!ValidClient(client) || r >= RejectReason::kCount) return;
+  std::atomic<uint64_t>& cell = this->client(client)->rejected[static_cast<uint32_t>(r)];
+  // Single writer (the entry's holder): no locked read-modify-write needed.
+  cell.store(cell.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+uint64_t Segment::ReadRejected(RejectReason r) const {
+  if (r >= RejectReason::kCount) return 0;
+  uint64_t sum = 0;
+  for (uint32_t i = 0; i < params_.max_clients; ++i) {
+    sum += client(i)->rejected[static_cast<uint32_t>(r)].load(std::memory_order_relaxed);
+  }
+  return sum;
+}
+
 }  // namespace taskring::segment

@@ -60,6 +60,10 @@ class Segment {
   }
   void Add(Counter c, uint64_t n = 1) const { counter(c).fetch_add(n, std::memory_order_relaxed); }
   uint64_t Read(Counter c) const { return counter(c).load(std::memory_order_relaxed); }
+  // Counts a refusal in `client`'s own entry (the caller holds that entry).
+  void AddRejected(uint32_t client, RejectReason r, uint64_t n = 1) const;
+  // Refusals summed over every client entry.
+  uint64_t ReadRejected(RejectReason r) const;
 
   // Index arguments must already be validated against params() by the caller.
   ClientEntry* client(uint32_t i) const {

@@ -128,7 +128,7 @@ TEST_F(CliTest, EveryCommandHasHelp) {
        std::vector<std::vector<std::string>>{{Cli(), "--help"},
                                              {Cli(), "enqueue", "--help"},
                                              {Cli(), "worker", "--help"},
-                                             {Cli(), "stats", "--help"},
+                                             {Cli(), "stat", "--help"},
                                              {Cli(), "dead", "--help"},
                                              {Cli(), "wal", "--help"},
                                              {Daemond(), "--help"}}) {
@@ -196,17 +196,35 @@ TEST_F(CliTest, WorkerFinishesTheJobInHandOnSigterm) {
   EXPECT_EQ(StatsCounterSettles(queue_, "depth", 1), 1u) << "and no further job was taken";
 }
 
-TEST_F(CliTest, StatsShowsCapacityDepthAndWorkers) {
-  Daemon d(queue_, tmp_.path() + "/wal", {"--capacity", "77"});
+TEST_F(CliTest, StatReadsTheSegmentWithTheHttpEndpointOff) {
+  Daemon d(queue_, tmp_.path() + "/wal", {"--capacity", "77", "--no-metrics"});
   ASSERT_TRUE(d.Start());
   ASSERT_EQ(RunCommand({Cli(), "enqueue", "--queue", queue_}, "a\nb\n").exit_code, 0);
-  CommandResult r = RunCommand({Cli(), "stats", "--queue", queue_});
+  ASSERT_EQ(
+      RunCommand({Cli(), "worker", "--queue", queue_, "--print", "--max-jobs", "1"}).exit_code, 0);
+  EXPECT_EQ(StatsCounterSettles(queue_, "completed", 1), 1u);
+  CommandResult r = RunCommand({Cli(), "stat", "--queue", queue_});
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_NE(r.out.find("capacity     77"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("depth        2"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("daemon       running"), std::string::npos) << r.out;
-  EXPECT_EQ(StatsCounterSettles(queue_, "outstanding", 2), 2u);
+  for (const char* want : {"capacity       77\n", "depth          1\n", "daemon         running\n",
+                           "metrics        off\n", "completed      1\n", "rejected_busy  0\n"}) {
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
+  }
+  EXPECT_NE(r.out.find("job_run                 1 "), std::string::npos) << "one run recorded\n"
+                                                                         << r.out;
+  EXPECT_EQ(StatsCounterSettles(queue_, "outstanding", 1), 1u);
   EXPECT_EQ(StatsCounterSettles(queue_, "workers", 0), 0u);
+  r = RunCommand({Cli(), "stat", "--queue", queue_, "--json"});
+  EXPECT_NE(r.out.find("\"job_latency\":{\"count\":1,"), std::string::npos) << r.out;
+
+  // --watch: one frame per interval, counters with their rate.
+  r = RunCommand(
+      {Cli(), "stat", "--queue", queue_, "--watch", "--interval-ms", "100", "--count", "3"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  size_t frames = 0;
+  for (size_t at = 0; (at = r.out.find("queue          ", at)) != std::string::npos; ++at) ++frames;
+  EXPECT_EQ(frames, 3u) << r.out;
+  EXPECT_NE(r.out.find("completed      1   (0.0/s)"), std::string::npos) << r.out;
+
   EXPECT_EQ(d.Stop(), 0);
   r = RunCommand({Cli(), "stats", "--queue", queue_});
   EXPECT_EQ(r.exit_code, 1) << "a clean stop removes the segment";

@@ -266,11 +266,11 @@ class Battery {
   }
 
   bool StartDaemon() {
-    daemon_ =
-        Spawn({std::string(TASKRING_BIN_DIR) + "/taskringd", "--queue", queue_, "--dir",
-               dir_ + "/wal", "--capacity", "512", "--durability", o_.durability, "--lease-ms",
-               "2000", "--retry-backoff-ms", "0", "--max-attempts", "255", "--wal-segment-mb", "1"},
-              dir_ + "/daemon.log");
+    daemon_ = Spawn({std::string(TASKRING_BIN_DIR) + "/taskringd", "--queue", queue_, "--dir",
+                     dir_ + "/wal", "--capacity", "512", "--durability", o_.durability,
+                     "--lease-ms", "2000", "--retry-backoff-ms", "0", "--max-attempts", "255",
+                     "--wal-segment-mb", "1", "--metrics-listen", "127.0.0.1:0"},
+                    dir_ + "/daemon.log");
     for (int i = 0; i < 1000; ++i) {
       std::unique_ptr<segment::Segment> seg;
       if (segment::Segment::Attach(queue_, true, &seg).ok() &&

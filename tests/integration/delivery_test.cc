@@ -255,7 +255,7 @@ TEST_F(DeliveryTest, BusyIsExactAtCapacityUnderConcurrentProducers) {
   std::unique_ptr<segment::Segment> seg;
   ASSERT_OK(segment::Segment::Attach(queue_, true, &seg));
   EXPECT_EQ(seg->Read(segment::Counter::kAccepted), static_cast<uint64_t>(kCapacity));
-  EXPECT_EQ(seg->Read(segment::Counter::kRejectedBusy),
+  EXPECT_EQ(seg->ReadRejected(segment::RejectReason::kBusy),
             static_cast<uint64_t>(kProducers * kPerProducer - kCapacity + 1));
 
   // One completion frees exactly one place.

@@ -1,0 +1,187 @@
+#include "daemon/metrics_exporter.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
+
+#include <exception>
+#include <limits>
+#include <vector>
+
+#include "metrics/snapshot.h"
+
+#ifndef TASKRING_VERSION
+#define TASKRING_VERSION "unknown"
+#endif
+
+namespace taskring::daemon {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using segment::Counter;
+using segment::Histogram;
+
+constexpr double kNsPerSecond = 1e9;
+
+// Builds the families of one scrape; every sample carries the queue label.
+struct Builder {
+  std::vector<MetricFamily> out;
+  std::string queue;
+
+  MetricFamily& Family(const char* name, const char* help, MetricType type) {
+    out.push_back(MetricFamily{name, help, type, {}});
+    return out.back();
+  }
+  ClientMetric& Sample(MetricFamily& f, ClientMetric::Label extra = {}) {
+    f.metric.emplace_back();
+    ClientMetric& m = f.metric.back();
+    m.label.push_back({"queue", queue});
+    if (!extra.name.empty()) m.label.push_back(std::move(extra));
+    return m;
+  }
+  void Gauge(const char* name, const char* help, double v) {
+    Sample(Family(name, help, MetricType::Gauge)).gauge.value = v;
+  }
+  void CounterFamily(const char* name, const char* help, uint64_t v) {
+    Sample(Family(name, help, MetricType::Counter)).counter.value = static_cast<double>(v);
+  }
+  void HistogramFamily(const char* name, const char* help, const metrics::HistogramSnapshot& h,
+                       ClientMetric::Label extra = {}) {
+    ClientMetric& m = Sample(Family(name, help, MetricType::Histogram), std::move(extra));
+    m.histogram.sample_count = h.count;
+    m.histogram.sample_sum = static_cast<double>(h.sum_ns) / kNsPerSecond;
+    for (uint32_t i = 0; i <= segment::kHistogramBuckets; ++i) {
+      const double le = i < segment::kHistogramBuckets
+                            ? static_cast<double>(metrics::kBucketBoundsNs[i]) / kNsPerSecond
+                            : std::numeric_limits<double>::infinity();
+      m.histogram.bucket.push_back({h.cumulative[i], le});
+    }
+  }
+};
+
+class SegmentCollector : public prometheus::Collectable {
+ public:
+  explicit SegmentCollector(const segment::Segment& seg) : seg_(seg) {}
+
+  std::vector<MetricFamily> Collect() const override {
+    metrics::QueueSnapshot s;
+    metrics::TakeSnapshot(seg_, &s);
+    Builder b{{}, s.queue};
+
+    b.Gauge("taskring_up", "1 while the daemon serves the queue and admits jobs.", s.up);
+    b.Gauge("taskring_queue_depth", "Jobs ready and waiting for a worker.", s.queued);
+    b.Gauge("taskring_queue_capacity", "Most jobs the queue holds at once (outstanding).",
+            s.capacity);
+    b.Gauge("taskring_jobs_outstanding", "Jobs accepted and not yet completed or dead.",
+            s.outstanding);
+    b.Gauge("taskring_jobs_delayed", "Jobs waiting for a retry backoff or a requested delay.",
+            s.delayed);
+    b.Gauge("taskring_jobs_running", "Jobs leased to a worker.", s.running);
+    b.Gauge("taskring_oldest_job_age_seconds",
+            "Age of the oldest job ready but not yet started (0 when none waits).",
+            s.oldest_queued_age_ns / kNsPerSecond);
+    b.Gauge("taskring_workers", "Live worker processes attached to the queue.", s.workers);
+    b.Gauge("taskring_producers", "Live producer processes attached to the queue.", s.producers);
+    b.Gauge("taskring_dead_letters", "Dead letters kept in the WAL directory's dead/ folder.",
+            s.dead_letters);
+    b.Gauge("taskring_wal_segments", "WAL segment files on disk.", s.wal_segments);
+    b.Gauge("taskring_wal_disk_bytes", "Disk space used by WAL segment files.", s.wal_disk_bytes);
+
+    b.CounterFamily("taskring_jobs_accepted_total", "Jobs accepted (logged in the WAL).",
+                    s.counter(Counter::kAccepted));
+    MetricFamily& rejected = b.Family("taskring_jobs_rejected_total",
+                                      "Enqueues refused, by reason: busy (queue full), too_large, "
+                                      "storage (WAL failing), stopped (daemon stopping or gone).",
+                                      MetricType::Counter);
+    for (uint32_t r = 0; r < segment::kRejectReasonCount; ++r) {
+      ClientMetric& m = b.Sample(rejected);
+      m.label.push_back(
+          {"reason", segment::RejectReasonName(static_cast<segment::RejectReason>(r))});
+      m.counter.value = static_cast<double>(s.rejected[r]);
+    }
+    b.CounterFamily("taskring_jobs_completed_total", "Jobs completed.",
+                    s.counter(Counter::kCompleted));
+    b.CounterFamily("taskring_jobs_failed_total",
+                    "Failed attempts (handler failure, or a run lost to a dead worker counts "
+                    "when it ends the job).",
+                    s.counter(Counter::kFailed));
+    b.CounterFamily("taskring_jobs_retried_total", "Failed jobs scheduled for another attempt.",
+                    s.counter(Counter::kRetried));
+    b.CounterFamily("taskring_jobs_dead_total", "Jobs dead-lettered after their last attempt.",
+                    s.counter(Counter::kDead));
+    b.CounterFamily("taskring_jobs_redelivered_total",
+                    "Jobs handed out again because their worker died, their lease expired or the "
+                    "daemon restarted while they ran.",
+                    s.counter(Counter::kRedelivered));
+    b.CounterFamily("taskring_stale_acks_total",
+                    "Outcomes rejected because their lease had ended (late or duplicate acks).",
+                    s.counter(Counter::kStaleAcks));
+    b.CounterFamily("taskring_leases_expired_total", "Leases revoked for want of a heartbeat.",
+                    s.counter(Counter::kLeasesExpired));
+    b.CounterFamily("taskring_dead_evicted_total",
+                    "Oldest dead letters removed to stay within --dead-max.",
+                    s.counter(Counter::kDeadEvicted));
+    b.CounterFamily("taskring_wal_bytes_total", "Bytes written to the WAL.",
+                    s.counter(Counter::kWalBytes));
+    MetricFamily& fsyncs =
+        b.Family("taskring_wal_fsyncs_total", "fdatasync calls on the WAL.", MetricType::Counter);
+    b.Sample(fsyncs, {"mode", s.durability}).counter.value =
+        static_cast<double>(s.counter(Counter::kWalFsyncs));
+
+    b.HistogramFamily("taskring_job_wait_seconds",
+                      "From accepted to first started (includes any requested delay).",
+                      s.histogram(Histogram::kJobWait));
+    b.HistogramFamily("taskring_job_run_seconds", "From started to the worker's outcome.",
+                      s.histogram(Histogram::kJobRun));
+    b.HistogramFamily("taskring_job_latency_seconds", "From accepted to completed or dead.",
+                      s.histogram(Histogram::kJobLatency));
+    b.HistogramFamily("taskring_wal_fsync_seconds", "Duration of one WAL fdatasync.",
+                      s.histogram(Histogram::kWalFsync), {"mode", s.durability});
+
+    MetricFamily& info =
+        b.Family("taskring_build_info", "taskring version; always 1.", MetricType::Gauge);
+    b.Sample(info, {"version", TASKRING_VERSION}).gauge.value = 1;
+    return std::move(b.out);
+  }
+
+ private:
+  const segment::Segment& seg_;
+};
+
+}  // namespace
+
+Status ValidateListenAddress(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size() ||
+      address.size() - colon > 6 ||
+      address.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+      std::stoul(address.substr(colon + 1)) > 65535) {
+    return Status::InvalidArgument("--metrics-listen must be HOST:PORT, got '" + address + "'");
+  }
+  return Status::OK();
+}
+
+Status MetricsExporter::Start(const std::string& address, const segment::Segment& seg,
+                              std::unique_ptr<MetricsExporter>* out) {
+  Status s = ValidateListenAddress(address);
+  if (!s.ok()) return s;
+  std::unique_ptr<MetricsExporter> e(new MetricsExporter());
+  try {
+    e->exposer_ = std::make_unique<prometheus::Exposer>(address, 2);
+  } catch (const std::exception& ex) {
+    return Status::IOError("cannot listen for metrics on " + address + ": " + ex.what() +
+                           " (choose another with --metrics-listen, or --no-metrics)");
+  }
+  e->collector_ = std::make_shared<SegmentCollector>(seg);
+  e->exposer_->RegisterCollectable(e->collector_);
+  const std::vector<int> ports = e->exposer_->GetListeningPorts();
+  e->port_ = ports.empty() ? 0 : ports.front();
+  *out = std::move(e);
+  return Status::OK();
+}
+
+MetricsExporter::~MetricsExporter() = default;
+
+}  // namespace taskring::daemon

@@ -1,0 +1,41 @@
+// The daemon's Prometheus endpoint: prometheus-cpp serves /metrics, and a custom Collectable
+// reads the queue's segment at scrape time, so the numbers are the ones every process wrote
+// into shared memory, with nothing copied or cached in between.
+#ifndef TASKRING_DAEMON_METRICS_EXPORTER_H_
+#define TASKRING_DAEMON_METRICS_EXPORTER_H_
+
+#include <memory>
+#include <string>
+
+#include "segment/segment.h"
+#include "taskring/status.h"
+
+namespace prometheus {
+class Exposer;
+class Collectable;
+}  // namespace prometheus
+
+namespace taskring::daemon {
+
+// InvalidArgument unless `address` is HOST:PORT with a numeric port.
+Status ValidateListenAddress(const std::string& address);
+
+class MetricsExporter {
+ public:
+  // Listens on `address` ("127.0.0.1:9464"; port 0 picks a free one). InvalidArgument for a
+  // malformed address, IOError if it cannot listen (port taken, no such address).
+  [[nodiscard]] static Status Start(const std::string& address, const segment::Segment& seg,
+                                    std::unique_ptr<MetricsExporter>* out);
+  ~MetricsExporter();
+  int port() const { return port_; }
+
+ private:
+  MetricsExporter() = default;
+  std::shared_ptr<prometheus::Collectable> collector_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int port_ = 0;
+};
+
+}  // namespace taskring::daemon
+
+#endif  // TASKRING_DAEMON_METRICS_EXPORTER_H_

@@ -1,0 +1,160 @@
+// The daemon's Prometheus endpoint: names, labels and values read from shared memory.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "segment/segment.h"
+#include "taskring/producer.h"
+#include "taskring/worker.h"
+#include "test_util.h"
+
+namespace taskring {
+namespace {
+
+using test::Daemon;
+
+// GET /metrics over a plain socket; "" on failure.
+std::string Scrape(uint32_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string req = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[65536];
+      ssize_t n = 0;
+      while ((n = ::read(fd, buf, sizeof(buf))) > 0) response.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return response;
+}
+
+// The value of the sample line starting with `series` ("name{labels}"), or -1.
+double Value(const std::string& text, const std::string& series) {
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::strtod(text.c_str() + at + series.size() + 2, nullptr);
+}
+
+class MetricsTest : public ::testing::Test {
+ protected:
+  std::string queue_ = test::UniqueQueueName("metrics");
+  test::TempDir tmp_;
+
+  uint32_t Port() {
+    std::unique_ptr<segment::Segment> seg;
+    if (!segment::Segment::Attach(queue_, true, &seg).ok()) return 0;
+    return seg->header()->metrics_port.load();
+  }
+};
+
+TEST_F(MetricsTest, EndpointServesEveryMetricFromSharedMemory) {
+  Daemon d(queue_, tmp_.path() + "/wal", {"--capacity", "3", "--max-attempts", "1"});
+  ASSERT_TRUE(d.Start());
+  const uint32_t port = Port();
+  ASSERT_NE(port, 0u);
+  EXPECT_NE(d.Log().find("metrics: http://127.0.0.1:" + std::to_string(port) + "/metrics"),
+            std::string::npos)
+      << d.Log();
+  std::unique_ptr<Producer> prod = test::OpenProducer(queue_);
+  ASSERT_NE(prod, nullptr);
+  uint64_t id = 0;
+  for (int i = 0; i < 3; ++i) ASSERT_OK(prod->Enqueue("job", &id));
+  EXPECT_TRUE(prod->Enqueue("one too many", &id).IsBusy());
+  EXPECT_TRUE(prod->Enqueue(std::string(5000, 'x'), &id).IsInvalidArgument());
+  std::unique_ptr<Worker> worker = test::OpenWorker(queue_);
+  ASSERT_NE(worker, nullptr);
+  Job job;
+  ASSERT_OK(worker->Take(&job, 5000));
+  ASSERT_OK(worker->Complete(job));
+  ASSERT_OK(worker->Take(&job, 5000));
+  ASSERT_OK(worker->Fail(job));  // one attempt allowed: dead
+
+  const std::string q = "{queue=\"" + queue_ + "\"}";
+  std::string text;
+  for (int i = 0; i < 300; ++i) {  // outcomes reach the counters a moment after the calls
+    text = Scrape(port);
+    if (Value(text, "taskring_jobs_dead_total" + q) == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_NE(text.find("200 OK"), std::string::npos) << text.substr(0, 200);
+  EXPECT_EQ(Value(text, "taskring_up" + q), 1);
+  EXPECT_EQ(Value(text, "taskring_queue_capacity" + q), 3);
+  EXPECT_EQ(Value(text, "taskring_queue_depth" + q), 1);
+  EXPECT_EQ(Value(text, "taskring_jobs_outstanding" + q), 1);
+  EXPECT_EQ(Value(text, "taskring_workers" + q), 1);
+  EXPECT_EQ(Value(text, "taskring_producers" + q), 1);
+  EXPECT_EQ(Value(text, "taskring_jobs_accepted_total" + q), 3);
+  EXPECT_EQ(Value(text, "taskring_jobs_completed_total" + q), 1);
+  EXPECT_EQ(Value(text, "taskring_jobs_failed_total" + q), 1);
+  EXPECT_EQ(Value(text, "taskring_jobs_dead_total" + q), 1);
+  EXPECT_EQ(Value(text, "taskring_dead_letters" + q), 1);
+  const std::string qr = "{queue=\"" + queue_ + "\",reason=";
+  EXPECT_EQ(Value(text, "taskring_jobs_rejected_total" + qr + "\"busy\"}"), 1);
+  EXPECT_EQ(Value(text, "taskring_jobs_rejected_total" + qr + "\"too_large\"}"), 1);
+  EXPECT_EQ(Value(text, "taskring_jobs_rejected_total" + qr + "\"storage\"}"), 0);
+  EXPECT_EQ(Value(text, "taskring_jobs_rejected_total" + qr + "\"stopped\"}"), 0);
+  EXPECT_GT(Value(text, "taskring_oldest_job_age_seconds" + q), 0);
+  EXPECT_GE(Value(text, "taskring_wal_segments" + q), 1);
+  EXPECT_GT(Value(text, "taskring_wal_disk_bytes" + q), 0);
+  EXPECT_GT(Value(text, "taskring_wal_bytes_total" + q), 0);
+  const std::string qm = "{queue=\"" + queue_ + "\",mode=\"fsync\"}";
+  EXPECT_GE(Value(text, "taskring_wal_fsyncs_total" + qm), 1);
+  EXPECT_GE(Value(text, "taskring_wal_fsync_seconds_count" + qm), 1);
+  // Histograms: cumulative buckets from 1 us to 60 s, +Inf equal to the count.
+  EXPECT_EQ(Value(text, "taskring_job_run_seconds_count" + q), 2);
+  EXPECT_EQ(Value(text, "taskring_job_latency_seconds_count" + q), 2);
+  EXPECT_EQ(Value(text, "taskring_job_wait_seconds_count" + q), 2);
+  const std::string b = "taskring_job_run_seconds_bucket{queue=\"" + queue_ + "\",le=";
+  EXPECT_EQ(Value(text, b + "\"+Inf\"}"), 2);
+  EXPECT_GE(Value(text, b + "\"1e-06\"}"), 0);
+  EXPECT_GE(Value(text, b + "\"60\"}"), 0);
+  EXPECT_NE(text.find("taskring_build_info{queue=\"" + queue_ + "\",version=\""),
+            std::string::npos);
+  for (const char* type :
+       {"# TYPE taskring_jobs_accepted_total counter", "# TYPE taskring_queue_depth gauge",
+        "# TYPE taskring_job_wait_seconds histogram"}) {
+    EXPECT_NE(text.find(type), std::string::npos) << type;
+  }
+}
+
+TEST_F(MetricsTest, TakenPortIsAClearErrorAndNoMetricsTurnsTheEndpointOff) {
+  Daemon first(queue_, tmp_.path() + "/wal");
+  ASSERT_TRUE(first.Start());
+  const uint32_t port = Port();
+  ASSERT_NE(port, 0u);
+  const std::string other = queue_ + "b";
+  const test::CommandResult r = test::RunCommand(
+      {test::BinDir() + "/taskringd", "--queue", other, "--dir", tmp_.path() + "/wal2",
+       "--metrics-listen", "127.0.0.1:" + std::to_string(port)});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot listen for metrics on 127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("--no-metrics"), std::string::npos) << "says how to get past it";
+  segment::Segment::Remove(other);
+
+  const test::CommandResult bad =
+      test::RunCommand({test::BinDir() + "/taskringd", "--queue", other, "--dir",
+                        tmp_.path() + "/wal3", "--metrics-listen", "localhost"});
+  EXPECT_EQ(bad.exit_code, 2) << "a flag error";
+  EXPECT_NE(bad.err.find("HOST:PORT"), std::string::npos) << bad.err;
+  segment::Segment::Remove(other);
+
+  first.Stop();
+  Daemon quiet(queue_, tmp_.path() + "/wal", {"--no-metrics"});
+  ASSERT_TRUE(quiet.Start());
+  EXPECT_EQ(Port(), 0u);
+}
+
+}  // namespace
+}  // namespace taskring
