@@ -15,6 +15,7 @@ checks that every accepted job was completed.
   --durability D     daemon durability: fsync (default), interval or none
   --retry-busy       producers resubmit lines answered 'busy' (queue full) until all are
                      accepted, instead of dropping them
+  --metrics-port P   Prometheus endpoint port on 127.0.0.1 (default 9464; a free one if taken)
   --keep             keep the temp dir (WAL, logs, worker output) afterwards
   --no-setup         skip tools/setup.sh (use the existing build/)
   -h, --help         show this help
@@ -36,6 +37,7 @@ PRINT_WORKERS=2
 CAPACITY=10000
 START_TIMEOUT_S=5
 DRAIN_TIMEOUT_S=60
+METRICS_PORT=9464
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -44,6 +46,7 @@ while [[ $# -gt 0 ]]; do
     --durability) [[ $# -ge 2 ]] || die "--durability needs a value"; DURABILITY="$2"; shift 2 ;;
     --durability=*) DURABILITY="${1#*=}"; shift ;;
     --keep) KEEP=1; shift ;;
+    --metrics-port) [[ $# -ge 2 ]] || die "--metrics-port needs a value"; METRICS_PORT="$2"; shift 2 ;;
     --retry-busy) RETRY_BUSY=1; shift ;;
     --no-setup) SETUP=0; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -107,7 +110,18 @@ json_num() {
   printf '%s' "${v:-0}"
 }
 
-stats_json() { "$BIN/taskring" stats --queue "$QUEUE" --json 2>/dev/null; }
+stats_json() { "$BIN/taskring" stat --queue "$QUEUE" --json 2>/dev/null; }
+
+# http_get PORT PATH: a plain HTTP/1.0 GET on 127.0.0.1 with bash's /dev/tcp (no curl needed).
+http_get() {
+  exec 9<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&9
+  cat <&9
+  exec 9<&-
+}
+
+# json_ms NAME QUANTILE JSON: a latency quantile (ms) from `taskring stat --json`.
+json_ms() { sed -n "s/.*\"$1\":{[^}]*\"$2\":\([0-9.]*\).*/\1/p" <<<"$3"; }
 
 now() { printf '%s' "$EPOCHREALTIME"; }
 elapsed_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
@@ -119,8 +133,14 @@ daemon_log_tail() {
 
 # --- daemon --------------------------------------------------------------------------------
 log "temp dir $TMP, queue $QUEUE"
+# Something already on the metrics port (another taskringd, an earlier demo): take any free one.
+if (exec 9<>"/dev/tcp/127.0.0.1/$METRICS_PORT") 2>/dev/null; then
+  log "port $METRICS_PORT is taken; the daemon will pick a free port for /metrics"
+  METRICS_PORT=0
+fi
 "$BIN/taskringd" --queue "$QUEUE" --dir "$TMP/wal" --capacity "$CAPACITY" \
-  --durability "$DURABILITY" >"$TMP/daemon.log" 2>&1 </dev/null &
+  --durability "$DURABILITY" --metrics-listen "127.0.0.1:$METRICS_PORT" \
+  >"$TMP/daemon.log" 2>&1 </dev/null &
 DAEMON_PID=$!
 log "started taskringd (pid $DAEMON_PID, capacity $CAPACITY, durability $DURABILITY)"
 
@@ -145,7 +165,10 @@ if [[ "$ready" -ne 1 ]]; then
   daemon_log_tail
   die "taskringd did not become ready within ${START_TIMEOUT_S}s"
 fi
-log "daemon ready; in another terminal: $BIN/taskring stats --queue $QUEUE [--json]"
+METRICS_PORT="$(json_num metrics_port "$json")"
+[[ "$METRICS_PORT" -eq 0 ]] && METRICS_PORT="$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$TMP/daemon.log")"
+log "daemon ready; metrics at http://127.0.0.1:$METRICS_PORT/metrics"
+log "in another terminal: $BIN/taskring stat --queue $QUEUE --watch"
 
 # --- workers -------------------------------------------------------------------------------
 for i in $(seq 1 "$PRINT_WORKERS"); do
@@ -276,7 +299,9 @@ while :; do
 done
 ELAPSED="$(elapsed_since "$T0")"
 progress
-FINAL_JSON="$json"
+FINAL_JSON="$(stats_json || echo "$json")"
+http_get "$METRICS_PORT" /metrics >"$TMP/metrics.txt" 2>/dev/null || true
+SERIES="$(grep -c '^taskring_' "$TMP/metrics.txt" || true)"
 
 # --- stop workers, then the daemon ---------------------------------------------------------
 for pid in "${WORKER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -326,9 +351,11 @@ ran by workers   $RAN_TOTAL lines, $RAN_UNIQUE distinct ($PER_WORKER)
 dead-lettered    $(json_num dead "$FINAL_JSON"), redelivered $(json_num redelivered "$FINAL_JSON")
 elapsed          ${ELAPSED}s (enqueue phase ${PRODUCE_S}s)
 throughput       $RATE jobs/s completed end to end
+latency (ms)     wait p50 $(json_ms job_wait p50 "$FINAL_JSON") p99 $(json_ms job_wait p99 "$FINAL_JSON"); end-to-end p50 $(json_ms job_latency p50 "$FINAL_JSON") p99 $(json_ms job_latency p99 "$FINAL_JSON"); fsync p50 $(json_ms wal_fsync p50 "$FINAL_JSON")
+metrics          http://127.0.0.1:$METRICS_PORT/metrics ($SERIES taskring_* samples in the final scrape$([[ "$KEEP" -eq 1 ]] && echo ", kept in $TMP/metrics.txt"))
 WAL              $TMP/wal ($(json_num wal_bytes "$FINAL_JSON") bytes, $(json_num wal_fsyncs "$FINAL_JSON") fsyncs)$([[ "$KEEP" -eq 1 ]] && echo " - kept" || echo " - removed on exit; --keep keeps it")
 daemon exit      $DAEMON_RC
-see live numbers with: $BIN/taskring stats --queue $QUEUE [--json]  (while its taskringd runs)
+see live numbers with: $BIN/taskring stat --queue $QUEUE --watch  (while its taskringd runs)
 ================================================================
 EOF
 

@@ -22,6 +22,11 @@ PACKAGES=(
   libbenchmark-dev
   libgtest-dev
   prometheus-cpp-dev
+  # monitoring tests: a real Prometheus + promtool, the dashboard/rule checker's YAML reader,
+  # and gnuplot to render each dashboard panel to a PNG
+  prometheus
+  python3-yaml
+  gnuplot-nox
 )
 
 usage() {

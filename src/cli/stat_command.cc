@@ -55,7 +55,8 @@ std::vector<Row> Rows(const QueueSnapshot& s) {
 
 std::string Json(const QueueSnapshot& s) {
   std::string out = "{\"queue\":\"" + s.queue + "\",\"daemon\":\"" + s.daemon_state +
-                    "\",\"durability\":\"" + s.durability + "\",\"up\":" + (s.up ? "1" : "0");
+                    "\",\"durability\":\"" + s.durability + "\",\"up\":" + (s.up ? "1" : "0") +
+                    ",\"metrics_port\":" + std::to_string(s.metrics_port);
   std::string counters;
   for (const Row& r : Rows(s)) {
     std::string& into = r.rate ? counters : out;
