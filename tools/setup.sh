@@ -27,6 +27,10 @@ PACKAGES=(
   prometheus
   python3-yaml
   gnuplot-nox
+  # the load tool's peers: a Redis client library, and the servers it is compared against
+  libhiredis-dev
+  redis-server
+  beanstalkd
 )
 
 usage() {

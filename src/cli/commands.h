@@ -11,6 +11,7 @@ int WorkerCommand(int argc, char** argv);
 int StatCommand(int argc, char** argv);  // also "stats"
 int WalCommand(int argc, char** argv);
 int DeadCommand(int argc, char** argv);
+int BenchCommand(int argc, char** argv);
 
 // One-line error on stderr: "taskring <cmd>: <msg>".
 int Error(const std::string& cmd, const std::string& msg, int code);

@@ -24,6 +24,8 @@ constexpr const char* kUsage =
     "                            by file and offset)\n"
     "  dead (list | show | requeue | purge) --queue NAME [--id ID | --all]\n"
     "                            dead letters: inspect them, enqueue them again, or delete them\n"
+    "  bench [--target taskring|boost-mq|redis|beanstalkd] [--producers P --workers W ...]\n"
+    "                            load tool: throughput, latency percentiles, CPU per job\n"
     "\n"
     "Every command takes --help.\n";
 
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
   if (cmd == "stat" || cmd == "stats") return taskring::cli::StatCommand(argc, argv);
   if (cmd == "wal") return taskring::cli::WalCommand(argc, argv);
   if (cmd == "dead") return taskring::cli::DeadCommand(argc, argv);
+  if (cmd == "bench") return taskring::cli::BenchCommand(argc, argv);
   std::fprintf(stderr, "taskring: unknown command '%s' (see taskring --help)\n", cmd.c_str());
   return 2;
 }

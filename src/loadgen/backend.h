@@ -1,0 +1,67 @@
+// The queues the load tool drives: taskring itself and the peers a user would pick instead.
+// One interface, so every peer runs the very same workload: producers send batches of
+// payloads, workers receive one job at a time and acknowledge it.
+#ifndef TASKRING_LOADGEN_BACKEND_H_
+#define TASKRING_LOADGEN_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "taskring/status.h"
+
+namespace taskring::loadgen {
+
+enum class BackendKind { kTaskring, kBoostMq, kRedis, kBeanstalkd };
+
+struct Target {
+  BackendKind kind = BackendKind::kTaskring;
+  std::string queue;  // taskring queue, message_queue name, Redis list or beanstalkd tube
+  std::string host = "127.0.0.1";
+  int port = 0;  // Redis, beanstalkd
+  uint32_t max_payload = 4096;
+  uint32_t capacity = 65536;  // Boost message_queue depth (created by the first sender)
+};
+
+// "taskring", "boost-mq", "redis" or "beanstalkd"; false for anything else.
+bool ParseBackendKind(std::string_view name, BackendKind* out);
+const char* BackendName(BackendKind kind);
+
+enum class SendOutcome : uint8_t { kAccepted, kBusy, kError };
+
+class Sender {
+ public:
+  virtual ~Sender() = default;
+  // Sends payloads as one batch where the backend can (pipelined for Redis and beanstalkd).
+  // out[i] answers payloads[i]. A non-OK return means the connection itself failed.
+  virtual Status Send(std::span<const std::string_view> payloads, std::span<SendOutcome> out) = 0;
+};
+
+class Receiver {
+ public:
+  virtual ~Receiver() = default;
+  // Waits up to timeout_ms for one job and copies its payload. TimedOut when none came.
+  virtual Status Receive(std::string* payload, uint32_t timeout_ms) = 0;
+  // Acknowledges the job last received (taskring Complete, beanstalkd delete; lists and
+  // message queues have nothing to acknowledge).
+  virtual Status Ack() = 0;
+};
+
+Status MakeSender(const Target& target, std::unique_ptr<Sender>* out);
+Status MakeReceiver(const Target& target, std::unique_ptr<Receiver>* out);
+
+// Peers live in their own files; MakeSender/MakeReceiver dispatch to them.
+Status MakeTaskringSender(const Target& t, std::unique_ptr<Sender>* out);
+Status MakeTaskringReceiver(const Target& t, std::unique_ptr<Receiver>* out);
+Status MakeBoostMqSender(const Target& t, std::unique_ptr<Sender>* out);
+Status MakeBoostMqReceiver(const Target& t, std::unique_ptr<Receiver>* out);
+Status MakeRedisSender(const Target& t, std::unique_ptr<Sender>* out);
+Status MakeRedisReceiver(const Target& t, std::unique_ptr<Receiver>* out);
+Status MakeBeanstalkdSender(const Target& t, std::unique_ptr<Sender>* out);
+Status MakeBeanstalkdReceiver(const Target& t, std::unique_ptr<Receiver>* out);
+
+}  // namespace taskring::loadgen
+
+#endif  // TASKRING_LOADGEN_BACKEND_H_
