@@ -11,6 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$ROOT/build"
 JOBS=20000
+REPEAT=3
 OUT=""
 SETUP=1
 QUICK=0
@@ -19,7 +20,8 @@ usage() {
   sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
   cat <<'EOF'
 
-  --jobs N     jobs per run (default 20000; durable single-job runs use N/4)
+  --jobs N     jobs per run (default 20000; 8-producer single-job runs use N/4, batched 2N)
+  --repeat R   runs per target (default 3); the tables show the median run and the spread
   --quick      fewer jobs and scenarios (a smoke run, a few minutes)
   --out DIR    keep the JSON results and tables here (default: a temp dir, printed)
   --no-setup   skip tools/setup.sh (use the existing build/)
@@ -29,6 +31,7 @@ EOF
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --jobs) JOBS="$2"; shift 2 ;;
+    --repeat) REPEAT="$2"; shift 2 ;;
     --quick) QUICK=1; shift ;;
     --out) OUT="$2"; shift 2 ;;
     --no-setup) SETUP=0; shift ;;
@@ -45,7 +48,7 @@ die() { printf 'bench-peers: error: %s\n' "$*" >&2; exit 1; }
 for tool in redis-server beanstalkd /usr/bin/python3; do
   command -v "$tool" >/dev/null || die "$tool not found (tools/setup.sh installs it)"
 done
-[[ "$QUICK" -eq 1 ]] && JOBS=$((JOBS / 4))
+[[ "$QUICK" -eq 1 ]] && JOBS=$((JOBS / 4)) && REPEAT=1
 
 WORK="$(mktemp -d /tmp/taskring-peers-XXXXXX)"
 OUT="${OUT:-$WORK/results}"
@@ -91,14 +94,16 @@ start_beanstalkd() {
 
 stop_server() { kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
 
-# run SCENARIO LABEL BENCH-ARGS...: one `taskring bench --json` line into $OUT/SCENARIO.jsonl
+# run SCENARIO LABEL BENCH-ARGS...: REPEAT `taskring bench --json` lines into $OUT/SCENARIO.jsonl
 run() {
   local scenario="$1" label="$2"; shift 2
   log "$scenario: $label"
-  if ! "$BIN/taskring" bench --json --label "$label" "$@" >>"$OUT/$scenario.jsonl" 2>"$WORK/err"; then
-    log "  failed: $(cat "$WORK/err")"
-    printf '{"label":"%s","error":"%s"}\n' "$label" "$(tr -d '"\n' <"$WORK/err")" >>"$OUT/$scenario.jsonl"
-  fi
+  for _ in $(seq 1 "$REPEAT"); do
+    if ! "$BIN/taskring" bench --json --label "$label" "$@" >>"$OUT/$scenario.jsonl" 2>"$WORK/err"; then
+      log "  failed: $(cat "$WORK/err")"
+      printf '{"label":"%s","error":"%s"}\n' "$label" "$(tr -d '"\n' <"$WORK/err")" >>"$OUT/$scenario.jsonl"
+    fi
+  done
 }
 
 # scenario NAME ARGS...: every target with the same workload ARGS
@@ -125,7 +130,7 @@ scenario p1w1-single --producers 1 --workers 1 --jobs "$JOBS" --payload 64 --bat
 scenario p8w2-single --producers 8 --workers 2 --jobs "$((JOBS / 4))" --payload 64 --batch 1
 if [[ "$QUICK" -eq 0 ]]; then
   # The same 8 producers sending batches of 256 (Redis and beanstalkd pipelined).
-  scenario p8w2-batch256 --producers 8 --workers 2 --jobs "$((JOBS * 10))" --payload 64 --batch 256
+  scenario p8w2-batch256 --producers 8 --workers 2 --jobs "$((JOBS * 2))" --payload 64 --batch 256
 fi
 
 /usr/bin/python3 "$ROOT/tools/peers_table.py" "$OUT"/*.jsonl | tee "$OUT/tables.md"

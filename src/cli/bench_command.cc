@@ -152,8 +152,10 @@ void PrintHuman(const Args& a, const LoadOptions& o, const LoadResult& r) {
               static_cast<unsigned long long>(r.accepted), static_cast<unsigned long long>(r.busy),
               static_cast<unsigned long long>(r.errors),
               static_cast<unsigned long long>(r.duplicates));
-  std::printf("throughput %.0f jobs/s over %.3f s; CPU %.2f us/job (all processes%s)\n",
-              r.jobs_per_second, r.seconds, r.cpu_us_per_job, o.server_pid ? " + server" : "");
+  std::printf("throughput %.0f jobs/s end to end over %.3f s (accepted at %.0f jobs/s); CPU "
+              "%.2f us/job (all processes%s)\n",
+              r.jobs_per_second, r.seconds, r.accepted_per_second, r.cpu_us_per_job,
+              o.server_pid ? " + server" : "");
   std::printf("%-12s %10s %10s %10s %10s %10s %10s\n", "latency (us)", "p50", "p90", "p99", "p99.9",
               "p99.99", "max");
   std::fputs(Row("enqueue", r.enqueue).c_str(), stdout);
@@ -168,12 +170,14 @@ std::string Json(const Args& a, const LoadOptions& o, const LoadResult& r) {
       "{\"target\":\"%s\",\"label\":\"%s\",\"durability\":\"%s\",\"producers\":%u,\"workers\":%u,"
       "\"payload_bytes\":%u,\"batch\":%u,\"rate\":%.0f,\"work_us\":%u,\"work\":\"%s\","
       "\"accepted\":%llu,\"busy\":%llu,\"errors\":%llu,\"duplicates\":%llu,\"seconds\":%.6f,"
-      "\"jobs_per_second\":%.1f,\"cpu_us_per_job\":%.3f,\"handed_before_ack\":%llu",
+      "\"jobs_per_second\":%.1f,\"accepted_per_second\":%.1f,\"cpu_us_per_job\":%.3f,"
+      "\"handed_before_ack\":%llu",
       a.target.c_str(), a.label.c_str(), a.target == "taskring" ? a.durability.c_str() : "",
       o.producers, o.workers, o.payload_bytes, o.batch, o.rate, o.work_us,
       o.work_sleeps ? "sleep" : "busy", static_cast<unsigned long long>(r.accepted),
       static_cast<unsigned long long>(r.busy), static_cast<unsigned long long>(r.errors),
-      static_cast<unsigned long long>(r.duplicates), r.seconds, r.jobs_per_second, r.cpu_us_per_job,
+      static_cast<unsigned long long>(r.duplicates), r.seconds, r.jobs_per_second,
+      r.accepted_per_second, r.cpu_us_per_job,
       static_cast<unsigned long long>(r.handed_before_ack));
   return std::string(head) + ",\"latency_us\":{\"enqueue\":" + PercentilesJson(r.enqueue) +
          ",\"handoff\":" + PercentilesJson(r.handoff) +
@@ -263,7 +267,7 @@ int BenchCommand(int argc, char** argv) {
   t.host = a.host;
   t.port = static_cast<int>(a.port);
   t.capacity = static_cast<uint32_t>(a.capacity);
-  t.max_payload = std::max<uint32_t>(4096, static_cast<uint32_t>(a.payload));
+  t.max_payload = std::max<uint32_t>(64, static_cast<uint32_t>(a.payload));  // slots sized to the job
   t.queue = a.queue.empty() ? "taskring-bench-" + std::to_string(::getpid()) : a.queue;
 
   OwnDaemon daemon;

@@ -106,8 +106,11 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
   }
   if (!any_pushed) return Status::OK();
   session_->RingDoorbell();
-  Status s =
-      session_->WaitCommitted(last_pos, options_.spin_iterations, options_.commit_timeout_ms);
+  // In fsync mode the wait is a disk flush (hundreds of us): spinning through it would only take
+  // the CPU the daemon needs to finish it. Sleep at once.
+  const bool disk_wait = seg.header()->durability == static_cast<uint32_t>(segment::Durability::kFsync);
+  Status s = session_->WaitCommitted(last_pos, disk_wait ? 0 : options_.spin_iterations,
+                                     options_.commit_timeout_ms);
   if (!s.ok()) {
     // Keep the ids: the outcome is unknown, and the caller may poll them.
     for (size_t i = 0; i < payloads.size(); ++i) {

@@ -115,7 +115,7 @@ void Session::RingDoorbell() const {
 }
 
 Status Session::Push(const segment::LaneRecord& rec, uint64_t* pos) {
-  uint64_t last_check = util::NowMonoNs();
+  uint64_t last_check = 0;  // the clock is read only once the lane is full (the rare case)
   for (;;) {
     const uint64_t p = lane_.TryPush(rec);
     if (p != UINT64_MAX) {
@@ -126,6 +126,7 @@ Status Session::Push(const segment::LaneRecord& rec, uint64_t* pos) {
     RingDoorbell();
     sched_yield();
     const uint64_t now = util::NowMonoNs();
+    if (last_check == 0) last_check = now;
     if (now - last_check > 100 * kMsNs) {
       Status s = CheckDaemon();
       if (!s.ok()) return s;

@@ -47,6 +47,7 @@ Engine::Engine(segment::Segment& seg, std::unique_ptr<wal::WalWriter> wal,
 }
 
 Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
+  Tick();
   const auto& p = seg_.params();
   if (jobs.size() > p.capacity) {
     return Status::InvalidArgument("the WAL holds " + std::to_string(jobs.size()) +
@@ -89,7 +90,7 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
 
 void Engine::SetJobStatus(uint64_t id, JobStateCode state, uint32_t attempt) {
   segment::StatusEntry* e = seg_.status_entry(id);
-  e->updated_unix_ns.store(util::NowUnixNs(), std::memory_order_relaxed);
+  e->updated_unix_ns.store(now_unix_ns_, std::memory_order_relaxed);
   e->packed.store(segment::PackStatus(id, state, attempt), std::memory_order_release);
 }
 
@@ -191,7 +192,7 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
           h->attempt.load(std::memory_order_relaxed) != rec.attempt) {
         return;  // the lease already ended (expired, or the outcome overtook the heartbeat)
       }
-      const uint64_t deadline = util::NowMonoNs() + uint64_t{config_.lease_ms} * kMsNs;
+      const uint64_t deadline = now_mono_ns_ + uint64_t{config_.lease_ms} * kMsNs;
       LeaseTable::Lease* lease = leases_.Find(rec.slot, rec.slot_gen, client, rec.attempt);
       if (lease != nullptr) {
         lease->deadline_mono_ns = deadline;
@@ -523,7 +524,7 @@ void Engine::Schedule(uint32_t slot, uint32_t gen) {
   segment::SlotHeader* h = seg_.slot(slot);
   const uint64_t attempt = h->attempt.load(std::memory_order_relaxed);
   const uint64_t not_before = h->not_before_unix_ns;
-  if (not_before > util::NowUnixNs()) {
+  if (not_before != 0 && not_before > now_unix_ns_) {
     SetJobStatus(h->job_id, JobStateCode::kDelayed, static_cast<uint32_t>(attempt));
     h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kDelayed),
                   std::memory_order_release);
@@ -766,9 +767,13 @@ void Engine::Observe(segment::Histogram h, uint64_t ns) {
   metrics::Record(&seg_.header()->histograms[static_cast<uint32_t>(h)], ns);
 }
 
-uint64_t Engine::SinceUnixNs(uint64_t stamp) {
-  const uint64_t now = util::NowUnixNs();
-  return stamp != 0 && stamp < now ? now - stamp : 0;
+uint64_t Engine::SinceUnixNs(uint64_t stamp) const {
+  return stamp != 0 && stamp < now_unix_ns_ ? now_unix_ns_ - stamp : 0;
+}
+
+void Engine::Tick() {
+  now_unix_ns_ = util::NowUnixNs();
+  now_mono_ns_ = util::NowMonoNs();
 }
 
 Status Engine::SyncWal() {
@@ -784,6 +789,7 @@ void Engine::PublishGauges() {
 }
 
 bool Engine::Step() {
+  Tick();
   if (rescan_clients_ && !refusing_) {
     rescan_clients_ = false;
     seen_epoch_ = UINT32_MAX;
@@ -806,6 +812,7 @@ bool Engine::Step() {
       }
       return false;  // the engine idles (and retries) instead of spinning on the error
     }
+    Tick();  // the commit may have waited for the disk
     if (refusing_) {
       LogEvent("WAL writes succeed again; admitting new jobs");
       refusing_ = false;

@@ -132,7 +132,10 @@ class Engine {
   // Latency histograms live in the segment header; this thread is their only writer.
   void Observe(segment::Histogram h, uint64_t ns);
   // Elapsed ns since a wall-clock stamp read from a slot (0 if the stamp is absent or ahead).
-  static uint64_t SinceUnixNs(uint64_t stamp);
+  uint64_t SinceUnixNs(uint64_t stamp) const;
+  // Reads both clocks once for everything this step stamps: a status update, a lease deadline
+  // or a latency sample per job would otherwise cost several clock reads per job.
+  void Tick();
   // fdatasync of the WAL, timed into the fsync histogram.
   Status SyncWal();
 
@@ -169,6 +172,8 @@ class Engine {
   StuckWatch dispatch_watch_;
   bool stopping_ = false;
   uint64_t outstanding_ = 0;
+  uint64_t now_unix_ns_ = 0;  // as of the last Tick()
+  uint64_t now_mono_ns_ = 0;
 };
 
 }  // namespace taskring::daemon

@@ -36,6 +36,7 @@ struct LoadResult {
   uint64_t accepted = 0, busy = 0, errors = 0, received = 0, duplicates = 0;
   double seconds = 0;              // first intended send -> last finished job
   double jobs_per_second = 0;      // distinct jobs finished / seconds
+  double accepted_per_second = 0;  // accepted / (first intended send -> last accepted)
   double cpu_us_per_job = 0;       // producers + workers + server, user + system
   uint64_t handed_before_ack = 0;  // jobs a worker started before their producer saw Accepted
   Percentiles enqueue;             // intended send -> accepted (returned to the producer)

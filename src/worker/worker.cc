@@ -54,12 +54,13 @@ Status Worker::Take(Job* job, uint32_t timeout_ms) {
                                   &gen);
   };
 
-  const uint64_t deadline = util::NowMonoNs() + uint64_t{timeout_ms} * kMsNs;
   Status daemon = session_->CheckDaemon();
   if (!daemon.ok()) return daemon;
   int spins = static_cast<int>(options_.spin_iterations);
+  uint64_t deadline = 0;  // read the clock only when there is something to wait for
   while (!try_take()) {
     const uint64_t now = util::NowMonoNs();
+    if (deadline == 0) deadline = now + uint64_t{timeout_ms} * kMsNs;
     if (now >= deadline) return Status::TimedOut();
     const uint64_t wait = std::min<uint64_t>(deadline - now, 100 * kMsNs);
     if (util::SpinThenWait(&ring.header()->futex, &ring.header()->sleepers, spins, wait,
