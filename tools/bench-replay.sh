@@ -38,13 +38,11 @@ start_daemon() {  # start_daemon LOG: returns once the queue is served
   done
 }
 stop_daemon() { kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || true; DAEMON_PID=""; }
-# seconds between the daemon's first log line and the first line matching PATTERN
+# seconds from START_NS (the exec) to the timestamp of the first log line matching PATTERN
 since_start() {
-  awk -v pat="$2" '
-    { split($2, t, "T"); split(t[2], hms, ":"); sub("Z", "", hms[3])
-      s = hms[1] * 3600 + hms[2] * 60 + hms[3] }
-    NR == 1 { first = s }
-    $0 ~ pat { printf "%.3f", s - first; exit }' "$1"
+  local ts
+  ts="$(grep -m1 "$2" "$1" | awk '{ print $2 }')"
+  awk -v a="$START_NS" -v b="$(date -d "$ts" +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
 }
 
 log "filling queue $QUEUE with $JOBS jobs of 64 bytes ($DURABILITY)"
@@ -59,7 +57,7 @@ START_NS=$(date +%s%N)
 start_daemon "$WORK/replay.log"
 READY_S=$(awk -v a="$START_NS" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 grep -E "recovered|serving" "$WORK/replay.log" >&2
-printf 'replay of %s outstanding jobs: WAL read in %ss (daemon log), serving %ss after exec\n' \
+printf 'replay of %s outstanding jobs: WAL replayed %ss and serving %ss after exec\n' \
   "$(sed -n 's/.*recovered \([0-9]*\) unfinished.*/\1/p' "$WORK/replay.log")" \
   "$(since_start "$WORK/replay.log" "recovered")" "$READY_S"
 stop_daemon

@@ -257,6 +257,7 @@ Status RunLoad(const Target& target, const LoadOptions& o, LoadResult* result) {
   const double cpu_before = ChildrenCpuSeconds();
   const double server_before = o.server_pid != 0 ? ProcessCpuSeconds(o.server_pid) : 0;
   std::vector<pid_t> children;
+  std::fflush(nullptr);  // or each child would flush its copy of what the parent buffered
   auto spawn = [&](auto&& body) {
     const pid_t pid = ::fork();
     if (pid == 0) {
