@@ -25,8 +25,8 @@ namespace taskring::bench {
 namespace {
 
 // Wait until *value != seen, spin-then-futex on (futex, sleepers). Returns the new value.
-uint32_t AwaitChange(const std::atomic<uint32_t>& value, uint32_t seen, std::atomic<uint32_t>* futex,
-                     std::atomic<uint32_t>* sleepers, int spins) {
+uint32_t AwaitChange(const std::atomic<uint32_t>& value, uint32_t seen,
+                     std::atomic<uint32_t>* futex, std::atomic<uint32_t>* sleepers, int spins) {
   auto changed = [&] { return value.load(std::memory_order_seq_cst) != seen; };
   while (!util::SpinThenWait(futex, sleepers, spins, 0, changed)) {
   }

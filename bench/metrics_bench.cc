@@ -34,9 +34,7 @@ void BM_Histogram_TaskringRecord(benchmark::State& state) {
   benchmark::DoNotOptimize(cells->sum_ns.load());
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_Histogram_TaskringRecord)->Apply([](benchmark::internal::Benchmark* b) {
-  Short(b);
-});
+BENCHMARK(BM_Histogram_TaskringRecord)->Apply([](benchmark::internal::Benchmark* b) { Short(b); });
 
 void BM_Histogram_PrometheusCppObserve(benchmark::State& state) {
   prometheus::Histogram::BucketBoundaries bounds;

@@ -3,16 +3,18 @@
 //
 //   BM_Queue_<Q>/threads:N       each thread pushes one value and pops one (any thread's), N=1,2,4
 //   BM_QueueSplit_<Q>/threads:N  N/2 producer threads push, N/2 consumer threads pop, N=2,4
-//   BM_XProc_<Q>                 a fork()ed child receives 64-byte messages while the parent sends
+//   BM_XProc_<Q>/same_cpu:S      a fork()ed child receives 64-byte messages while the parent sends;
+//                                S=0: the two processes pinned to two CPUs, S=1: to one CPU
 //
 // <Q> is TaskringRing (segment dispatch ring, 8-byte slot references), Moodycamel
-// (moodycamel::ConcurrentQueue<uint64_t>, no tokens), MutexDeque (std::mutex + std::deque<uint64_t>)
-// or BoostMQ (boost::interprocess::message_queue, 64-byte messages: it copies bytes, the others
-// move one 64-bit value). items_per_second counts values handed over; multi-threaded rows use real
-// (wall) time, so it is the aggregate rate of all threads. Waiting is the same for every queue:
-// pause, then sched_yield (bench_common.h Backoff); BoostMQ blocks in its own condition variable.
+// (moodycamel::ConcurrentQueue<uint64_t>, no tokens), MutexDeque (std::mutex +
+// std::deque<uint64_t>) or BoostMQ (boost::interprocess::message_queue, 64-byte messages: it copies
+// bytes, the others move one 64-bit value). items_per_second counts values handed over;
+// multi-threaded rows use real (wall) time, so it is the aggregate rate of all threads. Waiting is
+// the same for every queue: pause, then sched_yield (bench_common.h Backoff); BoostMQ blocks in its
+// own condition variable.
 #include <benchmark/benchmark.h>
-#include <signal.h>
+#include <concurrentqueue/concurrentqueue.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,7 +22,6 @@
 #include <boost/date_time/posix_time/posix_time_types.hpp>
 #include <boost/interprocess/ipc/message_queue.hpp>
 #include <chrono>
-#include <concurrentqueue/concurrentqueue.h>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -171,14 +172,14 @@ void BM_QueueSplit(benchmark::State& state) {
   if (!producer) state.SetItemsProcessed(state.iterations());
 }
 
-#define TASKRING_QUEUE_BENCH(Name, Q)                                                   \
-  void BM_Queue_##Name(benchmark::State& state) { BM_Queue<Q>(state); }                 \
-  void BM_QueueSplit_##Name(benchmark::State& state) { BM_QueueSplit<Q>(state); }       \
-  BENCHMARK(BM_Queue_##Name)->Apply([](benchmark::internal::Benchmark* b) {             \
-    Short(b->Threads(1)->Threads(2)->Threads(4)->UseRealTime());                        \
-  });                                                                                   \
-  BENCHMARK(BM_QueueSplit_##Name)->Apply([](benchmark::internal::Benchmark* b) {        \
-    Short(b->Threads(2)->Threads(4)->UseRealTime());                                    \
+#define TASKRING_QUEUE_BENCH(Name, Q)                                             \
+  void BM_Queue_##Name(benchmark::State& state) { BM_Queue<Q>(state); }           \
+  void BM_QueueSplit_##Name(benchmark::State& state) { BM_QueueSplit<Q>(state); } \
+  BENCHMARK(BM_Queue_##Name)->Apply([](benchmark::internal::Benchmark* b) {       \
+    Short(b->Threads(1)->Threads(2)->Threads(4)->UseRealTime());                  \
+  });                                                                             \
+  BENCHMARK(BM_QueueSplit_##Name)->Apply([](benchmark::internal::Benchmark* b) {  \
+    Short(b->Threads(2)->Threads(4)->UseRealTime());                              \
   });
 
 TASKRING_QUEUE_BENCH(TaskringRing, RingQueue)
@@ -313,8 +314,8 @@ void BM_XProc_TaskringRing(benchmark::State& state) {
       uint64_t ref = 0;
       auto take = [&] { return free.TryPop(&ref); };
       if (!take()) {
-        while (!gone && !util::SpinThenWait(&free.header()->futex, &free.header()->sleepers,
-                                            kSpins, kWaitSliceNs, take)) {
+        while (!gone && !util::SpinThenWait(&free.header()->futex, &free.header()->sleepers, kSpins,
+                                            kWaitSliceNs, take)) {
           gone = ChildGone(pid);
         }
         if (gone) break;
@@ -357,12 +358,10 @@ BENCHMARK(BM_XProc_TaskringRing)->Apply([](benchmark::internal::Benchmark* b) {
 // 1024-message queue is full), the child receives them and sends an 8-byte ack on a second queue
 // after each batch.
 boost::posix_time::ptime DeadlineIn(int ms) {
-  return boost::posix_time::microsec_clock::universal_time() +
-         boost::posix_time::milliseconds(ms);
+  return boost::posix_time::microsec_clock::universal_time() + boost::posix_time::milliseconds(ms);
 }
 
-[[noreturn]] void MqChild(const std::string& data_name, const std::string& ack_name,
-                          pid_t parent) {
+[[noreturn]] void MqChild(const std::string& data_name, const std::string& ack_name, pid_t parent) {
   try {
     bip::message_queue data(bip::open_only, data_name.c_str());
     bip::message_queue ack(bip::open_only, ack_name.c_str());

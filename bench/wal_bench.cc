@@ -218,8 +218,8 @@ void BM_Disk_WriteFdatasync(benchmark::State& state) {
   off_t offset = 0;
   bool failed = false;
   for (auto _ : state) {
-    failed |= ::pwrite(fd, record.data(), record.size(), offset) !=
-              static_cast<ssize_t>(record.size());
+    failed |=
+        ::pwrite(fd, record.data(), record.size(), offset) != static_cast<ssize_t>(record.size());
     failed |= ::fdatasync(fd) != 0;
     offset += static_cast<off_t>(record.size());
   }
