@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -194,7 +195,11 @@ void Plot(const std::string& path, const std::string& title,
   const std::string data = path + ".dat";
   std::FILE* f = std::fopen(data.c_str(), "w");
   if (f == nullptr) return;
-  for (const auto& [rate, r] : rows) {
+  std::vector<std::pair<double, LoadResult>> by_throughput = rows;
+  std::sort(by_throughput.begin(), by_throughput.end(), [](const auto& x, const auto& y) {
+    return x.second.jobs_per_second < y.second.jobs_per_second;
+  });
+  for (const auto& [rate, r] : by_throughput) {
     std::fprintf(f, "%.1f %.3f %.3f %.3f %.3f\n", r.jobs_per_second, r.end_to_end.p50,
                  r.end_to_end.p99, r.end_to_end.p999, r.enqueue.p99);
   }
@@ -359,7 +364,11 @@ int BenchCommand(int argc, char** argv) {
                     static_cast<unsigned long long>(r.busy));
       }
     }
-    if (!a.plot.empty() && !rows.empty()) Plot(a.plot, Describe(a, o), rows);
+    if (!a.plot.empty() && !rows.empty()) {
+      std::string title = Describe(a, o);
+      title.replace(title.find("closed loop"), 11, "open-loop sweep");
+      Plot(a.plot, title, rows);
+    }
   }
   std::filesystem::remove_all(scratch);
   return rc;

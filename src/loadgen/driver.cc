@@ -50,6 +50,7 @@ void Fail(Control* c, const std::string& who, const Status& s) {
 // Sleeps (never spins) until a CLOCK_MONOTONIC time: a spinning generator would take a core
 // from the system it measures. Waking late is not hidden: latency counts from `mono_ns`.
 void SleepUntil(uint64_t mono_ns) {
+  if (util::NowMonoNs() >= mono_ns) return;  // behind schedule: send now, no syscall
   const timespec ts{static_cast<time_t>(mono_ns / 1'000'000'000ULL),
                     static_cast<long>(mono_ns % 1'000'000'000ULL)};
   while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
