@@ -157,10 +157,11 @@ void PrintHuman(const Args& a, const LoadOptions& o, const LoadResult& r) {
               static_cast<unsigned long long>(r.accepted), static_cast<unsigned long long>(r.busy),
               static_cast<unsigned long long>(r.errors),
               static_cast<unsigned long long>(r.duplicates));
-  std::printf("throughput %.0f jobs/s end to end over %.3f s (accepted at %.0f jobs/s); CPU "
-              "%.2f us/job (all processes%s)\n",
-              r.jobs_per_second, r.seconds, r.accepted_per_second, r.cpu_us_per_job,
-              o.server_pid ? " + server" : "");
+  std::printf(
+      "throughput %.0f jobs/s end to end over %.3f s (accepted at %.0f jobs/s); CPU "
+      "%.2f us/job (all processes%s)\n",
+      r.jobs_per_second, r.seconds, r.accepted_per_second, r.cpu_us_per_job,
+      o.server_pid ? " + server" : "");
   std::printf("%-12s %10s %10s %10s %10s %10s %10s\n", "latency (us)", "p50", "p90", "p99", "p99.9",
               "p99.99", "max");
   std::fputs(Row("enqueue", r.enqueue).c_str(), stdout);
@@ -276,7 +277,8 @@ int BenchCommand(int argc, char** argv) {
   t.host = a.host;
   t.port = static_cast<int>(a.port);
   t.capacity = static_cast<uint32_t>(a.capacity);
-  t.max_payload = std::max<uint32_t>(64, static_cast<uint32_t>(a.payload));  // slots sized to the job
+  t.max_payload =
+      std::max<uint32_t>(64, static_cast<uint32_t>(a.payload));  // slots sized to the job
   t.queue = a.queue.empty() ? "taskring-bench-" + std::to_string(::getpid()) : a.queue;
 
   OwnDaemon daemon;

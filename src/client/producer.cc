@@ -108,7 +108,8 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
   session_->RingDoorbell();
   // In fsync mode the wait is a disk flush (hundreds of us): spinning through it would only take
   // the CPU the daemon needs to finish it. Sleep at once.
-  const bool disk_wait = seg.header()->durability == static_cast<uint32_t>(segment::Durability::kFsync);
+  const bool disk_wait =
+      seg.header()->durability == static_cast<uint32_t>(segment::Durability::kFsync);
   Status s = session_->WaitCommitted(last_pos, disk_wait ? 0 : options_.spin_iterations,
                                      options_.commit_timeout_ms);
   if (!s.ok()) {

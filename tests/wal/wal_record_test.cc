@@ -33,9 +33,8 @@ TEST(WalRecordTest, EnqueueRoundTrips) {
 }
 
 TEST(WalRecordTest, EveryTypeRoundTripsWithEmptyPayload) {
-  for (RecordType t :
-       {RecordType::kEnqueue, RecordType::kComplete, RecordType::kRetry, RecordType::kDead,
-        RecordType::kStart}) {
+  for (RecordType t : {RecordType::kEnqueue, RecordType::kComplete, RecordType::kRetry,
+                       RecordType::kDead, RecordType::kStart}) {
     WalRecord in;
     in.type = t;
     in.lsn = 7;
