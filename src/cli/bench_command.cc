@@ -77,6 +77,7 @@ class OwnDaemon {
       std::FILE* log = std::freopen((dir_ + "/daemon.log").c_str(), "w", stderr);
       (void)log;
       std::vector<char*> args;
+      args.reserve(argv.size() + 1);
       for (auto& s : argv) args.push_back(s.data());
       args.push_back(nullptr);
       ::execv(args[0], args.data());

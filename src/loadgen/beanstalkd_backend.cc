@@ -84,7 +84,7 @@ class Connection {
     where_ = "beanstalkd " + host + ":" + std::to_string(port);
     if (port <= 0 || port > 65535) return Status::InvalidArgument(where_ + ": bad port");
     // Room for the largest job body plus its CRLF and a reply line, so a body always fits.
-    buf_.resize(std::max<size_t>(64 * 1024, max_payload + 2 + kMaxLine));
+    buf_.resize(std::max<size_t>(size_t{64} * 1024, max_payload + 2 + kMaxLine));
 
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
