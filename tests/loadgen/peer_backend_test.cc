@@ -25,19 +25,13 @@
 
 #include "loadgen/backend.h"
 #include "loadgen/peers.h"
+#include "test_util.h"
 
 namespace taskring::loadgen {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-::testing::AssertionResult IsOk(const char* expr, const Status& s) {
-  if (s.ok()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << expr << ": " << s.ToString();
-}
-#define ASSERT_OK(expr) ASSERT_PRED_FORMAT1(IsOk, expr)
-#define EXPECT_OK(expr) EXPECT_PRED_FORMAT1(IsOk, expr)
 
 int64_t MsSince(Clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
@@ -316,18 +310,13 @@ std::string Quoted(const std::string& s) {
   return q;
 }
 
-std::string UniqueName(const std::string& tag) {
-  static int n = 0;
-  return "taskring-peer-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + "-" + tag;
-}
-
 // ---------------------------------------------------------------- Boost message_queue
 
 class BoostMqTest : public ::testing::Test {
  protected:
   void SetUp() override {
     target_.kind = BackendKind::kBoostMq;
-    target_.queue = UniqueName("mq");
+    target_.queue = test::UniqueQueueName("mq");
     target_.max_payload = 512;
     target_.capacity = 256;
   }
@@ -396,7 +385,7 @@ class RedisTest : public ::testing::Test {
                                "--appendonly", "no", "--daemonize", "no"},
                               port));
     target_.kind = BackendKind::kRedis;
-    target_.queue = UniqueName("list");
+    target_.queue = test::UniqueQueueName("list");
     target_.port = port;
     target_.max_payload = 1024;
   }
@@ -514,7 +503,7 @@ class BeanstalkdTest : public ::testing::Test {
     ASSERT_GT(port, 0);
     ASSERT_TRUE(server_.Start(bin, {"-l", "127.0.0.1", "-p", std::to_string(port)}, port));
     target_.kind = BackendKind::kBeanstalkd;
-    target_.queue = UniqueName("tube");
+    target_.queue = test::UniqueQueueName("tube");
     target_.port = port;
     target_.max_payload = 1024;
   }
