@@ -20,6 +20,7 @@
 
 #include "cli/commands.h"
 #include "loadgen/driver.h"
+#include "loadgen/peers.h"
 #include "segment/segment.h"
 #include "util/clock.h"
 #include "util/flags.h"
@@ -374,6 +375,8 @@ int BenchCommand(int argc, char** argv) {
     }
   }
   std::filesystem::remove_all(scratch);
+  // A message_queue named here is ours to remove: it would outlive us in /dev/shm.
+  if (t.kind == loadgen::BackendKind::kBoostMq && a.queue.empty()) loadgen::RemoveBoostMq(t.queue);
   return rc;
 }
 
