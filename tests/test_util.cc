@@ -79,7 +79,7 @@ Daemon::Daemon(std::string queue, std::string dir, std::vector<std::string> extr
 Daemon::~Daemon() {
   if (pid_ > 0) Kill();
   segment::Segment::Remove(queue_);
-  ::unlink(("/dev/shm/" + segment::ShmName(queue_) + ".lock").c_str());
+  ::unlink(segment::LockPath(queue_).c_str());
 }
 
 ::testing::AssertionResult Daemon::Start() {
@@ -88,7 +88,8 @@ Daemon::~Daemon() {
   const bool metrics_chosen = std::find_if(extra_.begin(), extra_.end(), [](const std::string& a) {
                                 return a.rfind("--metrics-listen", 0) == 0 || a == "--no-metrics";
                               }) != extra_.end();
-  if (!metrics_chosen) args.insert(args.end(), {"--metrics-listen", "127.0.0.1:0"});
+  if (!metrics_chosen && !default_metrics_)
+    args.insert(args.end(), {"--metrics-listen", "127.0.0.1:0"});
   args.insert(args.end(), extra_.begin(), extra_.end());
   pid_ = ::fork();
   if (pid_ == 0) {

@@ -46,6 +46,8 @@ class Daemon {
   Daemon(std::string queue, std::string dir, std::vector<std::string> extra_args = {});
   // Extra "NAME=value" environment entries for the daemon (e.g. LD_PRELOAD of a fault shim).
   void SetEnv(std::vector<std::string> env) { env_ = std::move(env); }
+  // Leaves --metrics-listen at taskringd's default (otherwise: port 0, as tests run side by side).
+  void UseDefaultMetricsAddress() { default_metrics_ = true; }
   ~Daemon();  // SIGKILLs a daemon still running and removes the segment
   // Starts and waits (up to 10 s) for the segment to be ready. Fails if the daemon exits.
   ::testing::AssertionResult Start();
@@ -59,6 +61,7 @@ class Daemon {
   std::string queue_, dir_;
   std::vector<std::string> extra_;
   std::vector<std::string> env_;
+  bool default_metrics_ = false;
   std::string log_path_;
   pid_t pid_ = -1;
 };

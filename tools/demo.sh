@@ -89,7 +89,7 @@ cleanup() {
   fi
   # The daemon leaves its shared-memory segment behind (so `taskring stats` can report a stopped
   # queue); this queue is ours alone, so remove it.
-  rm -f "/dev/shm/taskring.$QUEUE" "/dev/shm/taskring.$QUEUE.lock"
+  rm -f "/dev/shm/taskring.$QUEUE" "/dev/shm/taskring.$QUEUE~lock" "/dev/shm/taskring.$QUEUE~new"
   if [[ "$KEEP" -eq 1 ]]; then
     log "kept $TMP (WAL in $TMP/wal, logs and worker output alongside)"
   else

@@ -3,6 +3,9 @@
 // OK and Busy carry no message and never allocate, so the admission fast path (accept or BUSY)
 // costs no heap traffic. Other codes carry a one-line reason for people and logs.
 // A Status is a plain value: copyable, movable, safe to pass between threads.
+//
+// The numeric values of Code are frozen (the C ABI exposes them): new codes go at the end.
+// "Retry later" codes (Busy, TimedOut, NotReady) are kept apart from failures.
 #ifndef TASKRING_STATUS_H_
 #define TASKRING_STATUS_H_
 
@@ -19,15 +22,17 @@ class TASKRING_EXPORT Status {
  public:
   enum class Code : uint8_t {
     kOk = 0,
-    kBusy,             // queue full: retry later (not a failure)
-    kTimedOut,         // nothing arrived / completed within the wait (not a failure)
-    kClosed,           // the queue or the daemon is shutting down / gone
-    kNotFound,         // no such queue, job or file
-    kInvalidArgument,  // the caller's input is wrong (e.g. payload too large)
-    kCorruption,       // shared memory or WAL content failed validation
-    kIOError,          // the OS refused (open, write, fsync, mmap ...)
-    kIncompatible,     // segment or WAL written by an incompatible layout version
-    kStaleLease,       // complete/fail for a lease that expired and was handed out again
+    kBusy,               // queue full: retry later (not a failure)
+    kTimedOut,           // nothing arrived / completed within the wait (not a failure)
+    kClosed,             // the queue or the daemon is shutting down / gone
+    kNotFound,           // no such queue, job or file
+    kInvalidArgument,    // the caller's input is wrong (e.g. payload too large)
+    kCorruption,         // shared memory or WAL content failed validation
+    kIOError,            // the OS refused (open, write, fsync, mmap ...)
+    kIncompatible,       // segment or WAL written by an incompatible layout version
+    kStaleLease,         // complete/fail for a lease that expired and was handed out again
+    kNotReady,           // the daemon is starting (recovering its WAL): retry shortly
+    kResourceExhausted,  // a fixed table is full (e.g. every client entry is taken)
   };
 
   Status() noexcept = default;  // OK
@@ -44,6 +49,10 @@ class TASKRING_EXPORT Status {
   static Status IOError(std::string_view msg) { return Status(Code::kIOError, msg); }
   static Status Incompatible(std::string_view msg) { return Status(Code::kIncompatible, msg); }
   static Status StaleLease(std::string_view msg) { return Status(Code::kStaleLease, msg); }
+  static Status NotReady(std::string_view msg) { return Status(Code::kNotReady, msg); }
+  static Status ResourceExhausted(std::string_view msg) {
+    return Status(Code::kResourceExhausted, msg);
+  }
 
   [[nodiscard]] bool ok() const noexcept { return code_ == Code::kOk; }
   [[nodiscard]] bool IsBusy() const noexcept { return code_ == Code::kBusy; }
@@ -55,6 +64,10 @@ class TASKRING_EXPORT Status {
   [[nodiscard]] bool IsIOError() const noexcept { return code_ == Code::kIOError; }
   [[nodiscard]] bool IsIncompatible() const noexcept { return code_ == Code::kIncompatible; }
   [[nodiscard]] bool IsStaleLease() const noexcept { return code_ == Code::kStaleLease; }
+  [[nodiscard]] bool IsNotReady() const noexcept { return code_ == Code::kNotReady; }
+  [[nodiscard]] bool IsResourceExhausted() const noexcept {
+    return code_ == Code::kResourceExhausted;
+  }
 
   [[nodiscard]] Code code() const noexcept { return code_; }
   // The reason without the code name; empty for OK, Busy and TimedOut.

@@ -21,8 +21,7 @@ Producer::~Producer() = default;
 Status Producer::Open(const ProducerOptions& options, std::unique_ptr<Producer>* out) {
   std::unique_ptr<client::Session> session;
   Status s = client::Session::Open(options.queue, segment::ClientRole::kProducer,
-                                   options.attach_timeout_ms, &session);
-  if (s.IsBusy()) return Status::IOError("no free client entry in the segment (max clients)");
+                                   options.attach_timeout_ms, options.wait_for_daemon_ms, &session);
   if (!s.ok()) return s;
   out->reset(new Producer(std::move(session), options));
   return Status::OK();

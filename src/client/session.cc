@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -43,6 +44,16 @@ Status ClaimEntry(const segment::Segment& seg, segment::ClientRole role, uint32_
   return Status::Busy();
 }
 
+// One load: the kernel marks the daemon-life mutex the moment the daemon dies, so a worker never
+// keeps taking jobs from a dead daemon's ring (their outcomes could not be logged).
+Status DaemonAliveIn(const segment::Segment& seg) {
+  const segment::SegmentHeader* h = seg.header();
+  if (segment::DaemonLifeHeld(h)) return Status::OK();
+  return Status::Closed("daemon for queue '" + seg.queue() + "' (pid " +
+                        std::to_string(h->daemon_pid.load(std::memory_order_relaxed)) +
+                        ") is not running");
+}
+
 }  // namespace
 
 Session::Session(std::unique_ptr<segment::Segment> seg, uint32_t index)
@@ -57,23 +68,40 @@ Session::~Session() {
 }
 
 Status Session::Open(const std::string& queue, segment::ClientRole role, uint32_t attach_timeout_ms,
-                     std::unique_ptr<Session>* out) {
-  const uint64_t deadline = util::NowMonoNs() + attach_timeout_ms * kMsNs;
+                     uint32_t wait_for_daemon_ms, std::unique_ptr<Session>* out) {
+  const uint64_t start = util::NowMonoNs();
+  const uint64_t absent_deadline = start + wait_for_daemon_ms * kMsNs;
+  const uint64_t starting_deadline =
+      start + std::max(attach_timeout_ms, wait_for_daemon_ms) * kMsNs;
   std::unique_ptr<segment::Segment> seg;
   for (;;) {
     Status s = segment::Segment::Attach(queue, /*read_only=*/false, &seg);
     if (s.ok()) {
       const auto state = static_cast<DaemonState>(seg->header()->daemon_state.load());
-      if (state != DaemonState::kStarting && state != DaemonState::kAbandoned) break;
-      s = Status::Closed("daemon for queue '" + queue + "' is starting");
+      if (state == DaemonState::kStarting) {
+        s = Status::NotReady("daemon for queue '" + queue + "' is starting");
+      } else if (state == DaemonState::kAbandoned) {
+        s = Status::Closed("queue '" + queue + "' is being re-created by a newer daemon");
+      } else {
+        // A segment whose daemon stopped or died is as good as none: wait for the next one.
+        s = state == DaemonState::kStopped
+                ? Status::Closed("daemon for queue '" + queue + "' has stopped")
+                : DaemonAliveIn(*seg);
+        if (s.ok()) break;
+      }
     }
-    if (!s.IsClosed() || util::NowMonoNs() >= deadline) return s;
+    const uint64_t now = util::NowMonoNs();
+    const bool retry = s.IsNotReady() ? now < starting_deadline
+                                      : (s.IsNotFound() || s.IsClosed()) && now < absent_deadline;
+    if (!retry) return s;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   uint32_t index = 0;
-  Status s = ClaimEntry(*seg, role, &index);
-  if (s.IsBusy()) {
-    return Status::Busy();  // every client entry is taken; see taskringd --max-clients
+  if (!ClaimEntry(*seg, role, &index).ok()) {
+    const uint32_t n = seg->params().max_clients;
+    return Status::ResourceExhausted(
+        "all " + std::to_string(n) + " client entries of queue '" + queue +
+        "' are in use (each open Producer or Worker takes one; raise taskringd --max-clients)");
   }
   out->reset(new Session(std::move(seg), index));
   return (*out)->CheckDaemon();
@@ -84,7 +112,7 @@ Status Session::CheckDaemon() const {
   const auto state = static_cast<DaemonState>(h->daemon_state.load(std::memory_order_acquire));
   switch (state) {
     case DaemonState::kRunning: break;
-    case DaemonState::kStarting: return Status::Closed("daemon is starting");
+    case DaemonState::kStarting: return Status::NotReady("daemon is starting");
     case DaemonState::kStopping:
     case DaemonState::kStopped:
       return Status::Closed("daemon for queue '" + seg_->queue() + "' is stopped");
@@ -99,15 +127,7 @@ Status Session::CheckDaemon() const {
   return DaemonAlive();
 }
 
-Status Session::DaemonAlive() const {
-  // One load: the kernel marks the daemon-life mutex the moment the daemon dies, so a worker
-  // never keeps taking jobs from a dead daemon's ring (their outcomes could not be logged).
-  const segment::SegmentHeader* h = seg_->header();
-  if (segment::DaemonLifeHeld(h)) return Status::OK();
-  return Status::Closed("daemon for queue '" + seg_->queue() + "' (pid " +
-                        std::to_string(h->daemon_pid.load(std::memory_order_relaxed)) +
-                        ") is not running");
-}
+Status Session::DaemonAlive() const { return DaemonAliveIn(*seg_); }
 
 void Session::RingDoorbell() const {
   segment::SegmentHeader* h = seg_->header();

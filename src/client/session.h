@@ -14,10 +14,11 @@ namespace taskring::client {
 
 class Session {
  public:
-  // Attaches to `queue` (waiting up to attach_timeout_ms while the daemon starts) and claims a
-  // client entry for `role`.
+  // Attaches to `queue` and claims a client entry for `role`. Waits up to attach_timeout_ms
+  // while the daemon starts (then NotReady), and up to wait_for_daemon_ms while no daemon runs
+  // (then NotFound or Closed). ResourceExhausted when every client entry is taken.
   static Status Open(const std::string& queue, segment::ClientRole role, uint32_t attach_timeout_ms,
-                     std::unique_ptr<Session>* out);
+                     uint32_t wait_for_daemon_ms, std::unique_ptr<Session>* out);
   ~Session();  // marks the entry closing; the daemon drains and frees it
 
   const segment::Segment& seg() const { return *seg_; }

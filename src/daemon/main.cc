@@ -9,16 +9,20 @@
 #include <cstring>
 #include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "daemon/engine.h"
 #include "daemon/log.h"
 #include "daemon/metrics_exporter.h"
+#include "daemon/readiness.h"
 #include "daemon/recovery.h"
 #include "daemon/supervisor.h"
 #include "segment/segment.h"
+#include "util/clock.h"
 #include "util/file_lock.h"
 #include "util/flags.h"
 #include "util/futex.h"
+#include "wal/queue_identity.h"
 #include "wal/wal_writer.h"
 
 namespace taskring::daemon {
@@ -41,7 +45,10 @@ struct Config {
   uint64_t max_backoff_ms = 300000;
   uint64_t dead_max = 10000;
   std::string metrics_listen = "127.0.0.1:9464";
+  bool metrics_listen_given = false;  // an explicit address is never swapped for a free port
   bool no_metrics = false;
+  uint64_t ready_fd = 0;
+  bool ready_fd_given = false;
   bool group = false;
   bool salvage = false;
 };
@@ -55,6 +62,51 @@ segment::Durability ParseDurability(const std::string& s) {
 int Fail(const std::string& msg, int code = 1) {
   std::fprintf(stderr, "taskringd: %s\n", msg.c_str());
   return code;
+}
+
+// Checks DIR/IDENTITY against this start's queue and parameters, and records them. A directory
+// from before identities were written is adopted.
+Status CheckIdentity(const Config& cfg, int file_mode) {
+  wal::QueueIdentity wanted;
+  wanted.queue = cfg.queue;
+  wanted.capacity = static_cast<uint32_t>(cfg.capacity);
+  wanted.max_payload = static_cast<uint32_t>(cfg.max_payload);
+  wanted.durability = static_cast<uint8_t>(ParseDurability(cfg.durability));
+  wanted.created_unix_ns = util::NowUnixNs();
+  wal::QueueIdentity recorded;
+  Status s = wal::ReadQueueIdentity(cfg.dir, &recorded);
+  if (s.ok()) {
+    std::vector<std::string> changes;
+    s = wal::CompareQueueIdentity(recorded, wanted, cfg.dir, &changes);
+    if (!s.ok()) return s;
+    if (changes.empty()) return Status::OK();
+    for (const std::string& c : changes)
+      LogEvent("configuration changed since last start: %s", c.c_str());
+    wanted.created_unix_ns = recorded.created_unix_ns;
+  } else if (!s.IsNotFound()) {
+    return s;
+  }
+  return wal::WriteQueueIdentity(cfg.dir, wanted, file_mode);
+}
+
+// Starts the exporter. When the default address was not asked for explicitly and its port is
+// taken (another queue's daemon), any free port is used instead: many queues on one host work
+// with default flags, and `taskring queue list` / the target file say where each one is.
+Status StartExporter(const Config& cfg, const segment::Segment& seg,
+                     std::unique_ptr<MetricsExporter>* out, std::string* address) {
+  *address = cfg.metrics_listen;
+  bool in_use = false;
+  Status s = MetricsExporter::Start(*address, seg, out, &in_use);
+  if (in_use && !cfg.metrics_listen_given) {
+    const std::string host = cfg.metrics_listen.substr(0, cfg.metrics_listen.rfind(':'));
+    LogEvent("metrics: %s is taken (another queue?); using a free port", address->c_str());
+    *address = host + ":0";
+    s = MetricsExporter::Start(*address, seg, out);
+  }
+  if (s.ok()) {
+    *address = address->substr(0, address->rfind(':')) + ":" + std::to_string((*out)->port());
+  }
+  return s;
 }
 
 int Serve(const Config& cfg) {
@@ -79,10 +131,18 @@ int Serve(const Config& cfg) {
     return Fail("another taskringd (pid " + holder + ") is using WAL directory " + cfg.dir);
   }
   if (!s.ok()) return Fail(s.ToString());
-  s = queue_lock.Acquire("/dev/shm/" + segment::ShmName(cfg.queue) + ".lock", file_mode, &holder);
+  s = queue_lock.Acquire(segment::LockPath(cfg.queue), file_mode, &holder);
   if (s.IsBusy()) {
     return Fail("another taskringd (pid " + holder + ") is serving queue '" + cfg.queue + "'");
   }
+  if (!s.ok()) return Fail(s.ToString());
+  // From here every exit path removes the lock file: a start that fails leaves nothing behind.
+  struct LockCleanup {
+    util::FileLock& lock;
+    ~LockCleanup() { lock.UnlinkAndRelease(); }
+  } lock_cleanup{queue_lock};
+
+  s = CheckIdentity(cfg, file_mode);
   if (!s.ok()) return Fail(s.ToString());
 
   RecoveryResult rec;
@@ -130,6 +190,8 @@ int Serve(const Config& cfg) {
   copts.retry_backoff_ms = static_cast<uint32_t>(cfg.retry_backoff_ms);
   copts.group_access = cfg.group;
   copts.wal_dir = std::filesystem::absolute(cfg.dir, ec).lexically_normal().string();
+  // Built under a staging name: until Install() nobody can attach, and any failure below
+  // removes it (the Segment's destructor), so a refused start leaves no half-built queue.
   std::unique_ptr<segment::Segment> seg;
   s = segment::Segment::Create(cfg.queue, copts, &seg);
   if (!s.ok()) return Fail(s.ToString());
@@ -159,43 +221,50 @@ int Serve(const Config& cfg) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   // After the mask, so the HTTP threads leave SIGTERM to the signal thread.
   std::unique_ptr<MetricsExporter> exporter;
+  std::string metrics_address;
   if (!cfg.no_metrics) {
-    s = MetricsExporter::Start(cfg.metrics_listen, *seg, &exporter);
-    if (!s.ok()) {
-      segment::Segment::Remove(cfg.queue);  // never published: nobody is attached
-      return Fail(s.ToString());
-    }
+    s = StartExporter(cfg, *seg, &exporter, &metrics_address);
+    if (!s.ok()) return Fail(s.ToString());
     seg->header()->metrics_port.store(static_cast<uint32_t>(exporter->port()));
-    const std::string host = cfg.metrics_listen.substr(0, cfg.metrics_listen.rfind(':'));
-    LogEvent("metrics: http://%s:%d/metrics", host.c_str(), exporter->port());
   }
+  s = seg->Install();
+  if (!s.ok()) return Fail(s.ToString());
+  // From here the queue exists under its name; a clean exit removes it.
+  struct SegmentCleanup {
+    const std::string& queue;
+    ~SegmentCleanup() { segment::Segment::Remove(queue); }
+  } segment_cleanup{cfg.queue};
 
   std::atomic<bool> stop{false};
   std::thread signals([&] {
     int sig = 0;
     sigwait(&set, &sig);
     LogEvent("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    NotifyStopping();
     stop.store(true);
     util::FutexWake(&seg->header()->doorbell, 1);
   });
 
-  // Held by this (the engine's) thread until exit: its death marks the mutex OWNER_DIED.
-  pthread_mutex_lock(&seg->header()->daemon_life);
   seg->header()->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRunning));
   seg->Publish();
   Supervisor supervisor(*seg, engine);
   supervisor.Start();
-  LogEvent("serving: capacity %llu, max payload %llu B, durability %s, WAL %s, segment /dev/shm/%s",
-           static_cast<unsigned long long>(cfg.capacity),
-           static_cast<unsigned long long>(cfg.max_payload), cfg.durability.c_str(),
-           cfg.dir.c_str(), segment::ShmName(cfg.queue).c_str());
+  const std::string summary = "capacity " + std::to_string(cfg.capacity) + ", max payload " +
+                              std::to_string(cfg.max_payload) + " B, durability " + cfg.durability +
+                              ", " + std::to_string(seg->layout().total_bytes >> 20) +
+                              " MiB of shared memory";
+  LogEvent("serving: %s, WAL %s, segment /dev/shm/%s", summary.c_str(), cfg.dir.c_str(),
+           segment::ShmName(cfg.queue).c_str());
+  if (exporter) LogEvent("metrics: http://%s/metrics", metrics_address.c_str());
+  NotifyReady(cfg.ready_fd_given ? static_cast<int>(cfg.ready_fd) : -1,
+              "serving queue " + cfg.queue + (exporter ? ", metrics " + metrics_address : ""));
   s = engine.Run(stop);
   supervisor.Stop();
   signals.join();
-  pthread_mutex_unlock(&seg->header()->daemon_life);
+  exporter.reset();
+  seg->ReleaseDaemonLife();
   // Clients still attached keep their mapping and see STOPPED; new ones get "not running".
-  // Unlinking frees the segment's memory, which is reserved in full at creation.
-  segment::Segment::Remove(cfg.queue);
+  // Unlinking (segment_cleanup) frees the segment's memory, which is reserved in full at creation.
   if (!s.ok()) return Fail("final WAL flush failed: " + s.ToString());
   return 0;
 }
@@ -231,14 +300,19 @@ int main(int argc, char** argv) {
   flags.Uint("dead-max", &cfg.dead_max, 0, 100000000,
              "dead letters kept in DIR/dead; the oldest beyond this are removed (10000)");
   flags.Uint("max-clients", &cfg.max_clients, 1, 4096,
-             "producer/worker processes attached at once (256)");
+             "client handles attached at once: each open Producer or Worker (and each "
+             "`taskring enqueue`/`worker` thread) takes one; more get ResourceExhausted (256)");
+  flags.Uint("ready-fd", &cfg.ready_fd, 0, 65535,
+             "once serving, write 'ready ...' to this file descriptor and close it (for "
+             "scripts; under systemd Type=notify, READY=1 is sent by itself)");
   flags.Uint("lane-capacity", &cfg.lane_capacity, 2, 65536,
              "records per client lane, a power of two (1024)");
   flags.Uint("wal-segment-mb", &cfg.wal_segment_mb, 1, 4096, "WAL segment file size (64)");
   flags.Uint("shutdown-grace-ms", &cfg.shutdown_grace_ms, 0, 600000,
              "on SIGTERM, wait this long for running jobs (5000)");
   flags.String("metrics-listen", &cfg.metrics_listen,
-               "Prometheus /metrics address, HOST:PORT (127.0.0.1:9464; port 0 = any free)");
+               "Prometheus /metrics address, HOST:PORT; port 0 = any free port (default "
+               "127.0.0.1:9464, or any free port when another daemon has it)");
   flags.Bool("no-metrics", &cfg.no_metrics, "no HTTP endpoint (`taskring stat` still works)");
   flags.Bool("group", &cfg.group, "let the owner's group read/write the segment and WAL");
   flags.Bool("salvage", &cfg.salvage,
@@ -249,6 +323,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!s.ok()) return taskring::daemon::Fail(std::string(s.message()) + " (see --help)", 2);
+  cfg.metrics_listen_given = flags.Seen("metrics-listen");
+  cfg.ready_fd_given = flags.Seen("ready-fd");
   if (cfg.queue.empty() || cfg.dir.empty()) {
     return taskring::daemon::Fail("--queue and --dir are required (see --help)", 2);
   }

@@ -1,11 +1,19 @@
 #include "daemon/metrics_exporter.h"
 
+#include <netdb.h>
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <exception>
 #include <limits>
+#include <thread>
 #include <vector>
 
 #include "metrics/snapshot.h"
@@ -150,6 +158,54 @@ class SegmentCollector : public prometheus::Collectable {
   const segment::Segment& seg_;
 };
 
+// The errno of binding a TCP socket to `address` (HOST:PORT, HOST may be [v6]), 0 if it binds.
+int BindError(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), address.substr(colon + 1).c_str(), &hints, &res) != 0) {
+    return EADDRNOTAVAIL;
+  }
+  int err = 0;
+  const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    err = errno;
+  } else {
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // as civetweb does
+    if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0) err = errno;
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return err;
+}
+
+// Opens and closes one TCP connection to HOST:PORT (a wildcard host means this host).
+void ConnectOnce(std::string host, int port) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0) return;
+  const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    (void)::connect(fd, res->ai_addr, res->ai_addrlen);
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+}
+
 }  // namespace
 
 Status ValidateListenAddress(const std::string& address) {
@@ -164,24 +220,55 @@ Status ValidateListenAddress(const std::string& address) {
 }
 
 Status MetricsExporter::Start(const std::string& address, const segment::Segment& seg,
-                              std::unique_ptr<MetricsExporter>* out) {
+                              std::unique_ptr<MetricsExporter>* out, bool* in_use) {
+  if (in_use != nullptr) *in_use = false;
   Status s = ValidateListenAddress(address);
   if (!s.ok()) return s;
   std::unique_ptr<MetricsExporter> e(new MetricsExporter());
   try {
-    e->exposer_ = std::make_unique<prometheus::Exposer>(address, 2);
-  } catch (const std::exception& ex) {
-    return Status::IOError("cannot listen for metrics on " + address + ": " + ex.what() +
-                           " (choose another with --metrics-listen, or --no-metrics)");
+    // Two request threads; keep-alive off, so a scraper's idle connection never holds a thread
+    // (and with it the daemon's exit) for civetweb's keep-alive timeout.
+    e->exposer_ = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", address, "num_threads", "2", "enable_keep_alive", "no",
+        "request_timeout_ms", "5000", "linger_timeout_ms", "0"});
+  } catch (const std::exception&) {
+    // civetweb's own message ("null context when constructing CivetServer") says nothing
+    // useful: find out why by binding the address ourselves.
+    const int err = BindError(address);
+    if (in_use != nullptr) *in_use = err == EADDRINUSE;
+    const std::string why = err == EADDRINUSE      ? "the port is already in use"
+                            : err == EADDRNOTAVAIL ? "no such address on this host"
+                            : err == EACCES        ? "permission denied (ports below 1024?)"
+                            : err != 0             ? std::strerror(err)
+                                                   : "the HTTP server could not start";
+    return Status::IOError("cannot serve metrics on " + address + ": " + why +
+                           " (choose another with --metrics-listen HOST:PORT, port 0 = any "
+                           "free port, or --no-metrics)");
   }
   e->collector_ = std::make_shared<SegmentCollector>(seg);
   e->exposer_->RegisterCollectable(e->collector_);
   const std::vector<int> ports = e->exposer_->GetListeningPorts();
   e->port_ = ports.empty() ? 0 : ports.front();
+  e->host_ = address.substr(0, address.rfind(':'));
   *out = std::move(e);
   return Status::OK();
 }
 
-MetricsExporter::~MetricsExporter() = default;
+MetricsExporter::~MetricsExporter() {
+  if (!exposer_) return;
+  // civetweb's listener thread checks its stop flag only between polls of up to two seconds,
+  // so stopping it idle took 1.5-2 s of every daemon exit. Connections made while it stops wake
+  // that poll at once.
+  std::atomic<bool> stopped{false};
+  std::thread nudger([&] {
+    while (!stopped.load()) {
+      ConnectOnce(host_, port_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  exposer_.reset();
+  stopped.store(true);
+  nudger.join();
+}
 
 }  // namespace taskring::daemon

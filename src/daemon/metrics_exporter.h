@@ -23,16 +23,18 @@ Status ValidateListenAddress(const std::string& address);
 class MetricsExporter {
  public:
   // Listens on `address` ("127.0.0.1:9464"; port 0 picks a free one). InvalidArgument for a
-  // malformed address, IOError if it cannot listen (port taken, no such address).
+  // malformed address, IOError with the reason if it cannot listen; *in_use (if given) tells
+  // whether that reason is a port already taken.
   [[nodiscard]] static Status Start(const std::string& address, const segment::Segment& seg,
-                                    std::unique_ptr<MetricsExporter>* out);
-  ~MetricsExporter();
+                                    std::unique_ptr<MetricsExporter>* out, bool* in_use = nullptr);
+  ~MetricsExporter();  // stops serving within milliseconds
   int port() const { return port_; }
 
  private:
   MetricsExporter() = default;
   std::shared_ptr<prometheus::Collectable> collector_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::string host_;
   int port_ = 0;
 };
 

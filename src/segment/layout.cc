@@ -87,7 +87,7 @@ Status ValidateHeader(const SegmentHeader* h, uint64_t mapped_bytes, Params* par
     return Status::Corruption("segment has a wrong magic number (not a taskring segment)");
   }
   const uint32_t version = h->layout_version.load(std::memory_order_acquire);
-  if (version == 0) return Status::Closed("segment is not ready yet (daemon starting)");
+  if (version == 0) return Status::NotReady("segment is not ready yet (daemon starting)");
   if (version != kLayoutVersion) {
     return Status::Incompatible("segment layout version " + std::to_string(version) +
                                 ", this build understands " + std::to_string(kLayoutVersion));
@@ -140,5 +140,8 @@ Status ValidateQueueName(const std::string& name) {
 }
 
 std::string ShmName(const std::string& queue) { return "taskring." + queue; }
+// '~' cannot occur in a queue name, so these never collide with another queue's segment.
+std::string LockPath(const std::string& queue) { return "/dev/shm/taskring." + queue + "~lock"; }
+std::string StagingShmName(const std::string& queue) { return "taskring." + queue + "~new"; }
 
 }  // namespace taskring::segment

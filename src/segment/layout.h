@@ -292,7 +292,7 @@ inline bool DaemonLifeHeld(const SegmentHeader* h) {
 
 // Validates a mapped header of `mapped_bytes` bytes: magic, version, limits, recomputed layout,
 // sizes. Returns Incompatible for a different layout version, Corruption for anything else
-// wrong, and Closed("daemon is starting") while the version is still 0. On success the validated
+// wrong, and NotReady while the version is still 0. On success the validated
 // parameters and layout are copied out, read once so a concurrent scribbler cannot change them
 // between the check and their use.
 Status ValidateHeader(const SegmentHeader* h, uint64_t mapped_bytes, Params* params,
@@ -300,8 +300,12 @@ Status ValidateHeader(const SegmentHeader* h, uint64_t mapped_bytes, Params* par
 
 // Queue names become file names: [A-Za-z0-9_.-]{1,64}, not starting with '.'.
 Status ValidateQueueName(const std::string& name);
-// "/taskring.<queue>" (a POSIX shm name) and the lock file guarding it.
+// "taskring.<queue>": the POSIX shm name of a queue's segment (/dev/shm/taskring.<queue>).
 std::string ShmName(const std::string& queue);
+// "/dev/shm/taskring.<queue>~lock": the flock held by the queue's daemon for its life.
+std::string LockPath(const std::string& queue);
+// "taskring.<queue>~new": where the daemon builds the segment before it appears under ShmName.
+std::string StagingShmName(const std::string& queue);
 
 }  // namespace taskring::segment
 

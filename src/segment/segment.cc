@@ -6,6 +6,7 @@
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <cerrno>
 #include <cstring>
 #include <random>
 
@@ -39,7 +40,7 @@ uint64_t RandomIncarnation() {
 }
 
 // Marks a segment left behind as abandoned, if it is one of ours, so clients still mapped to it
-// stop using it. Anything that fails validation is simply unlinked.
+// stop using it. The caller then replaces it.
 void AbandonOld(const std::string& queue) {
   try {
     bip::shared_memory_object shm(bip::open_only, ShmName(queue).c_str(), bip::read_write);
@@ -55,7 +56,6 @@ void AbandonOld(const std::string& queue) {
   } catch (const bip::interprocess_exception&) {
     // Not there or unreadable: nothing to warn live clients about.
   }
-  bip::shared_memory_object::remove(ShmName(queue).c_str());
 }
 
 }  // namespace
@@ -66,7 +66,11 @@ Segment::Segment(std::string queue, std::unique_ptr<Mapping> mapping)
   header_ = reinterpret_cast<SegmentHeader*>(base_);
 }
 
-Segment::~Segment() = default;
+Segment::~Segment() {
+  // A segment that never appeared under the queue's name is nobody's: a failed start leaves
+  // nothing behind.
+  if (staged_) bip::shared_memory_object::remove(StagingShmName(queue_).c_str());
+}
 
 Status Segment::Create(const std::string& queue, const CreateOptions& opts,
                        std::unique_ptr<Segment>* out) {
@@ -79,18 +83,21 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
     return Status::InvalidArgument("WAL directory path is longer than " +
                                    std::to_string(kMaxWalDir - 1) + " bytes");
   }
-  AbandonOld(queue);
+  // Built under a staging name (left over only if a daemon died while starting; the caller
+  // holds the queue lock, so any staging segment is stale).
+  const std::string staging = StagingShmName(queue);
+  bip::shared_memory_object::remove(staging.c_str());
   auto mapping = std::make_unique<Mapping>();
   try {
     bip::permissions perm(opts.group_access ? 0660 : 0600);
-    bip::shared_memory_object shm(bip::create_only, ShmName(queue).c_str(), bip::read_write, perm);
+    bip::shared_memory_object shm(bip::create_only, staging.c_str(), bip::read_write, perm);
     shm.truncate(static_cast<bip::offset_t>(layout.total_bytes));
     // Reserve every page now: a /dev/shm too small for the queue is a clear error at start, not
     // a SIGBUS in some producer hours later (tmpfs allocates lazily).
     const int err = ::posix_fallocate(shm.get_mapping_handle().handle, 0,
                                       static_cast<off_t>(layout.total_bytes));
     if (err != 0) {
-      bip::shared_memory_object::remove(ShmName(queue).c_str());
+      bip::shared_memory_object::remove(staging.c_str());
       return Status::IOError("cannot reserve " + std::to_string(layout.total_bytes >> 20) +
                              " MiB in /dev/shm for queue '" + queue + "': " + std::strerror(err) +
                              " (lower --capacity or --max-payload)");
@@ -101,10 +108,11 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
     ::madvise(mapping->region.get_address(), layout.total_bytes, MADV_POPULATE_WRITE);
 #endif
   } catch (const bip::interprocess_exception& e) {
-    bip::shared_memory_object::remove(ShmName(queue).c_str());
+    bip::shared_memory_object::remove(staging.c_str());
     return FromBoost(e, queue, "create");
   }
   std::unique_ptr<Segment> seg(new Segment(queue, std::move(mapping)));
+  seg->staged_ = true;
   // ftruncate gave us zero pages; fill in the header and rings. Version stays 0 until Publish.
   SegmentHeader* h = seg->header_;
   h->magic = kMagic;
@@ -129,6 +137,9 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
   pthread_mutex_init(&h->daemon_life, &attr);
   pthread_mutexattr_destroy(&attr);
+  // Held from before the segment is visible, so an attacher can always tell a daemon that is
+  // starting (held) from one that died (OWNER_DIED) or a leftover (never held).
+  pthread_mutex_lock(&h->daemon_life);
   seg->params_ = opts.params;
   seg->layout_ = layout;
   seg->free_ring().Init();
@@ -140,6 +151,21 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   *out = std::move(seg);
   return Status::OK();
 }
+
+Status Segment::Install() {
+  if (!staged_) return Status::InvalidArgument("segment is not staged");
+  AbandonOld(queue_);
+  const std::string from = "/dev/shm/" + StagingShmName(queue_);
+  const std::string to = "/dev/shm/" + ShmName(queue_);
+  // rename() replaces a leftover atomically: an attacher finds the old segment or the new one.
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    return Status::IOError("cannot rename " + from + " to " + to + ": " + std::strerror(errno));
+  }
+  staged_ = false;
+  return Status::OK();
+}
+
+void Segment::ReleaseDaemonLife() { pthread_mutex_unlock(&header_->daemon_life); }
 
 void Segment::Publish() {
   header_->layout_version.store(kLayoutVersion, std::memory_order_release);
@@ -153,12 +179,9 @@ Status Segment::Attach(const std::string& queue, bool read_only, std::unique_ptr
   try {
     bip::shared_memory_object shm(bip::open_only, ShmName(queue).c_str(), mode);
     bip::offset_t size = 0;
-    if (shm.get_size(size) && size == 0) {
-      return Status::Closed("segment /dev/shm/" + ShmName(queue) + " is being created");
-    }
     if (!shm.get_size(size) || size < static_cast<bip::offset_t>(kHeaderBytes)) {
       return Status::Corruption("segment /dev/shm/" + ShmName(queue) + " is truncated (" +
-                                std::to_string(size) + " bytes)");
+                                std::to_string(size) + " bytes): not created by taskringd?");
     }
     mapping->region = bip::mapped_region(shm, mode, 0, static_cast<size_t>(size));
   } catch (const bip::interprocess_exception& e) {
@@ -166,11 +189,20 @@ Status Segment::Attach(const std::string& queue, bool read_only, std::unique_ptr
   }
   const uint64_t mapped = mapping->region.get_size();
   std::unique_ptr<Segment> seg(new Segment(queue, std::move(mapping)));
-  // A daemon between ftruncate and writing the header: the magic is still zero.
-  if (seg->header_->magic == 0) {
-    return Status::Closed("segment /dev/shm/" + ShmName(queue) + " is being created");
-  }
   s = ValidateHeader(seg->header_, mapped, &seg->params_, &seg->layout_);
+  if (s.IsNotReady()) {
+    // The daemon builds the segment under a temporary name and holds its life mutex before the
+    // segment appears under the queue's name, so an unpublished segment whose life mutex is not
+    // held was left by a daemon that died while starting: waiting would never end.
+    const int32_t pid = seg->header_->daemon_pid.load(std::memory_order_relaxed);
+    if (DaemonLifeHeld(seg->header_)) {
+      return Status::NotReady("daemon (pid " + std::to_string(pid) + ") for queue '" + queue +
+                              "' is starting (recovering its WAL)");
+    }
+    return Status::Closed("segment /dev/shm/" + ShmName(queue) + " was left by a daemon (pid " +
+                          std::to_string(pid) + ") that died while starting: start taskringd " +
+                          "for queue '" + queue + "'");
+  }
   if (s.IsIncompatible()) {
     return Status::Incompatible("queue '" + queue + "': " + std::string(s.message()));
   }

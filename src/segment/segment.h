@@ -30,9 +30,10 @@ struct CreateOptions {
 
 class Segment {
  public:
-  // Creates the segment of `queue`, replacing one left behind (which is first marked kAbandoned
-  // so processes still attached to it notice). The caller must hold the queue lock. The segment
-  // is not visible as ready until Publish().
+  // Builds the segment of `queue` under a staging name, invisible to attachers, and locks its
+  // daemon-life mutex on the calling thread, which must live as long as the daemon (its death
+  // is what marks the daemon dead). The caller must hold the queue lock (LockPath). Destroying
+  // the Segment before Install() removes it: a failed start leaves nothing behind.
   static Status Create(const std::string& queue, const CreateOptions& opts,
                        std::unique_ptr<Segment>* out);
   // Attaches and validates. NotFound when the queue has no segment (no daemon ever ran or it was
@@ -46,8 +47,14 @@ class Segment {
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 
-  // Makes the segment visible to attachers (release-stores the layout version).
+  // Puts the staged segment under the queue's name, replacing one left behind (first marked
+  // kAbandoned so processes still attached to it notice). Attachers then see NotReady until
+  // Publish().
+  Status Install();
+  // Makes the segment ready for attachers (release-stores the layout version).
   void Publish();
+  // Unlocks the daemon-life mutex (clean exit; call on the thread that created the segment).
+  void ReleaseDaemonLife();
 
   SegmentHeader* header() const { return header_; }
   const Params& params() const { return params_; }
@@ -98,6 +105,7 @@ class Segment {
   }
 
   std::string queue_;
+  bool staged_ = false;  // created but not yet Install()ed
   std::unique_ptr<Mapping> mapping_;
   char* base_ = nullptr;
   SegmentHeader* header_ = nullptr;

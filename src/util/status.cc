@@ -15,6 +15,8 @@ const char* CodeName(Status::Code code) {
     case Status::Code::kIOError: return "IOError";
     case Status::Code::kIncompatible: return "Incompatible";
     case Status::Code::kStaleLease: return "StaleLease";
+    case Status::Code::kNotReady: return "NotReady";
+    case Status::Code::kResourceExhausted: return "ResourceExhausted";
   }
   return "Unknown";
 }

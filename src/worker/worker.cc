@@ -36,8 +36,7 @@ Worker::~Worker() = default;
 Status Worker::Open(const WorkerOptions& options, std::unique_ptr<Worker>* out) {
   std::unique_ptr<client::Session> session;
   Status s = client::Session::Open(options.queue, segment::ClientRole::kWorker,
-                                   options.attach_timeout_ms, &session);
-  if (s.IsBusy()) return Status::IOError("no free client entry in the segment (max clients)");
+                                   options.attach_timeout_ms, options.wait_for_daemon_ms, &session);
   if (!s.ok()) return s;
   out->reset(new Worker(std::move(session), options));
   return Status::OK();

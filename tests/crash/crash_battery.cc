@@ -161,7 +161,7 @@ class Battery {
   ~Battery() {
     for (pid_t p : all_pids()) Kill(p);
     segment::Segment::Remove(queue_);
-    ::unlink(("/dev/shm/" + segment::ShmName(queue_) + ".lock").c_str());
+    ::unlink(segment::LockPath(queue_).c_str());
     if (!o_.keep) std::filesystem::remove_all(dir_);
   }
 

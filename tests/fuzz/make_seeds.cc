@@ -26,6 +26,7 @@
 #include "segment/layout.h"
 #include "segment/ring.h"
 #include "util/coding.h"
+#include "wal/queue_identity.h"
 #include "wal/wal_record.h"
 #include "wal/wal_segment.h"
 #include "wal/wal_writer.h"
@@ -273,11 +274,26 @@ void SegmentSeeds(const std::string& out, bool large) {
   WriteSeed(out, "large_whole_segment", SegInput(kSizeIsImage | kRingOps, whole.bytes));
 }
 
+// IDENTITY files as the daemon writes them: every durability, short and longest names.
+void IdentitySeeds(const std::string& out) {
+  const std::string names[] = {"q", "emails.send-v2_x", std::string(63, 'n')};
+  int n = 0;
+  for (const std::string& name : names) {
+    for (uint8_t durability = 0; durability < 3; ++durability) {
+      wal::QueueIdentity id{name, 65536, 4096, durability, 1764000000000000000ULL + n};
+      std::string bytes;
+      wal::EncodeQueueIdentity(id, &bytes);
+      WriteSeed(out, "identity_" + std::to_string(n++), bytes);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3 || argc > 4 || (argc == 4 && std::strcmp(argv[3], "--large") != 0)) {
-    std::fprintf(stderr, "usage: %s wal_reader|segment_attach DIR [--large]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s wal_reader|segment_attach|queue_identity DIR [--large]\n",
+                 argv[0]);
     return 2;
   }
   const std::string target = argv[1];
@@ -288,6 +304,8 @@ int main(int argc, char** argv) {
     WalSeeds(out, large);
   } else if (target == "segment_attach") {
     SegmentSeeds(out, large);
+  } else if (target == "queue_identity") {
+    IdentitySeeds(out);
   } else {
     std::fprintf(stderr, "unknown target %s\n", target.c_str());
     return 2;

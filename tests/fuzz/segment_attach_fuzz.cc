@@ -16,7 +16,8 @@
 // only (no buffer that large), with the region arithmetic checked but not touched.
 //
 // Invariants checked (abort on violation): no crash or UB; ValidateHeader's errors are
-// Corruption/Incompatible/Closed with a message, and it reads nothing when the mapping is
+// Corruption/Incompatible/NotReady with a message (Attach: also Closed, for an unpublished
+// segment whose daemon-life mutex is not held), and it reads nothing when the mapping is
 // smaller than the header; a header it accepts has its magic, version and size, its layout
 // equals ComputeLayout of its params, and every region computed from the validated copies lies
 // inside the mapping, aligned, in order and without overlap, so touching the first and last
@@ -261,9 +262,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Params params;
   Layout layout;
   const Status s = ValidateHeader(h, mapped, &params, &layout);
-  CheckErrorStatus(s,
-                   {Status::Code::kCorruption, Status::Code::kIncompatible, Status::Code::kClosed},
-                   "ValidateHeader");
+  CheckErrorStatus(
+      s, {Status::Code::kCorruption, Status::Code::kIncompatible, Status::Code::kNotReady},
+      "ValidateHeader");
   {
     Params p2;
     Layout l2;
@@ -295,7 +296,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Status as = AttachReal(image, mapped, &seg);
     CheckErrorStatus(as,
                      {Status::Code::kCorruption, Status::Code::kIncompatible, Status::Code::kClosed,
-                      Status::Code::kIOError},
+                      Status::Code::kNotReady, Status::Code::kIOError},
                      "Segment::Attach");
     if (s.ok()) {
       FUZZ_CHECK(as.ok(), "ValidateHeader accepts the bytes, Segment::Attach says %s",

@@ -188,30 +188,57 @@ TEST_F(LeaseTest, DelayedEnqueueRunsNoEarlierThanAsked) {
   ASSERT_OK(w->Complete(job));
 }
 
+// Fails the job once and stops the daemon cleanly once the retry is delayed; returns its id.
+uint64_t FailOnceThenStop(const std::string& queue, const std::string& wal,
+                          const std::vector<std::string>& flags) {
+  test::Daemon d(queue, wal, flags);
+  EXPECT_TRUE(d.Start());
+  auto prod = test::OpenProducer(queue);
+  uint64_t id = 0;
+  EXPECT_OK(prod->Enqueue("retry me", &id));
+  auto w = test::OpenWorker(queue);
+  Job job;
+  EXPECT_OK(w->Take(&job, 5000));
+  EXPECT_OK(w->Fail(job));
+  JobStatus st;
+  for (int i = 0; i < 2000; ++i) {
+    EXPECT_OK(prod->GetStatus(id, &st));
+    if (st.state == JobState::kDelayed) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(st.state, JobState::kDelayed);
+  w.reset();
+  prod.reset();
+  EXPECT_EQ(d.Stop(), 0);
+  return id;
+}
+
+// The retry time is minutes away, so no restart, however slow (sanitizers), can outlast it:
+// the recovered job must read delayed, never queued.
 TEST_F(LeaseTest, DelayedRetrySurvivesADaemonRestart) {
   const std::string wal = tmp_.path() + "/wal";
-  uint64_t id = 0;
-  {
-    // A 3..6 s backoff: longer than a restart takes, even in a sanitizer build.
-    test::Daemon d(queue_, wal, {"--retry-backoff-ms", "6000"});
-    ASSERT_TRUE(d.Start());
-    auto prod = test::OpenProducer(queue_);
-    ASSERT_OK(prod->Enqueue("retry me", &id));
-    auto w = test::OpenWorker(queue_);
-    Job job;
-    ASSERT_OK(w->Take(&job, 5000));
-    ASSERT_OK(w->Fail(job));
-    for (int i = 0; i < 200 && StateOf(*prod, id) != JobState::kDelayed; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    w.reset();
-    prod.reset();
-    EXPECT_EQ(d.Stop(), 0);
-  }
-  test::Daemon d(queue_, wal, {"--retry-backoff-ms", "6000"});
+  const std::vector<std::string> flags = {"--retry-backoff-ms", "600000"};
+  const uint64_t id = FailOnceThenStop(queue_, wal, flags);
+  test::Daemon d(queue_, wal, flags);
   ASSERT_TRUE(d.Start());
   auto prod = test::OpenProducer(queue_);
-  EXPECT_EQ(StateOf(*prod, id), JobState::kDelayed) << "still waiting for its retry time";
+  JobStatus st;
+  ASSERT_OK(prod->GetStatus(id, &st));
+  EXPECT_EQ(st.state, JobState::kDelayed) << "still waiting for its retry time";
+  EXPECT_EQ(st.attempt, 1u) << "the failed attempt was remembered across the restart";
+  auto w = test::OpenWorker(queue_);
+  Job job;
+  EXPECT_TRUE(w->Take(&job, 300).IsTimedOut()) << "not handed out before its time";
+}
+
+// A retry whose time comes while the daemon is down (or during its restart) runs after it, as the
+// next attempt.
+TEST_F(LeaseTest, RetryDueDuringARestartRunsAsTheNextAttempt) {
+  const std::string wal = tmp_.path() + "/wal";
+  const std::vector<std::string> flags = {"--retry-backoff-ms", "200"};
+  const uint64_t id = FailOnceThenStop(queue_, wal, flags);
+  test::Daemon d(queue_, wal, flags);
+  ASSERT_TRUE(d.Start());
   auto w = test::OpenWorker(queue_);
   Job job;
   ASSERT_OK(w->Take(&job, 15000));

@@ -308,7 +308,7 @@ def main():
     finally:
         run.stop_all()
         # A SIGKILLed daemon leaves its segment behind (by design: the next one replaces it).
-        for leftover in (f"/dev/shm/taskring.{run.queue}", f"/dev/shm/taskring.{run.queue}.lock"):
+        for leftover in (f"/dev/shm/taskring.{run.queue}", f"/dev/shm/taskring.{run.queue}~lock"):
             if os.path.exists(leftover):
                 os.remove(leftover)
         if not args.keep:

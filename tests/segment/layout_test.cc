@@ -101,7 +101,7 @@ TEST_F(HeaderValidationTest, OtherLayoutVersionIsIncompatible) {
 
 TEST_F(HeaderValidationTest, VersionZeroMeansNotReadyYet) {
   h_->layout_version.store(0);
-  EXPECT_TRUE(Validate(layout_.total_bytes).IsClosed());
+  EXPECT_TRUE(Validate(layout_.total_bytes).IsNotReady());
 }
 
 TEST_F(HeaderValidationTest, TamperedRegionTableIsCorruption) {

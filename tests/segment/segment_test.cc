@@ -32,7 +32,9 @@ class SegmentTest : public ::testing::Test {
 TEST_F(SegmentTest, AttachSeesWhatCreateWroteOncePublished) {
   std::unique_ptr<Segment> created, attached;
   ASSERT_OK(Segment::Create(queue_, Options(), &created));
-  EXPECT_TRUE(Segment::Attach(queue_, false, &attached).IsClosed()) << "not published yet";
+  EXPECT_TRUE(Segment::Attach(queue_, false, &attached).IsNotFound()) << "not installed yet";
+  ASSERT_OK(created->Install());
+  EXPECT_TRUE(Segment::Attach(queue_, false, &attached).IsNotReady()) << "not published yet";
   created->Publish();
   ASSERT_OK(Segment::Attach(queue_, false, &attached));
   EXPECT_EQ(attached->params().capacity, 64u);
@@ -45,6 +47,7 @@ TEST_F(SegmentTest, AttachSeesWhatCreateWroteOncePublished) {
 TEST_F(SegmentTest, IsOwnerOnlyByDefaultAndGroupByOption) {
   std::unique_ptr<Segment> seg;
   ASSERT_OK(Segment::Create(queue_, Options(), &seg));
+  ASSERT_OK(seg->Install());
   struct stat st {};
   ASSERT_EQ(::stat(Path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -52,6 +55,7 @@ TEST_F(SegmentTest, IsOwnerOnlyByDefaultAndGroupByOption) {
   CreateOptions o = Options();
   o.group_access = true;
   ASSERT_OK(Segment::Create(queue_, o, &seg));
+  ASSERT_OK(seg->Install());
   ASSERT_EQ(::stat(Path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
 }
@@ -79,6 +83,7 @@ TEST_F(SegmentTest, TruncatedSegmentIsRefused) {
 TEST_F(SegmentTest, SegmentCutShortAfterCreationIsRefused) {
   std::unique_ptr<Segment> created, attached;
   ASSERT_OK(Segment::Create(queue_, Options(), &created));
+  ASSERT_OK(created->Install());
   created->Publish();
   ASSERT_EQ(::truncate(Path().c_str(), 8192), 0);
   const Status s = Segment::Attach(queue_, true, &attached);
@@ -88,6 +93,7 @@ TEST_F(SegmentTest, SegmentCutShortAfterCreationIsRefused) {
 TEST_F(SegmentTest, NewerLayoutVersionIsIncompatible) {
   std::unique_ptr<Segment> created, attached;
   ASSERT_OK(Segment::Create(queue_, Options(), &created));
+  ASSERT_OK(created->Install());
   created->header()->layout_version.store(kLayoutVersion + 7);
   const Status s = Segment::Attach(queue_, true, &attached);
   EXPECT_TRUE(s.IsIncompatible()) << s.ToString();
@@ -96,9 +102,16 @@ TEST_F(SegmentTest, NewerLayoutVersionIsIncompatible) {
 TEST_F(SegmentTest, RecreatingMarksTheOldSegmentAbandoned) {
   std::unique_ptr<Segment> old_seg, new_seg;
   ASSERT_OK(Segment::Create(queue_, Options(), &old_seg));
+  ASSERT_OK(old_seg->Install());
   old_seg->header()->daemon_state.store(static_cast<uint32_t>(DaemonState::kRunning));
   old_seg->Publish();
   ASSERT_OK(Segment::Create(queue_, Options(), &new_seg));
+  EXPECT_EQ(old_seg->header()->daemon_state.load(), static_cast<uint32_t>(DaemonState::kRunning))
+      << "untouched while the new one is only staged (its start may still fail)";
+  std::unique_ptr<Segment> attached;
+  ASSERT_OK(Segment::Attach(queue_, true, &attached));
+  EXPECT_EQ(attached->header()->incarnation, old_seg->header()->incarnation);
+  ASSERT_OK(new_seg->Install());
   EXPECT_EQ(old_seg->header()->daemon_state.load(), static_cast<uint32_t>(DaemonState::kAbandoned))
       << "a client still mapped to the old segment must learn it is gone";
   EXPECT_NE(old_seg->header()->incarnation, new_seg->header()->incarnation);
