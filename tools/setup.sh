@@ -22,6 +22,7 @@ PACKAGES=(
   libbenchmark-dev
   libgtest-dev
   prometheus-cpp-dev
+  nlohmann-json3-dev
   # monitoring tests: a real Prometheus + promtool, the dashboard/rule checker's YAML reader,
   # and gnuplot to render each dashboard panel to a PNG
   prometheus

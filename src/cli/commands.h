@@ -12,6 +12,7 @@ int StatCommand(int argc, char** argv);  // also "stats"
 int WalCommand(int argc, char** argv);
 int DeadCommand(int argc, char** argv);
 int BenchCommand(int argc, char** argv);
+int QueueCommand(int argc, char** argv);  // "queue list"
 
 // One-line error on stderr: "taskring <cmd>: <msg>".
 int Error(const std::string& cmd, const std::string& msg, int code);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "util/version.h"
 
 namespace {
 
@@ -24,6 +25,10 @@ constexpr const char* kUsage =
     "                            by file and offset)\n"
     "  dead (list | show | requeue | purge) --queue NAME [--id ID | --all]\n"
     "                            dead letters: inspect them, enqueue them again, or delete them\n"
+    "  queue list [--json | --file-sd]\n"
+    "                            every queue on this host: daemon state, depth, workers, metrics\n"
+    "                            address; --file-sd: Prometheus file_sd targets\n"
+    "  version                   print \"taskring VERSION\" (also --version)\n"
     "  bench [--target taskring|boost-mq|redis|beanstalkd] [--producers P --workers W ...]\n"
     "                            load tool: throughput, latency percentiles, CPU per job\n"
     "\n"
@@ -50,11 +55,16 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
+  if (cmd == "--version" || cmd == "version") {
+    std::printf("taskring %s\n", taskring::util::kVersion);
+    return 0;
+  }
   if (cmd == "enqueue") return taskring::cli::EnqueueCommand(argc, argv);
   if (cmd == "worker") return taskring::cli::WorkerCommand(argc, argv);
   if (cmd == "stat" || cmd == "stats") return taskring::cli::StatCommand(argc, argv);
   if (cmd == "wal") return taskring::cli::WalCommand(argc, argv);
   if (cmd == "dead") return taskring::cli::DeadCommand(argc, argv);
+  if (cmd == "queue") return taskring::cli::QueueCommand(argc, argv);
   if (cmd == "bench") return taskring::cli::BenchCommand(argc, argv);
   std::fprintf(stderr, "taskring: unknown command '%s' (see taskring --help)\n", cmd.c_str());
   return 2;

@@ -22,6 +22,7 @@
 #include "util/file_lock.h"
 #include "util/flags.h"
 #include "util/futex.h"
+#include "util/version.h"
 #include "wal/queue_identity.h"
 #include "wal/wal_writer.h"
 
@@ -317,9 +318,15 @@ int main(int argc, char** argv) {
   flags.Bool("group", &cfg.group, "let the owner's group read/write the segment and WAL");
   flags.Bool("salvage", &cfg.salvage,
              "recover past mid-log WAL corruption, skipping damaged records (loses them)");
+  flags.ConfigFlag();
+  flags.Version("taskringd", taskring::util::kVersion);
   taskring::Status s = flags.Parse(argc, argv, 1);
   if (flags.help()) {
     std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  if (flags.version()) {
+    std::fputs(flags.VersionLine().c_str(), stdout);
     return 0;
   }
   if (!s.ok()) return taskring::daemon::Fail(std::string(s.message()) + " (see --help)", 2);

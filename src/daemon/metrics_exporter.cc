@@ -17,10 +17,7 @@
 #include <vector>
 
 #include "metrics/snapshot.h"
-
-#ifndef TASKRING_VERSION
-#define TASKRING_VERSION "unknown"
-#endif
+#include "util/version.h"
 
 namespace taskring::daemon {
 namespace {
@@ -150,7 +147,7 @@ class SegmentCollector : public prometheus::Collectable {
 
     MetricFamily& info =
         b.Family("taskring_build_info", "taskring version; always 1.", MetricType::Gauge);
-    b.Sample(info, {"version", TASKRING_VERSION}).gauge.value = 1;
+    b.Sample(info, {"version", util::kVersion}).gauge.value = 1;
     return std::move(b.out);
   }
 

@@ -1,6 +1,21 @@
 // A small command-line flag parser shared by taskringd and taskring: "--name value",
-// "--name=value" and boolean "--name". Unknown flags, missing or malformed values are
-// InvalidArgument with a one-line reason; --help / -h sets help().
+// "--name=value" and boolean "--name" (or "--name=true|false"). Unknown flags, a flag given twice,
+// missing or malformed values are InvalidArgument with a one-line reason; --help / -h sets help().
+//
+// Optional extras, each enabled by one call before Parse():
+//
+//  * Version("taskringd", "0.1.0"): --version sets version(); the caller then prints
+//    VersionLine() ("taskringd 0.1.0") and exits 0, as it does for help().
+//  * ConfigFlag(): a built-in --config FILE. Parse() reads FILE after the command line, so flags
+//    given on the command line override the file, wherever --config appears among them.
+//    ParseFile(path) reads a file directly (also after or before Parse(): either way the
+//    command line wins).
+//
+// Config file format: one "name = value" per line, names as the flags without the leading
+// dashes; '#' starts a comment line (only at the start of a line, after optional blanks: a '#'
+// inside a value is part of it); blank lines are ignored; blanks around name and value are
+// trimmed; booleans are "true" or "false". An unknown name, a line without '=', and a name given
+// twice in the file are InvalidArgument naming "FILE:LINE".
 #ifndef TASKRING_UTIL_FLAGS_H_
 #define TASKRING_UTIL_FLAGS_H_
 
@@ -26,13 +41,32 @@ class FlagSet {
   void Choice(const std::string& name, std::string* dst, std::vector<std::string> choices,
               const std::string& help);
 
+  // Enables --version: version() is then set by it, and VersionLine() is "<program> <version>".
+  void Version(std::string program, std::string version);
+  // Enables the built-in "--config FILE" (see the top of this file).
+  void ConfigFlag(const std::string& help =
+                      "read flags from FILE (name = value lines); flags "
+                      "on the command line override it");
+
+  // Parses argv[first..argc). With ConfigFlag() and --config FILE given, then reads FILE (not
+  // when --help or --version was given, so they work even with a broken file).
   Status Parse(int argc, char** argv, int first);
+  // Reads a config file; flags already given on the command line keep their command-line value
+  // (their file value is still checked).
+  Status ParseFile(const std::string& path);
+
   [[nodiscard]] bool help() const { return help_; }
+  [[nodiscard]] bool version() const { return version_; }
+  [[nodiscard]] std::string VersionLine() const { return program_ + " " + version_text_ + "\n"; }
+  // The FILE of --config ("" when not given).
+  [[nodiscard]] const std::string& config_path() const { return config_path_; }
+  // Given on the command line or in a config file.
   [[nodiscard]] bool Seen(const std::string& name) const;
   [[nodiscard]] std::string Usage() const;
 
  private:
   enum class Kind { kString, kUint, kBool, kChoice };
+  enum class Source { kDefault, kFile, kCommandLine };
   struct Flag {
     std::string name;
     Kind kind;
@@ -40,14 +74,21 @@ class FlagSet {
     uint64_t min = 0, max = 0;
     std::vector<std::string> choices;
     std::string help;
-    bool seen = false;
+    Source source = Source::kDefault;
   };
-  Status Set(Flag& f, const std::string& value);
+  Flag* Find(const std::string& name);
+  // Checks `value` for `f` and, when `store`, writes it to the destination.
+  static Status Set(const Flag& f, const std::string& value, bool store);
 
   std::string usage_;
   std::string description_;
   std::vector<Flag> flags_;
   bool help_ = false;
+  bool version_ = false;
+  std::string program_, version_text_;  // version_text_ empty: no --version
+  bool config_enabled_ = false;
+  std::string config_help_;
+  std::string config_path_;
 };
 
 }  // namespace taskring::util

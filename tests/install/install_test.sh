@@ -1,15 +1,58 @@
 #!/usr/bin/env bash
-# Installs the build into a temporary prefix and builds a consumer with find_package(taskring).
+# Installs the build into a temporary prefix and builds a consumer with find_package(taskring);
+# checks the installed package needs no Boost and carries C++20, and that the service files are
+# installed and sound (systemd-analyze verify, when it is available).
 set -euo pipefail
 build_dir=$1
 src_dir=$(cd "$(dirname "$0")" && pwd)/consumer
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+fail() { echo "install_test: FAIL: $*" >&2; exit 1; }
+
 cmake --install "$build_dir" --prefix "$work/prefix" > "$work/install.log"
-test -f "$work/prefix/include/taskring/producer.h"
-test -x "$work/prefix/bin/taskringd"
-test -x "$work/prefix/bin/taskring"
-cmake -S "$src_dir" -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/configure.log"
-cmake --build "$work/build" > "$work/build.log"
+p=$work/prefix
+test -f "$p/include/taskring/producer.h" || fail "headers not installed"
+test -x "$p/bin/taskringd" || fail "taskringd not installed"
+test -x "$p/bin/taskring" || fail "taskring not installed"
+
+# The package: no Boost (no public header needs it), and C++20 is a usage requirement.
+cmake_dir=$(dirname "$(find "$p" -name taskringConfig.cmake | head -1)")
+test -d "$cmake_dir" || fail "taskringConfig.cmake not installed"
+if grep -iE "^[^#]*boost" "$cmake_dir"/*.cmake; then fail "the installed package still refers to Boost"; fi
+grep -q 'cxx_std_20' "$cmake_dir"/taskringTargets.cmake ||
+  fail "taskring::taskring does not require cxx_std_20"
+if grep -rl 'boost/' "$p/include/taskring"; then fail "a public header includes Boost"; fi
+
+# The consumer sets no CMAKE_CXX_STANDARD; its main.cc static_asserts C++20.
+cmake -S "$src_dir" -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$p" > "$work/configure.log"
+cmake --build "$work/build" > "$work/build.log" || { cat "$work/build.log" >&2; fail "consumer build"; }
 "$work/build/consumer"
-echo "install_test: find_package(taskring) consumer built and ran"
+
+# Service files.
+unit=$p/lib/systemd/system/taskringd@.service
+test -f "$unit" || fail "systemd unit not installed"
+test -f "$p/lib/sysusers.d/taskring.conf" || fail "sysusers.d entry not installed"
+conf=$(find "$p/share/doc" -name example.conf | head -1)
+test -f "$conf" || fail "example.conf not installed"
+grep -q '^ExecStart=/.*/taskringd --config /.*/taskring/%i.conf$' "$unit" || fail "ExecStart in $unit"
+for bad in DynamicUser RemoveIPC; do
+  if grep -q "^$bad=" "$unit"; then fail "$unit sets $bad= (it deletes the queues' /dev/shm objects)"; fi
+done
+# example.conf lists every taskringd flag (but --help/--version/--config), commented out.
+flags=$("$p/bin/taskringd" --help | sed -n 's/^  --\([a-z0-9-]*\).*/\1/p' | grep -vxE 'help|version|config')
+test -n "$flags" || fail "no flags in taskringd --help"
+for f in $flags; do
+  grep -qE "^#$f = " "$conf" || fail "example.conf does not list '$f' (taskringd --help has it)"
+done
+if command -v systemd-analyze > /dev/null; then
+  # Verify an instance of the template, run from the binary installed here.
+  sed "s|^ExecStart=[^ ]*|ExecStart=$p/bin/taskringd|" "$unit" > "$work/taskringd@example.service"
+  out=$(systemd-analyze verify "$work/taskringd@example.service" 2>&1) ||
+    fail "systemd-analyze verify: $out"
+  # Unknown or unparsable settings are only warnings for it: any output is a failure here.
+  test -z "$out" || fail "systemd-analyze verify: $out"
+  echo "install_test: systemd-analyze verify passed"
+else
+  echo "install_test: systemd-analyze not installed, unit not verified"
+fi
+echo "install_test: find_package(taskring) consumer built and ran; service files installed"

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -254,6 +255,35 @@ TEST_F(LifecycleTest, RunningOutOfClientEntriesIsResourceExhausted) {
   EXPECT_TRUE(s.IsResourceExhausted()) << s.ToString();
   EXPECT_NE(s.ToString().find("all 4 client entries"), std::string::npos) << s.ToString();
   EXPECT_NE(s.ToString().find("--max-clients"), std::string::npos) << s.ToString();
+}
+
+TEST_F(LifecycleTest, ConfigFileSetsFlagsAndTheCommandLineWins) {
+  const std::string conf = tmp_.path() + "/q.conf";
+  std::ofstream(conf) << "# a queue for tests\ncapacity = 48\nmax-payload = 100\n"
+                         "no-metrics = true\n";
+  test::Daemon d(queue_, wal_, {"--config", conf, "--max-payload", "200"});
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::unique_ptr<Producer> p;
+  ASSERT_OK(OpenProducer(&p));
+  EXPECT_EQ(p->capacity(), 48u);
+  EXPECT_EQ(p->max_payload(), 200u);
+}
+
+TEST_F(LifecycleTest, FlagErrorsExitTwoWithOneLine) {
+  const std::string daemon = test::BinDir() + "/taskringd";
+  const auto twice = test::RunCommand(
+      {daemon, "--queue", queue_, "--dir", wal_, "--capacity", "8", "--capacity", "16"});
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.err.find("--capacity given twice"), std::string::npos) << twice.err;
+  const std::string conf = tmp_.path() + "/bad.conf";
+  std::ofstream(conf) << "capacity = 8\ncapcity = 16\n";
+  const auto bad = test::RunCommand({daemon, "--queue", queue_, "--dir", wal_, "--config", conf});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find(conf + ":2"), std::string::npos) << bad.err;
+  const auto version = test::RunCommand({daemon, "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out.rfind("taskringd ", 0), 0u) << version.out;
+  EXPECT_TRUE(ShmEntries().empty());
 }
 
 }  // namespace

@@ -4,6 +4,9 @@
 
 #include <cstdio>
 
+// The consumer's CMakeLists.txt does not ask for C++20: taskring::taskring must.
+static_assert(__cplusplus >= 202002L, "taskring::taskring did not bring C++20 to its consumer");
+
 int main() {
   std::unique_ptr<taskring::Producer> producer;
   taskring::Status s = taskring::Producer::Open({.queue = "install_test_no_such_queue"}, &producer);
