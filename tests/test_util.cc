@@ -90,6 +90,13 @@ Daemon::~Daemon() {
                               }) != extra_.end();
   if (!metrics_chosen && !default_metrics_)
     args.insert(args.end(), {"--metrics-listen", "127.0.0.1:0"});
+  // A small queue unless the test asks (or brings a config file): the default reserves 70 MiB,
+  // which takes a second to set up under the sanitizers.
+  const bool capacity_chosen =
+      std::find_if(extra_.begin(), extra_.end(), [](const std::string& a) {
+        return a == "--capacity" || a.rfind("--capacity=", 0) == 0 || a == "--config";
+      }) != extra_.end();
+  if (!capacity_chosen) args.insert(args.end(), {"--capacity", "1024"});
   args.insert(args.end(), extra_.begin(), extra_.end());
   pid_ = ::fork();
   if (pid_ == 0) {

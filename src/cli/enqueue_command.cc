@@ -1,84 +1,330 @@
-// taskring enqueue: stdin lines -> jobs, submitted in batches so a large file goes in fast.
+// taskring enqueue: stdin records -> jobs, submitted in batches so a large file goes in fast.
+// The input side (framing, JSON lines) is in enqueue_input.h; this file submits, retries Busy,
+// waits for and reopens the daemon, and prints one answer line per record.
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
-#include <iostream>
+#include <optional>
+#include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/enqueue_input.h"
 #include "taskring/producer.h"
+#include "taskring/retry.h"
+#include "util/clock.h"
 #include "util/flags.h"
 
 namespace taskring::cli {
+namespace {
+
+constexpr uint64_t kMsNs = 1'000'000;
+
+constexpr const char* kDescription =
+    "Reads records from stdin and enqueues each as one job.\n"
+    "\n"
+    "input formats:\n"
+    "  (default)      one record per line; a trailing '\\r' is removed (CRLF input)\n"
+    "  -0, --null     records end with a NUL byte, as with xargs -0; bytes are taken as is\n"
+    "  --json-lines   one JSON object per line: {\"payload\": \"<string>\"}; a malformed line,\n"
+    "                 a missing or non-string payload, or any other field answers 'error'\n"
+    "A final record without a separator counts; a final separator does not add an empty one.\n"
+    "An empty record (empty line, two NULs in a row, \"payload\": \"\") is not enqueued.\n"
+    "\n"
+    "output: one line per input record, in input order:\n"
+    "  accepted <id>           the job is in the daemon's log: it will run\n"
+    "  busy                    the queue was full (still full after --retry-busy SECONDS)\n"
+    "  skipped empty           an empty record: nothing enqueued\n"
+    "  error <reason>          not enqueued: a bad record (too large, bad JSON ...), or no\n"
+    "                          daemon came back within --wait\n"
+    "  unknown <id> <reason>   the daemon went away before confirming job <id>: it runs if it\n"
+    "                          was logged, else never. Not submitted again (that could run it\n"
+    "                          twice)\n"
+    "\n"
+    "daemon: if none runs (not started yet, stopped, crashed, restarting), wait up to --wait\n"
+    "SECONDS for one (default 0: fail at once; one that is starting gets 5 s regardless). When it\n"
+    "goes away mid-stream, reopen within --wait and carry on: records it never received are\n"
+    "submitted again. If it does not come back in time, every remaining record answers 'error'\n"
+    "without further waiting. With no daemon at the start: one line on stderr, exit 1, nothing\n"
+    "read.\n"
+    "\n"
+    "exit status: 0 every record accepted (or skipped empty), 75 some busy and none failed,\n"
+    "1 otherwise (any error or unknown line, unreadable input, no daemon), 2 wrong flags.";
+
+enum class Answer { kPending, kAccepted, kBusy, kSkipped, kError, kUnknown };
+
+struct Entry {
+  std::string payload;
+  Answer answer = Answer::kPending;
+  uint64_t job_id = 0;
+  std::string reason;  // kError, kUnknown
+  bool busy = false;   // answered Busy in the last round (--retry-busy may submit it again)
+};
+
+struct Config {
+  std::string queue;
+  InputFormat format = InputFormat::kLines;
+  uint64_t batch = 256;
+  uint64_t retry_busy_s = 0;
+  uint64_t wait_s = 0;
+  EnqueueOptions eopts;
+};
+
+std::string OneLine(const Status& s) { return enqueue_internal::OneLine(s.ToString()); }
+
+// Submits batches, retrying Busy (--retry-busy) and reopening the producer after the daemon went
+// away (--wait). Each entry ends with exactly one answer.
+class Submitter {
+ public:
+  explicit Submitter(const Config& cfg) : cfg_(cfg), rng_(std::random_device{}()) {}
+
+  // Opens the producer, waiting up to --wait for a daemon.
+  Status Open() {
+    Status s = Reopen();
+    outage_deadline_.reset();
+    return s;
+  }
+  uint32_t max_payload() const { return max_payload_; }
+
+  void Resolve(std::vector<Entry>& batch) {
+    std::vector<size_t> todo, next;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i].answer == Answer::kPending) todo.push_back(i);
+    }
+    std::optional<uint64_t> busy_deadline;
+    uint32_t busy_round = 0;
+    while (!todo.empty()) {
+      if (producer_ == nullptr && !gave_up_) {
+        Status s = Reopen();
+        if (!s.ok()) GiveUp(s);
+      }
+      if (gave_up_) {
+        for (size_t i : todo) Set(batch[i], Answer::kError, 0, give_up_reason_);
+        return;
+      }
+      views_.clear();
+      for (size_t i : todo) views_.emplace_back(batch[i].payload);
+      // A result the call did not reach keeps this: never submitted.
+      results_.assign(todo.size(), EnqueueResult{Status::Closed("not submitted"), 0});
+      const Status bs = producer_->EnqueueBatch(views_, results_, cfg_.eopts);
+      next.clear();
+      bool busy_left = false;
+      for (size_t k = 0; k < todo.size(); ++k) {
+        Entry& e = batch[todo[k]];
+        const EnqueueResult& r = results_[k];
+        e.busy = false;
+        if (r.status.ok() && r.job_id != 0) {
+          Set(e, Answer::kAccepted, r.job_id, {});
+        } else if (r.status.IsBusy()) {
+          e.busy = busy_left = true;
+          next.push_back(todo[k]);  // answered below unless --retry-busy has time left
+        } else if (r.job_id != 0) {
+          // Handed to the daemon, not confirmed (Closed / IOError): it may run after a restart.
+          Set(e, Answer::kUnknown, r.job_id, OneLine(r.status));
+        } else if (!bs.ok()) {
+          next.push_back(todo[k]);  // never submitted: safe to submit again after reopening
+        } else {
+          Set(e, Answer::kError, 0, OneLine(r.status));  // this record's own fault
+        }
+      }
+      if (bs.ok()) {
+        outage_deadline_.reset();  // the daemon answered: a later outage gets a fresh --wait
+      } else {
+        producer_.reset();  // its calls all fail from now on: reopen, bounded by --wait
+        const uint64_t now = util::NowMonoNs();
+        if (!outage_deadline_) {
+          outage_deadline_ = now + cfg_.wait_s * 1000 * kMsNs;
+        } else if (now >= *outage_deadline_) {
+          GiveUp(bs);  // reopened, failed again, and the time is up
+        } else {
+          // Reopened in this outage and failed again at once: do not spin.
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+      if (busy_left) {
+        const uint64_t now = util::NowMonoNs();
+        if (!busy_deadline) busy_deadline = now + cfg_.retry_busy_s * 1000 * kMsNs;
+        if (now >= *busy_deadline) {
+          std::erase_if(next, [&](size_t i) {
+            if (!batch[i].busy) return false;
+            Set(batch[i], Answer::kBusy, 0, {});
+            return true;
+          });
+        } else if (producer_ != nullptr) {
+          // Exponential backoff with full jitter, seeded by the queue's retry-after hint.
+          RetryPolicy policy;
+          policy.max_backoff_ms = 1000;
+          const uint32_t wait_ms = BackoffMs(policy, producer_->RetryAfterMs(), ++busy_round,
+                                             std::uniform_real_distribution<double>(0, 1)(rng_));
+          const uint64_t left_ms = (*busy_deadline - now) / kMsNs + 1;
+          std::this_thread::sleep_for(
+              std::chrono::milliseconds(std::min<uint64_t>(wait_ms, left_ms)));
+        }
+      }
+      todo.swap(next);
+    }
+  }
+
+ private:
+  // Opens a producer, waiting for a daemon until the current outage's deadline (--wait from
+  // when the outage began).
+  Status Reopen() {
+    if (!outage_deadline_) outage_deadline_ = util::NowMonoNs() + cfg_.wait_s * 1000 * kMsNs;
+    for (;;) {
+      const uint64_t now = util::NowMonoNs();
+      ProducerOptions po;
+      po.queue = cfg_.queue;
+      po.wait_for_daemon_ms =
+          static_cast<uint32_t>(*outage_deadline_ > now ? (*outage_deadline_ - now) / kMsNs : 0);
+      std::unique_ptr<Producer> p;
+      Status s = Producer::Open(po, &p);
+      if (s.ok()) {
+        producer_ = std::move(p);
+        if (max_payload_ == 0) max_payload_ = producer_->max_payload();
+        return s;
+      }
+      // Open waits for an absent daemon itself; one that is still stopping answers Closed at
+      // once, so try again until the deadline.
+      const bool transient = s.IsClosed() || s.IsNotFound() || s.IsNotReady();
+      if (!transient || util::NowMonoNs() >= *outage_deadline_) return s;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  void GiveUp(const Status& s) {
+    gave_up_ = true;
+    give_up_reason_ =
+        OneLine(s) + " (no daemon within --wait " + std::to_string(cfg_.wait_s) + " s)";
+    std::fprintf(stderr,
+                 "taskring enqueue: giving up on the daemon: %s; the remaining records answer "
+                 "'error'\n",
+                 give_up_reason_.c_str());
+  }
+
+  static void Set(Entry& e, Answer a, uint64_t id, std::string reason) {
+    e.answer = a;
+    e.job_id = id;
+    e.reason = std::move(reason);
+  }
+
+  const Config& cfg_;
+  std::mt19937_64 rng_;
+  std::unique_ptr<Producer> producer_;
+  uint32_t max_payload_ = 0;
+  std::optional<uint64_t> outage_deadline_;  // set while the daemon is away
+  bool gave_up_ = false;
+  std::string give_up_reason_;
+  std::vector<std::string_view> views_;
+  std::vector<EnqueueResult> results_;
+};
+
+}  // namespace
 
 int EnqueueCommand(int argc, char** argv) {
-  std::string queue;
-  uint64_t batch = 256;
-  uint64_t max_attempts = 0;
+  Config cfg;
+  bool null_sep = false, json_lines = false;
   util::FlagSet flags(
-      "taskring enqueue --queue NAME [--batch N] [--max-attempts N] < lines",
-      "Reads payloads from stdin, one per line, and prints one line per input line, in order:\n"
-      "'accepted <id>', 'busy' (queue full) or 'error <reason>'. Exit 0 if all were accepted,\n"
-      "75 if any was busy (and none failed), 1 otherwise.");
-  flags.String("queue", &queue, "queue name");
-  flags.Uint("batch", &batch, 1, 65536, "lines per batch, one WAL commit wait each (256)");
+      "taskring enqueue --queue NAME [-0 | --null | --json-lines] [--retry-busy SECONDS]\n"
+      "                        [--wait SECONDS] [--batch N] [--max-attempts N] < input",
+      kDescription);
+  flags.String("queue", &cfg.queue, "queue name");
+  flags.Bool("null", &null_sep, "(also -0) records end with NUL, not newline");
+  flags.Bool("json-lines", &json_lines, "one JSON object per line: {\"payload\": \"...\"}");
+  flags.Uint("retry-busy", &cfg.retry_busy_s, 0, 86400,
+             "retry a busy record up to N seconds, backoff with jitter (0)");
+  flags.Uint("wait", &cfg.wait_s, 0, 86400, "wait up to N seconds for an absent daemon (0)");
+  flags.Uint("batch", &cfg.batch, 1, 65536, "records per batch, one WAL commit wait each (256)");
+  uint64_t max_attempts = 0;
   flags.Uint("max-attempts", &max_attempts, 0, 255, "attempts per job (0 = queue default)");
-  Status s = flags.Parse(argc, argv, 2);
+  // The flag parser knows only long flags: -0 is spelled --null for it.
+  std::vector<std::string> args(argv, argv + argc);
+  std::vector<char*> argv2;
+  for (std::string& a : args) {
+    if (a == "-0") a = "--null";
+    argv2.push_back(a.data());
+  }
+  Status s = flags.Parse(argc, argv2.data(), 2);
   if (flags.help()) {
     std::fputs(flags.Usage().c_str(), stdout);
     return 0;
   }
   if (!s.ok()) return Error("enqueue", std::string(s.message()) + " (see --help)", 2);
-  if (queue.empty()) return Error("enqueue", "--queue is required (see --help)", 2);
+  if (cfg.queue.empty()) return Error("enqueue", "--queue is required (see --help)", 2);
+  if (null_sep && json_lines) {
+    return Error("enqueue", "-0/--null and --json-lines exclude each other (see --help)", 2);
+  }
+  cfg.format = null_sep     ? InputFormat::kNull
+               : json_lines ? InputFormat::kJsonLines
+                            : InputFormat::kLines;
+  cfg.eopts.max_attempts = static_cast<uint32_t>(max_attempts);
 
-  ProducerOptions popts;
-  popts.queue = queue;
-  std::unique_ptr<Producer> producer;
-  s = Producer::Open(popts, &producer);
+  Submitter submitter(cfg);
+  s = submitter.Open();
   if (!s.ok()) return Error("enqueue", s.ToString(), 1);
 
-  EnqueueOptions eopts;
-  eopts.max_attempts = static_cast<uint32_t>(max_attempts);
-  std::ios::sync_with_stdio(false);
-  // A large read buffer lets a piped file fill whole batches (see the in_avail test below).
-  static char in_buffer[1 << 20];
-  std::cin.rdbuf()->pubsetbuf(in_buffer, sizeof(in_buffer));
-  std::vector<std::string> lines;
-  std::vector<std::string_view> views;
-  std::vector<EnqueueResult> results(batch);
-  bool any_busy = false, any_error = false, fatal = false;
+  RecordReader reader(
+      cfg.format, [](char* buf, size_t len) { return ::read(STDIN_FILENO, buf, len); },
+      [] {
+        pollfd p{STDIN_FILENO, POLLIN, 0};
+        return ::poll(&p, 1, 0) > 0;
+      },
+      MaxRecordBytes(cfg.format, submitter.max_payload()));
+
+  bool any_busy = false, any_error = false;
+  std::vector<Entry> batch;
   std::string out;
   auto flush_batch = [&] {
-    views.assign(lines.begin(), lines.end());
-    Status bs = fatal
-                    ? Status::Closed("queue unavailable")
-                    : producer->EnqueueBatch(views, std::span(results.data(), views.size()), eopts);
-    if (!bs.ok()) fatal = true;
+    submitter.Resolve(batch);
     out.clear();
-    for (size_t i = 0; i < views.size(); ++i) {
-      const Status& r = bs.ok() ? results[i].status : bs;
-      if (r.ok()) {
-        out += "accepted " + std::to_string(results[i].job_id) + "\n";
-      } else if (r.IsBusy()) {
-        any_busy = true;
-        out += "busy\n";
-      } else {
-        any_error = true;
-        out += "error " + r.ToString() + "\n";
+    for (const Entry& e : batch) {
+      switch (e.answer) {
+        case Answer::kAccepted: out += "accepted " + std::to_string(e.job_id) + "\n"; break;
+        case Answer::kSkipped: out += "skipped empty\n"; break;
+        case Answer::kBusy:
+          any_busy = true;
+          out += "busy\n";
+          break;
+        case Answer::kUnknown:
+          any_error = true;
+          out += "unknown " + std::to_string(e.job_id) + " " + e.reason + "\n";
+          break;
+        case Answer::kPending:  // cannot happen: Resolve answers every entry
+        case Answer::kError:
+          any_error = true;
+          out += "error " + e.reason + "\n";
+          break;
       }
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
-    lines.clear();
+    batch.clear();
   };
-  std::string line;
-  while (std::getline(std::cin, line)) {
-    lines.push_back(std::move(line));
-    // A partial batch goes out as soon as stdin has nothing more buffered, so an interactive
-    // producer gets its answer per line.
-    if (lines.size() >= batch || std::cin.rdbuf()->in_avail() <= 0) flush_batch();
+
+  RawRecord raw;
+  RecordReader::Result r;
+  while ((r = reader.Next(&raw)) == RecordReader::Result::kRecord) {
+    ParsedRecord rec = ParseRecord(cfg.format, std::move(raw), submitter.max_payload());
+    Entry& e = batch.emplace_back();
+    switch (rec.kind) {
+      case ParsedRecord::Kind::kPayload: e.payload = std::move(rec.payload); break;
+      case ParsedRecord::Kind::kSkipEmpty: e.answer = Answer::kSkipped; break;
+      case ParsedRecord::Kind::kError:
+        e.answer = Answer::kError;
+        e.reason = std::move(rec.error);
+        break;
+    }
+    // A partial batch goes out as soon as no further record is at hand, so an interactive
+    // producer gets its answer per record.
+    if (batch.size() >= cfg.batch || !reader.MoreWithoutBlocking()) flush_batch();
   }
-  if (!lines.empty()) flush_batch();
+  if (!batch.empty()) flush_batch();
+  if (r == RecordReader::Result::kError) return Error("enqueue", reader.error(), 1);
   if (any_error) return 1;
   return any_busy ? 75 : 0;
 }

@@ -94,9 +94,9 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
     Status s = session_->Push(LaneRecord{static_cast<uint32_t>(LaneOp::kEnqueue), slot, gen, 0},
                               &last_pos);
     if (!s.ok()) {
-      // The daemon is gone: nothing of this batch was accepted.
-      for (size_t j = 0; j <= i; ++j) {
-        if (results[j].status.ok()) results[j] = EnqueueResult{s, 0};
+      // The daemon is gone: nothing of this batch was accepted (and the rest was not tried).
+      for (size_t j = 0; j < payloads.size(); ++j) {
+        if (j > i || results[j].status.ok()) results[j] = EnqueueResult{s, 0};
       }
       return s;
     }

@@ -32,7 +32,7 @@ namespace {
 struct Config {
   std::string queue;
   std::string dir;
-  uint64_t capacity = 65536;
+  uint64_t capacity = 16384;
   uint64_t max_payload = 4096;
   std::string durability = "fsync";
   uint64_t interval_ms = 100;
@@ -284,7 +284,9 @@ int main(int argc, char** argv) {
   flags.String("queue", &cfg.queue, "queue name (letters, digits, _ - .)");
   flags.String("dir", &cfg.dir, "WAL directory (created if missing)");
   flags.Uint("capacity", &cfg.capacity, 1, 1u << 24,
-             "max outstanding jobs; a full queue answers BUSY (default 65536)");
+             "max outstanding jobs; a full queue answers BUSY (16384). Shared memory is "
+             "reserved for capacity x max-payload at start: 70 MiB by default, 270 MiB at "
+             "65536 (the log line 'serving:' says how much)");
   flags.Uint("max-payload", &cfg.max_payload, 1, 16u << 20,
              "max payload bytes per job (default 4096)");
   flags.Choice("durability", &cfg.durability, {"fsync", "interval", "none"},

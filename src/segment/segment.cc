@@ -39,9 +39,15 @@ uint64_t RandomIncarnation() {
   return (uint64_t{rd()} << 32) ^ rd() ^ util::NowMonoNs();
 }
 
+// Ids a crashed daemon's producers may have taken without the daemon logging them: a successor
+// starts past them, so an id a client was given (with an unknown outcome) never names another
+// job. The gap covers producers that saw the old daemon alive just before it died.
+constexpr uint64_t kIdGapAfterLeftover = 1024;
+
 // Marks a segment left behind as abandoned, if it is one of ours, so clients still mapped to it
-// stop using it. The caller then replaces it.
-void AbandonOld(const std::string& queue) {
+// stop using it, and returns its next job id (0 if there is none). The caller then replaces it.
+uint64_t AbandonOld(const std::string& queue) {
+  uint64_t next_job_id = 0;
   try {
     bip::shared_memory_object shm(bip::open_only, ShmName(queue).c_str(), bip::read_write);
     bip::offset_t size = 0;
@@ -51,11 +57,13 @@ void AbandonOld(const std::string& queue) {
       if (h->magic == kMagic) {
         h->daemon_state.store(static_cast<uint32_t>(DaemonState::kAbandoned),
                               std::memory_order_release);
+        next_job_id = h->next_job_id.load(std::memory_order_acquire);
       }
     }
   } catch (const bip::interprocess_exception&) {
     // Not there or unreadable: nothing to warn live clients about.
   }
+  return next_job_id;
 }
 
 }  // namespace
@@ -154,7 +162,12 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
 
 Status Segment::Install() {
   if (!staged_) return Status::InvalidArgument("segment is not staged");
-  AbandonOld(queue_);
+  const uint64_t old_next = AbandonOld(queue_);
+  // Nobody can attach to the staged segment yet: a plain store is enough.
+  if (old_next != 0 && old_next < (uint64_t{1} << 47) &&
+      header_->next_job_id.load() < old_next + kIdGapAfterLeftover) {
+    header_->next_job_id.store(old_next + kIdGapAfterLeftover, std::memory_order_release);
+  }
   const std::string from = "/dev/shm/" + StagingShmName(queue_);
   const std::string to = "/dev/shm/" + ShmName(queue_);
   // rename() replaces a leftover atomically: an attacher finds the old segment or the new one.

@@ -48,8 +48,8 @@ class Segment {
   Segment& operator=(const Segment&) = delete;
 
   // Puts the staged segment under the queue's name, replacing one left behind (first marked
-  // kAbandoned so processes still attached to it notice). Attachers then see NotReady until
-  // Publish().
+  // kAbandoned so processes still attached to it notice; job ids continue past its own, so ids
+  // its producers took are never reused). Attachers then see NotReady until Publish().
   Status Install();
   // Makes the segment ready for attachers (release-stores the layout version).
   void Publish();

@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);  // exact-size heap copy
   taskring::wal::QueueIdentity id;
   const Status s = taskring::wal::DecodeQueueIdentity(input, &id);
-  CheckErrorStatus(s, {Status::Code::kCorruption}, "DecodeQueueIdentity");
+  taskring::fuzz::CheckErrorStatus(s, {Status::Code::kCorruption}, "DecodeQueueIdentity");
   if (s.ok()) {
     FUZZ_CHECK(!id.queue.empty() && id.queue.size() < 64, "accepted a %zu-byte name",
                id.queue.size());

@@ -2,6 +2,7 @@
 // a WAL directory's identity, and running out of client entries.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -215,6 +216,49 @@ TEST_F(LifecycleTest, OpenWaitsThroughARestart) {
   test::Daemon again(queue_, wal_);
   ASSERT_TRUE(again.Start());
   EXPECT_OK(opened.get());
+}
+
+// A job handed to a daemon that died before logging it has an unknown outcome, and the client
+// knows its id: a later job must never get the same id, or polling it would report a stranger.
+TEST_F(LifecycleTest, IdsTakenBeforeACrashAreNeverReused) {
+  test::Daemon d(queue_, wal_);
+  ASSERT_TRUE(d.Start());
+  std::unique_ptr<Producer> p;
+  ASSERT_OK(OpenProducer(&p));
+  uint64_t logged = 0;
+  ASSERT_OK(p->Enqueue("logged", &logged));
+  ::kill(d.pid(), SIGSTOP);  // the daemon takes nothing from the lane now
+  std::vector<std::string_view> payloads = {"never logged"};
+  std::vector<EnqueueResult> results(1);
+  auto submitted =
+      std::async(std::launch::async, [&] { return p->EnqueueBatch(payloads, results); });
+  // Wait until the record is in a lane the frozen daemon has not read, then kill it.
+  std::unique_ptr<segment::Segment> seg;
+  ASSERT_OK(segment::Segment::Attach(queue_, true, &seg));
+  auto pushed = [&] {
+    for (uint32_t i = 0; i < seg->params().max_clients; ++i) {
+      const segment::ClientEntry* e = seg->client(i);
+      if (e->tail.load() > e->head.load()) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 10000 && !pushed(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(pushed());
+  d.Kill();
+  const Status s = submitted.get();
+  ASSERT_TRUE(s.IsClosed()) << s.ToString();
+  const uint64_t unknown = results[0].job_id;
+  ASSERT_EQ(unknown, logged + 1) << "the id the client was given";
+
+  test::Daemon again(queue_, wal_);
+  ASSERT_TRUE(again.Start());
+  std::unique_ptr<Producer> p2;
+  ASSERT_OK(OpenProducer(&p2));
+  uint64_t next = 0;
+  ASSERT_OK(p2->Enqueue("after the crash", &next));
+  EXPECT_GT(next, unknown) << "id " << unknown << " was given out before the crash";
 }
 
 TEST_F(LifecycleTest, WalDirectoryOfAnotherQueueIsRefused) {
