@@ -2,6 +2,9 @@
 // and `taskring bench` runs its own daemon end to end.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <set>
+
 #include "loadgen/driver.h"
 #include "loadgen/peers.h"
 #include "test_util.h"
@@ -84,7 +87,18 @@ TEST_F(LoadToolTest, BoostMessageQueueRunsTheSameWorkload) {
   EXPECT_EQ(r.end_to_end.count, 2000u);
 }
 
+// /dev/shm entries of bench queues ("taskring.bench-<pid>", its lock and staging names).
+std::set<std::string> BenchShmEntries() {
+  std::set<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm")) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("taskring.bench-", 0) == 0) out.insert(name);
+  }
+  return out;
+}
+
 TEST_F(LoadToolTest, BenchCommandStartsItsOwnDaemonAndPrintsJson) {
+  const std::set<std::string> before = BenchShmEntries();
   const test::CommandResult r = test::RunCommand(
       {test::BinDir() + "/taskring", "bench", "--jobs", "2000", "--producers", "2", "--workers",
        "2", "--durability", "fsync", "--batch", "16", "--json", "--disk-probe"});
@@ -93,6 +107,7 @@ TEST_F(LoadToolTest, BenchCommandStartsItsOwnDaemonAndPrintsJson) {
   EXPECT_NE(r.out.find("\"target\":\"taskring\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"accepted\":2000,"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"end_to_end\":{\"count\":2000,"), std::string::npos) << r.out;
+  EXPECT_EQ(BenchShmEntries(), before) << "the run's daemon left its segment or lock behind";
   const test::CommandResult bad =
       test::RunCommand({test::BinDir() + "/taskring", "bench", "--target", "kafka"});
   EXPECT_EQ(bad.exit_code, 2);
