@@ -1,128 +1,458 @@
 // taskring worker: runs jobs by printing them or by running a shell command per job.
-#include <fcntl.h>
+//
+// One thread runs everything: it takes jobs, starts each command under its supervisor
+// (cli/exec_supervisor.h), waits on the supervisors' sockets, enforces --timeout and the stop
+// grace, touches the leases of jobs in hand, reports outcomes, and reconnects when the daemon
+// goes away (--wait). Take/Complete/Fail/Touch thus all come from one thread, as Worker wants.
+#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
+#include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
+#include "cli/exec_supervisor.h"
 #include "taskring/worker.h"
 #include "util/flags.h"
 
 namespace taskring::cli {
 namespace {
 
-Worker* g_worker = nullptr;  // for the signal handler; Stop() only stores an atomic
+constexpr uint64_t kShortKillGraceMs =
+    2000;  // --timeout, revoked lease: SIGTERM, SIGKILL this later
 
-void OnStopSignal(int) {
-  if (g_worker != nullptr) g_worker->Stop();
+std::atomic<int> g_stop_signals{0};  // SIGTERM/SIGINT received (lock-free: set in the handler)
+static_assert(std::atomic<int>::is_always_lock_free);
+
+void OnStopSignal(int) { g_stop_signals.fetch_add(1, std::memory_order_relaxed); }
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
 }
 
-// Runs `cmd` with /bin/sh, payload on its stdin. OK iff it exits 0.
-Status RunCommand(const std::string& cmd, const Job& job) {
-  int in[2];
-  if (::pipe2(in, O_CLOEXEC) != 0) return Status::IOError(std::strerror(errno));
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(in[0]);
-    ::close(in[1]);
-    return Status::IOError(std::string("fork: ") + std::strerror(errno));
+// One write per line, so lines from the worker and the commands' stderr do not interleave
+// within a line.
+void LogLine(const std::string& msg) {
+  const std::string line = "taskring worker: " + msg + "\n";
+  const char* p = line.data();
+  size_t n = line.size();
+  while (n > 0) {
+    const ssize_t w = ::write(STDERR_FILENO, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    p += w;
+    n -= static_cast<size_t>(w);
   }
-  if (pid == 0) {
-    ::dup2(in[0], STDIN_FILENO);
-    ::setenv("TASKRING_JOB_ID", std::to_string(job.id()).c_str(), 1);
-    ::setenv("TASKRING_ATTEMPT", std::to_string(job.attempt()).c_str(), 1);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
+}
+
+std::string SignalName(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : std::to_string(sig);
+}
+
+std::string Seconds(uint64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3fs", static_cast<double>(ms) / 1000.0);
+  return buf;
+}
+
+// Quoted, on one line: newlines as \n, other control bytes as \xNN.
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
   }
-  ::close(in[0]);
-  std::string_view p = job.payload();
-  while (!p.empty()) {
-    const ssize_t n = ::write(in[1], p.data(), p.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;  // the command does not read its stdin: fine
-    p.remove_prefix(static_cast<size_t>(n));
+  return out + "\"";
+}
+
+struct Config {
+  std::string queue, exec;
+  bool print = false, quiet = false;
+  uint64_t max_jobs = 0, idle_exit_s = 0, threads = 1, timeout_s = 0, grace_s = 10, wait_s = 0;
+};
+
+// A job whose command is running.
+struct Running {
+  std::shared_ptr<Worker> worker;  // the connection it was taken on (it may be a dead daemon's)
+  Job job;
+  std::unique_ptr<SupervisedCommand> cmd;
+  uint64_t start_ms = 0;
+  uint64_t deadline_ms = 0;  // --timeout; 0 = none
+  uint64_t term_at_ms = 0;   // SIGTERM due (the worker is stopping: grace is over); 0 = none
+  uint64_t kill_at_ms = 0;   // SIGKILL due (after a SIGTERM); 0 = none
+  bool timed_out = false;
+  bool stopped = false;  // SIGTERMed because the worker is stopping
+  bool revoked = false;  // SIGTERMed because its lease was revoked
+  bool killed = false;
+};
+
+class WorkerLoop {
+ public:
+  explicit WorkerLoop(const Config& c) : c_(c) {}
+  int Run();
+
+ private:
+  bool Connect(uint64_t now);  // one bounded attempt; false while there is no daemon yet
+  void Lost(const Status& why, uint64_t now);
+  void HandleJob(const Job& job, uint64_t now);
+  void Report(Running& r, const ExecOutcome& o, uint64_t now);
+  void Outcome(const std::shared_ptr<Worker>& w, const Job& job, bool success, std::string line);
+  void Stop(uint64_t now);
+  void PollCommands(int timeout_ms);
+
+  const Config& c_;
+  std::shared_ptr<Worker> worker_;  // null while disconnected
+  uint64_t wait_deadline_ = 0;      // while disconnected: give up then
+  bool was_lost_ = false;
+  Status lost_why_;
+  std::vector<std::unique_ptr<Running>> running_;
+  uint64_t taken_ = 0;
+  uint64_t idle_since_ = 0;
+  bool stopping_ = false;
+  Status fatal_;
+};
+
+bool WorkerLoop::Connect(uint64_t now) {
+  const uint64_t left = wait_deadline_ > now ? wait_deadline_ - now : 0;
+  WorkerOptions o;
+  o.queue = c_.queue;
+  // Bounded attempts, so commands in hand are still watched while the daemon is away.
+  o.attach_timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(left, 100));
+  o.wait_for_daemon_ms = o.attach_timeout_ms;
+  if (c_.wait_s == 0 && !was_lost_) o.attach_timeout_ms = WorkerOptions().attach_timeout_ms;
+  // A command costs a fork and an exec: spinning for the next job would only burn a core.
+  if (!c_.print) o.spin_iterations = 0;
+  std::unique_ptr<Worker> w;
+  const Status s = Worker::Open(o, &w);
+  if (s.ok()) {
+    worker_ = std::move(w);
+    if (was_lost_) LogLine("reconnected to the daemon for queue '" + c_.queue + "'");
+    idle_since_ = NowMs();
+    return true;
   }
-  ::close(in[1]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  const bool retry = s.IsNotFound() || s.IsClosed() || s.IsNotReady();
+  if (retry && NowMs() < wait_deadline_) return false;
+  if (!retry || c_.wait_s == 0) {
+    fatal_ = retry && was_lost_ ? lost_why_ : s;
+  } else {
+    LogLine("no daemon for queue " + c_.queue + " within " + std::to_string(c_.wait_s) +
+            " s; exiting");
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::OK();
-  return Status::IOError("command failed");
+  Stop(NowMs());
+  return false;
+}
+
+void WorkerLoop::Lost(const Status& why, uint64_t now) {
+  worker_.reset();  // jobs in hand keep their own reference to report through
+  was_lost_ = true;
+  lost_why_ = why;
+  wait_deadline_ = now + c_.wait_s * 1000;
+  if (c_.wait_s != 0) {
+    LogLine("lost the daemon for queue '" + c_.queue + "' (" + why.ToString() +
+            "); waiting up to " + std::to_string(c_.wait_s) + " s for it");
+  }
+}
+
+// A stop lets the jobs in hand finish for --grace seconds; then their commands get SIGTERM, and
+// SIGKILL kShortKillGraceMs later (see Run).
+void WorkerLoop::Stop(uint64_t now) {
+  if (stopping_) {  // a second SIGTERM/SIGINT: no more grace
+    for (auto& r : running_) r->kill_at_ms = now;
+    return;
+  }
+  stopping_ = true;
+  for (auto& r : running_) r->term_at_ms = now + c_.grace_s * 1000;
+}
+
+// Completes or fails the job and logs `line` with what became of the outcome.
+void WorkerLoop::Outcome(const std::shared_ptr<Worker>& w, const Job& job, bool success,
+                         std::string line) {
+  const Status s = success ? w->Complete(job) : w->Fail(job);
+  bool always = false;
+  if (s.IsStaleLease()) {
+    line += "; outcome rejected: the lease had been revoked and the job handed out again";
+    always = true;
+  } else if (!s.ok()) {
+    line += "; outcome not recorded (" + s.ToString() +
+            "): the job will be redelivered by the next daemon";
+    always = true;
+    if (s.IsClosed() || s.IsNotReady()) {
+      if (w == worker_) Lost(s, NowMs());
+    } else if (fatal_.ok()) {
+      fatal_ = s;
+      Stop(NowMs());
+    }
+  }
+  // --print: stdout is the output, stderr only hears about anomalies.
+  if (always || (!c_.quiet && !c_.print)) LogLine(line);
+}
+
+void WorkerLoop::Report(Running& r, const ExecOutcome& o, uint64_t now) {
+  const bool success = o.kind == ExecOutcome::Kind::kExited && o.code == 0 && !r.timed_out;
+  std::string line = "job " + std::to_string(r.job.id()) + " attempt " +
+                     std::to_string(r.job.attempt()) + (success ? " completed" : " failed");
+  if (r.timed_out) line += " timeout=" + std::to_string(c_.timeout_s) + "s";
+  switch (o.kind) {
+    case ExecOutcome::Kind::kExited: line += " exit=" + std::to_string(o.code); break;
+    case ExecOutcome::Kind::kSignaled: line += " signal=" + SignalName(o.code); break;
+    case ExecOutcome::Kind::kLost: line += " error=" + Quote(o.detail); break;
+  }
+  if (r.stopped) line += " (worker stopping)";
+  if (r.revoked) line += " (lease revoked)";
+  line += " duration=" + Seconds(now - r.start_ms);
+  if (!success && !o.stderr_tail.empty()) line += " stderr=" + Quote(o.stderr_tail);
+  Outcome(r.worker, r.job, success, std::move(line));
+}
+
+void WorkerLoop::HandleJob(const Job& job, uint64_t now) {
+  ++taken_;
+  idle_since_ = now;
+  if (c_.print) {
+    std::string line(job.payload());
+    line += '\n';
+    const bool ok =
+        std::fwrite(line.data(), 1, line.size(), stdout) == line.size() && std::fflush(stdout) == 0;
+    Outcome(worker_, job, ok,
+            "job " + std::to_string(job.id()) + " attempt " + std::to_string(job.attempt()) +
+                (ok ? " printed" : " failed: stdout is closed"));
+    return;
+  }
+  auto r = std::make_unique<Running>();
+  r->worker = worker_;
+  r->job = job;
+  r->start_ms = now;
+  if (c_.timeout_s != 0) r->deadline_ms = now + c_.timeout_s * 1000;
+  SupervisedCommand::Spec spec;
+  spec.command = c_.exec;
+  spec.stdin_data = std::string(job.payload());
+  spec.env = {"TASKRING_JOB_ID=" + std::to_string(job.id()),
+              "TASKRING_ATTEMPT=" + std::to_string(job.attempt())};
+  const Status s = SupervisedCommand::Start(spec, &r->cmd);
+  if (!s.ok()) {
+    ExecOutcome o;
+    o.detail = "could not start the command: " + s.ToString();
+    Report(*r, o, NowMs());
+    return;
+  }
+  if (stopping_) r->term_at_ms = now + c_.grace_s * 1000;  // stopped while it was being taken
+  running_.push_back(std::move(r));
+}
+
+void WorkerLoop::PollCommands(int timeout_ms) {
+  std::vector<pollfd> fds;
+  for (auto& r : running_) fds.push_back({r->cmd->fd(), POLLIN, 0});
+  if (::poll(fds.data(), fds.size(), timeout_ms) <= 0) return;
+  std::vector<std::unique_ptr<Running>> still;
+  for (size_t i = 0; i < running_.size(); ++i) {
+    ExecOutcome o;
+    if (fds[i].revents != 0 && running_[i]->cmd->Collect(&o)) {
+      Report(*running_[i], o, NowMs());
+      idle_since_ = NowMs();
+    } else {
+      still.push_back(std::move(running_[i]));
+    }
+  }
+  // Report may have stopped the loop (fatal error): the new stop applies to `still` too.
+  const bool terminate_all = stopping_;
+  running_ = std::move(still);
+  if (terminate_all) {
+    for (auto& r : running_) {
+      if (r->term_at_ms == 0) r->term_at_ms = NowMs() + c_.grace_s * 1000;
+    }
+  }
+}
+
+int WorkerLoop::Run() {
+  int handled_signals = 0;
+  idle_since_ = NowMs();
+  wait_deadline_ = NowMs() + c_.wait_s * 1000;
+  uint64_t next_touch = 0;
+  for (;;) {
+    uint64_t now = NowMs();
+    const int signals = g_stop_signals.load(std::memory_order_relaxed);
+    if (signals != handled_signals) {
+      handled_signals = signals;
+      Stop(now);
+    }
+    for (auto& r : running_) {
+      if (r->term_at_ms != 0 && !r->stopped && now >= r->term_at_ms) {
+        r->stopped = true;
+        r->cmd->Terminate();
+        const uint64_t at = now + kShortKillGraceMs;
+        r->kill_at_ms = r->kill_at_ms == 0 ? at : std::min(r->kill_at_ms, at);
+      }
+      if (r->deadline_ms != 0 && !r->timed_out && now >= r->deadline_ms) {
+        r->timed_out = true;
+        r->cmd->Terminate();
+        const uint64_t at = now + kShortKillGraceMs;
+        r->kill_at_ms = r->kill_at_ms == 0 ? at : std::min(r->kill_at_ms, at);
+      }
+      if (r->kill_at_ms != 0 && !r->killed && now >= r->kill_at_ms) {
+        r->cmd->Kill();
+        r->killed = true;
+      }
+    }
+    PollCommands(0);
+    now = NowMs();
+    // Heartbeat: keep the leases of long commands (three touches per lease).
+    if (!running_.empty() && now >= next_touch) {
+      uint32_t lease = UINT32_MAX;
+      for (auto& r : running_) {
+        // A revoked lease (this process was stopped past it, say) means the job is someone
+        // else's now: stop our copy rather than run it twice at once. The outcome says so.
+        if (r->worker->Touch(r->job).IsStaleLease() && !r->revoked) {
+          r->revoked = true;
+          r->cmd->Terminate();
+          const uint64_t at = now + kShortKillGraceMs;
+          r->kill_at_ms = r->kill_at_ms == 0 ? at : std::min(r->kill_at_ms, at);
+        }
+        lease = std::min(lease, r->worker->lease_ms());
+      }
+      next_touch = now + std::max<uint32_t>(lease / 3, 1);
+    }
+
+    if (!worker_ && !stopping_) {
+      if (!Connect(now)) continue;
+      now = NowMs();  // Connect may have waited; idle_since_ is later than the old `now`
+    }
+    const bool more = worker_ != nullptr && !stopping_ && fatal_.ok() &&
+                      (c_.max_jobs == 0 || taken_ < c_.max_jobs);
+    if (!more && running_.empty() && (stopping_ || worker_ != nullptr)) break;
+    if (more && running_.empty() && c_.idle_exit_s != 0 && now >= idle_since_ &&
+        now - idle_since_ >= c_.idle_exit_s * 1000) {
+      break;
+    }
+    if (more && running_.size() < c_.threads) {
+      Job job;
+      // Short waits while commands run, so their outcomes are reported promptly.
+      const Status s = worker_->Take(&job, running_.empty() ? 100 : 5);
+      if (s.IsTimedOut()) continue;
+      if (s.IsClosed() || s.IsNotReady()) {
+        Lost(s, NowMs());
+        continue;
+      }
+      if (!s.ok()) {
+        fatal_ = s;
+        Stop(NowMs());
+        continue;
+      }
+      HandleJob(job, NowMs());
+      continue;
+    }
+    // Nothing to take: sleep until a command ends or the next deadline.
+    uint64_t wake = now + 100;
+    for (auto& r : running_) {
+      if (r->deadline_ms != 0 && !r->timed_out) wake = std::min(wake, r->deadline_ms);
+      if (r->kill_at_ms != 0 && !r->killed) wake = std::min(wake, r->kill_at_ms);
+      if (r->term_at_ms != 0 && !r->stopped) wake = std::min(wake, r->term_at_ms);
+    }
+    if (!running_.empty()) wake = std::min(wake, next_touch);
+    PollCommands(static_cast<int>(wake > now ? wake - now : 0));
+  }
+  if (!fatal_.ok()) return Error("worker", fatal_.ToString(), 1);
+  return 0;
 }
 
 }  // namespace
 
 int WorkerCommand(int argc, char** argv) {
-  std::string queue, exec;
-  bool print = false;
-  uint64_t max_jobs = 0, idle_exit = 0, threads = 1;
+  Config c;
   util::FlagSet flags(
-      "taskring worker --queue NAME (--print | --exec CMD) [--max-jobs N] [--idle-exit SECONDS]",
+      "taskring worker --queue NAME (--print | --exec CMD) [--threads N] [--timeout SECONDS]\n"
+      "                       [--grace SECONDS] [--wait SECONDS] [--max-jobs N] [--idle-exit "
+      "SECONDS]\n"
+      "                       [--quiet]",
       "Takes jobs and runs them. --print writes each payload as one line to stdout (flushed)\n"
-      "before completing the job; --exec runs CMD with /bin/sh, the payload on its stdin and\n"
-      "TASKRING_JOB_ID / TASKRING_ATTEMPT in its environment: exit 0 completes the job, anything\n"
-      "else fails it (it is retried up to its max attempts). Stops after --max-jobs jobs, after\n"
-      "--idle-exit seconds without a job, or on SIGTERM/SIGINT (finishing the job in hand).");
-  flags.String("queue", &queue, "queue name");
-  flags.Bool("print", &print, "print each payload as a line");
-  flags.String("exec", &exec, "shell command to run per job");
-  flags.Uint("max-jobs", &max_jobs, 0, UINT64_MAX, "stop after N jobs (0 = no limit)");
-  flags.Uint("idle-exit", &idle_exit, 0, 86400, "stop after this many idle seconds (0 = never)");
-  flags.Uint("threads", &threads, 1, 256, "jobs run in parallel in this process (--exec) (1)");
+      "before completing the job. --exec runs CMD with /bin/sh per job, the payload on its stdin\n"
+      "and TASKRING_JOB_ID / TASKRING_ATTEMPT in its environment: exit 0 completes the job,\n"
+      "anything else fails it (it is retried up to its max attempts, then dead-lettered).\n"
+      "\n"
+      "Each command runs in a process group of its own under a small supervisor process: if the\n"
+      "worker dies, even by SIGKILL, the command and everything it started (also double-forked\n"
+      "or setsid processes) are killed, so a redelivered job never runs twice at once. What a\n"
+      "command leaves running when it exits gets SIGTERM, then SIGKILL 1 s later. The command's\n"
+      "stdout is the worker's; its stderr passes through to the worker's stderr.\n"
+      "\n"
+      "--exec logs one line per job outcome on stderr: id, attempt, exit code or signal or\n"
+      "timeout, duration, and for a failed attempt the last lines (up to 4, 1 KiB) of the\n"
+      "command's stderr. --quiet drops these lines, except for outcomes the daemon could not\n"
+      "record. --timeout SECONDS: a command still running then gets SIGTERM (its process group),\n"
+      "SIGKILL 2 s later, and its attempt fails. A command whose lease was revoked (the worker\n"
+      "was stopped past it and the job handed out again) is stopped the same way.\n"
+      "\n"
+      "SIGTERM/SIGINT: take no more jobs and let the running commands finish for up to --grace\n"
+      "seconds; then their process groups get SIGTERM, and SIGKILL 2 s later (a second signal:\n"
+      "SIGKILL at once). Each job completes or fails by its command's outcome; exit 0. Also stops "
+      "after --max-jobs jobs or --idle-exit seconds\n"
+      "without a job. Signals reach the whole group, the /bin/sh running CMD included: a script\n"
+      "that handles SIGTERM itself (to finish its job) should be run with exec, as in\n"
+      "--exec 'exec ./job.sh'.\n"
+      "\n"
+      "--wait SECONDS: at start, wait up to that long for a daemon that is not running yet or "
+      "still\n"
+      "starting; when the daemon crashes, stops or restarts, reconnect within that long and carry\n"
+      "on (a job whose outcome could not be recorded then is redelivered by the next daemon). If\n"
+      "no daemon comes: \"no daemon for queue NAME within N s; exiting\", exit 0. With --wait 0 a\n"
+      "missing daemon is an error (exit 1).\n"
+      "\n"
+      "Exit status: 0 after a stop as above, 1 on an error, 2 on wrong flags.");
+  flags.String("queue", &c.queue, "queue name");
+  flags.Bool("print", &c.print, "print each payload as a line");
+  flags.String("exec", &c.exec, "shell command to run per job");
+  flags.Uint("threads", &c.threads, 1, 256, "commands run at the same time (--exec) (1)");
+  flags.Uint("timeout", &c.timeout_s, 0, 31536000,
+             "seconds a command may run, then its attempt fails (0 = no limit)");
+  flags.Uint("grace", &c.grace_s, 0, 86400,
+             "on a stop, seconds the running commands get to finish before SIGTERM (--exec) (10)");
+  flags.Uint("wait", &c.wait_s, 0, 31536000,
+             "seconds to wait for a daemon, at start and when it goes (0)");
+  flags.Uint("max-jobs", &c.max_jobs, 0, UINT64_MAX, "stop after N jobs (0 = no limit)");
+  flags.Uint("idle-exit", &c.idle_exit_s, 0, 86400,
+             "stop after this many idle seconds (0 = never)");
+  flags.Bool("quiet", &c.quiet, "no per-job outcome lines on stderr (--exec)");
   Status s = flags.Parse(argc, argv, 2);
   if (flags.help()) {
     std::fputs(flags.Usage().c_str(), stdout);
     return 0;
   }
   if (!s.ok()) return Error("worker", std::string(s.message()) + " (see --help)", 2);
-  if (queue.empty()) return Error("worker", "--queue is required (see --help)", 2);
-  if (print == !exec.empty()) {
+  if (c.queue.empty()) return Error("worker", "--queue is required (see --help)", 2);
+  if (c.print == !c.exec.empty()) {
     return Error("worker", "give exactly one of --print or --exec CMD (see --help)", 2);
   }
-  if (print && threads > 1) return Error("worker", "--threads needs --exec", 2);
+  if (c.print && (c.threads > 1 || flags.Seen("timeout") || flags.Seen("grace"))) {
+    return Error("worker", "--threads, --timeout and --grace need --exec", 2);
+  }
 
-  WorkerOptions wopts;
-  wopts.queue = queue;
-  std::unique_ptr<Worker> worker;
-  s = Worker::Open(wopts, &worker);
-  if (!s.ok()) return Error("worker", s.ToString(), 1);
-  g_worker = worker.get();
   struct sigaction sa {};
-  sa.sa_handler = OnStopSignal;
+  sa.sa_handler = OnStopSignal;  // no SA_RESTART: a signal wakes the loop's poll at once
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
-
-  RunOptions ropts;
-  ropts.max_jobs = max_jobs;
-  ropts.idle_exit_ms = static_cast<uint32_t>(idle_exit * 1000);
-  ropts.threads = static_cast<uint32_t>(threads);
-  Worker::Handler handler;
-  if (print) {
-    handler = [](const Job& job) {
-      std::string line(job.payload());
-      line += '\n';
-      if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() ||
-          std::fflush(stdout) != 0) {
-        return Status::IOError("stdout closed");
-      }
-      return Status::OK();
-    };
-  } else {
-    handler = [&exec](const Job& job) { return RunCommand(exec, job); };
-  }
-  s = worker->Run(handler, ropts);
-  g_worker = nullptr;
-  if (!s.ok()) return Error("worker", s.ToString(), 1);
-  return 0;
+  return WorkerLoop(c).Run();
 }
 
 }  // namespace taskring::cli

@@ -140,7 +140,8 @@ TEST_F(StorageFaultTest, PowerLossKeepsEveryAcceptedJobInFsyncMode) {
   {
     // A long --interval-ms: completion records wait for the next enqueue's sync, so the
     // completions at the end below are written but never synced when the power fails.
-    test::Daemon d(queue_, wal_, {"--wal-segment-mb", "1", "--interval-ms", "60000"});
+    test::Daemon d(queue_, wal_,
+                   {"--wal-segment-mb", "1", "--interval-ms", "60000", "--capacity", "4096"});
     d.SetEnv(ShimEnv());
     ASSERT_TRUE(d.Start());
     auto p = test::OpenProducer(queue_);
@@ -183,7 +184,7 @@ TEST_F(StorageFaultTest, PowerLossKeepsEveryAcceptedJobInFsyncMode) {
     std::filesystem::resize_file(e.path(), std::min(keep, e.file_size()));
   }
   EXPECT_GT(cut, 0u) << "the test must actually throw unsynced data away";
-  test::Daemon d(queue_, wal_);
+  test::Daemon d(queue_, wal_, {"--capacity", "4096"});
   ASSERT_TRUE(d.Start());
   const std::multiset<std::string> got = Drain();
   size_t lost = 0;
