@@ -216,4 +216,12 @@ CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::str
   return r;
 }
 
+uint64_t StatsCounter(const std::string& queue, const std::string& name) {
+  const CommandResult r = RunCommand({BinDir() + "/taskring", "stat", "--queue", queue, "--json"});
+  const std::string key = "\"" + name + "\":";
+  const size_t at = r.out.find(key);
+  if (at == std::string::npos) return UINT64_MAX;
+  return std::strtoull(r.out.c_str() + at + key.size(), nullptr, 10);
+}
+
 }  // namespace taskring::test

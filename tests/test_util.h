@@ -79,6 +79,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
 std::unique_ptr<Producer> OpenProducer(const std::string& queue);
 std::unique_ptr<Worker> OpenWorker(const std::string& queue);
 
+// A counter or gauge of `taskring stat --queue QUEUE --json`; UINT64_MAX if it cannot be read.
+uint64_t StatsCounter(const std::string& queue, const std::string& name);
+
 // Waits for a child; returns its exit code or 128+signal.
 int WaitChild(pid_t pid);
 

@@ -97,15 +97,7 @@ Status DeadLetterStore::Write(const DeadLetter& letter) {
   return s;
 }
 
-Status DeadLetterStore::SyncDir() {
-  const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(OsErrorMessage("cannot open", dir_, errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status::IOError(OsErrorMessage("cannot sync", dir_, err));
-  return Status::OK();
-}
+Status DeadLetterStore::SyncDir() { return wal::SyncDir(dir_); }
 
 Status DeadLetterStore::Read(uint64_t job_id, DeadLetter* out) const {
   const std::string path = PathOf(job_id);

@@ -9,6 +9,7 @@
 
 #include "util/coding.h"
 #include "util/crc32c.h"
+#include "wal/wal_segment.h"
 
 namespace taskring::wal {
 namespace {
@@ -18,10 +19,6 @@ constexpr uint8_t kVersion = 1;
 constexpr size_t kPrefixBytes = sizeof(kMagic) + 4 + 4;
 constexpr size_t kBodyFixedBytes = 1 + 1 + 4 + 4 + 8 + 1;
 constexpr size_t kMaxFileBytes = 4096;
-
-std::string OsError(const std::string& what, const std::string& path, int err) {
-  return what + " " + path + ": " + std::strerror(err);
-}
 
 // segment::Durability values; the WAL layer does not depend on the segment layer.
 const char* DurabilityName(uint8_t d) {
@@ -38,16 +35,6 @@ bool ValidName(std::string_view name) {
     if (!ok) return false;
   }
   return true;
-}
-
-Status SyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(OsError("cannot open", dir, errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status::IOError(OsError("cannot sync", dir, err));
-  return Status::OK();
 }
 
 }  // namespace
@@ -107,13 +94,13 @@ Status ReadQueueIdentity(const std::string& dir, QueueIdentity* out) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ENOENT) return Status::NotFound("no " + path);
-    return Status::IOError(OsError("cannot open", path, errno));
+    return Status::IOError(OsErrorMessage("cannot open", path, errno));
   }
   char buf[kMaxFileBytes];
   const ssize_t n = ::read(fd, buf, sizeof(buf));
   const int err = errno;
   ::close(fd);
-  if (n < 0) return Status::IOError(OsError("cannot read", path, err));
+  if (n < 0) return Status::IOError(OsErrorMessage("cannot read", path, err));
   Status s = DecodeQueueIdentity(std::string_view(buf, static_cast<size_t>(n)), out);
   if (!s.ok()) return Status::Corruption(path + ": " + std::string(s.message()));
   return Status::OK();
@@ -126,16 +113,16 @@ Status WriteQueueIdentity(const std::string& dir, const QueueIdentity& id, int f
   const std::string temp = path + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                         static_cast<mode_t>(file_mode));
-  if (fd < 0) return Status::IOError(OsError("cannot create", temp, errno));
+  if (fd < 0) return Status::IOError(OsErrorMessage("cannot create", temp, errno));
   Status s;
   if (::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
-    s = Status::IOError(OsError("cannot write", temp, errno));
+    s = Status::IOError(OsErrorMessage("cannot write", temp, errno));
   } else if (::fdatasync(fd) != 0) {
-    s = Status::IOError(OsError("cannot sync", temp, errno));
+    s = Status::IOError(OsErrorMessage("cannot sync", temp, errno));
   }
   ::close(fd);
   if (s.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
-    s = Status::IOError(OsError("cannot rename to", path, errno));
+    s = Status::IOError(OsErrorMessage("cannot rename to", path, errno));
   }
   if (!s.ok()) {
     ::unlink(temp.c_str());

@@ -1,6 +1,8 @@
 #include "wal/wal_segment.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -69,6 +71,16 @@ std::string OsErrorMessage(std::string_view what, const std::string& path, int e
   msg += ": ";
   msg += std::strerror(err);
   return msg;
+}
+
+Status SyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError(OsErrorMessage("cannot open", dir, errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::IOError(OsErrorMessage("cannot sync", dir, err));
+  return Status::OK();
 }
 
 }  // namespace taskring::wal

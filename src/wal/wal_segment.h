@@ -33,6 +33,9 @@ bool ParseSegmentFileName(std::string_view name, uint64_t* number);
 // "<what> <path>: <strerror(err)>", the shape of every OS error message in the WAL.
 std::string OsErrorMessage(std::string_view what, const std::string& path, int err);
 
+// fsyncs directory `dir`, so the names created or renamed in it are durable.
+[[nodiscard]] Status SyncDir(const std::string& dir);
+
 }  // namespace taskring::wal
 
 #endif  // TASKRING_WAL_WAL_SEGMENT_H_

@@ -25,22 +25,13 @@ int CountLines(const std::string& s) {
   return n;
 }
 
-// Pulls a counter out of `taskring stats --json`.
-uint64_t StatsCounter(const std::string& queue, const std::string& name) {
-  const CommandResult r = RunCommand({Cli(), "stats", "--queue", queue, "--json"});
-  const std::string key = "\"" + name + "\":";
-  const size_t at = r.out.find(key);
-  if (at == std::string::npos) return UINT64_MAX;
-  return std::strtoull(r.out.c_str() + at + key.size(), nullptr, 10);
-}
-
 // Counters move when the daemon has processed what a worker reported, a moment after the
 // worker exits: poll (bounded) for the expected value.
 uint64_t StatsCounterSettles(const std::string& queue, const std::string& name, uint64_t expected) {
-  uint64_t v = StatsCounter(queue, name);
+  uint64_t v = test::StatsCounter(queue, name);
   for (int i = 0; i < 200 && v != expected; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    v = StatsCounter(queue, name);
+    v = test::StatsCounter(queue, name);
   }
   return v;
 }

@@ -59,16 +59,8 @@ bool ProcessGone(pid_t pid) {
          line[rp + 2] == 'X';
 }
 
-uint64_t StatsCounter(const std::string& queue, const std::string& name) {
-  const CommandResult r = RunCommand({Cli(), "stats", "--queue", queue, "--json"});
-  const std::string key = "\"" + name + "\":";
-  const size_t at = r.out.find(key);
-  if (at == std::string::npos) return UINT64_MAX;
-  return std::strtoull(r.out.c_str() + at + key.size(), nullptr, 10);
-}
-
 bool StatsCounterReaches(const std::string& queue, const std::string& name, uint64_t want) {
-  return WaitFor([&] { return StatsCounter(queue, name) == want; });
+  return WaitFor([&] { return test::StatsCounter(queue, name) == want; });
 }
 
 size_t Count(const std::string& s, const std::string& what) {
@@ -258,7 +250,7 @@ TEST_F(WorkerExecTest, TimeoutKillsTheCommandAndFailsTheAttempt) {
             std::string::npos)
       << WorkerErr();
   EXPECT_TRUE(StatsCounterReaches(queue_, "retried", 1)) << "the attempt failed";
-  EXPECT_EQ(StatsCounter(queue_, "completed"), 0u);
+  EXPECT_EQ(test::StatsCounter(queue_, "completed"), 0u);
 }
 
 TEST_F(WorkerExecTest, ARevokedLeaseStopsTheCommandSoTheJobDoesNotRunTwiceAtOnce) {
