@@ -14,6 +14,7 @@
 #include "daemon/engine.h"
 #include "daemon/log.h"
 #include "daemon/metrics_exporter.h"
+#include "daemon/metrics_target_file.h"
 #include "daemon/readiness.h"
 #include "daemon/recovery.h"
 #include "daemon/supervisor.h"
@@ -46,6 +47,7 @@ struct Config {
   uint64_t max_backoff_ms = 300000;
   uint64_t dead_max = 10000;
   std::string metrics_listen = "127.0.0.1:9464";
+  std::string metrics_sd_file;
   bool metrics_listen_given = false;  // an explicit address is never swapped for a free port
   bool no_metrics = false;
   uint64_t ready_fd = 0;
@@ -257,11 +259,18 @@ int Serve(const Config& cfg) {
   LogEvent("serving: %s, WAL %s, segment /dev/shm/%s", summary.c_str(), cfg.dir.c_str(),
            segment::ShmName(cfg.queue).c_str());
   if (exporter) LogEvent("metrics: http://%s/metrics", metrics_address.c_str());
+  const bool sd_file = exporter && !cfg.metrics_sd_file.empty();
+  if (sd_file) {
+    s = WriteMetricsTargetFile(cfg.metrics_sd_file, metrics_address, cfg.queue);
+    LogEvent("%s", s.ok() ? ("metrics target file: " + cfg.metrics_sd_file).c_str()
+                          : s.ToString().c_str());  // not fatal: scrape configs may list it
+  }
   NotifyReady(cfg.ready_fd_given ? static_cast<int>(cfg.ready_fd) : -1,
               "serving queue " + cfg.queue + (exporter ? ", metrics " + metrics_address : ""));
   s = engine.Run(stop);
   supervisor.Stop();
   signals.join();
+  if (sd_file) ::unlink(cfg.metrics_sd_file.c_str());
   exporter.reset();
   seg->ReleaseDaemonLife();
   // Clients still attached keep their mapping and see STOPPED; new ones get "not running".
@@ -316,6 +325,9 @@ int main(int argc, char** argv) {
   flags.String("metrics-listen", &cfg.metrics_listen,
                "Prometheus /metrics address, HOST:PORT; port 0 = any free port (default "
                "127.0.0.1:9464, or any free port when another daemon has it)");
+  flags.String("metrics-sd-file", &cfg.metrics_sd_file,
+               "write a Prometheus file_sd target file for the endpoint here (removed on a "
+               "clean stop); point file_sd_configs at e.g. /run/taskring/*.json");
   flags.Bool("no-metrics", &cfg.no_metrics, "no HTTP endpoint (`taskring stat` still works)");
   flags.Bool("group", &cfg.group, "let the owner's group read/write the segment and WAL");
   flags.Bool("salvage", &cfg.salvage,

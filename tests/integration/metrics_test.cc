@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -183,6 +184,22 @@ TEST_F(MetricsTest, ManyQueuesWithDefaultFlagsEachGetAnEndpoint) {
   int fell_back = 0;
   for (auto& d : daemons) fell_back += d->Log().find("using a free port") != std::string::npos;
   EXPECT_GE(fell_back, 2);
+}
+
+TEST_F(MetricsTest, TargetFileNamesTheEndpointForPrometheusDiscovery) {
+  const std::string file = tmp_.path() + "/" + queue_ + ".json";
+  Daemon d(queue_, tmp_.path() + "/wal", {"--metrics-sd-file", file});
+  ASSERT_TRUE(d.Start());
+  std::string text;
+  for (int i = 0; i < 500 && text.empty(); ++i) {  // written just after the segment is ready
+    std::ifstream in(file);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (text.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(text.find("\"127.0.0.1:" + std::to_string(Port()) + "\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"queue\": \"" + queue_ + "\""), std::string::npos) << text;
+  EXPECT_EQ(d.Stop(), 0);
+  EXPECT_FALSE(std::filesystem::exists(file)) << "a stopped queue is no target";
 }
 
 // civetweb polls its listening socket for up to 2 s between looks at its stop flag; the daemon
