@@ -28,6 +28,7 @@ struct Args {
   std::string dir;
   uint64_t id = 0;
   bool all = false;
+  uint64_t wait_s = 0;  // --wait: requeue waits this long for a daemon
   bool json = false;
   bool raw = false;
   uint64_t payload_bytes = 40;
@@ -151,6 +152,7 @@ int Change(const Args& a, wal::DeadLetterStore& store) {
   }
   ProducerOptions popts;
   popts.queue = a.queue;
+  popts.wait_for_daemon_ms = static_cast<uint32_t>(a.wait_s * 1000);
   std::unique_ptr<Producer> producer;
   s = Producer::Open(popts, &producer);
   if (!s.ok()) return Error(cmd, "cannot requeue: " + s.ToString(), 1);
@@ -197,6 +199,8 @@ int DeadCommand(int argc, char** argv) {
   flags.String("dir", &a.dir, "the queue's WAL directory (default: the running daemon's)");
   flags.Uint("id", &a.id, 1, UINT64_MAX, "job id (show, requeue, purge)");
   flags.Bool("all", &a.all, "requeue or purge every dead letter");
+  flags.Uint("wait", &a.wait_s, 0, 86400,
+             "requeue: wait up to this long for a daemon that is not running yet (0)");
   flags.Bool("json", &a.json, "list: JSON lines");
   flags.Bool("raw", &a.raw, "show: write only the payload bytes");
   flags.Uint("payload-bytes", &a.payload_bytes, 0, 1 << 20, "list: payload bytes shown (40)");

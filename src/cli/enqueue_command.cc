@@ -113,6 +113,9 @@ class Submitter {
       // A result the call did not reach keeps this: never submitted.
       results_.assign(todo.size(), EnqueueResult{Status::Closed("not submitted"), 0});
       const Status bs = producer_->EnqueueBatch(views_, results_, cfg_.eopts);
+      // Only a daemon that went away is an outage to wait out; one that answers with an error
+      // (refusing: its disk failed) answers these records, and the stream goes on.
+      const bool outage = !bs.ok() && (bs.IsClosed() || bs.IsNotFound() || bs.IsNotReady());
       next.clear();
       bool busy_left = false;
       for (size_t k = 0; k < todo.size(); ++k) {
@@ -127,13 +130,15 @@ class Submitter {
         } else if (r.job_id != 0) {
           // Handed to the daemon, not confirmed (Closed / IOError): it may run after a restart.
           Set(e, Answer::kUnknown, r.job_id, OneLine(r.status));
-        } else if (!bs.ok()) {
+        } else if (outage) {
           next.push_back(todo[k]);  // never submitted: safe to submit again after reopening
+        } else if (!bs.ok()) {
+          Set(e, Answer::kError, 0, OneLine(bs));  // refused as a whole (e.g. storage error)
         } else {
           Set(e, Answer::kError, 0, OneLine(r.status));  // this record's own fault
         }
       }
-      if (bs.ok()) {
+      if (!outage) {
         outage_deadline_.reset();  // the daemon answered: a later outage gets a fresh --wait
       } else {
         producer_.reset();  // its calls all fail from now on: reopen, bounded by --wait

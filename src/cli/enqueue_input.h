@@ -230,6 +230,8 @@ inline ParsedRecord ParseRecord(InputFormat format, RawRecord&& rec, uint32_t ma
 // refused anyway (a JSON line may escape every byte as \u00XX: 6 bytes each, plus the braces).
 inline size_t MaxRecordBytes(InputFormat format, uint32_t max_payload) {
   const size_t payload = max_payload;
+  // Lines: room for the '\r' of a CRLF line, which is counted before it is stripped.
+  if (format == InputFormat::kLines) return payload + 1;
   return format == InputFormat::kJsonLines ? 6 * payload + 4096 : payload;
 }
 

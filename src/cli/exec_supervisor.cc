@@ -50,6 +50,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -80,9 +81,15 @@ uint64_t NowMs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
-void WriteAll(int fd, const char* p, size_t n) {
+// Passes bytes on to `fd` only while it takes them without blocking, dropping the rest: a reader
+// of the worker's stderr that stalls (a full pipe, a paused terminal) must never keep the
+// supervisor from watching for the worker's death. The tail is kept either way.
+void WriteIfReady(int fd, const char* p, size_t n) {
   while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
+    pollfd pfd{fd, POLLOUT, 0};
+    if (::poll(&pfd, 1, 0) != 1 || (pfd.revents & POLLOUT) == 0) return;
+    // POLLOUT on a pipe means PIPE_BUF bytes of room: a write of at most that never blocks.
+    const ssize_t w = ::write(fd, p, std::min<size_t>(n, PIPE_BUF));
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return;
     p += w;
@@ -288,7 +295,7 @@ void Supervisor::PumpStderr(bool drain) {
       err_fd_ = -1;
       return;
     }
-    if (!worker_gone_) WriteAll(STDERR_FILENO, buf, static_cast<size_t>(n));
+    if (!worker_gone_) WriteIfReady(STDERR_FILENO, buf, static_cast<size_t>(n));
     tail_.Add(buf, static_cast<size_t>(n));
   } while (drain);
 }

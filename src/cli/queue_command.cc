@@ -101,7 +101,8 @@ QueueRow ReadQueue(const std::string& name) {
 }
 
 std::string MetricsAddress(const QueueRow& r) {
-  if (!r.attached || r.snap.metrics_port == 0) return "";
+  // The port is read from shared memory: anything out of range is no address.
+  if (!r.attached || r.snap.metrics_port == 0 || r.snap.metrics_port > 65535) return "";
   return "127.0.0.1:" + std::to_string(r.snap.metrics_port);
 }
 

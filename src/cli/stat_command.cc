@@ -122,6 +122,9 @@ int StatCommand(int argc, char** argv) {
   flags.Bool("watch", &watch, "refresh until interrupted");
   flags.Uint("interval-ms", &interval_ms, 50, 3600000, "--watch refresh period (1000)");
   flags.Uint("count", &count, 0, UINT64_MAX, "--watch: stop after N frames (0 = never)");
+  uint64_t wait_s = 0;
+  flags.Uint("wait", &wait_s, 0, 86400,
+             "wait up to this long for a queue that does not exist yet or is starting (0)");
   Status s = flags.Parse(argc, argv, 2);
   if (flags.help()) {
     std::fputs(flags.Usage().c_str(), stdout);
@@ -131,7 +134,13 @@ int StatCommand(int argc, char** argv) {
   if (queue.empty()) return Error(cmd, "--queue is required (see --help)", 2);
 
   std::unique_ptr<segment::Segment> seg;
-  s = segment::Segment::Attach(queue, /*read_only=*/true, &seg);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+  // A stopped or crashed daemon's segment is still worth showing: only a missing or starting one
+  // is waited for.
+  while (!(s = segment::Segment::Attach(queue, /*read_only=*/true, &seg)).ok() &&
+         (s.IsNotFound() || s.IsNotReady()) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   if (!s.ok()) return Error(cmd, s.ToString(), 1);
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
   QueueSnapshot prev, now;

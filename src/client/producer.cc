@@ -94,9 +94,15 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
     Status s = session_->Push(LaneRecord{static_cast<uint32_t>(LaneOp::kEnqueue), slot, gen, 0},
                               &last_pos);
     if (!s.ok()) {
-      // The daemon is gone: nothing of this batch was accepted (and the rest was not tried).
+      // The daemon is gone. Records pushed before this one may have been logged before it died:
+      // their outcome is unknown and they keep their ids (the caller may poll them, and must not
+      // submit them again). This one and the rest were never submitted (id 0).
       for (size_t j = 0; j < payloads.size(); ++j) {
-        if (j > i || results[j].status.ok()) results[j] = EnqueueResult{s, 0};
+        if (j >= i) {
+          results[j] = EnqueueResult{s, 0};
+        } else if (results[j].status.ok()) {
+          results[j].status = s;
+        }
       }
       return s;
     }

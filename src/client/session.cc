@@ -84,7 +84,7 @@ Status Session::Open(const std::string& queue, segment::ClientRole role, uint32_
         s = Status::Closed("queue '" + queue + "' is being re-created by a newer daemon");
       } else {
         // A segment whose daemon stopped or died is as good as none: wait for the next one.
-        s = state == DaemonState::kStopped
+        s = state == DaemonState::kStopped || state == DaemonState::kStopping
                 ? Status::Closed("daemon for queue '" + queue + "' has stopped")
                 : DaemonAliveIn(*seg);
         if (s.ok()) break;
@@ -104,7 +104,10 @@ Status Session::Open(const std::string& queue, segment::ClientRole role, uint32_
         "' are in use (each open Producer or Worker takes one; raise taskringd --max-clients)");
   }
   out->reset(new Session(std::move(seg), index));
-  return (*out)->CheckDaemon();
+  // A daemon refusing new jobs (its disk failed) is running: attach, and let each call report
+  // the storage error until the disk recovers.
+  const Status daemon = (*out)->CheckDaemon();
+  return daemon.IsIOError() ? Status::OK() : daemon;
 }
 
 Status Session::CheckDaemon() const {

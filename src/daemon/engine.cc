@@ -270,7 +270,17 @@ Status Engine::Commit() {
   } else {
     wal_dirty_ = true;
   }
+  // Releasing a departed client commits too, and may be the first commit to get through: it must
+  // end the refusal as well, or nothing would (no producer is admitted to make a step commit).
+  EndRefusal();
   return Status::OK();
+}
+
+void Engine::EndRefusal() {
+  if (!refusing_) return;
+  LogEvent("WAL writes succeed again; admitting new jobs");
+  refusing_ = false;
+  if (!stopping_) SetDaemonState(segment::DaemonState::kRunning);
 }
 
 void Engine::FreeSlot(uint32_t slot) {
@@ -813,11 +823,7 @@ bool Engine::Step() {
       return false;  // the engine idles (and retries) instead of spinning on the error
     }
     Tick();  // the commit may have waited for the disk
-    if (refusing_) {
-      LogEvent("WAL writes succeed again; admitting new jobs");
-      refusing_ = false;
-      if (!stopping_) SetDaemonState(segment::DaemonState::kRunning);
-    }
+    EndRefusal();
     Apply();
     did = true;
   }

@@ -83,6 +83,8 @@ class Engine {
   bool DrainLane(uint32_t client);
   void Handle(uint32_t client, const segment::LaneRecord& rec);
   Status Commit();
+  // Leaves the refusing state (storage fault) once a commit got through.
+  void EndRefusal();
   void Apply();
   void Dispatch();
   // False if a storage fault kept the client's last records from the WAL (retry later).

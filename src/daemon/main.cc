@@ -67,29 +67,31 @@ int Fail(const std::string& msg, int code = 1) {
   return code;
 }
 
-// Checks DIR/IDENTITY against this start's queue and parameters, and records them. A directory
-// from before identities were written is adopted.
-Status CheckIdentity(const Config& cfg, int file_mode) {
-  wal::QueueIdentity wanted;
+// Checks DIR/IDENTITY against this start's queue and parameters (another queue's name is an
+// error; changes are logged) and fills *record with what to write once the start has succeeded:
+// a refused start must not record parameters that never served. A directory from before
+// identities were written is adopted.
+Status CheckIdentity(const Config& cfg, wal::QueueIdentity* record, bool* changed) {
+  wal::QueueIdentity& wanted = *record;
   wanted.queue = cfg.queue;
   wanted.capacity = static_cast<uint32_t>(cfg.capacity);
   wanted.max_payload = static_cast<uint32_t>(cfg.max_payload);
   wanted.durability = static_cast<uint8_t>(ParseDurability(cfg.durability));
   wanted.created_unix_ns = util::NowUnixNs();
+  *changed = true;
   wal::QueueIdentity recorded;
   Status s = wal::ReadQueueIdentity(cfg.dir, &recorded);
-  if (s.ok()) {
-    std::vector<std::string> changes;
-    s = wal::CompareQueueIdentity(recorded, wanted, cfg.dir, &changes);
-    if (!s.ok()) return s;
-    if (changes.empty()) return Status::OK();
-    for (const std::string& c : changes)
-      LogEvent("configuration changed since last start: %s", c.c_str());
-    wanted.created_unix_ns = recorded.created_unix_ns;
-  } else if (!s.IsNotFound()) {
-    return s;
+  if (s.IsNotFound()) return Status::OK();
+  if (!s.ok()) return s;
+  std::vector<std::string> changes;
+  s = wal::CompareQueueIdentity(recorded, wanted, cfg.dir, &changes);
+  if (!s.ok()) return s;
+  for (const std::string& c : changes) {
+    LogEvent("configuration changed since last start: %s", c.c_str());
   }
-  return wal::WriteQueueIdentity(cfg.dir, wanted, file_mode);
+  wanted.created_unix_ns = recorded.created_unix_ns;
+  *changed = !changes.empty();
+  return Status::OK();
 }
 
 // Starts the exporter. When the default address was not asked for explicitly and its port is
@@ -114,6 +116,15 @@ Status StartExporter(const Config& cfg, const segment::Segment& seg,
 
 int Serve(const Config& cfg) {
   SetLogQueue(cfg.queue);
+  // Signals are taken synchronously by one thread, so the engine never runs a handler. Blocked
+  // from the start: a SIGTERM during recovery waits until the queue serves, then stops it
+  // cleanly, instead of killing the process with a staging segment and lock file left behind.
+  // The exporter's HTTP threads inherit the mask and leave SIGTERM to the signal thread.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   const int dir_mode = cfg.group ? 0750 : 0700;
   const int file_mode = cfg.group ? 0640 : 0600;
   std::error_code ec;
@@ -145,7 +156,9 @@ int Serve(const Config& cfg) {
     ~LockCleanup() { lock.UnlinkAndRelease(); }
   } lock_cleanup{queue_lock};
 
-  s = CheckIdentity(cfg, file_mode);
+  wal::QueueIdentity identity;
+  bool identity_changed = false;
+  s = CheckIdentity(cfg, &identity, &identity_changed);
   if (!s.ok()) return Fail(s.ToString());
 
   RecoveryResult rec;
@@ -215,14 +228,11 @@ int Serve(const Config& cfg) {
   if (!s.ok()) return Fail(s.ToString());
   rec.live.clear();
   rec.live.shrink_to_fit();
+  if (identity_changed) {
+    s = wal::WriteQueueIdentity(cfg.dir, identity, file_mode);
+    if (!s.ok()) return Fail(s.ToString());
+  }
 
-  // Signals are taken synchronously by one thread, so the engine never runs a handler.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  // After the mask, so the HTTP threads leave SIGTERM to the signal thread.
   std::unique_ptr<MetricsExporter> exporter;
   std::string metrics_address;
   if (!cfg.no_metrics) {
@@ -248,10 +258,8 @@ int Serve(const Config& cfg) {
     util::FutexWake(&seg->header()->doorbell, 1);
   });
 
-  seg->header()->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRunning));
-  seg->Publish();
-  Supervisor supervisor(*seg, engine);
-  supervisor.Start();
+  // Logged (and the target file written) before the queue is published, so whoever sees it
+  // ready also finds these lines.
   const std::string summary = "capacity " + std::to_string(cfg.capacity) + ", max payload " +
                               std::to_string(cfg.max_payload) + " B, durability " + cfg.durability +
                               ", " + std::to_string(seg->layout().total_bytes >> 20) +
@@ -265,6 +273,10 @@ int Serve(const Config& cfg) {
     LogEvent("%s", s.ok() ? ("metrics target file: " + cfg.metrics_sd_file).c_str()
                           : s.ToString().c_str());  // not fatal: scrape configs may list it
   }
+  seg->header()->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRunning));
+  seg->Publish();
+  Supervisor supervisor(*seg, engine);
+  supervisor.Start();
   NotifyReady(cfg.ready_fd_given ? static_cast<int>(cfg.ready_fd) : -1,
               "serving queue " + cfg.queue + (exporter ? ", metrics " + metrics_address : ""));
   s = engine.Run(stop);

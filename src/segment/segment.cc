@@ -57,7 +57,10 @@ uint64_t AbandonOld(const std::string& queue) {
       if (h->magic == kMagic) {
         h->daemon_state.store(static_cast<uint32_t>(DaemonState::kAbandoned),
                               std::memory_order_release);
-        next_job_id = h->next_job_id.load(std::memory_order_acquire);
+        const uint32_t version = h->layout_version.load(std::memory_order_acquire);
+        if (version == kLayoutVersion || version == 0) {  // a layout whose id field we know
+          next_job_id = h->next_job_id.load(std::memory_order_acquire);
+        }
       }
     }
   } catch (const bip::interprocess_exception&) {
@@ -75,6 +78,9 @@ Segment::Segment(std::string queue, std::unique_ptr<Mapping> mapping)
 }
 
 Segment::~Segment() {
+  // A robust mutex must not be unmapped while locked: it sits on the thread's robust list,
+  // which the kernel and glibc walk later.
+  if (life_held_) ReleaseDaemonLife();
   // A segment that never appeared under the queue's name is nobody's: a failed start leaves
   // nothing behind.
   if (staged_) bip::shared_memory_object::remove(StagingShmName(queue_).c_str());
@@ -148,6 +154,7 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   // Held from before the segment is visible, so an attacher can always tell a daemon that is
   // starting (held) from one that died (OWNER_DIED) or a leftover (never held).
   pthread_mutex_lock(&h->daemon_life);
+  seg->life_held_ = true;
   seg->params_ = opts.params;
   seg->layout_ = layout;
   seg->free_ring().Init();
@@ -178,7 +185,11 @@ Status Segment::Install() {
   return Status::OK();
 }
 
-void Segment::ReleaseDaemonLife() { pthread_mutex_unlock(&header_->daemon_life); }
+void Segment::ReleaseDaemonLife() {
+  if (!life_held_) return;
+  pthread_mutex_unlock(&header_->daemon_life);
+  life_held_ = false;
+}
 
 void Segment::Publish() {
   header_->layout_version.store(kLayoutVersion, std::memory_order_release);

@@ -54,6 +54,7 @@ class Segment {
   // Makes the segment ready for attachers (release-stores the layout version).
   void Publish();
   // Unlocks the daemon-life mutex (clean exit; call on the thread that created the segment).
+  // The destructor does it too.
   void ReleaseDaemonLife();
 
   SegmentHeader* header() const { return header_; }
@@ -105,7 +106,8 @@ class Segment {
   }
 
   std::string queue_;
-  bool staged_ = false;  // created but not yet Install()ed
+  bool staged_ = false;     // created but not yet Install()ed
+  bool life_held_ = false;  // this process locked daemon_life (Create) and has not released it
   std::unique_ptr<Mapping> mapping_;
   char* base_ = nullptr;
   SegmentHeader* header_ = nullptr;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "test_util.h"
@@ -84,6 +85,18 @@ TEST_F(CliTest, MissingDaemonIsAOneLineErrorWithExitOne) {
   const CommandResult r = RunCommand({Cli(), "worker", "--queue", queue_, "--print"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(CountLines(r.err), 1) << r.err;
+}
+
+// `taskringd ... & taskring stat --wait N`: the command waits for the queue to appear.
+TEST_F(CliTest, StatWaitsForADaemonStartedAfterIt) {
+  auto stat = std::async(std::launch::async, [&] {
+    return RunCommand({Cli(), "stat", "--queue", queue_, "--wait", "60"});
+  });
+  Daemon d(queue_, tmp_.path() + "/wal");
+  ASSERT_TRUE(d.Start());
+  const CommandResult r = stat.get();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("daemon         running"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, WrongFlagsAreOneLineErrorsWithExitTwo) {

@@ -92,6 +92,14 @@ TEST_F(StorageFaultTest, DiskFullRefusesNewJobsKeepsAcceptedOnesAndResumes) {
   Status s = p->Enqueue("refused", &id);
   EXPECT_TRUE(s.IsIOError()) << s.ToString();
   EXPECT_NE(s.ToString().find("storage"), std::string::npos) << s.ToString();
+  // The CLI answers each record with that error and reads on: a refusing daemon is no outage to
+  // wait out, and no reason to give up on the records after it.
+  const test::CommandResult cli = test::RunCommand(
+      {test::BinDir() + "/taskring", "enqueue", "--queue", queue_, "--wait", "5"}, "x\ny\n");
+  EXPECT_EQ(cli.exit_code, 1);
+  EXPECT_EQ(std::count(cli.out.begin(), cli.out.end(), '\n'), 2) << cli.out;
+  EXPECT_EQ(cli.out.rfind("error IOError: daemon for queue", 0), 0u) << cli.out;
+  EXPECT_EQ(cli.err.find("giving up"), std::string::npos) << cli.err;
   EXPECT_EQ(in_flight.wait_for(300ms), std::future_status::timeout);
 
   Fault("write_enospc", false);  // space is back

@@ -80,6 +80,8 @@ TEST_F(LifecycleTest, RefusedStartLeavesNoHalfBuiltSegment) {
 
   test::Daemon again(queue_, wal_, {"--capacity", "64", "--max-payload", "64"});
   ASSERT_TRUE(again.Start()) << "the jobs are all still there";
+  EXPECT_EQ(again.Log().find("capacity 5 -> 64"), std::string::npos)
+      << "the refused start recorded nothing: " << again.Log();
   std::unique_ptr<Worker> w = test::OpenWorker(queue_);
   ASSERT_NE(w, nullptr);
   for (int i = 0; i < 16; ++i) {
@@ -259,6 +261,44 @@ TEST_F(LifecycleTest, IdsTakenBeforeACrashAreNeverReused) {
   uint64_t next = 0;
   ASSERT_OK(p2->Enqueue("after the crash", &next));
   EXPECT_GT(next, unknown) << "id " << unknown << " was given out before the crash";
+}
+
+// A batch longer than the lane: the first records are pushed, then the push waits for room and
+// the daemon dies. Those pushed may have been logged: they keep their ids (outcome unknown,
+// never to be resubmitted); only the rest are marked never submitted.
+TEST_F(LifecycleTest, BatchCutByADaemonCrashKeepsTheIdsOfWhatWasPushed) {
+  test::Daemon d(queue_, wal_, {"--lane-capacity", "2"});
+  ASSERT_TRUE(d.Start());
+  std::unique_ptr<Producer> p;
+  ASSERT_OK(OpenProducer(&p));
+  ::kill(d.pid(), SIGSTOP);
+  std::vector<std::string_view> payloads(6, "job");
+  std::vector<EnqueueResult> results(payloads.size());
+  auto submitted =
+      std::async(std::launch::async, [&] { return p->EnqueueBatch(payloads, results); });
+  std::unique_ptr<segment::Segment> seg;
+  ASSERT_OK(segment::Segment::Attach(queue_, true, &seg));
+  auto lane_full = [&] {
+    for (uint32_t i = 0; i < seg->params().max_clients; ++i) {
+      const segment::ClientEntry* e = seg->client(i);
+      if (e->tail.load() - e->head.load() == 2) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 10000 && !lane_full(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(lane_full());
+  d.Kill();
+  EXPECT_TRUE(submitted.get().IsClosed());
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_TRUE(results[i].status.IsClosed()) << i << ": " << results[i].status.ToString();
+    if (i < 2) {
+      EXPECT_NE(results[i].job_id, 0u) << i << " was pushed: its outcome is unknown";
+    } else {
+      EXPECT_EQ(results[i].job_id, 0u) << i << " was never submitted";
+    }
+  }
 }
 
 TEST_F(LifecycleTest, WalDirectoryOfAnotherQueueIsRefused) {
