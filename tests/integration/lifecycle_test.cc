@@ -44,6 +44,28 @@ class LifecycleTest : public ::testing::Test {
     o.wait_for_daemon_ms = wait_ms;
     return Producer::Open(o, p);
   }
+  // In the background: opens a producer that waits (up to a minute) for a daemon, and enqueues.
+  std::future<Status> OpenWaitingAndEnqueue() const {
+    return std::async(std::launch::async, [this] {
+      std::unique_ptr<Producer> waited;
+      Status s = OpenProducer(&waited, 60000);
+      if (s.ok()) s = waited->Enqueue("waited for", nullptr);
+      return s;
+    });
+  }
+  // Waits (bounded) until some client's lane holds `n` records the (frozen) daemon has not read.
+  bool WaitForLaneRecords(uint64_t n) const {
+    std::unique_ptr<segment::Segment> seg;
+    if (!segment::Segment::Attach(queue_, true, &seg).ok()) return false;
+    for (int i = 0; i < 10000; ++i) {
+      for (uint32_t c = 0; c < seg->params().max_clients; ++c) {
+        const segment::ClientEntry* e = seg->client(c);
+        if (e->tail.load() - e->head.load() == n) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+  }
 
   std::string queue_ = test::UniqueQueueName("life");
   test::TempDir tmp_;
@@ -191,12 +213,7 @@ TEST_F(LifecycleTest, OpenWaitsForADaemonStartedLater) {
   std::unique_ptr<Producer> p;
   const Status none = OpenProducer(&p);
   EXPECT_TRUE(none.IsNotFound()) << "no waiting by default: " << none.ToString();
-  auto opened = std::async(std::launch::async, [&] {
-    std::unique_ptr<Producer> waited;
-    Status s = OpenProducer(&waited, 60000);
-    if (s.ok()) s = waited->Enqueue("waited for", nullptr);
-    return s;
-  });
+  auto opened = OpenWaitingAndEnqueue();
   test::Daemon d(queue_, wal_);
   ASSERT_TRUE(d.Start());
   EXPECT_OK(opened.get());
@@ -209,12 +226,7 @@ TEST_F(LifecycleTest, OpenWaitsThroughARestart) {
   std::unique_ptr<Producer> p;
   const Status dead = OpenProducer(&p);
   EXPECT_TRUE(dead.IsClosed()) << dead.ToString();
-  auto opened = std::async(std::launch::async, [&] {
-    std::unique_ptr<Producer> waited;
-    Status s = OpenProducer(&waited, 60000);
-    if (s.ok()) s = waited->Enqueue("after the restart", nullptr);
-    return s;
-  });
+  auto opened = OpenWaitingAndEnqueue();
   test::Daemon again(queue_, wal_);
   ASSERT_TRUE(again.Start());
   EXPECT_OK(opened.get());
@@ -235,19 +247,7 @@ TEST_F(LifecycleTest, IdsTakenBeforeACrashAreNeverReused) {
   auto submitted =
       std::async(std::launch::async, [&] { return p->EnqueueBatch(payloads, results); });
   // Wait until the record is in a lane the frozen daemon has not read, then kill it.
-  std::unique_ptr<segment::Segment> seg;
-  ASSERT_OK(segment::Segment::Attach(queue_, true, &seg));
-  auto pushed = [&] {
-    for (uint32_t i = 0; i < seg->params().max_clients; ++i) {
-      const segment::ClientEntry* e = seg->client(i);
-      if (e->tail.load() > e->head.load()) return true;
-    }
-    return false;
-  };
-  for (int i = 0; i < 10000 && !pushed(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ASSERT_TRUE(pushed());
+  ASSERT_TRUE(WaitForLaneRecords(1));
   d.Kill();
   const Status s = submitted.get();
   ASSERT_TRUE(s.IsClosed()) << s.ToString();
@@ -276,19 +276,7 @@ TEST_F(LifecycleTest, BatchCutByADaemonCrashKeepsTheIdsOfWhatWasPushed) {
   std::vector<EnqueueResult> results(payloads.size());
   auto submitted =
       std::async(std::launch::async, [&] { return p->EnqueueBatch(payloads, results); });
-  std::unique_ptr<segment::Segment> seg;
-  ASSERT_OK(segment::Segment::Attach(queue_, true, &seg));
-  auto lane_full = [&] {
-    for (uint32_t i = 0; i < seg->params().max_clients; ++i) {
-      const segment::ClientEntry* e = seg->client(i);
-      if (e->tail.load() - e->head.load() == 2) return true;
-    }
-    return false;
-  };
-  for (int i = 0; i < 10000 && !lane_full(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ASSERT_TRUE(lane_full());
+  ASSERT_TRUE(WaitForLaneRecords(2)) << "the lane is full";
   d.Kill();
   EXPECT_TRUE(submitted.get().IsClosed());
   for (size_t i = 0; i < results.size(); ++i) {
