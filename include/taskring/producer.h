@@ -32,7 +32,12 @@ struct EnqueueResult {
 
 class TASKRING_EXPORT Producer {
  public:
-  // NotFound when no daemon serves the queue, Corruption/Incompatible for a bad segment.
+  // NotFound when the queue has no segment (no daemon ever ran, or it stopped cleanly), Closed
+  // when its daemon stopped or died, NotReady when it is still starting after
+  // attach_timeout_ms, ResourceExhausted when every client entry (--max-clients) is taken,
+  // Corruption/Incompatible for a bad segment. With wait_for_daemon_ms, NotFound and Closed are
+  // waited out first. A daemon refusing new jobs (storage fault) is attached to: each Enqueue
+  // then reports IOError until the disk recovers.
   [[nodiscard]] static Status Open(const ProducerOptions& options, std::unique_ptr<Producer>* out);
   ~Producer();
   Producer(const Producer&) = delete;

@@ -41,6 +41,7 @@ struct RunOptions {
 
 class TASKRING_EXPORT Worker {
  public:
+  // The same results as Producer::Open.
   [[nodiscard]] static Status Open(const WorkerOptions& options, std::unique_ptr<Worker>* out);
   ~Worker();
   Worker(const Worker&) = delete;
