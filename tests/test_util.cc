@@ -149,6 +149,21 @@ std::string Daemon::Log() const {
   return ss.str();
 }
 
+pid_t Spawn(std::vector<std::string> args, int in_fd, int out_fd, int err_fd) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in_fd, 0);
+    ::dup2(out_fd, 1);
+    if (err_fd >= 0) ::dup2(err_fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::string& input,
                          int timeout_s) {
   // A command that exits without reading all its input must not kill the test with SIGPIPE.
@@ -157,18 +172,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::str
   if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     return {};
   }
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    std::vector<std::string> args = argv_in;
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    _exit(127);
-  }
+  const pid_t pid = Spawn(argv_in, in[0], out[1], err[1]);
   ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);

@@ -71,6 +71,10 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
+// Forks and execs argv (no shell) with stdin, stdout and stderr (unless err_fd < 0) on the
+// given descriptors; returns the child's pid. The caller closes its copies.
+pid_t Spawn(std::vector<std::string> argv, int in_fd, int out_fd, int err_fd = -1);
+
 // Runs argv (no shell) with `input` on stdin; waits up to timeout_s (then SIGKILL, exit -1).
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "",
                          int timeout_s = 60);

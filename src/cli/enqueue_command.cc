@@ -93,45 +93,45 @@ class Submitter {
   uint32_t max_payload() const { return max_payload_; }
 
   void Resolve(std::vector<Entry>& batch) {
-    std::vector<size_t> todo, next;
+    std::vector<size_t> unanswered, next;
     for (size_t i = 0; i < batch.size(); ++i) {
-      if (batch[i].answer == Answer::kPending) todo.push_back(i);
+      if (batch[i].answer == Answer::kPending) unanswered.push_back(i);
     }
     std::optional<uint64_t> busy_deadline;
     uint32_t busy_round = 0;
-    while (!todo.empty()) {
+    while (!unanswered.empty()) {
       if (producer_ == nullptr && !gave_up_) {
         Status s = Reopen();
         if (!s.ok()) GiveUp(s);
       }
       if (gave_up_) {
-        for (size_t i : todo) Set(batch[i], Answer::kError, 0, give_up_reason_);
+        for (size_t i : unanswered) Set(batch[i], Answer::kError, 0, give_up_reason_);
         return;
       }
       views_.clear();
-      for (size_t i : todo) views_.emplace_back(batch[i].payload);
+      for (size_t i : unanswered) views_.emplace_back(batch[i].payload);
       // A result the call did not reach keeps this: never submitted.
-      results_.assign(todo.size(), EnqueueResult{Status::Closed("not submitted"), 0});
+      results_.assign(unanswered.size(), EnqueueResult{Status::Closed("not submitted"), 0});
       const Status bs = producer_->EnqueueBatch(views_, results_, cfg_.eopts);
       // Only a daemon that went away is an outage to wait out; one that answers with an error
       // (refusing: its disk failed) answers these records, and the stream goes on.
       const bool outage = !bs.ok() && (bs.IsClosed() || bs.IsNotFound() || bs.IsNotReady());
       next.clear();
       bool busy_left = false;
-      for (size_t k = 0; k < todo.size(); ++k) {
-        Entry& e = batch[todo[k]];
+      for (size_t k = 0; k < unanswered.size(); ++k) {
+        Entry& e = batch[unanswered[k]];
         const EnqueueResult& r = results_[k];
         e.busy = false;
         if (r.status.ok() && r.job_id != 0) {
           Set(e, Answer::kAccepted, r.job_id, {});
         } else if (r.status.IsBusy()) {
           e.busy = busy_left = true;
-          next.push_back(todo[k]);  // answered below unless --retry-busy has time left
+          next.push_back(unanswered[k]);  // answered below unless --retry-busy has time left
         } else if (r.job_id != 0) {
           // Handed to the daemon, not confirmed (Closed / IOError): it may run after a restart.
           Set(e, Answer::kUnknown, r.job_id, OneLine(r.status));
         } else if (outage) {
-          next.push_back(todo[k]);  // never submitted: safe to submit again after reopening
+          next.push_back(unanswered[k]);  // never submitted: safe to submit again after reopening
         } else if (!bs.ok()) {
           Set(e, Answer::kError, 0, OneLine(bs));  // refused as a whole (e.g. storage error)
         } else {
@@ -172,7 +172,7 @@ class Submitter {
               std::chrono::milliseconds(std::min<uint64_t>(wait_ms, left_ms)));
         }
       }
-      todo.swap(next);
+      unanswered.swap(next);
     }
   }
 

@@ -21,6 +21,7 @@
 
 #include "cli/commands.h"
 #include "cli/exec_supervisor.h"
+#include "cli/text.h"
 #include "taskring/worker.h"
 #include "util/flags.h"
 
@@ -67,26 +68,8 @@ std::string Seconds(uint64_t ms) {
   return buf;
 }
 
-// Quoted, on one line: newlines as \n, other control bytes as \xNN.
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
+// Quoted, on one line, escaped as payloads are everywhere else (text.h).
+std::string Quote(const std::string& s) { return "\"" + Printable(s, s.size()) + "\""; }
 
 struct Config {
   std::string queue, exec;

@@ -98,17 +98,11 @@ class WorkerExecTest : public ::testing::Test {
     std::vector<std::string> argv = {Cli(), "worker", "--queue", queue_};
     argv.insert(argv.end(), args.begin(), args.end());
     const std::string err = Path("worker.err");
-    worker_ = ::fork();
+    const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    worker_ = test::Spawn(std::move(argv), STDIN_FILENO, STDOUT_FILENO, fd);
+    ::close(fd);
     ASSERT_GE(worker_, 0);
-    if (worker_ == 0) {
-      const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-      if (fd >= 0) ::dup2(fd, STDERR_FILENO);
-      std::vector<char*> cargv;
-      for (auto& a : argv) cargv.push_back(a.data());
-      cargv.push_back(nullptr);
-      ::execv(cargv[0], cargv.data());
-      _exit(127);
-    }
   }
   std::string WorkerErr() const { return ReadFile(Path("worker.err")); }
   // The worker's exit code (or 128+signal); -1, the worker killed, if it is still running
@@ -291,7 +285,7 @@ TEST_F(WorkerExecTest, OneLinePerOutcomeWithTheStderrTailAndQuietDropsThem) {
   EXPECT_NE(r.err.find("taskring worker: job 2 attempt 1 failed exit=1 duration="),
             std::string::npos)
       << r.err;
-  EXPECT_NE(r.err.find(R"(s stderr="3\n4\n5\n6")"), std::string::npos)
+  EXPECT_NE(r.err.find(R"(s stderr="3\x0a4\x0a5\x0a6")"), std::string::npos)
       << "the last 4 lines, on the log line\n"
       << r.err;
   EXPECT_NE(r.err.find("said bad\n1\n2\n3\n4\n5\n6\n"), std::string::npos)
