@@ -245,6 +245,14 @@ inline uint64_t PackSlotWord(uint32_t gen, uint32_t owner, SlotState s) {
 inline uint32_t SlotGen(uint64_t w) { return static_cast<uint32_t>(w >> 32); }
 inline uint32_t SlotOwner(uint64_t w) { return static_cast<uint32_t>((w >> 8) & 0xffff); }
 inline SlotState SlotStateOf(uint64_t w) { return static_cast<SlotState>(w & 0xff); }
+// Leased: a worker holds the job (running, or fenced for its outcome).
+inline bool IsLeased(SlotState s) {
+  return s == SlotState::kRunning || s == SlotState::kCompleting || s == SlotState::kFailing;
+}
+// Live: an accepted job that has not finished; its ENQUEUE record must stay in the WAL.
+inline bool IsLive(SlotState s) {
+  return s == SlotState::kQueued || s == SlotState::kDelayed || IsLeased(s);
+}
 
 struct alignas(kCacheLine) SlotHeader {
   std::atomic<uint64_t> word;

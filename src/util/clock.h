@@ -17,6 +17,13 @@ inline uint64_t ReadClockNs(clockid_t id) {
 inline uint64_t NowUnixNs() { return ReadClockNs(CLOCK_REALTIME); }
 inline uint64_t NowMonoNs() { return ReadClockNs(CLOCK_MONOTONIC); }
 
+// Both clocks as of one moment, for a loop that reads the time once per round and hands it down.
+struct Now {
+  uint64_t unix_ns = 0;
+  uint64_t mono_ns = 0;
+  static Now Read() { return {NowUnixNs(), NowMonoNs()}; }
+};
+
 }  // namespace taskring::util
 
 #endif  // TASKRING_UTIL_CLOCK_H_

@@ -1,0 +1,26 @@
+// What the engine writes about a job that sits in a slot: the ENQUEUE record that re-creates it
+// (a new enqueue, a re-log out of an old WAL segment, a checkpoint) and its dead letter. One
+// place reads a slot for them, so a slot's fields are read once and bounds-checked alike.
+#ifndef TASKRING_DAEMON_JOB_RECORDS_H_
+#define TASKRING_DAEMON_JOB_RECORDS_H_
+
+#include <cstdint>
+
+#include "segment/segment.h"
+#include "wal/dead_letter.h"
+#include "wal/wal_record.h"
+
+namespace taskring::daemon {
+
+// The ENQUEUE record of the job in `slot`, showing `attempts` made so far. False if the slot
+// claims a payload longer than the segment allows (a client scribbled on it).
+bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
+                     wal::WalRecord* out);
+
+// The dead letter of the job in `slot`. False as for EnqueueRecordOf.
+bool DeadLetterOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
+                  wal::DeadReason reason, uint64_t now_unix_ns, wal::DeadLetter* out);
+
+}  // namespace taskring::daemon
+
+#endif  // TASKRING_DAEMON_JOB_RECORDS_H_

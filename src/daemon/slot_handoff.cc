@@ -1,0 +1,109 @@
+#include "daemon/slot_handoff.h"
+
+#include <climits>
+
+#include "daemon/log.h"
+#include "util/futex.h"
+
+namespace taskring::daemon {
+
+using segment::PackSlotWord;
+using segment::SlotState;
+
+namespace {
+constexpr SlotHandoff::RingRole kFreeRing{"free-ring", "producer", SlotState::kFree,
+                                          "; its slot is free again"};
+constexpr SlotHandoff::RingRole kDispatchRing{"dispatch-ring", "worker", SlotState::kQueued,
+                                              "; its job is handed out again"};
+}  // namespace
+
+void SlotHandoff::FreeSlot(uint32_t slot, uint64_t now_mono_ns) {
+  segment::SlotHeader* h = seg_.slot(slot);
+  const uint32_t gen = segment::SlotGen(h->word.load(std::memory_order_relaxed)) + 1;
+  h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kFree), std::memory_order_release);
+  free_backlog_.push_back(segment::PackSlotRef(slot, gen));
+  FlushFree(now_mono_ns);
+}
+
+void SlotHandoff::FlushFree(uint64_t now_mono_ns) {
+  // A push can fail although the ring has room for every slot: a producer preempted between
+  // moving `head` and releasing its cell still holds the cell the push needs. Keep the slot and
+  // retry every step rather than lose a place in the queue.
+  segment::RingView ring = seg_.free_ring();
+  for (;;) {
+    while (!free_backlog_.empty() && ring.TryPush(free_backlog_.front())) free_backlog_.pop_front();
+    if (free_backlog_.empty()) return;
+    // The free ring holds at most every slot once, so a push that keeps failing means a producer
+    // claimed the tail cell and never released it.
+    std::optional<uint64_t> again;
+    if (!RepairStuckCell(ring, &free_watch_, kFreeRing, now_mono_ns, &again)) return;
+    if (again) free_backlog_.push_back(*again);
+  }
+}
+
+uint32_t SlotHandoff::Dispatch(uint64_t now_mono_ns) {
+  segment::RingView ring = seg_.dispatch_ring();
+  uint32_t pushed = 0;
+  while (!ready_.empty()) {
+    const uint64_t ref = ready_.front();
+    segment::SlotHeader* h = seg_.slot(segment::RefSlot(ref));
+    if (h->word.load(std::memory_order_acquire) !=
+        PackSlotWord(segment::RefGen(ref), segment::kNoClient, SlotState::kQueued)) {
+      ready_.pop_front();  // taken meanwhile (a repaired cell's consumer woke up): stale
+      continue;
+    }
+    h->attempt.fetch_add(1, std::memory_order_relaxed);
+    if (!ring.TryPush(ref)) {
+      h->attempt.fetch_sub(1, std::memory_order_relaxed);
+      break;
+    }
+    ready_.pop_front();
+    ++pushed;
+  }
+  // Full, or a worker claimed the tail cell and never released it (RepairStuckTail tells the
+  // two apart). If it died before leasing the job, the job is still queued: hand it out. Its
+  // attempt was counted when it was first pushed and is counted again: the number may skip one,
+  // which only errs towards dead-lettering sooner.
+  std::optional<uint64_t> again;
+  if (!ready_.empty() &&
+      RepairStuckCell(ring, &dispatch_watch_, kDispatchRing, now_mono_ns, &again) && again) {
+    ready_.push_back(*again);
+  }
+  if (pushed != 0) {
+    util::WakeIfSleepers(&ring.header()->futex, &ring.header()->sleepers,
+                         pushed > INT_MAX ? INT_MAX : static_cast<int>(pushed));
+  }
+  return pushed;
+}
+
+bool SlotHandoff::RepairDue(segment::RingView ring, StuckWatch* watch, uint64_t now_mono_ns) {
+  uint64_t pos = 0;
+  if (!ring.TailClaimedButUnreleased(&pos)) {
+    watch->pos = UINT64_MAX;
+    return false;
+  }
+  if (watch->pos != pos) {
+    watch->pos = pos;
+    watch->since_mono_ns = now_mono_ns;
+    return false;
+  }
+  if (now_mono_ns - watch->since_mono_ns < repair_ns_) return false;
+  watch->pos = UINT64_MAX;
+  return true;
+}
+
+bool SlotHandoff::RepairStuckCell(segment::RingView ring, StuckWatch* watch, const RingRole& role,
+                                  uint64_t now_mono_ns, std::optional<uint64_t>* offer_again) {
+  uint64_t taken = 0;
+  if (!RepairDue(ring, watch, now_mono_ns) || !ring.RepairStuckTail(&taken)) return false;
+  const uint32_t slot = segment::RefSlot(taken);
+  const bool unclaimed = seg_.ValidSlot(slot) &&
+                         seg_.slot(slot)->word.load(std::memory_order_acquire) ==
+                             PackSlotWord(segment::RefGen(taken), segment::kNoClient, role.unowned);
+  LogEvent("repaired a %s cell left claimed by a %s that stopped mid-operation%s", role.ring,
+           role.claimer, unclaimed ? role.offered_again : "");
+  if (unclaimed) *offer_again = taken;
+  return true;
+}
+
+}  // namespace taskring::daemon

@@ -1,0 +1,65 @@
+#include "daemon/wal_retention.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "daemon/log.h"
+#include "wal/wal_segment.h"
+
+namespace taskring::daemon {
+
+namespace {
+constexpr uint64_t kRelogIntervalNs = 1'000'000'000;
+}  // namespace
+
+void WalRetention::Pin(uint32_t slot, uint64_t segment) {
+  Unpin(slot);
+  job_segment_[slot] = segment;
+  ++pins_[segment];
+}
+
+void WalRetention::Unpin(uint32_t slot) {
+  const uint64_t segment = job_segment_[slot];
+  if (segment == 0) return;
+  job_segment_[slot] = 0;
+  auto it = pins_.find(segment);
+  if (it != pins_.end() && --it->second == 0) pins_.erase(it);
+}
+
+void WalRetention::UnpinAll() {
+  pins_.clear();
+  std::fill(job_segment_.begin(), job_segment_.end(), 0);
+}
+
+uint64_t WalRetention::SegmentToRelog(uint64_t current_segment, uint64_t now_mono_ns) {
+  if (current_segment < oldest_ + 2 || now_mono_ns - last_relog_mono_ns_ < kRelogIntervalNs) {
+    return 0;
+  }
+  if (!pins_.count(oldest_)) return 0;
+  last_relog_mono_ns_ = now_mono_ns;
+  return oldest_;
+}
+
+uint64_t WalRetention::Deletable(uint64_t current_segment) const {
+  if (wal_dir_.empty()) return 0;
+  uint64_t n = 0;
+  for (uint64_t s = oldest_; s < current_segment && !pins_.count(s); ++s) ++n;
+  return n;
+}
+
+void WalRetention::DeleteBefore(uint64_t segment) {
+  for (; oldest_ < segment; ++oldest_) {
+    const std::string path = wal::SegmentPath(wal_dir_, oldest_);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      LogEvent("WAL: cannot delete %s: %s", path.c_str(), std::strerror(errno));
+      return;
+    }
+  }
+  // A segment that came back after a host crash could hold records this WAL no longer expects.
+  (void)wal::SyncDir(wal_dir_);
+}
+
+}  // namespace taskring::daemon

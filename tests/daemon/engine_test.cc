@@ -1,0 +1,267 @@
+// The engine driven one step at a time in this process: the test plays producers and workers by
+// doing what the client library does to the segment (claim a slot, push a lane record), then
+// checks what the engine made of it: the WAL, the rings, the status table, the counters.
+#include "daemon/engine.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "small_segment.h"
+#include "wal/wal_reader.h"
+
+namespace taskring::daemon {
+namespace {
+
+using segment::JobStateCode;
+using segment::kNoClient;
+using segment::LaneOp;
+using segment::PackSlotWord;
+using segment::SlotState;
+
+constexpr uint32_t kCapacity = 16;
+constexpr uint32_t kProducer = 0;
+constexpr uint32_t kWorker = 1;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(seg_.status().ok()) << seg_.status().ToString();
+    wal_dir_ = tmp_.path();
+    ASSERT_OK(wal::DeadLetterStore::Open(wal_dir_, 0600, /*create=*/true, &dead_));
+    config_.wal_dir = wal_dir_;
+    config_.dead_letters = dead_.get();
+    config_.retry_backoff_ms = 0;  // a failed job is due again at once
+  }
+  void StartEngine(std::vector<RecoveredJob> jobs = {}, uint64_t max_id = 0) {
+    std::unique_ptr<wal::WalWriter> writer;
+    ASSERT_OK(wal::WalWriter::Open(wal_dir_, config_.wal_options, 1, &writer));
+    engine_ = std::make_unique<Engine>(*seg_, std::move(writer), config_);
+    ASSERT_OK(engine_->Load(jobs, max_id));
+    for (uint32_t c : {kProducer, kWorker}) {
+      seg_->client(c)->owner.store(
+          segment::PackClientOwner(::getpid(), segment::ClientState::kActive));
+    }
+    seg_->header()->clients_epoch.fetch_add(1);
+  }
+  // What Producer::Enqueue does: claim a free slot, fill it, submit it through the lane.
+  uint64_t Enqueue(const std::string& payload, uint32_t max_attempts = 3) {
+    uint64_t ref = 0;
+    EXPECT_TRUE(seg_->free_ring().TryPop(&ref));
+    const uint32_t slot = segment::RefSlot(ref), gen = segment::RefGen(ref);
+    segment::SlotHeader* h = seg_->slot(slot);
+    const uint64_t id = seg_->header()->next_job_id.fetch_add(1);
+    h->job_id = id;
+    h->enqueued_unix_ns = 1;
+    h->payload_len = static_cast<uint32_t>(payload.size());
+    h->attempt.store(0);
+    h->max_attempts = max_attempts;
+    h->not_before_unix_ns = 0;
+    std::memcpy(seg_->payload(slot), payload.data(), payload.size());
+    h->word.store(PackSlotWord(gen, kProducer, SlotState::kSubmitted));
+    Push(kProducer, LaneOp::kEnqueue, slot, gen, 0);
+    return id;
+  }
+  struct Taken {
+    uint32_t slot = 0, gen = 0, attempt = 0;
+    uint64_t id = 0;
+  };
+  // What Worker::Take does: pop the dispatch ring, lease the slot, report the start.
+  bool Take(Taken* t) {
+    uint64_t ref = 0;
+    if (!seg_->dispatch_ring().TryPop(&ref)) return false;
+    t->slot = segment::RefSlot(ref);
+    t->gen = segment::RefGen(ref);
+    segment::SlotHeader* h = seg_->slot(t->slot);
+    uint64_t expected = PackSlotWord(t->gen, kNoClient, SlotState::kQueued);
+    EXPECT_TRUE(h->word.compare_exchange_strong(
+        expected, PackSlotWord(t->gen, kWorker, SlotState::kRunning)));
+    t->attempt = h->attempt.load();
+    t->id = h->job_id;
+    Push(kWorker, LaneOp::kStart, t->slot, t->gen, t->attempt);
+    return true;
+  }
+  // What Worker::Complete / Fail do: fence the lease, report the outcome.
+  void Finish(const Taken& t, bool success) {
+    seg_->slot(t.slot)->word.store(
+        PackSlotWord(t.gen, kWorker, success ? SlotState::kCompleting : SlotState::kFailing));
+    Push(kWorker, success ? LaneOp::kComplete : LaneOp::kFail, t.slot, t.gen, t.attempt);
+  }
+  void Push(uint32_t client, LaneOp op, uint32_t slot, uint32_t gen, uint32_t attempt) {
+    ASSERT_NE(seg_->lane(client).TryPush({static_cast<uint32_t>(op), slot, gen, attempt}),
+              UINT64_MAX);
+  }
+  JobStateCode StateOf(uint64_t id) {
+    const uint64_t packed = seg_->status_entry(id)->packed.load();
+    return static_cast<JobStateCode>((packed >> 8) & 0xff);
+  }
+  // Every record in the WAL, by type, in order.
+  std::vector<wal::WalRecord> WalRecords() {
+    std::vector<wal::WalRecord> out;
+    wal::ReplayOptions o;
+    o.truncate_torn_tail = false;
+    wal::ReplayReport report;
+    EXPECT_OK(wal::ReplayWal(
+        wal_dir_, o,
+        [&](const wal::WalRecord& r) {
+          out.push_back(r);
+          return Status::OK();
+        },
+        &report));
+    return out;
+  }
+
+  test::TempDir tmp_;
+  SmallSegment seg_{kCapacity};
+  std::string wal_dir_;
+  std::unique_ptr<wal::DeadLetterStore> dead_;
+  EngineConfig config_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, LoadPlacesRecoveredJobsAndFillsTheFreeRing) {
+  const uint64_t far_future = util::Now::Read().unix_ns + 3600'000'000'000ULL;
+  std::vector<RecoveredJob> jobs(3);
+  jobs[0] = {.id = 4, .attempts_made = 0, .max_attempts = 5, .payload = "a"};
+  jobs[1] = {.id = 7, .attempts_made = 1, .was_running = true, .payload = "b"};
+  jobs[2] = {.id = 9, .not_before_unix_ns = far_future, .payload = "c"};
+  ASSERT_NO_FATAL_FAILURE(StartEngine(jobs, 12));
+  EXPECT_EQ(engine_->outstanding(), 3u);
+  EXPECT_EQ(seg_->header()->next_job_id.load(), 13u);
+  EXPECT_EQ(StateOf(4), JobStateCode::kQueued);
+  EXPECT_EQ(StateOf(9), JobStateCode::kDelayed);
+  EXPECT_EQ(seg_->Read(segment::Counter::kRedelivered), 1u);
+  EXPECT_EQ(seg_->free_ring().SizeApprox(), kCapacity - 3);
+  EXPECT_EQ(seg_->slot(1)->max_attempts, 3u) << "0 in the WAL: the queue's default";
+  engine_->Step();
+  Taken a, b, none;
+  ASSERT_TRUE(Take(&a));
+  ASSERT_TRUE(Take(&b));
+  EXPECT_FALSE(Take(&none)) << "job 9 is delayed";
+  EXPECT_EQ(a.id, 4u);
+  EXPECT_EQ(a.attempt, 1u);
+  EXPECT_EQ(b.id, 7u);
+  EXPECT_EQ(b.attempt, 2u) << "its interrupted run counted";
+}
+
+TEST_F(EngineTest, LoadRefusesJobsThatDoNotFitTheSegment) {
+  std::unique_ptr<wal::WalWriter> writer;
+  ASSERT_OK(wal::WalWriter::Open(wal_dir_, config_.wal_options, 1, &writer));
+  Engine engine(*seg_, std::move(writer), config_);
+  std::vector<RecoveredJob> too_many(kCapacity + 1);
+  EXPECT_TRUE(engine.Load(too_many, 0).IsInvalidArgument());
+  std::vector<RecoveredJob> too_large(1);
+  too_large[0].payload.assign(seg_->params().max_payload + 1, 'x');
+  const Status s = engine.Load(too_large, 0);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.ToString().find("--max-payload"), std::string::npos) << s.ToString();
+}
+
+TEST_F(EngineTest, AnEnqueueIsLoggedAndSyncedBeforeItsProducerSeesItCommitted) {
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  const uint64_t id = Enqueue("hello");
+  EXPECT_EQ(seg_->client(kProducer)->committed.load(), 0u);
+  EXPECT_TRUE(engine_->Step());
+  EXPECT_EQ(seg_->client(kProducer)->committed.load(), 1u);
+  EXPECT_EQ(seg_->Read(segment::Counter::kAccepted), 1u);
+  EXPECT_EQ(seg_->Read(segment::Counter::kWalFsyncs), 1u) << "durability fsync";
+  EXPECT_EQ(StateOf(id), JobStateCode::kQueued);
+  const auto records = WalRecords();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].type, wal::RecordType::kEnqueue);
+  EXPECT_EQ(records[0].job_id, id);
+  EXPECT_EQ(records[0].payload, "hello");
+  EXPECT_EQ(records[0].max_attempts, 3u);
+  EXPECT_EQ(engine_->outstanding(), 1u);
+}
+
+TEST_F(EngineTest, ACompletedJobIsLoggedAndItsSlotFreedUnderANewGeneration) {
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  const uint64_t id = Enqueue("job");
+  engine_->Step();
+  Taken t;
+  ASSERT_TRUE(Take(&t));
+  engine_->Step();
+  EXPECT_EQ(StateOf(id), JobStateCode::kQueued) << "running is the worker's to write";
+  Finish(t, /*success=*/true);
+  engine_->Step();
+  EXPECT_EQ(StateOf(id), JobStateCode::kCompleted);
+  EXPECT_EQ(engine_->outstanding(), 0u);
+  EXPECT_EQ(seg_->Read(segment::Counter::kCompleted), 1u);
+  EXPECT_EQ(seg_->slot(t.slot)->word.load(), PackSlotWord(t.gen + 1, kNoClient, SlotState::kFree));
+  std::vector<wal::RecordType> types;
+  for (const auto& r : WalRecords()) types.push_back(r.type);
+  EXPECT_EQ(types, (std::vector<wal::RecordType>{wal::RecordType::kEnqueue, wal::RecordType::kStart,
+                                                 wal::RecordType::kComplete}));
+}
+
+TEST_F(EngineTest, AJobThatFailsEveryAttemptBecomesADeadLetter) {
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  const uint64_t id = Enqueue("doomed", /*max_attempts=*/2);
+  engine_->Step();
+  for (uint32_t attempt = 1; attempt <= 2; ++attempt) {
+    Taken t;
+    ASSERT_TRUE(Take(&t)) << "attempt " << attempt;
+    EXPECT_EQ(t.attempt, attempt);
+    Finish(t, /*success=*/false);
+    engine_->Step();
+    engine_->Step();  // the retry is due at once (no backoff): released and dispatched
+  }
+  EXPECT_EQ(StateOf(id), JobStateCode::kDead);
+  EXPECT_EQ(seg_->Read(segment::Counter::kDead), 1u);
+  EXPECT_EQ(seg_->Read(segment::Counter::kRetried), 1u);
+  wal::DeadLetter letter;
+  ASSERT_OK(dead_->Read(id, &letter));
+  EXPECT_EQ(letter.payload, "doomed");
+  EXPECT_EQ(letter.attempts, 2u);
+  EXPECT_EQ(letter.reason, wal::DeadReason::kFailed);
+  EXPECT_EQ(WalRecords().back().type, wal::RecordType::kDead);
+}
+
+TEST_F(EngineTest, AStaleOutcomeIsCountedAndIgnored) {
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  const uint64_t id = Enqueue("x");
+  engine_->Step();
+  Taken t;
+  ASSERT_TRUE(Take(&t));
+  engine_->Step();
+  Taken wrong = t;
+  wrong.attempt = t.attempt + 1;  // not the attempt the slot is on
+  seg_->slot(t.slot)->word.store(PackSlotWord(t.gen, kWorker, SlotState::kCompleting));
+  Push(kWorker, LaneOp::kComplete, wrong.slot, wrong.gen, wrong.attempt);
+  engine_->Step();
+  EXPECT_EQ(seg_->Read(segment::Counter::kStaleAcks), 1u);
+  EXPECT_NE(StateOf(id), JobStateCode::kCompleted);
+  EXPECT_EQ(engine_->outstanding(), 1u);
+}
+
+TEST_F(EngineTest, ARunWithoutHeartbeatIsReclaimedWhenItsLeaseExpires) {
+  config_.lease_ms = 1;
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  const uint64_t id = Enqueue("slow");
+  engine_->Step();
+  Taken t;
+  ASSERT_TRUE(Take(&t));
+  engine_->Step();  // the lease starts
+  // Leases are scanned every 50 ms; the lease is 1 ms.
+  for (int i = 0; i < 100 && seg_->Read(segment::Counter::kLeasesExpired) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    engine_->Step();
+  }
+  EXPECT_EQ(seg_->Read(segment::Counter::kLeasesExpired), 1u);
+  engine_->Step();
+  Taken again;
+  ASSERT_TRUE(Take(&again)) << "handed out again";
+  EXPECT_EQ(again.id, id);
+  EXPECT_EQ(again.attempt, 2u);
+  // The first worker's late outcome no longer counts.
+  Push(kWorker, LaneOp::kComplete, t.slot, t.gen, t.attempt);
+  engine_->Step();
+  EXPECT_EQ(seg_->Read(segment::Counter::kStaleAcks), 1u);
+}
+
+}  // namespace
+}  // namespace taskring::daemon
