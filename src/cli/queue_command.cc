@@ -15,8 +15,9 @@
 
 #include "cli/commands.h"
 #include "metrics/snapshot.h"
-#include "segment/layout.h"
+#include "segment/daemon_life.h"
 #include "segment/segment.h"
+#include "segment/segment_header.h"
 #include "util/flags.h"
 
 namespace taskring::cli {

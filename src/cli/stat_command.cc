@@ -68,7 +68,7 @@ std::string Json(const QueueSnapshot& s) {
     char buf[160];
     std::snprintf(buf, sizeof(buf),
                   "%s\"%s\":{\"count\":%llu,\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f}", i ? "," : "",
-                  metrics::HistogramName(static_cast<segment::Histogram>(i)),
+                  segment::HistogramName(static_cast<segment::Histogram>(i)),
                   static_cast<unsigned long long>(h.count), h.QuantileNs(0.5) / 1e6,
                   h.QuantileNs(0.99) / 1e6, h.QuantileNs(0.999) / 1e6);
     out += buf;
@@ -99,7 +99,7 @@ void PrintTable(const QueueSnapshot& s, const QueueSnapshot* prev, double secs) 
   for (uint32_t i = 0; i < segment::kHistogramCount; ++i) {
     const metrics::HistogramSnapshot& h = s.histograms[i];
     std::printf("%-14s %10llu %10.3f %10.3f %10.3f\n",
-                metrics::HistogramName(static_cast<segment::Histogram>(i)),
+                segment::HistogramName(static_cast<segment::Histogram>(i)),
                 static_cast<unsigned long long>(h.count), h.QuantileNs(0.5) / 1e6,
                 h.QuantileNs(0.99) / 1e6, h.QuantileNs(0.999) / 1e6);
   }

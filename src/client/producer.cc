@@ -138,11 +138,7 @@ Status Producer::GetStatus(uint64_t job_id, JobStatus* out) const {
   const segment::StatusEntry* e = seg.status_entry(job_id);
   const uint64_t packed = e->packed.load(std::memory_order_acquire);
   const uint64_t updated = e->updated_unix_ns.load(std::memory_order_relaxed);
-  if ((packed >> 16) == (job_id & ((1ULL << 48) - 1))) {
-    const auto code = static_cast<uint8_t>((packed >> 8) & 0xff);
-    out->state = code <= static_cast<uint8_t>(JobState::kDead) ? static_cast<JobState>(code)
-                                                               : JobState::kUnknown;
-    out->attempt = static_cast<uint32_t>(packed & 0xff);
+  if (segment::UnpackStatus(packed, job_id, &out->state, &out->attempt)) {
     out->updated_unix_ns = updated;
     return Status::OK();
   }

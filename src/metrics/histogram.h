@@ -1,22 +1,17 @@
-// Latency histograms in shared memory: fixed log-spaced buckets from 1 us to 60 s (1-2.5-5
-// per decade), the same bounds for every histogram, so a dashboard can compare them.
+// Latency histograms in shared memory: recording and reading them. Which histograms exist and
+// their bucket bounds are in the metrics catalog (segment/metrics_catalog.h).
 #ifndef TASKRING_METRICS_HISTOGRAM_H_
 #define TASKRING_METRICS_HISTOGRAM_H_
 
 #include <array>
 #include <cstdint>
 
-#include "segment/layout.h"
+#include "segment/metrics_catalog.h"
 
 namespace taskring::metrics {
 
-// Upper bounds in ns ("le"); a sample above the last lands in the +Inf bucket.
-inline constexpr std::array<uint64_t, segment::kHistogramBuckets> kBucketBoundsNs = {
-    1'000,         2'500,         5'000,         10'000,         25'000,         50'000,
-    100'000,       250'000,       500'000,       1'000'000,      2'500'000,      5'000'000,
-    10'000'000,    25'000'000,    50'000'000,    100'000'000,    250'000'000,    500'000'000,
-    1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000, 25'000'000'000, 60'000'000'000,
-};
+// Upper bounds in ns ("le"), defined with the histograms in the catalog.
+using segment::kBucketBoundsNs;
 
 // Index of the bucket holding `ns` (kHistogramBuckets for +Inf).
 uint32_t BucketIndex(uint64_t ns);

@@ -84,17 +84,6 @@ void MeasureWal(const char* dir, QueueSnapshot* out) {
 
 }  // namespace
 
-const char* HistogramName(segment::Histogram h) {
-  switch (h) {
-    case segment::Histogram::kJobWait: return "job_wait";
-    case segment::Histogram::kJobRun: return "job_run";
-    case segment::Histogram::kJobLatency: return "job_latency";
-    case segment::Histogram::kWalFsync: return "wal_fsync";
-    case segment::Histogram::kCount: break;
-  }
-  return "unknown";
-}
-
 void TakeSnapshot(const segment::Segment& seg, QueueSnapshot* out) {
   *out = QueueSnapshot();
   const segment::SegmentHeader* h = seg.header();

@@ -51,9 +51,6 @@ struct QueueSnapshot {
 // that a scribbling process could have made absurd are clamped, not trusted.
 void TakeSnapshot(const segment::Segment& seg, QueueSnapshot* out);
 
-// Histogram names in metrics ("job_wait", "job_run", "job_latency", "wal_fsync").
-const char* HistogramName(segment::Histogram h);
-
 }  // namespace taskring::metrics
 
 #endif  // TASKRING_METRICS_SNAPSHOT_H_

@@ -1,15 +1,31 @@
 // A client's lane: single-producer (the client) single-consumer (the daemon) ring of
-// LaneRecords. One lane per client means a client that dies mid-push can wedge nothing but its
-// own lane, which the daemon reclaims with the client entry.
+// LaneRecords, what a client asks the daemon to do. Its cursors live in the client's entry
+// (client_table.h). One lane per client means a client that dies mid-push can wedge nothing but
+// its own lane, which the daemon reclaims with the client entry.
 #ifndef TASKRING_SEGMENT_LANE_H_
 #define TASKRING_SEGMENT_LANE_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
-#include "segment/layout.h"
+#include "segment/client_table.h"
 
 namespace taskring::segment {
+
+// A lane record: what a client asks the daemon to do with a slot.
+enum class LaneOp : uint32_t { kEnqueue = 1, kStart = 2, kComplete = 3, kFail = 4, kTouch = 5 };
+struct LaneRecord {
+  uint32_t op;        // LaneOp
+  uint32_t slot;      // job slot index (validated < capacity)
+  uint32_t slot_gen;  // slot generation when the op was issued (fences stale ops)
+  uint32_t attempt;   // lease token for kStart/kComplete/kFail
+};
+static_assert(sizeof(LaneRecord) == 16);
+static_assert(offsetof(LaneRecord, op) == 0);
+static_assert(offsetof(LaneRecord, slot) == 4);
+static_assert(offsetof(LaneRecord, slot_gen) == 8);
+static_assert(offsetof(LaneRecord, attempt) == 12);
 
 class LaneView {
  public:

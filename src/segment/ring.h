@@ -12,9 +12,10 @@
 #define TASKRING_SEGMENT_RING_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
-#include "segment/layout.h"
+#include "segment/cache_line.h"
 
 namespace taskring::segment {
 
@@ -28,12 +29,20 @@ struct alignas(kCacheLine) RingHeader {
   std::atomic<uint32_t> sleepers;
 };
 static_assert(sizeof(RingHeader) == 4 * kCacheLine);
+static_assert(offsetof(RingHeader, capacity) == 0);
+static_assert(offsetof(RingHeader, mask) == 4);
+static_assert(offsetof(RingHeader, tail) == 64);
+static_assert(offsetof(RingHeader, head) == 128);
+static_assert(offsetof(RingHeader, futex) == 192);
+static_assert(offsetof(RingHeader, sleepers) == 196);
 
 struct RingCell {
   std::atomic<uint64_t> seq;
   std::atomic<uint64_t> value;
 };
 static_assert(sizeof(RingCell) == 16);
+static_assert(offsetof(RingCell, seq) == 0);
+static_assert(offsetof(RingCell, value) == 8);
 
 inline uint64_t RingBytes(uint32_t capacity) {
   return sizeof(RingHeader) + static_cast<uint64_t>(capacity) * sizeof(RingCell);

@@ -4,16 +4,22 @@
 // cannot steer other processes' index arithmetic out of bounds.
 //
 // Thread-safety: the accessors are const and may be used from any thread; the regions they
-// return follow their own concurrency rules (layout.h).
+// return follow their own concurrency rules (the header of each region's struct).
 #ifndef TASKRING_SEGMENT_SEGMENT_H_
 #define TASKRING_SEGMENT_SEGMENT_H_
 
 #include <memory>
 #include <string>
 
+#include "segment/client_table.h"
+#include "segment/daemon_life.h"
 #include "segment/lane.h"
-#include "segment/layout.h"
+#include "segment/metrics_catalog.h"
+#include "segment/queue_names.h"
 #include "segment/ring.h"
+#include "segment/segment_header.h"
+#include "segment/slot.h"
+#include "segment/status_table.h"
 #include "taskring/status.h"
 
 namespace taskring::segment {

@@ -16,7 +16,6 @@
 namespace taskring::daemon {
 namespace {
 
-using segment::JobStateCode;
 using segment::kNoClient;
 using segment::LaneOp;
 using segment::PackSlotWord;
@@ -94,9 +93,11 @@ class EngineTest : public ::testing::Test {
     ASSERT_NE(seg_->lane(client).TryPush({static_cast<uint32_t>(op), slot, gen, attempt}),
               UINT64_MAX);
   }
-  JobStateCode StateOf(uint64_t id) {
-    const uint64_t packed = seg_->status_entry(id)->packed.load();
-    return static_cast<JobStateCode>((packed >> 8) & 0xff);
+  JobState StateOf(uint64_t id) {
+    JobState state = JobState::kUnknown;
+    uint32_t attempt = 0;
+    EXPECT_TRUE(segment::UnpackStatus(seg_->status_entry(id)->packed.load(), id, &state, &attempt));
+    return state;
   }
   // Every record in the WAL, by type, in order.
   std::vector<wal::WalRecord> WalRecords() {
@@ -131,8 +132,8 @@ TEST_F(EngineTest, LoadPlacesRecoveredJobsAndFillsTheFreeRing) {
   ASSERT_NO_FATAL_FAILURE(StartEngine(jobs, 12));
   EXPECT_EQ(engine_->outstanding(), 3u);
   EXPECT_EQ(seg_->header()->next_job_id.load(), 13u);
-  EXPECT_EQ(StateOf(4), JobStateCode::kQueued);
-  EXPECT_EQ(StateOf(9), JobStateCode::kDelayed);
+  EXPECT_EQ(StateOf(4), JobState::kQueued);
+  EXPECT_EQ(StateOf(9), JobState::kDelayed);
   EXPECT_EQ(seg_->Read(segment::Counter::kRedelivered), 1u);
   EXPECT_EQ(seg_->free_ring().SizeApprox(), kCapacity - 3);
   EXPECT_EQ(seg_->slot(1)->max_attempts, 3u) << "0 in the WAL: the queue's default";
@@ -168,7 +169,7 @@ TEST_F(EngineTest, AnEnqueueIsLoggedAndSyncedBeforeItsProducerSeesItCommitted) {
   EXPECT_EQ(seg_->client(kProducer)->committed.load(), 1u);
   EXPECT_EQ(seg_->Read(segment::Counter::kAccepted), 1u);
   EXPECT_EQ(seg_->Read(segment::Counter::kWalFsyncs), 1u) << "durability fsync";
-  EXPECT_EQ(StateOf(id), JobStateCode::kQueued);
+  EXPECT_EQ(StateOf(id), JobState::kQueued);
   const auto records = WalRecords();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].type, wal::RecordType::kEnqueue);
@@ -185,10 +186,10 @@ TEST_F(EngineTest, ACompletedJobIsLoggedAndItsSlotFreedUnderANewGeneration) {
   Taken t;
   ASSERT_TRUE(Take(&t));
   engine_->Step();
-  EXPECT_EQ(StateOf(id), JobStateCode::kQueued) << "running is the worker's to write";
+  EXPECT_EQ(StateOf(id), JobState::kQueued) << "running is the worker's to write";
   Finish(t, /*success=*/true);
   engine_->Step();
-  EXPECT_EQ(StateOf(id), JobStateCode::kCompleted);
+  EXPECT_EQ(StateOf(id), JobState::kCompleted);
   EXPECT_EQ(engine_->outstanding(), 0u);
   EXPECT_EQ(seg_->Read(segment::Counter::kCompleted), 1u);
   EXPECT_EQ(seg_->slot(t.slot)->word.load(), PackSlotWord(t.gen + 1, kNoClient, SlotState::kFree));
@@ -210,7 +211,7 @@ TEST_F(EngineTest, AJobThatFailsEveryAttemptBecomesADeadLetter) {
     engine_->Step();
     engine_->Step();  // the retry is due at once (no backoff): released and dispatched
   }
-  EXPECT_EQ(StateOf(id), JobStateCode::kDead);
+  EXPECT_EQ(StateOf(id), JobState::kDead);
   EXPECT_EQ(seg_->Read(segment::Counter::kDead), 1u);
   EXPECT_EQ(seg_->Read(segment::Counter::kRetried), 1u);
   wal::DeadLetter letter;
@@ -234,7 +235,7 @@ TEST_F(EngineTest, AStaleOutcomeIsCountedAndIgnored) {
   Push(kWorker, LaneOp::kComplete, wrong.slot, wrong.gen, wrong.attempt);
   engine_->Step();
   EXPECT_EQ(seg_->Read(segment::Counter::kStaleAcks), 1u);
-  EXPECT_NE(StateOf(id), JobStateCode::kCompleted);
+  EXPECT_NE(StateOf(id), JobState::kCompleted);
   EXPECT_EQ(engine_->outstanding(), 1u);
 }
 

@@ -23,8 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "segment/layout.h"
 #include "segment/ring.h"
+#include "segment/segment_header.h"
+#include "segment/slot.h"
 #include "util/coding.h"
 #include "wal/queue_identity.h"
 #include "wal/wal_record.h"

@@ -37,10 +37,14 @@
 #include <string_view>
 
 #include "fuzz_common.h"
+#include "segment/client_table.h"
 #include "segment/lane.h"
-#include "segment/layout.h"
+#include "segment/metrics_catalog.h"
 #include "segment/ring.h"
 #include "segment/segment.h"
+#include "segment/segment_header.h"
+#include "segment/slot.h"
+#include "segment/status_table.h"
 
 namespace taskring::segment {
 namespace {

@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "segment/slot.h"
+
 namespace taskring::segment {
 namespace {
 

@@ -1,9 +1,10 @@
-#include "segment/layout.h"
+#include "segment/segment_header.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 
+#include "segment/slot.h"
 #include "test_util.h"
 
 namespace taskring::segment {
@@ -46,15 +47,6 @@ TEST(LayoutTest, RejectsOutOfRangeParameters) {
   const Status s = ComputeLayout(p, &l);
   EXPECT_TRUE(s.IsInvalidArgument());
   EXPECT_NE(s.ToString().find("MiB"), std::string::npos) << s.ToString();
-}
-
-TEST(LayoutTest, QueueNamesAreRestrictedToSafeFileNames) {
-  EXPECT_OK(ValidateQueueName("emails.v2-high_prio"));
-  EXPECT_TRUE(ValidateQueueName("").IsInvalidArgument());
-  EXPECT_TRUE(ValidateQueueName("../etc").IsInvalidArgument());
-  EXPECT_TRUE(ValidateQueueName("a/b").IsInvalidArgument());
-  EXPECT_TRUE(ValidateQueueName(".hidden").IsInvalidArgument());
-  EXPECT_TRUE(ValidateQueueName(std::string(64, 'a')).IsInvalidArgument());
 }
 
 class HeaderValidationTest : public ::testing::Test {

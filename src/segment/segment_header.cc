@@ -1,35 +1,21 @@
-#include "segment/layout.h"
+#include "segment/segment_header.h"
 
 #include <bit>
 #include <cstring>
 #include <string>
 
+#include "segment/client_table.h"
+#include "segment/lane.h"
 #include "segment/ring.h"
+#include "segment/slot.h"
+#include "segment/status_table.h"
 
 namespace taskring::segment {
 namespace {
 
 uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 
-const char* const kCounterNames[] = {
-    "accepted",   "completed",      "failed",    "retried",    "dead",        "redelivered",
-    "stale_acks", "leases_expired", "wal_bytes", "wal_fsyncs", "wal_records", "dead_evicted",
-};
-static_assert(std::size(kCounterNames) == kCounterCount, "one label per counter");
-const char* const kRejectReasonNames[] = {"busy", "too_large", "storage", "stopped"};
-static_assert(std::size(kRejectReasonNames) == kRejectReasonCount, "one label per reason");
-
 }  // namespace
-
-const char* RejectReasonName(RejectReason r) {
-  const auto i = static_cast<uint32_t>(r);
-  return i < kRejectReasonCount ? kRejectReasonNames[i] : "unknown";
-}
-
-const char* CounterName(Counter c) {
-  const auto i = static_cast<uint32_t>(c);
-  return i < kCounterCount ? kCounterNames[i] : "unknown";
-}
 
 Status ComputeLayout(const Params& p, Layout* out) {
   if (p.capacity == 0 || p.capacity > kMaxCapacity) {
@@ -121,27 +107,5 @@ Status ValidateHeader(const SegmentHeader* h, uint64_t mapped_bytes, Params* par
   *layout = expected;
   return Status::OK();
 }
-
-Status ValidateQueueName(const std::string& name) {
-  if (name.empty() || name.size() >= kMaxQueueName) {
-    return Status::InvalidArgument("queue name must be 1.." + std::to_string(kMaxQueueName - 1) +
-                                   " characters");
-  }
-  if (name[0] == '.') return Status::InvalidArgument("queue name must not start with '.'");
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-' || c == '.';
-    if (!ok) {
-      return Status::InvalidArgument("queue name '" + name +
-                                     "' may only hold letters, digits, '_', '-' and '.'");
-    }
-  }
-  return Status::OK();
-}
-
-std::string ShmName(const std::string& queue) { return "taskring." + queue; }
-// '~' cannot occur in a queue name, so these never collide with another queue's segment.
-std::string LockPath(const std::string& queue) { return "/dev/shm/taskring." + queue + "~lock"; }
-std::string StagingShmName(const std::string& queue) { return "taskring." + queue + "~new"; }
 
 }  // namespace taskring::segment

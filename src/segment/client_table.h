@@ -1,0 +1,58 @@
+// The client table: one entry per attached producer or worker process. A process claims a free
+// entry by CAS on `owner` (0 -> pid<<8 | kClaiming), fills in its identity, then publishes
+// kActive. The daemon reclaims entries whose process died. Each entry also holds the cursors of
+// the client's lane (lane.h) and the client's refusal counters.
+#ifndef TASKRING_SEGMENT_CLIENT_TABLE_H_
+#define TASKRING_SEGMENT_CLIENT_TABLE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "segment/cache_line.h"
+#include "segment/metrics_catalog.h"
+
+namespace taskring::segment {
+
+inline constexpr size_t kClientEntryBytes = 320;
+
+enum class ClientState : uint8_t { kFree = 0, kClaiming = 1, kActive = 2, kClosing = 3 };
+enum class ClientRole : uint32_t { kProducer = 1, kWorker = 2 };
+
+// Owner word: pid (32 bits, in bits 8..39) | ClientState (8); 0 is a free entry.
+inline uint64_t PackClientOwner(int32_t pid, ClientState s) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(pid)) << 8) | static_cast<uint8_t>(s);
+}
+inline int32_t OwnerPid(uint64_t owner) { return static_cast<int32_t>(owner >> 8); }
+inline ClientState OwnerState(uint64_t owner) { return static_cast<ClientState>(owner & 0xff); }
+
+struct alignas(kCacheLine) ClientEntry {
+  std::atomic<uint64_t> owner;        // see PackClientOwner
+  std::atomic<uint64_t> start_ticks;  // with the pid, identifies the process across PID reuse
+  std::atomic<uint32_t> role;         // ClientRole bits
+  // Lane cursors: the client publishes `tail`, the daemon consumes up to `head` and, once the
+  // records are in the WAL (and synced in fsync mode), advances `committed`.
+  alignas(kCacheLine) std::atomic<uint64_t> tail;
+  alignas(kCacheLine) std::atomic<uint64_t> head;
+  alignas(kCacheLine) std::atomic<uint64_t> committed;
+  std::atomic<uint32_t> commit_futex;  // low bits of committed; futex word for waiters
+  std::atomic<uint32_t> commit_waiters;
+  // Refusals counted by whichever client holds the entry (one writer at a time: load + store).
+  // Never reset, not even when the entry changes hands, so their sum over all entries only
+  // grows, as a Prometheus counter must.
+  alignas(kCacheLine) std::atomic<uint64_t> rejected[kRejectReasonCount];
+};
+static_assert(sizeof(ClientEntry) == kClientEntryBytes);
+static_assert(offsetof(ClientEntry, owner) == 0);
+static_assert(offsetof(ClientEntry, start_ticks) == 8);
+static_assert(offsetof(ClientEntry, role) == 16);
+static_assert(offsetof(ClientEntry, tail) == 64);
+static_assert(offsetof(ClientEntry, head) == 128);
+static_assert(offsetof(ClientEntry, committed) == 192);
+static_assert(offsetof(ClientEntry, commit_futex) == 200);
+static_assert(offsetof(ClientEntry, commit_waiters) == 204);
+static_assert(offsetof(ClientEntry, rejected) == 256);
+
+}  // namespace taskring::segment
+
+#endif  // TASKRING_SEGMENT_CLIENT_TABLE_H_

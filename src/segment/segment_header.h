@@ -1,0 +1,210 @@
+// The shared-memory segment of one queue: its header, the region layout computed from its
+// parameters, and the validation every attacher runs before trusting either.
+//
+// One POSIX shared-memory object per queue, /dev/shm/taskring.<queue> (queue_names.h), created
+// by taskringd. Everything is addressed by offsets recorded in the header (never raw pointers),
+// so every process may map it at a different address. Any attached process can scribble on it:
+// readers validate the header on attach and bounds-check every index they read from it
+// afterwards.
+//
+//   offset 0  +---------------------------------------------+
+//             | SegmentHeader (4 KiB)                       |  magic, layout version (written
+//             |   parameters, region offsets/sizes,         |  last), capacity, payload size,
+//             |   daemon pid and state, life mutex,         |  daemon identity, doorbell futex,
+//             |   doorbell futex, next job id, histograms   |  id allocator (this file)
+//             +---------------------------------------------+
+//             | Counters: kCounterCount x 64 B              |  one cache line per counter
+//             |                                             |  (metrics_catalog.h)
+//             +---------------------------------------------+
+//             | Clients: max_clients x ClientEntry (320 B)  |  one per attached producer/worker
+//             |                                             |  (client_table.h)
+//             +---------------------------------------------+
+//             | Lanes: max_clients x lane_capacity x 16 B   |  SPSC client -> daemon records
+//             |                                             |  (lane.h)
+//             +---------------------------------------------+
+//             | Free ring: RingHeader + ring_capacity cells |  MPMC: free job slots (admission)
+//             +---------------------------------------------+  (ring.h)
+//             | Dispatch ring: RingHeader + cells           |  MPMC: jobs ready for workers
+//             +---------------------------------------------+
+//             | Status table: status_entries x 16 B         |  job id -> state, for polling
+//             |                                             |  (status_table.h)
+//             +---------------------------------------------+
+//             | Job slots: capacity x slot_stride           |  SlotHeader (64 B) + payload
+//             |                                             |  (slot.h)
+//             +---------------------------------------------+
+//
+// Each region starts on a 4 KiB boundary. Every struct placed in the segment pins its size and
+// field offsets with static_asserts, so changing the bytes is a compile error until the asserts
+// and kLayoutVersion are updated together.
+//
+// Ownership: the daemon creates the segment and is the only writer of the header (but for the
+// id allocator and doorbell), the only pusher of the free and dispatch rings, and the only
+// consumer of lanes. Producers pop the free ring and push their lane; workers pop the dispatch
+// ring and push their lane. A slot's state word is the single authority on who owns a job;
+// ring entries are hints validated against it (see docs/architecture.md).
+#ifndef TASKRING_SEGMENT_SEGMENT_HEADER_H_
+#define TASKRING_SEGMENT_SEGMENT_HEADER_H_
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "segment/cache_line.h"
+#include "segment/metrics_catalog.h"
+#include "segment/queue_names.h"
+#include "taskring/status.h"
+
+namespace taskring::segment {
+
+inline constexpr uint64_t kMagic = 0x474E49524B534154ULL;  // "TASKRING" little-endian
+// Bumped on any incompatible change of the segment's bytes (any struct in the diagram above).
+// 0 in the header means "not ready yet".
+inline constexpr uint32_t kLayoutVersion = 5;
+inline constexpr size_t kHeaderBytes = 4096;
+
+// Limits checked both at creation and on attach, so a corrupt header cannot make a reader
+// compute a huge or overflowing region.
+inline constexpr uint32_t kMaxCapacity = 1u << 24;
+inline constexpr uint32_t kMaxPayload = 16u << 20;
+inline constexpr uint32_t kMaxClients = 4096;
+inline constexpr uint32_t kMaxLaneCapacity = 1u << 16;
+inline constexpr uint64_t kMaxSegmentBytes = 64ULL << 30;
+inline constexpr size_t kMaxWalDir = 1024;  // with its NUL
+
+enum class Durability : uint32_t { kFsync = 0, kInterval = 1, kNone = 2 };
+
+// Daemon lifecycle as seen by clients.
+enum class DaemonState : uint32_t {
+  kStarting = 0,   // recovering; producers wait
+  kRunning = 1,    // admitting
+  kStopping = 2,   // SIGTERM received: no new admissions, finishing in-flight work
+  kStopped = 3,    // exited cleanly
+  kRefusing = 4,   // storage fault: no new admissions until the disk recovers
+  kAbandoned = 5,  // a newer daemon replaced this segment; re-attach by name
+};
+
+// Parameters fixed at creation; everything else in the layout is derived from them.
+struct Params {
+  uint32_t capacity = 0;       // max outstanding jobs (= job slots)
+  uint32_t max_payload = 0;    // bytes per job payload
+  uint32_t max_clients = 0;    // attached producer/worker processes at once
+  uint32_t lane_capacity = 0;  // records per client lane, power of two
+};
+static_assert(sizeof(Params) == 16);
+static_assert(offsetof(Params, capacity) == 0);
+static_assert(offsetof(Params, max_payload) == 4);
+static_assert(offsetof(Params, max_clients) == 8);
+static_assert(offsetof(Params, lane_capacity) == 12);
+
+// Region offsets and sizes, a pure function of Params (ComputeLayout). The creator records it in
+// the header; an attacher recomputes it from the recorded Params and refuses any mismatch.
+struct Layout {
+  uint32_t ring_capacity = 0;   // power of two >= capacity
+  uint32_t status_entries = 0;  // power of two >= 4 * capacity
+  uint32_t slot_stride = 0;     // SlotHeader + payload rounded to a cache line
+  uint64_t counters_offset = 0;
+  uint64_t clients_offset = 0;
+  uint64_t lanes_offset = 0;
+  uint64_t free_ring_offset = 0;
+  uint64_t dispatch_ring_offset = 0;
+  uint64_t status_offset = 0;
+  uint64_t slots_offset = 0;
+  uint64_t total_bytes = 0;
+  bool operator==(const Layout&) const = default;
+};
+static_assert(sizeof(Layout) == 80);
+static_assert(offsetof(Layout, ring_capacity) == 0);
+static_assert(offsetof(Layout, status_entries) == 4);
+static_assert(offsetof(Layout, slot_stride) == 8);
+static_assert(offsetof(Layout, counters_offset) == 16);
+static_assert(offsetof(Layout, clients_offset) == 24);
+static_assert(offsetof(Layout, lanes_offset) == 32);
+static_assert(offsetof(Layout, free_ring_offset) == 40);
+static_assert(offsetof(Layout, dispatch_ring_offset) == 48);
+static_assert(offsetof(Layout, status_offset) == 56);
+static_assert(offsetof(Layout, slots_offset) == 64);
+static_assert(offsetof(Layout, total_bytes) == 72);
+
+// Checks limits and derives the layout. InvalidArgument names the offending parameter.
+Status ComputeLayout(const Params& params, Layout* out);
+
+struct alignas(kCacheLine) SegmentHeader {
+  // --- identity: immutable after ready ---
+  uint64_t magic;
+  std::atomic<uint32_t> layout_version;  // release-stored last: 0 = not ready
+  uint32_t header_bytes;
+  uint64_t segment_bytes;
+  Params params;
+  Layout layout;
+  uint32_t durability;  // Durability
+  uint32_t default_max_attempts;
+  uint32_t lease_ms;          // a taken job is revoked this long after its last heartbeat
+  uint32_t retry_backoff_ms;  // base of the exponential backoff between failed attempts
+  uint64_t incarnation;       // random per creation; clients detect a replaced segment
+  uint64_t created_unix_ns;
+  char queue_name[kMaxQueueName];
+  char wal_dir[kMaxWalDir];  // absolute; lets `taskring dead` find the dead letters
+  // --- daemon liveness (daemon writes) ---
+  alignas(kCacheLine) std::atomic<int32_t> daemon_pid;
+  std::atomic<uint32_t> daemon_state;      // DaemonState
+  std::atomic<uint64_t> drain_rate_milli;  // completions per 1000 s (EWMA), for retry-after
+  std::atomic<uint64_t> outstanding;       // accepted, not terminal (daemon's view)
+  std::atomic<uint64_t> dead_letters;      // stored in WAL_DIR/dead (rescanned every few s)
+  std::atomic<uint32_t> metrics_port;      // the exporter's TCP port, 0 when off
+  // --- daemon doorbell: producers ring it after pushing to a lane ---
+  alignas(kCacheLine) std::atomic<uint32_t> doorbell;  // futex word
+  std::atomic<uint32_t> daemon_sleeping;               // >0 while the daemon may sleep
+  // Bumped by a client after it claims or releases an entry, so the daemon rescans the table
+  // only when it changed.
+  std::atomic<uint32_t> clients_epoch;
+  // --- job id allocator (producers fetch_add) ---
+  alignas(kCacheLine) std::atomic<uint64_t> next_job_id;
+  // --- daemon life: a robust, process-shared mutex the daemon locks for its whole life. When
+  // the daemon dies, however it dies, the kernel marks it OWNER_DIED, so clients see the death
+  // at once and without PID-reuse doubt (DaemonLifeHeld, daemon_life.h). ---
+  alignas(kCacheLine) pthread_mutex_t daemon_life;
+  HistogramCells histograms[kHistogramCount];
+};
+static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
+static_assert(sizeof(SegmentHeader) == 2560);
+static_assert(offsetof(SegmentHeader, magic) == 0);
+static_assert(offsetof(SegmentHeader, layout_version) == 8);
+static_assert(offsetof(SegmentHeader, header_bytes) == 12);
+static_assert(offsetof(SegmentHeader, segment_bytes) == 16);
+static_assert(offsetof(SegmentHeader, params) == 24);
+static_assert(offsetof(SegmentHeader, layout) == 40);
+static_assert(offsetof(SegmentHeader, durability) == 120);
+static_assert(offsetof(SegmentHeader, default_max_attempts) == 124);
+static_assert(offsetof(SegmentHeader, lease_ms) == 128);
+static_assert(offsetof(SegmentHeader, retry_backoff_ms) == 132);
+static_assert(offsetof(SegmentHeader, incarnation) == 136);
+static_assert(offsetof(SegmentHeader, created_unix_ns) == 144);
+static_assert(offsetof(SegmentHeader, queue_name) == 152);
+static_assert(offsetof(SegmentHeader, wal_dir) == 216);
+static_assert(offsetof(SegmentHeader, daemon_pid) == 1280);
+static_assert(offsetof(SegmentHeader, daemon_state) == 1284);
+static_assert(offsetof(SegmentHeader, drain_rate_milli) == 1288);
+static_assert(offsetof(SegmentHeader, outstanding) == 1296);
+static_assert(offsetof(SegmentHeader, dead_letters) == 1304);
+static_assert(offsetof(SegmentHeader, metrics_port) == 1312);
+static_assert(offsetof(SegmentHeader, doorbell) == 1344);
+static_assert(offsetof(SegmentHeader, daemon_sleeping) == 1348);
+static_assert(offsetof(SegmentHeader, clients_epoch) == 1352);
+static_assert(offsetof(SegmentHeader, next_job_id) == 1408);
+static_assert(offsetof(SegmentHeader, daemon_life) == 1472);
+static_assert(sizeof(pthread_mutex_t) <= kCacheLine);  // 40 B on x86-64, 48 B on aarch64
+static_assert(offsetof(SegmentHeader, histograms) == 1536);
+
+// Validates a mapped header of `mapped_bytes` bytes: magic, version, limits, recomputed layout,
+// sizes. Returns Incompatible for a different layout version, Corruption for anything else
+// wrong, and NotReady while the version is still 0. On success the validated
+// parameters and layout are copied out, read once so a concurrent scribbler cannot change them
+// between the check and their use.
+Status ValidateHeader(const SegmentHeader* h, uint64_t mapped_bytes, Params* params,
+                      Layout* layout);
+
+}  // namespace taskring::segment
+
+#endif  // TASKRING_SEGMENT_SEGMENT_HEADER_H_

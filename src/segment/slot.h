@@ -1,0 +1,76 @@
+// Job slots and their state machine. A slot holds one job: a SlotHeader and the payload after
+// it. Its 64-bit state word packs generation | owner client | state, so one CAS both checks that
+// a hint (a ring entry naming the slot and a generation) is current and transfers ownership.
+// The word is the single authority on who owns a job (docs/architecture.md).
+#ifndef TASKRING_SEGMENT_SLOT_H_
+#define TASKRING_SEGMENT_SLOT_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "segment/cache_line.h"
+
+namespace taskring::segment {
+
+inline constexpr size_t kSlotHeaderBytes = 64;
+
+enum class SlotState : uint8_t {
+  kFree = 0,       // in (or on its way to) the free ring
+  kWriting = 1,    // claimed by a producer, payload being written
+  kSubmitted = 2,  // handed to the daemon via a lane, not yet in the WAL
+  kQueued = 3,     // durable and in the dispatch ring (or the daemon's ready list)
+  kRunning = 4,    // leased by a worker
+  kDelayed = 5,    // waiting for a retry time (daemon-held)
+  // The worker fenced its own lease before reporting: from here the daemon can no longer revoke
+  // it, so a Complete that returned OK is never overtaken by a redelivery.
+  kCompleting = 6,
+  kFailing = 7,
+};
+
+// The owner field of a slot no client holds (free, or held by the daemon). Client indexes stay
+// below it (ComputeLayout limits max_clients).
+inline constexpr uint32_t kNoClient = 0xffff;
+
+// State word: generation (32 bits) | owner client index (16) | unused (8) | SlotState (8).
+inline uint64_t PackSlotWord(uint32_t gen, uint32_t owner, SlotState s) {
+  return (static_cast<uint64_t>(gen) << 32) | (static_cast<uint64_t>(owner & 0xffff) << 8) |
+         static_cast<uint8_t>(s);
+}
+inline uint32_t SlotGen(uint64_t w) { return static_cast<uint32_t>(w >> 32); }
+inline uint32_t SlotOwner(uint64_t w) { return static_cast<uint32_t>((w >> 8) & 0xffff); }
+inline SlotState SlotStateOf(uint64_t w) { return static_cast<SlotState>(w & 0xff); }
+// Leased: a worker holds the job (running, or fenced for its outcome).
+inline bool IsLeased(SlotState s) {
+  return s == SlotState::kRunning || s == SlotState::kCompleting || s == SlotState::kFailing;
+}
+// Live: an accepted job that has not finished; its ENQUEUE record must stay in the WAL.
+inline bool IsLive(SlotState s) {
+  return s == SlotState::kQueued || s == SlotState::kDelayed || IsLeased(s);
+}
+
+struct alignas(kCacheLine) SlotHeader {
+  std::atomic<uint64_t> word;  // see PackSlotWord
+  uint64_t job_id;
+  uint64_t enqueued_unix_ns;
+  uint64_t started_unix_ns;
+  uint32_t payload_len;
+  std::atomic<uint32_t> attempt;  // attempts started so far; the lease token of this run
+  uint32_t max_attempts;
+  uint32_t priority;
+  uint64_t not_before_unix_ns;
+};
+static_assert(sizeof(SlotHeader) == kSlotHeaderBytes);
+static_assert(offsetof(SlotHeader, word) == 0);
+static_assert(offsetof(SlotHeader, job_id) == 8);
+static_assert(offsetof(SlotHeader, enqueued_unix_ns) == 16);
+static_assert(offsetof(SlotHeader, started_unix_ns) == 24);
+static_assert(offsetof(SlotHeader, payload_len) == 32);
+static_assert(offsetof(SlotHeader, attempt) == 36);
+static_assert(offsetof(SlotHeader, max_attempts) == 40);
+static_assert(offsetof(SlotHeader, priority) == 44);
+static_assert(offsetof(SlotHeader, not_before_unix_ns) == 48);
+
+}  // namespace taskring::segment
+
+#endif  // TASKRING_SEGMENT_SLOT_H_
