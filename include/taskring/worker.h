@@ -5,18 +5,15 @@
 // handed out again), Complete/Fail return StaleLease and change nothing.
 //
 // Thread-safety: Take/Complete/Fail on one Worker must come from one thread at a time. Stop()
-// may be called from any thread or a signal handler. Run() with threads > 1 runs the handler on
-// a pool inside this process (jobs pass through a moodycamel queue) and serialises lane access
-// itself.
+// may be called from any thread or a signal handler (it is one lock-free atomic store). Run() with
+// threads > 1 runs the handler on a pool inside this process (jobs pass through a moodycamel queue)
+// and serialises lane access itself.
 #ifndef TASKRING_WORKER_H_
 #define TASKRING_WORKER_H_
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 
 #include "taskring/export.h"
 #include "taskring/job.h"
@@ -24,10 +21,6 @@
 #include "taskring/status.h"
 
 namespace taskring {
-
-namespace client {
-class Session;
-}
 
 struct RunOptions {
   uint32_t threads = 1;       // handler threads in this process
@@ -63,25 +56,17 @@ class TASKRING_EXPORT Worker {
   // before Run returns. Returns OK on a normal stop, or the error that ended it.
   using Handler = std::function<Status(const Job&)>;
   [[nodiscard]] Status Run(const Handler& handler, const RunOptions& options = {});
-  void Stop() { stop_.store(true, std::memory_order_relaxed); }
-  [[nodiscard]] uint64_t jobs_done() const { return jobs_done_.load(std::memory_order_relaxed); }
+  // Makes Run return (after finishing the job in hand). Safe from any thread or a signal
+  // handler while the Worker exists.
+  void Stop();
+  // Jobs completed or failed through this Worker so far.
+  [[nodiscard]] uint64_t jobs_done() const;
 
  private:
-  explicit Worker(std::unique_ptr<client::Session> session, const WorkerOptions& options);
-  Status Finish(const Job& job, bool success);
-  // Lane pushes from Take/Complete/Fail/Touch; serialised because heartbeats come from another
-  // thread and the lane is single-producer.
-  Status Push(uint32_t op, uint32_t slot, uint32_t gen, uint32_t attempt);
-  // Runs the handler; an exception it throws fails the job instead of ending the process.
-  static Status Invoke(const Handler& handler, const Job& job);
-  Status RunPool(const Handler& handler, const RunOptions& options);
-  static std::chrono::milliseconds HeartbeatPeriod(uint32_t lease_ms);
-
-  std::unique_ptr<client::Session> session_;
-  WorkerOptions options_;
-  std::mutex push_mu_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> jobs_done_{0};
+  // The session (client entry and lane) and Run's machinery: src/client/worker_impl.h.
+  class Impl;
+  explicit Worker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace taskring

@@ -8,13 +8,14 @@
 #include <utility>
 #include <vector>
 
+#include "client/heartbeat.h"
+#include "client/worker_impl.h"
 #include "taskring/worker.h"
 #include "util/clock.h"
-#include "worker/heartbeat.h"
 
 namespace taskring {
 
-Status Worker::RunPool(const Handler& handler, const RunOptions& options) {
+Status Worker::Impl::RunPool(const Handler& handler, const RunOptions& options) {
   moodycamel::BlockingConcurrentQueue<Job> work;
   moodycamel::BlockingConcurrentQueue<std::pair<Job, bool>> outcomes;
   std::atomic<bool> handlers_stop{false};
@@ -31,7 +32,7 @@ Status Worker::RunPool(const Handler& handler, const RunOptions& options) {
     });
   }
 
-  std::optional<worker::Heartbeat> heartbeat;
+  std::optional<client::Heartbeat> heartbeat;
   if (options.heartbeat) {
     heartbeat.emplace(HeartbeatPeriod(lease_ms()), [this](const Job& j) { (void)Touch(j); });
   }
@@ -49,7 +50,7 @@ Status Worker::RunPool(const Handler& handler, const RunOptions& options) {
   for (;;) {
     std::pair<Job, bool> o;
     while (outcomes.try_dequeue(o)) finish_one(o);
-    const bool want_more = result.ok() && !stop_.load(std::memory_order_relaxed) &&
+    const bool want_more = result.ok() && !stop.load(std::memory_order_relaxed) &&
                            (options.max_jobs == 0 || taken < options.max_jobs);
     if (!want_more) {
       if (in_flight == 0) break;

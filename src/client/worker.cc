@@ -6,12 +6,13 @@
 #include <optional>
 #include <string>
 
+#include "client/heartbeat.h"
 #include "client/session.h"
+#include "client/worker_impl.h"
 #include "segment/ring.h"
 #include "segment/slot_claim.h"
 #include "util/clock.h"
 #include "util/futex.h"
-#include "worker/heartbeat.h"
 
 namespace taskring {
 
@@ -23,13 +24,15 @@ namespace {
 constexpr uint64_t kMsNs = 1'000'000;
 }  // namespace
 
-std::chrono::milliseconds Worker::HeartbeatPeriod(uint32_t lease_ms) {
+std::chrono::milliseconds Worker::Impl::HeartbeatPeriod(uint32_t lease_ms) {
   // Three heartbeats per lease: one delayed by scheduling still leaves a margin.
   return std::chrono::milliseconds(std::max<uint32_t>(lease_ms / 3, 1));
 }
 
-Worker::Worker(std::unique_ptr<client::Session> session, const WorkerOptions& options)
+Worker::Impl::Impl(std::unique_ptr<client::Session> session, const WorkerOptions& options)
     : session_(std::move(session)), options_(options) {}
+
+Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Worker::~Worker() = default;
 
@@ -38,11 +41,22 @@ Status Worker::Open(const WorkerOptions& options, std::unique_ptr<Worker>* out) 
   Status s = client::Session::Open(options.queue, segment::ClientRole::kWorker,
                                    options.attach_timeout_ms, options.wait_for_daemon_ms, &session);
   if (!s.ok()) return s;
-  out->reset(new Worker(std::move(session), options));
+  out->reset(new Worker(std::make_unique<Impl>(std::move(session), options)));
   return Status::OK();
 }
 
-Status Worker::Take(Job* job, uint32_t timeout_ms) {
+Status Worker::Take(Job* job, uint32_t timeout_ms) { return impl_->Take(job, timeout_ms); }
+Status Worker::Complete(const Job& job) { return impl_->Finish(job, true); }
+Status Worker::Fail(const Job& job) { return impl_->Finish(job, false); }
+Status Worker::Touch(const Job& job) { return impl_->Touch(job); }
+uint32_t Worker::lease_ms() const { return impl_->lease_ms(); }
+Status Worker::Run(const Handler& handler, const RunOptions& options) {
+  return impl_->Run(handler, options);
+}
+void Worker::Stop() { impl_->stop.store(true, std::memory_order_relaxed); }
+uint64_t Worker::jobs_done() const { return impl_->jobs_done.load(std::memory_order_relaxed); }
+
+Status Worker::Impl::Take(Job* job, uint32_t timeout_ms) {
   const segment::Segment& seg = session_->seg();
   segment::RingView ring = seg.dispatch_ring();
   const uint32_t me = session_->index();
@@ -87,10 +101,10 @@ Status Worker::Take(Job* job, uint32_t timeout_ms) {
   st->updated_unix_ns.store(now_unix, std::memory_order_relaxed);
   st->packed.store(segment::PackStatus(job->id_, segment::JobStateCode::kRunning, job->attempt_),
                    std::memory_order_release);
-  return Push(static_cast<uint32_t>(LaneOp::kStart), slot, gen, job->attempt_);
+  return Push(LaneOp::kStart, slot, gen, job->attempt_);
 }
 
-Status Worker::Finish(const Job& job, bool success) {
+Status Worker::Impl::Finish(const Job& job, bool success) {
   if (!job.valid()) return Status::InvalidArgument("job was not taken by this worker");
   const segment::Segment& seg = session_->seg();
   if (!seg.ValidSlot(job.slot_)) return Status::InvalidArgument("job handle is corrupt");
@@ -108,13 +122,13 @@ Status Worker::Finish(const Job& job, bool success) {
                               std::to_string(job.attempt_) + " was revoked");
   }
   const auto op = success ? LaneOp::kComplete : LaneOp::kFail;
-  Status s = Push(static_cast<uint32_t>(op), job.slot_, job.slot_gen_, job.attempt_);
+  Status s = Push(op, job.slot_, job.slot_gen_, job.attempt_);
   if (!s.ok()) return s;
-  jobs_done_.fetch_add(1, std::memory_order_relaxed);
+  jobs_done.fetch_add(1, std::memory_order_relaxed);
   return Status::OK();
 }
 
-Status Worker::Invoke(const Handler& handler, const Job& job) {
+Status Worker::Impl::Invoke(const Handler& handler, const Job& job) {
   try {
     return handler(job);
   } catch (const std::exception& e) {
@@ -124,19 +138,18 @@ Status Worker::Invoke(const Handler& handler, const Job& job) {
   }
 }
 
-Status Worker::Push(uint32_t op, uint32_t slot, uint32_t gen, uint32_t attempt) {
+Status Worker::Impl::Push(LaneOp op, uint32_t slot, uint32_t gen, uint32_t attempt) {
   std::lock_guard<std::mutex> lock(push_mu_);
   uint64_t pos = 0;
-  Status s = session_->Push(LaneRecord{op, slot, gen, attempt}, &pos);
+  Status s = session_->Push(LaneRecord{static_cast<uint32_t>(op), slot, gen, attempt}, &pos);
   // Outcomes wake the daemon at once; a start or heartbeat can ride the next wake-up.
-  if (s.ok() && (op == static_cast<uint32_t>(LaneOp::kComplete) ||
-                 op == static_cast<uint32_t>(LaneOp::kFail))) {
+  if (s.ok() && (op == LaneOp::kComplete || op == LaneOp::kFail)) {
     session_->RingDoorbell();
   }
   return s;
 }
 
-Status Worker::Touch(const Job& job) {
+Status Worker::Impl::Touch(const Job& job) {
   if (!job.valid()) return Status::InvalidArgument("job was not taken by this worker");
   const segment::Segment& seg = session_->seg();
   if (!seg.ValidSlot(job.slot_)) return Status::InvalidArgument("job handle is corrupt");
@@ -147,23 +160,20 @@ Status Worker::Touch(const Job& job) {
     return Status::StaleLease("lease of job " + std::to_string(job.id_) + " attempt " +
                               std::to_string(job.attempt_) + " is no longer held");
   }
-  return Push(static_cast<uint32_t>(LaneOp::kTouch), job.slot_, job.slot_gen_, job.attempt_);
+  return Push(LaneOp::kTouch, job.slot_, job.slot_gen_, job.attempt_);
 }
 
-uint32_t Worker::lease_ms() const { return session_->seg().header()->lease_ms; }
+uint32_t Worker::Impl::lease_ms() const { return session_->seg().header()->lease_ms; }
 
-Status Worker::Complete(const Job& job) { return Finish(job, true); }
-Status Worker::Fail(const Job& job) { return Finish(job, false); }
-
-Status Worker::Run(const Handler& handler, const RunOptions& options) {
+Status Worker::Impl::Run(const Handler& handler, const RunOptions& options) {
   if (options.threads > 1) return RunPool(handler, options);
-  std::optional<worker::Heartbeat> heartbeat;
+  std::optional<client::Heartbeat> heartbeat;
   if (options.heartbeat) {
     heartbeat.emplace(HeartbeatPeriod(lease_ms()), [this](const Job& j) { (void)Touch(j); });
   }
   uint64_t idle_since = util::NowMonoNs();
   uint64_t done = 0;
-  while (!stop_.load(std::memory_order_relaxed)) {
+  while (!stop.load(std::memory_order_relaxed)) {
     if (options.max_jobs != 0 && done >= options.max_jobs) break;
     Job job;
     Status s = Take(&job, 100);

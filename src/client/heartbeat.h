@@ -1,7 +1,7 @@
 // Keeps the leases of jobs in hand alive while their handlers run: every period it calls
 // `touch` for each registered job. Lives for one Worker::Run.
-#ifndef TASKRING_WORKER_HEARTBEAT_H_
-#define TASKRING_WORKER_HEARTBEAT_H_
+#ifndef TASKRING_CLIENT_HEARTBEAT_H_
+#define TASKRING_CLIENT_HEARTBEAT_H_
 
 #include <chrono>
 #include <condition_variable>
@@ -12,7 +12,7 @@
 
 #include "taskring/job.h"
 
-namespace taskring::worker {
+namespace taskring::client {
 
 class Heartbeat {
  public:
@@ -63,6 +63,6 @@ class Heartbeat {
   std::thread thread_;  // last: starts after the members it uses
 };
 
-}  // namespace taskring::worker
+}  // namespace taskring::client
 
-#endif  // TASKRING_WORKER_HEARTBEAT_H_
+#endif  // TASKRING_CLIENT_HEARTBEAT_H_

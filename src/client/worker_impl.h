@@ -1,0 +1,56 @@
+// Worker's implementation, kept out of include/taskring/worker.h: the session (client entry and
+// lane) a Worker pushes to, the lock that serialises those pushes, and Run's loops. Shared by
+// worker.cc and worker_pool.cc only.
+#ifndef TASKRING_CLIENT_WORKER_IMPL_H_
+#define TASKRING_CLIENT_WORKER_IMPL_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "client/session.h"
+#include "taskring/job.h"
+#include "taskring/options.h"
+#include "taskring/status.h"
+#include "taskring/worker.h"
+
+namespace taskring {
+
+// Nested in Worker, so it may fill in a Job (Job befriends Worker). Hidden explicitly: a nested
+// class takes the visibility of the class around it, and Worker is TASKRING_EXPORT.
+class __attribute__((visibility("hidden"))) Worker::Impl {
+ public:
+  Impl(std::unique_ptr<client::Session> session, const WorkerOptions& options);
+
+  // What the Worker methods of the same names do.
+  Status Take(Job* job, uint32_t timeout_ms);
+  Status Finish(const Job& job, bool success);  // Complete (success) or Fail
+  Status Touch(const Job& job);
+  uint32_t lease_ms() const;
+  Status Run(const Handler& handler, const RunOptions& options);
+
+  // Set by Worker::Stop from any thread or a signal handler (a lock-free store), read by Run.
+  std::atomic<bool> stop{false};
+  // Jobs finished (completed or failed) by this Worker; read by Worker::jobs_done.
+  std::atomic<uint64_t> jobs_done{0};
+
+ private:
+  // Lane pushes from Take/Complete/Fail/Touch; serialised because heartbeats come from another
+  // thread and the lane is single-producer.
+  Status Push(segment::LaneOp op, uint32_t slot, uint32_t gen, uint32_t attempt);
+  // Runs the handler; an exception it throws fails the job instead of ending the process.
+  static Status Invoke(const Handler& handler, const Job& job);
+  // Run with options.threads > 1 (worker_pool.cc).
+  Status RunPool(const Handler& handler, const RunOptions& options);
+  static std::chrono::milliseconds HeartbeatPeriod(uint32_t lease_ms);
+
+  const std::unique_ptr<client::Session> session_;
+  const WorkerOptions options_;
+  std::mutex push_mu_;
+};
+
+}  // namespace taskring
+
+#endif  // TASKRING_CLIENT_WORKER_IMPL_H_
