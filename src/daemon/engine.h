@@ -24,9 +24,9 @@
 
 #include "daemon/recovery.h"
 #include "daemon/schedule.h"
+#include "deadletter/dead_letter_store.h"
 #include "segment/segment.h"
 #include "taskring/status.h"
-#include "wal/dead_letter_store.h"
 #include "wal/wal_writer.h"
 
 namespace taskring::daemon {
