@@ -10,12 +10,12 @@
 
 #include "cli/commands.h"
 #include "cli/text.h"
+#include "deadletter/dead_letter_store.h"
 #include "segment/segment.h"
 #include "taskring/producer.h"
 #include "util/clock.h"
 #include "util/file_lock.h"
 #include "util/flags.h"
-#include "wal/dead_letter_store.h"
 
 namespace taskring::cli {
 namespace {

@@ -8,9 +8,9 @@
 
 #include <cstdint>
 
+#include "deadletter/dead_letter_store.h"
 #include "segment/segment.h"
 #include "taskring/status.h"
-#include "wal/dead_letter_store.h"
 
 namespace taskring::daemon {
 

@@ -23,9 +23,9 @@ constexpr uint64_t kMsNs = 1'000'000;
 constexpr uint64_t kLaneBudget = 4096;  // records per lane per step: keeps lanes fair
 constexpr int kIdleSpins = 4000;
 
-uint64_t OldestSegmentOnDisk(const std::string& wal_dir, uint64_t current) {
+uint64_t OldestSegmentOnDisk(io::Env* env, const std::string& wal_dir, uint64_t current) {
   std::vector<wal::SegmentFile> files;
-  if (!wal_dir.empty() && wal::ListSegments(wal_dir, &files).ok() && !files.empty()) {
+  if (!wal_dir.empty() && wal::ListSegments(wal_dir, &files, env).ok() && !files.empty()) {
     return files.front().number;
   }
   return current;
@@ -40,8 +40,9 @@ Engine::Engine(segment::Segment& seg, std::unique_ptr<wal::WalWriter> wal,
       clients_(seg),
       handoff_(seg, uint64_t{config.repair_ms} * kMsNs),
       leases_(seg.params().capacity, uint64_t{config.lease_ms} * kMsNs),
-      retention_(config.wal_dir, seg.params().capacity,
-                 OldestSegmentOnDisk(config.wal_dir, wal_->current_segment())),
+      retention_(
+          config.wal_options.env, config.wal_dir, seg.params().capacity,
+          OldestSegmentOnDisk(config.wal_options.env, config.wal_dir, wal_->current_segment())),
       dead_letters_(config.dead_letters, config.dead_max, seg) {}
 
 Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
@@ -428,8 +429,7 @@ void Engine::RelogOldestSegment() {
 }
 
 void Engine::CollectSegments() {
-  const uint64_t deletable = retention_.Deletable(wal_->current_segment());
-  if (deletable == 0) return;
+  if (!retention_.CollectionDue(wal_->current_segment(), now_.mono_ns)) return;
   // Everything that made those segments unnecessary (re-logged jobs, terminal records) must be
   // on disk before they go, or a host crash could lose a job that was only in them.
   if (wal_->buffered_bytes() != 0 || enqueues_unsynced_ || wal_dirty_) {
@@ -437,7 +437,8 @@ void Engine::CollectSegments() {
     enqueues_unsynced_ = false;
     wal_dirty_ = false;
   }
-  retention_.DeleteBefore(retention_.oldest() + deletable);
+  retention_.DeleteBefore(retention_.oldest() + retention_.Deletable(wal_->current_segment()),
+                          now_.mono_ns);
 }
 
 Status Engine::Checkpoint() {
@@ -481,7 +482,7 @@ Status Engine::Checkpoint() {
     fresh.reset();
     // Never leave a suspect file for a later segment to bury in the middle of the log.
     for (uint64_t n = first_new; n <= last_new; ++n) {
-      ::unlink(wal::SegmentPath(config_.wal_dir, n).c_str());
+      (void)config_.wal_options.env->RemoveFile(wal::SegmentPath(config_.wal_dir, n));
     }
     return s;
   }
@@ -490,7 +491,7 @@ Status Engine::Checkpoint() {
   wal_ = std::move(fresh);
   enqueues_unsynced_ = false;
   wal_dirty_ = false;
-  retention_.DeleteBefore(first_new);
+  retention_.DeleteBefore(first_new, now_.mono_ns);
   seg_.Add(segment::Counter::kWalFsyncs);
   LogEvent(
       "WAL: fdatasync had failed; continued in segment %llu with %zu live job(s) re-logged "

@@ -36,10 +36,10 @@
 #include "daemon/recovery.h"
 #include "daemon/slot_handoff.h"
 #include "daemon/wal_retention.h"
+#include "deadletter/dead_letter_store.h"
 #include "segment/segment.h"
 #include "taskring/status.h"
 #include "util/clock.h"
-#include "wal/dead_letter_store.h"
 #include "wal/wal_writer.h"
 
 namespace taskring::daemon {
@@ -57,7 +57,8 @@ struct EngineConfig {
   std::string wal_dir;                // for deleting WAL segments no live job needs
   wal::DeadLetterStore* dead_letters = nullptr;  // required; outlives the engine
   uint64_t dead_max = 10000;                     // oldest dead letters beyond this are removed
-  wal::WalWriterOptions wal_options;             // for reopening the WAL after a failed fdatasync
+  wal::WalWriterOptions wal_options;             // for reopening the WAL after a failed fdatasync;
+                                                 // its env is the engine's file system too
 };
 
 // Sent by the supervisor thread.

@@ -6,8 +6,8 @@
 
 #include <cstdint>
 
+#include "deadletter/dead_letter.h"
 #include "segment/segment.h"
-#include "wal/dead_letter.h"
 #include "wal/wal_record.h"
 
 namespace taskring::daemon {

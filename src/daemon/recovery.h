@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "deadletter/dead_letter_store.h"
 #include "taskring/status.h"
-#include "wal/dead_letter_store.h"
 #include "wal/wal_reader.h"
 
 namespace taskring::daemon {

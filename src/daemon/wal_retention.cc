@@ -1,10 +1,6 @@
 #include "daemon/wal_retention.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
 #include "daemon/log.h"
 #include "wal/wal_segment.h"
@@ -13,6 +9,7 @@ namespace taskring::daemon {
 
 namespace {
 constexpr uint64_t kRelogIntervalNs = 1'000'000'000;
+constexpr uint64_t kRetryIntervalNs = 1'000'000'000;
 }  // namespace
 
 void WalRetention::Pin(uint32_t slot, uint64_t segment) {
@@ -50,16 +47,17 @@ uint64_t WalRetention::Deletable(uint64_t current_segment) const {
   return n;
 }
 
-void WalRetention::DeleteBefore(uint64_t segment) {
-  for (; oldest_ < segment; ++oldest_) {
-    const std::string path = wal::SegmentPath(wal_dir_, oldest_);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      LogEvent("WAL: cannot delete %s: %s", path.c_str(), std::strerror(errno));
-      return;
-    }
-  }
-  // A segment that came back after a host crash could hold records this WAL no longer expects.
-  (void)wal::SyncDir(wal_dir_);
+bool WalRetention::CollectionDue(uint64_t current_segment, uint64_t now_mono_ns) const {
+  if (now_mono_ns < retry_after_mono_ns_) return false;
+  return sync_pending_ || Deletable(current_segment) != 0;
+}
+
+void WalRetention::DeleteBefore(uint64_t segment, uint64_t now_mono_ns) {
+  const Status s = wal::DeleteSegmentsBefore(env_, wal_dir_, segment, &oldest_);
+  sync_pending_ = !s.ok();
+  if (s.ok()) return;
+  retry_after_mono_ns_ = now_mono_ns + kRetryIntervalNs;
+  LogEvent("WAL: %s; retrying in a second", s.ToString().c_str());
 }
 
 }  // namespace taskring::daemon

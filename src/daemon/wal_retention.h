@@ -11,13 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "io/env.h"
+
 namespace taskring::daemon {
 
 class WalRetention {
  public:
-  // `oldest_on_disk`: the lowest segment number present at start.
-  WalRetention(std::string wal_dir, uint32_t capacity, uint64_t oldest_on_disk)
-      : wal_dir_(std::move(wal_dir)), job_segment_(capacity, 0), oldest_(oldest_on_disk) {}
+  // `oldest_on_disk`: the lowest segment number present at start. `env` outlives this.
+  WalRetention(io::Env* env, std::string wal_dir, uint32_t capacity, uint64_t oldest_on_disk)
+      : env_(env),
+        wal_dir_(std::move(wal_dir)),
+        job_segment_(capacity, 0),
+        oldest_(oldest_on_disk) {}
 
   // The job in `slot` now has its latest ENQUEUE record in `segment`.
   void Pin(uint32_t slot, uint64_t segment);
@@ -34,20 +39,26 @@ class WalRetention {
   uint64_t SegmentToRelog(uint64_t current_segment, uint64_t now_mono_ns);
   // How many segments, oldest first and before `current_segment`, no live job pins.
   uint64_t Deletable(uint64_t current_segment) const;
+  // True when DeleteBefore has work: deletable segments, or a directory sync that failed; but
+  // not within a second of a failure, so a broken disk is not hammered (nor the log flooded).
+  bool CollectionDue(uint64_t current_segment, uint64_t now_mono_ns) const;
   // Deletes segment files from the oldest up to (not including) `segment`, then syncs the
-  // directory so the deletions outlive a host crash. Stops at the first file it cannot delete
-  // (logged) and tries again next time.
-  void DeleteBefore(uint64_t segment);
+  // directory so the deletions outlive a host crash (the rule in io/env.h). Stops at the first
+  // file it cannot delete; a failure is logged and retried a second later.
+  void DeleteBefore(uint64_t segment, uint64_t now_mono_ns);
 
   uint64_t oldest() const { return oldest_; }
   const std::string& dir() const { return wal_dir_; }
 
  private:
+  io::Env* env_;
   std::string wal_dir_;
   std::vector<uint64_t> job_segment_;  // per slot: segment pinned by its job (0: none)
   std::map<uint64_t, uint64_t> pins_;  // segment -> live jobs pinned to it
   uint64_t oldest_;                    // lowest segment file still on disk
   uint64_t last_relog_mono_ns_ = 0;
+  bool sync_pending_ = false;  // the last deletion's directory sync (or a deletion) failed
+  uint64_t retry_after_mono_ns_ = 0;
 };
 
 }  // namespace taskring::daemon

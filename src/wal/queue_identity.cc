@@ -1,15 +1,9 @@
 #include "wal/queue_identity.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 
 #include "util/coding.h"
 #include "util/crc32c.h"
-#include "wal/wal_segment.h"
 
 namespace taskring::wal {
 namespace {
@@ -89,46 +83,41 @@ Status DecodeQueueIdentity(std::string_view in, QueueIdentity* out) {
   return Status::OK();
 }
 
-Status ReadQueueIdentity(const std::string& dir, QueueIdentity* out) {
-  const std::string path = dir + "/" + kIdentityFileName;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound("no " + path);
-    return Status::IOError(OsErrorMessage("cannot open", path, errno));
-  }
-  char buf[kMaxFileBytes];
-  const ssize_t n = ::read(fd, buf, sizeof(buf));
-  const int err = errno;
-  ::close(fd);
-  if (n < 0) return Status::IOError(OsErrorMessage("cannot read", path, err));
-  Status s = DecodeQueueIdentity(std::string_view(buf, static_cast<size_t>(n)), out);
+Status ReadQueueIdentity(const std::string& dir, QueueIdentity* out, io::Env* env) {
+  const std::string path = io::JoinPath(dir, kIdentityFileName);
+  io::ReadableFileOptions ropts;
+  ropts.no_follow = true;
+  std::string data;
+  // A bigger file is read to kMaxFileBytes and then fails to decode (its length is wrong).
+  Status s = io::ReadFileToString(env, path, &data, ropts, kMaxFileBytes);
+  if (s.IsNotFound()) return Status::NotFound("no " + path);
+  if (!s.ok()) return io::Annotate("cannot read", s);
+  s = DecodeQueueIdentity(data, out);
   if (!s.ok()) return Status::Corruption(path + ": " + std::string(s.message()));
   return Status::OK();
 }
 
-Status WriteQueueIdentity(const std::string& dir, const QueueIdentity& id, int file_mode) {
+Status WriteQueueIdentity(const std::string& dir, const QueueIdentity& id, int file_mode,
+                          io::Env* env) {
   std::string data;
   EncodeQueueIdentity(id, &data);
-  const std::string path = dir + "/" + kIdentityFileName;
+  const std::string path = io::JoinPath(dir, kIdentityFileName);
   const std::string temp = path + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                        static_cast<mode_t>(file_mode));
-  if (fd < 0) return Status::IOError(OsErrorMessage("cannot create", temp, errno));
-  Status s;
-  if (::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
-    s = Status::IOError(OsErrorMessage("cannot write", temp, errno));
-  } else if (::fdatasync(fd) != 0) {
-    s = Status::IOError(OsErrorMessage("cannot sync", temp, errno));
-  }
-  ::close(fd);
-  if (s.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
-    s = Status::IOError(OsErrorMessage("cannot rename to", path, errno));
-  }
+  io::WritableFileOptions wopts;
+  wopts.mode = file_mode;
+  std::unique_ptr<io::WritableFile> file;
+  Status s = env->NewWritableFile(temp, wopts, &file);
+  if (!s.ok()) return io::Annotate("cannot create", s);
+  s = io::Annotate("cannot write", file->Write(0, data));
+  if (s.ok()) s = io::Annotate("cannot sync", file->DataSync());
+  (void)file->Close();
+  file.reset();
+  if (s.ok()) s = io::Annotate("cannot rename to", env->RenameFile(temp, path));
   if (!s.ok()) {
-    ::unlink(temp.c_str());
+    (void)env->RemoveFile(temp);
     return s;
   }
-  return SyncDir(dir);
+  return io::Annotate("cannot sync", env->SyncDir(dir));
 }
 
 Status CompareQueueIdentity(const QueueIdentity& recorded, const QueueIdentity& wanted,

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "io/env.h"
 #include "taskring/status.h"
 
 namespace taskring::wal {
@@ -37,10 +38,13 @@ void EncodeQueueIdentity(const QueueIdentity& id, std::string* out);
 [[nodiscard]] Status DecodeQueueIdentity(std::string_view in, QueueIdentity* out);
 
 // NotFound when DIR has no identity file (a new directory, or one from before identities).
-[[nodiscard]] Status ReadQueueIdentity(const std::string& dir, QueueIdentity* out);
-// Writes DIR/IDENTITY atomically and durably (temp file, fdatasync, rename, directory fsync).
+[[nodiscard]] Status ReadQueueIdentity(const std::string& dir, QueueIdentity* out,
+                                       io::Env* env = io::Env::Default());
+// Writes DIR/IDENTITY atomically and durably (temp file, fdatasync, rename, directory fsync). A
+// failed directory sync is returned (the rule in io/env.h): the identity is then not known to be
+// durable, and the caller must not start serving on it.
 [[nodiscard]] Status WriteQueueIdentity(const std::string& dir, const QueueIdentity& id,
-                                        int file_mode);
+                                        int file_mode, io::Env* env = io::Env::Default());
 
 // InvalidArgument when `wanted` names another queue than `recorded`; otherwise OK, with one
 // line per changed parameter in *changes ("capacity 65536 -> 1024").

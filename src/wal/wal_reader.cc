@@ -1,11 +1,6 @@
 #include "wal/wal_reader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,49 +11,20 @@
 namespace taskring::wal {
 namespace {
 
-Status ReadWholeFile(const std::string& path, std::string* out) {
-  out->clear();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(OsErrorMessage("cannot open WAL segment", path, errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return Status::IOError(OsErrorMessage("cannot stat WAL segment", path, err));
-  }
-  out->resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < out->size()) {
-    const ssize_t r = ::read(fd, out->data() + got, out->size() - got);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return Status::IOError(OsErrorMessage("cannot read WAL segment", path, err));
-    }
-    if (r == 0) break;  // shrank under us: parse what is there
-    got += static_cast<size_t>(r);
-  }
-  out->resize(got);
-  ::close(fd);
-  return Status::OK();
+Status ReadWholeFile(io::Env* env, const std::string& path, std::string* out) {
+  return io::Annotate("cannot read WAL segment", io::ReadFileToString(env, path, out));
 }
 
-Status TruncateFile(const std::string& path, uint64_t size) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(OsErrorMessage("cannot open torn WAL segment", path, errno));
-  int err = 0;
-  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
-    err = errno;
-  } else if (::fsync(fd) != 0) {
-    // Durable before a newer segment can exist, or the torn region would become mid-log
-    // corruption after a host crash.
-    err = errno;
-  }
-  ::close(fd);
-  if (err != 0)
-    return Status::IOError(OsErrorMessage("cannot truncate torn WAL segment", path, err));
-  return Status::OK();
+Status TruncateFile(io::Env* env, const std::string& path, uint64_t size) {
+  std::unique_ptr<io::WritableFile> file;
+  Status s = env->ReopenWritableFile(path, &file);
+  if (!s.ok()) return io::Annotate("cannot open torn WAL segment", s);
+  s = file->Truncate(size);
+  // Durable before a newer segment can exist, or the torn region would become mid-log
+  // corruption after a host crash.
+  if (s.ok()) s = file->Sync();
+  (void)file->Close();
+  return io::Annotate("cannot truncate torn WAL segment", s);
 }
 
 bool AllZero(std::string_view bytes) {
@@ -73,7 +39,7 @@ class Walker {
 
   Status Run(const std::string& dir) {
     std::vector<SegmentFile> segments;
-    Status s = ListSegments(dir, &segments);
+    Status s = ListSegments(dir, &segments, options_.env);
     if (!s.ok()) return s;
     report_->segments = segments.size();
     if (segments.empty()) return Status::OK();
@@ -83,15 +49,15 @@ class Walker {
     // the segment before them any less "last".
     size_t last = segments.size();
     for (size_t i = segments.size(); i-- > 0;) {
-      struct stat st;
-      if (::stat(segments[i].path.c_str(), &st) == 0 && st.st_size > 0) {
+      io::FileStat st;
+      if (options_.env->Stat(segments[i].path, &st).ok() && st.size > 0) {
         last = i;
         break;
       }
     }
     std::string data;
     for (size_t i = 0; i < segments.size(); ++i) {
-      s = ReadWholeFile(segments[i].path, &data);
+      s = ReadWholeFile(options_.env, segments[i].path, &data);
       if (!s.ok()) return s;
       report_->segment_in_progress = segments[i].number;
       s = WalkSegment(segments[i].path, data, i == last);
@@ -156,7 +122,7 @@ class Walker {
     report_->torn_tail_bytes = data.size() - last_end;
     report_->torn_tail_file = path;
     if (read_only_ || !options_.truncate_torn_tail) return Status::OK();
-    return TruncateFile(path, last_end);
+    return TruncateFile(options_.env, path, last_end);
   }
 
   Status Problem(const std::string& path, uint64_t offset, const std::string& what) {
@@ -182,9 +148,10 @@ Status ReplayWal(const std::string& dir, const ReplayOptions& options,
   return Walker(options, /*read_only=*/false, &fn, report).Run(dir);
 }
 
-Status VerifyWal(const std::string& dir, ReplayReport* report) {
+Status VerifyWal(const std::string& dir, ReplayReport* report, io::Env* env) {
   *report = ReplayReport();
   ReplayOptions options;
+  options.env = env;
   options.truncate_torn_tail = false;
   options.salvage = false;
   return Walker(options, /*read_only=*/true, nullptr, report).Run(dir);

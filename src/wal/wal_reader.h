@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "io/env.h"
 #include "taskring/status.h"
 #include "wal/wal_record.h"
 
@@ -28,6 +29,8 @@ struct ReplayOptions {
   // Skip mid-log corruption (listed in ReplayReport::problems) instead of failing. Loses the
   // damaged records, so only for an operator who accepts that.
   bool salvage = false;
+  // Every file-system call goes through it. Not owned; must outlive the call.
+  io::Env* env = io::Env::Default();
 };
 
 struct ReplayReport {
@@ -51,7 +54,8 @@ struct ReplayReport {
 
 // The same walk, read-only: never truncates or writes. Returns Corruption naming the file and
 // byte offset of the first corrupt record, or OK (a torn tail is OK and shows in *report).
-[[nodiscard]] Status VerifyWal(const std::string& dir, ReplayReport* report);
+[[nodiscard]] Status VerifyWal(const std::string& dir, ReplayReport* report,
+                               io::Env* env = io::Env::Default());
 
 }  // namespace taskring::wal
 

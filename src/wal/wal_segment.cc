@@ -1,9 +1,5 @@
 #include "wal/wal_segment.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
@@ -40,47 +36,34 @@ bool ParseSegmentFileName(std::string_view name, uint64_t* number) {
   return true;
 }
 
-Status ListSegments(const std::string& dir, std::vector<SegmentFile>* out) {
+Status ListSegments(const std::string& dir, std::vector<SegmentFile>* out, io::Env* env) {
   out->clear();
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) {
-    const int err = errno;
-    std::string msg = OsErrorMessage("cannot open WAL directory", dir, err);
-    return err == ENOENT ? Status::NotFound(msg) : Status::IOError(msg);
-  }
-  errno = 0;
-  while (const dirent* entry = readdir(d)) {
+  std::vector<std::string> names;
+  Status s = env->GetChildren(dir, &names);
+  if (!s.ok()) return io::Annotate("cannot open WAL directory", s);
+  for (const std::string& name : names) {
     uint64_t number;
-    if (ParseSegmentFileName(entry->d_name, &number)) {
-      out->push_back({number, SegmentPath(dir, number)});
-    }
-    errno = 0;
+    if (ParseSegmentFileName(name, &number)) out->push_back({number, SegmentPath(dir, number)});
   }
-  const int err = errno;
-  closedir(d);
-  if (err != 0) return Status::IOError(OsErrorMessage("cannot list WAL directory", dir, err));
   std::sort(out->begin(), out->end(),
             [](const SegmentFile& a, const SegmentFile& b) { return a.number < b.number; });
   return Status::OK();
 }
 
-std::string OsErrorMessage(std::string_view what, const std::string& path, int err) {
-  std::string msg(what);
-  msg += ' ';
-  msg += path;
-  msg += ": ";
-  msg += std::strerror(err);
-  return msg;
-}
-
-Status SyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(OsErrorMessage("cannot open", dir, errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status::IOError(OsErrorMessage("cannot sync", dir, err));
-  return Status::OK();
+Status DeleteSegmentsBefore(io::Env* env, const std::string& dir, uint64_t before,
+                            uint64_t* oldest) {
+  Status result;
+  for (; *oldest < before; ++*oldest) {
+    Status s = env->RemoveFile(SegmentPath(dir, *oldest));
+    if (!s.ok() && !s.IsNotFound()) {
+      result = io::Annotate("cannot delete WAL segment", s);
+      break;
+    }
+  }
+  // A segment that came back after a host crash could hold records this WAL no longer expects.
+  Status s = env->SyncDir(dir);
+  if (result.ok() && !s.ok()) result = io::Annotate("cannot sync WAL directory", s);
+  return result;
 }
 
 }  // namespace taskring::wal

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "io/env.h"
 #include "taskring/status.h"
 
 namespace taskring::wal {
@@ -28,13 +29,19 @@ bool ParseSegmentFileName(std::string_view name, uint64_t* number);
 
 // Lists the segment files of dir sorted by number. NotFound when dir does not exist, IOError
 // (naming the path and the OS reason) when it cannot be read.
-[[nodiscard]] Status ListSegments(const std::string& dir, std::vector<SegmentFile>* out);
+[[nodiscard]] Status ListSegments(const std::string& dir, std::vector<SegmentFile>* out,
+                                  io::Env* env = io::Env::Default());
 
-// "<what> <path>: <strerror(err)>", the shape of every OS error message in the WAL.
-std::string OsErrorMessage(std::string_view what, const std::string& path, int err);
-
-// fsyncs directory `dir`, so the names created or renamed in it are durable.
-[[nodiscard]] Status SyncDir(const std::string& dir);
+// Retention: removes the segment files numbered *oldest .. before-1 of dir, oldest first, then
+// syncs dir so the removals are durable. *oldest advances past each segment removed (or already
+// absent) and is left on the first one that could not be removed, so a later call resumes there.
+// Returns the first error, annotated ("cannot delete WAL segment <path>: <reason>", or "cannot
+// sync WAL directory <dir>: <reason>"); the directory is synced even after a removal failed, so
+// the removals that happened are made durable. A failed sync follows the rule in io/env.h: log
+// it and call again at the next collection (a removal that is not durable can only bring an old,
+// superseded segment back after a host crash, never lose a record).
+[[nodiscard]] Status DeleteSegmentsBefore(io::Env* env, const std::string& dir, uint64_t before,
+                                          uint64_t* oldest);
 
 }  // namespace taskring::wal
 

@@ -1,11 +1,6 @@
 #include "wal/wal_writer.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <utility>
 #include <vector>
 
@@ -16,44 +11,13 @@
 
 namespace taskring::wal {
 
-namespace detail {
-namespace {
-PwriteFn g_pwrite = nullptr;
-FdatasyncFn g_fdatasync = nullptr;
-}  // namespace
-
-void SetPwriteForTesting(PwriteFn fn) { g_pwrite = fn; }
-void SetFdatasyncForTesting(FdatasyncFn fn) { g_fdatasync = fn; }
-}  // namespace detail
-
-namespace {
-
-ssize_t DoPwrite(int fd, const void* buf, size_t n, off_t offset) {
-  return detail::g_pwrite ? detail::g_pwrite(fd, buf, n, offset) : ::pwrite(fd, buf, n, offset);
-}
-
-int DoFdatasync(int fd) { return detail::g_fdatasync ? detail::g_fdatasync(fd) : ::fdatasync(fd); }
-
-int RetryOnEintr(int (*fn)(int), int fd) {
-  int r;
-  do {
-    r = fn(fd);
-  } while (r != 0 && errno == EINTR);
-  return r;
-}
-
-}  // namespace
-
 Status WalWriter::Open(const std::string& dir, const WalWriterOptions& options, uint64_t next_lsn,
                        std::unique_ptr<WalWriter>* out) {
   std::vector<SegmentFile> segments;
-  Status s = ListSegments(dir, &segments);
+  Status s = ListSegments(dir, &segments, options.env);
   if (!s.ok()) return Status::IOError(s.message());
 
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return Status::IOError(OsErrorMessage("cannot open WAL directory", dir, errno));
-
-  std::unique_ptr<WalWriter> writer(new WalWriter(dir, options, next_lsn, dir_fd));
+  std::unique_ptr<WalWriter> writer(new WalWriter(dir, options, next_lsn));
   const uint64_t number = segments.empty() ? 1 : segments.back().number + 1;
   s = writer->OpenSegment(number);
   writer->tail_segment_ = number;
@@ -62,36 +26,29 @@ Status WalWriter::Open(const std::string& dir, const WalWriterOptions& options, 
   return Status::OK();
 }
 
-WalWriter::WalWriter(std::string dir, const WalWriterOptions& options, uint64_t next_lsn,
-                     int dir_fd)
-    : dir_(std::move(dir)), options_(options), dir_fd_(dir_fd), next_lsn_(next_lsn) {}
+WalWriter::WalWriter(std::string dir, const WalWriterOptions& options, uint64_t next_lsn)
+    : dir_(std::move(dir)), options_(options), env_(options.env), next_lsn_(next_lsn) {}
 
-WalWriter::~WalWriter() {
-  if (fd_ >= 0) ::close(fd_);
-  if (dir_fd_ >= 0) ::close(dir_fd_);
-}
+WalWriter::~WalWriter() = default;
 
 Status WalWriter::OpenSegment(uint64_t number) {
   const std::string path = SegmentPath(dir_, number);
-  // O_EXCL: never reuse a file, whatever its content.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options_.file_mode);
-  if (fd < 0) return Status::IOError(OsErrorMessage("cannot create WAL segment", path, errno));
-  if (::fchmod(fd, static_cast<mode_t>(options_.file_mode)) != 0) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(path.c_str());
-    return Status::IOError(OsErrorMessage("cannot set mode of WAL segment", path, err));
-  }
+  // Exclusive: never reuse a file, whatever its content.
+  io::WritableFileOptions fopts;
+  fopts.exclusive = true;
+  fopts.mode = options_.file_mode;
+  fopts.exact_mode = true;
+  std::unique_ptr<io::WritableFile> file;
+  Status s = env_->NewWritableFile(path, fopts, &file);
+  if (!s.ok()) return io::Annotate("cannot create WAL segment", s);
   // Without this the new directory entry, and so every record in the file, can vanish in a
-  // host crash even after the file itself was fdatasynced.
-  if (RetryOnEintr(::fsync, dir_fd_) != 0) {
-    const int err = errno;
-    ::close(fd);
-    sync_error_ = Status::IOError(OsErrorMessage("cannot sync WAL directory", dir_, err));
+  // host crash even after the file itself was fdatasynced. Sticky, by the rule in io/env.h.
+  s = env_->SyncDir(dir_);
+  if (!s.ok()) {
+    sync_error_ = io::Annotate("cannot sync WAL directory", s);
     return sync_error_;
   }
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
+  file_ = std::move(file);  // closes the previous segment
   path_ = path;
   segment_number_ = number;
   file_size_ = 0;
@@ -175,32 +132,12 @@ Status WalWriter::Flush() {
 }
 
 Status WalWriter::WriteChunk(const std::string& bytes) {
-  const char* p = bytes.data();
-  size_t left = bytes.size();
-  off_t offset = static_cast<off_t>(file_size_);
-  int err = 0;
-  while (left > 0) {
-    const ssize_t r = DoPwrite(fd_, p, left, offset);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      break;
-    }
-    if (r == 0) {  // no progress and no errno: do not spin
-      err = EIO;
-      break;
-    }
-    p += r;
-    left -= static_cast<size_t>(r);
-    offset += r;
-  }
-  if (err != 0) {
-    // Cut off the partial tail so the file ends at a record boundary. If that fails too, the
-    // retry still writes at file_size_ (pwrite) and overwrites it with the same bytes or more.
-    if (static_cast<uint64_t>(offset) != file_size_) {
-      (void)::ftruncate(fd_, static_cast<off_t>(file_size_));
-    }
-    return Status::IOError(OsErrorMessage("cannot write WAL segment", path_, err));
+  Status s = file_->Write(file_size_, bytes);
+  if (!s.ok()) {
+    // Cut off any partial tail so the file ends at a record boundary. If that fails too, the
+    // retry still writes at file_size_ and overwrites it with the same bytes or more.
+    (void)file_->Truncate(file_size_);
+    return io::Annotate("cannot write WAL segment", s);
   }
   file_size_ += bytes.size();
   bytes_written_ += bytes.size();
@@ -213,8 +150,9 @@ Status WalWriter::Sync() {
 }
 
 Status WalWriter::SyncFile() {
-  if (RetryOnEintr(DoFdatasync, fd_) != 0) {
-    sync_error_ = Status::IOError(OsErrorMessage("cannot sync WAL segment", path_, errno));
+  Status s = file_->DataSync();
+  if (!s.ok()) {
+    sync_error_ = io::Annotate("cannot sync WAL segment", s);
     return sync_error_;
   }
   ++syncs_;

@@ -7,14 +7,13 @@
 // Failure model:
 //  - A failed write (ENOSPC, EIO ...) keeps every buffered byte and cuts the file back to the
 //    last fully written offset, so the caller may retry Flush() once space is freed.
-//  - A failed fdatasync is sticky: after it the kernel may have dropped the dirty pages and
+//  - A failed fdatasync is sticky (and so is a failed sync of the directory after creating a
+//    segment, the rule in io/env.h): after it the kernel may have dropped the dirty pages and
 //    report the next fsync as a success, so retrying could claim durability that does not exist.
 //    Every later Flush()/Sync() returns the same error; the owner must discard this writer, open a
 //    new one (it starts a new segment) and re-log what was not known to be durable.
 #ifndef TASKRING_WAL_WAL_WRITER_H_
 #define TASKRING_WAL_WAL_WRITER_H_
-
-#include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +21,7 @@
 #include <memory>
 #include <string>
 
+#include "io/env.h"
 #include "taskring/status.h"
 #include "wal/wal_record.h"
 
@@ -35,6 +35,9 @@ struct WalWriterOptions {
   // Mode of new segment files, applied exactly (not filtered by the umask). 0640 lets a group
   // (e.g. an ops tool) read the WAL.
   int file_mode = 0600;
+  // Every file-system call goes through it (tests pass a MemEnv or FaultInjectionEnv). Not
+  // owned; must outlive the writer. One virtual call per Flush chunk and per Sync: no copy.
+  io::Env* env = io::Env::Default();
 };
 
 class WalWriter {
@@ -87,7 +90,7 @@ class WalWriter {
     std::string bytes;
   };
 
-  WalWriter(std::string dir, const WalWriterOptions& options, uint64_t next_lsn, int dir_fd);
+  WalWriter(std::string dir, const WalWriterOptions& options, uint64_t next_lsn);
 
   Status OpenSegment(uint64_t number);
   Status SyncFile();
@@ -96,12 +99,12 @@ class WalWriter {
 
   const std::string dir_;
   const WalWriterOptions options_;
-  int dir_fd_ = -1;
-  int fd_ = -1;
-  std::string path_;             // of the current segment
-  uint64_t segment_number_ = 0;  // of the current segment
-  uint64_t tail_segment_ = 0;    // of the last Add()ed record
-  uint64_t file_size_ = 0;       // bytes of the current segment known to be written
+  io::Env* const env_;
+  std::unique_ptr<io::WritableFile> file_;  // the current segment
+  std::string path_;                        // of the current segment
+  uint64_t segment_number_ = 0;             // of the current segment
+  uint64_t tail_segment_ = 0;               // of the last Add()ed record
+  uint64_t file_size_ = 0;                  // bytes of the current segment known to be written
 
   std::deque<Chunk> pending_;
   size_t buffered_bytes_ = 0;
@@ -115,15 +118,6 @@ class WalWriter {
   uint64_t syncs_ = 0;
   Status sync_error_;  // sticky, see the class comment
 };
-
-namespace detail {
-// Test hooks to inject write and sync failures. Not thread-safe; set them before opening a
-// writer and reset them (nullptr restores the real call) before the test ends.
-using PwriteFn = ssize_t (*)(int fd, const void* buf, size_t n, off_t offset);
-using FdatasyncFn = int (*)(int fd);
-void SetPwriteForTesting(PwriteFn fn);
-void SetFdatasyncForTesting(FdatasyncFn fn);
-}  // namespace detail
 
 }  // namespace taskring::wal
 

@@ -10,8 +10,10 @@
 #include <map>
 #include <thread>
 
+#include "io/fault_injection_env.h"
 #include "small_segment.h"
 #include "wal/wal_reader.h"
+#include "wal/wal_segment.h"
 
 namespace taskring::daemon {
 namespace {
@@ -34,6 +36,7 @@ class EngineTest : public ::testing::Test {
     config_.wal_dir = wal_dir_;
     config_.dead_letters = dead_.get();
     config_.retry_backoff_ms = 0;  // a failed job is due again at once
+    config_.wal_options.env = &disk_;
   }
   void StartEngine(std::vector<RecoveredJob> jobs = {}, uint64_t max_id = 0) {
     std::unique_ptr<wal::WalWriter> writer;
@@ -104,6 +107,7 @@ class EngineTest : public ::testing::Test {
     std::vector<wal::WalRecord> out;
     wal::ReplayOptions o;
     o.truncate_torn_tail = false;
+    o.env = &disk_;
     wal::ReplayReport report;
     EXPECT_OK(wal::ReplayWal(
         wal_dir_, o,
@@ -115,6 +119,8 @@ class EngineTest : public ::testing::Test {
     return out;
   }
 
+  // The real file system, through a layer that fails chosen calls or loses unsynced data.
+  io::FaultInjectionEnv disk_{io::Env::Default()};
   test::TempDir tmp_;
   SmallSegment seg_{kCapacity};
   std::string wal_dir_;
@@ -262,6 +268,56 @@ TEST_F(EngineTest, ARunWithoutHeartbeatIsReclaimedWhenItsLeaseExpires) {
   Push(kWorker, LaneOp::kComplete, t.slot, t.gen, t.attempt);
   engine_->Step();
   EXPECT_EQ(seg_->Read(segment::Counter::kStaleAcks), 1u);
+}
+
+segment::DaemonState DaemonState(const segment::Segment& seg) {
+  return static_cast<segment::DaemonState>(seg.header()->daemon_state.load());
+}
+
+TEST_F(EngineTest, AFailedWriteRefusesNewJobsUntilAWriteGetsThrough) {
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  seg_->header()->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRunning));
+  using Fault = io::FaultInjectionEnv::Fault;
+  disk_.Inject(Fault(io::FaultInjectionEnv::Op::kWrite).Times(2).Error(ENOSPC));
+  const uint64_t id = Enqueue("kept");
+  EXPECT_FALSE(engine_->Step());
+  EXPECT_TRUE(engine_->refusing());
+  EXPECT_EQ(DaemonState(*seg_), segment::DaemonState::kRefusing);
+  EXPECT_EQ(seg_->client(kProducer)->committed.load(), 0u) << "not accepted";
+  EXPECT_FALSE(engine_->Step()) << "still failing";
+  EXPECT_TRUE(engine_->Step()) << "the disk has room again";
+  EXPECT_FALSE(engine_->refusing());
+  EXPECT_EQ(DaemonState(*seg_), segment::DaemonState::kRunning);
+  EXPECT_EQ(seg_->client(kProducer)->committed.load(), 1u);
+  EXPECT_EQ(StateOf(id), JobState::kQueued);
+  const auto records = WalRecords();
+  ASSERT_EQ(records.size(), 1u) << "written once, nothing lost, nothing doubled";
+  EXPECT_EQ(records[0].payload, "kept");
+}
+
+// After a failed fdatasync the kernel may have dropped the segment's dirty pages: the engine
+// continues in a new segment holding every live job, synced, and deletes the old ones. A power
+// loss right after must still find every accepted job.
+TEST_F(EngineTest, AFailedSyncCheckpointsEveryLiveJobIntoANewSegment) {
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  const uint64_t first = Enqueue("first");
+  engine_->Step();
+  std::vector<wal::SegmentFile> before;
+  ASSERT_OK(wal::ListSegments(wal_dir_, &before, &disk_));
+  ASSERT_EQ(before.size(), 1u);
+  disk_.Inject(io::FaultInjectionEnv::Fault(io::FaultInjectionEnv::Op::kSync).Times(1));
+  const uint64_t second = Enqueue("second");
+  EXPECT_TRUE(engine_->Step());
+  EXPECT_FALSE(engine_->refusing());
+  EXPECT_EQ(seg_->client(kProducer)->committed.load(), 2u) << "accepted once the checkpoint synced";
+  std::vector<wal::SegmentFile> after;
+  ASSERT_OK(wal::ListSegments(wal_dir_, &after, &disk_));
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_GT(after[0].number, before[0].number) << "the suspect segment is gone";
+  ASSERT_OK(disk_.DropUnsyncedData());
+  std::map<uint64_t, std::string> jobs;
+  for (const auto& r : WalRecords()) jobs[r.job_id] = r.payload;
+  EXPECT_EQ(jobs, (std::map<uint64_t, std::string>{{first, "first"}, {second, "second"}}));
 }
 
 }  // namespace

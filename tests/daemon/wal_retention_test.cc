@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "io/fault_injection_env.h"
 #include "test_util.h"
 #include "wal/wal_segment.h"
 
@@ -24,7 +25,7 @@ class WalRetentionTest : public ::testing::Test {
 };
 
 TEST_F(WalRetentionTest, OnlyTheUnpinnedPrefixIsDeletable) {
-  WalRetention r(tmp_.path(), 8, 1);
+  WalRetention r(io::Env::Default(), tmp_.path(), 8, 1);
   r.Pin(0, 2);
   r.Pin(1, 4);
   EXPECT_EQ(r.Deletable(5), 1u) << "segment 1 only: 2 is pinned";
@@ -44,8 +45,8 @@ TEST_F(WalRetentionTest, OnlyTheUnpinnedPrefixIsDeletable) {
 
 TEST_F(WalRetentionTest, DeletesTheFilesAndRemembersWhereItStopped) {
   for (uint64_t s = 1; s <= 4; ++s) Touch(s);
-  WalRetention r(tmp_.path(), 8, 1);
-  r.DeleteBefore(3);
+  WalRetention r(io::Env::Default(), tmp_.path(), 8, 1);
+  r.DeleteBefore(3, 0);
   EXPECT_FALSE(Exists(1));
   EXPECT_FALSE(Exists(2));
   EXPECT_TRUE(Exists(3));
@@ -53,20 +54,39 @@ TEST_F(WalRetentionTest, DeletesTheFilesAndRemembersWhereItStopped) {
   // A file that cannot be deleted (here: a directory in its place) stops the deletion there.
   ASSERT_EQ(::unlink(wal::SegmentPath(tmp_.path(), 4).c_str()), 0);
   ASSERT_EQ(::mkdir(wal::SegmentPath(tmp_.path(), 4).c_str(), 0700), 0);
-  r.DeleteBefore(6);
+  r.DeleteBefore(6, 0);
   EXPECT_FALSE(Exists(3));
   EXPECT_TRUE(Exists(4));
   EXPECT_EQ(r.oldest(), 4u) << "tried again next time";
+  EXPECT_FALSE(r.CollectionDue(6, kSecond - 1)) << "not within a second of the failure";
+  EXPECT_TRUE(r.CollectionDue(6, kSecond));
+}
+
+TEST_F(WalRetentionTest, AFailedDirectorySyncIsRetriedEvenWithNothingLeftToDelete) {
+  io::FaultInjectionEnv env(io::Env::Default());
+  for (uint64_t s = 1; s <= 3; ++s) Touch(s);
+  WalRetention r(&env, tmp_.path(), 8, 1);
+  EXPECT_TRUE(r.CollectionDue(3, 0));
+  env.Inject(io::FaultInjectionEnv::Fault(io::FaultInjectionEnv::Op::kSyncDir).Times(1));
+  r.DeleteBefore(3, 10 * kSecond);
+  EXPECT_FALSE(Exists(1));
+  EXPECT_EQ(r.oldest(), 3u);
+  EXPECT_EQ(r.Deletable(3), 0u);
+  EXPECT_FALSE(r.CollectionDue(3, 10 * kSecond)) << "backing off";
+  EXPECT_TRUE(r.CollectionDue(3, 11 * kSecond)) << "the deletions are not durable yet";
+  r.DeleteBefore(3, 11 * kSecond);
+  EXPECT_FALSE(r.CollectionDue(3, 12 * kSecond)) << "synced";
+  EXPECT_EQ(env.injected_failures(), 1);
 }
 
 TEST_F(WalRetentionTest, AMissingFileCountsAsDeleted) {
-  WalRetention r(tmp_.path(), 8, 1);
-  r.DeleteBefore(3);
+  WalRetention r(io::Env::Default(), tmp_.path(), 8, 1);
+  r.DeleteBefore(3, 0);
   EXPECT_EQ(r.oldest(), 3u);
 }
 
 TEST_F(WalRetentionTest, RelogsTheOldestSegmentOnlyWhenFarBehindPinnedAndNotTooOften) {
-  WalRetention r(tmp_.path(), 8, 1);
+  WalRetention r(io::Env::Default(), tmp_.path(), 8, 1);
   r.Pin(0, 1);
   EXPECT_EQ(r.SegmentToRelog(2, 10 * kSecond), 0u) << "one rotation behind: not yet";
   EXPECT_EQ(r.SegmentToRelog(3, 10 * kSecond), 1u);
@@ -77,7 +97,7 @@ TEST_F(WalRetentionTest, RelogsTheOldestSegmentOnlyWhenFarBehindPinnedAndNotTooO
 }
 
 TEST_F(WalRetentionTest, WithoutADirectoryNothingIsDeletable) {
-  WalRetention r("", 8, 1);
+  WalRetention r(io::Env::Default(), "", 8, 1);
   EXPECT_EQ(r.Deletable(10), 0u);
 }
 

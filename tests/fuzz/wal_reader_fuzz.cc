@@ -4,7 +4,7 @@
 // Input layout (inputs shorter than 5 bytes are one segment, in memory only):
 //   byte 0      flags
 //                 bit 0     two segment files (else one)
-//                 bits 1-3  all zero: also run the file-based recovery (1 input in 8); the
+//                 bits 1-3  all zero: also run recovery on files (1 input in 8; in a MemEnv); the
 //                           in-memory checks run for every input
 //                 bit 4     second segment is numbered UINT64_MAX instead of 2
 //                 bit 5     file run: also replay (no salvage) with a callback that fails at
@@ -27,19 +27,17 @@
 //    leaves a log that then verifies clean with the same records; a salvage replay delivers
 //    what the non-salvage one did (as a prefix) and only fails with IOError; a failing callback
 //    stops the replay with exactly its error.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "fuzz_common.h"
+#include "io/env.h"
+#include "io/mem_env.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
 #include "wal/wal_format.h"
@@ -155,61 +153,28 @@ std::vector<WalRecord> ParseChecked(std::string_view seg) {
   return records;
 }
 
-// --- file-based recovery --------------------------------------------------------------------
+// --- recovery over segment files, in a MemEnv ------------------------------------------------
 
-std::string& WalDir() {
-  static std::string dir;
+// The segments live in a MemEnv (io/mem_env.h): the recovery code under test is the same, it
+// only reaches files through io::Env, and no input leaves files behind on a disk.
+io::MemEnv& Env() {
+  static io::MemEnv* env = [] {
+    auto* e = new io::MemEnv;
+    FUZZ_CHECK(e->CreateDir("/wal", 0700).ok(), "cannot create the in-memory WAL directory");
+    return e;
+  }();
+  return *env;
+}
+
+const std::string& WalDir() {
+  static const std::string dir = "/wal";
   return dir;
-}
-
-void RemoveWalDir() {
-  if (!WalDir().empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(WalDir(), ec);
-  }
-}
-
-// A private directory per process, on tmpfs when possible (truncation fsyncs).
-const std::string& EnsureWalDir() {
-  std::string& dir = WalDir();
-  if (!dir.empty()) return dir;
-  std::string base;
-  if (const char* env = std::getenv("TASKRING_FUZZ_TMPDIR")) {
-    base = env;
-  } else if (::access("/dev/shm", W_OK) == 0) {
-    base = "/dev/shm";
-  } else if (const char* tmp = std::getenv("TMPDIR")) {
-    base = tmp;
-  } else {
-    base = "/tmp";
-  }
-  std::string templ = base + "/taskring-walfuzz-XXXXXX";
-  FUZZ_CHECK(::mkdtemp(templ.data()) != nullptr, "mkdtemp %s failed", templ.c_str());
-  dir = templ;
-  std::atexit(RemoveWalDir);
-  return dir;
-}
-
-void WriteFile(const std::string& path, std::string_view bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  FUZZ_CHECK(fd >= 0, "cannot create %s", path.c_str());
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    FUZZ_CHECK(w > 0, "cannot write %s", path.c_str());
-    done += static_cast<size_t>(w);
-  }
-  ::close(fd);
 }
 
 std::string ReadFile(const std::string& path) {
   std::string out;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  FUZZ_CHECK(fd >= 0, "cannot open %s", path.c_str());
-  char buf[65536];
-  ssize_t r;
-  while ((r = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(r));
-  ::close(fd);
+  Status s = io::ReadFileToString(&Env(), path, &out);
+  FUZZ_CHECK(s.ok(), "cannot read %s: %s", path.c_str(), s.ToString().c_str());
   return out;
 }
 
@@ -219,9 +184,15 @@ struct Files {
 };
 
 void WriteSegments(const Files& files) {
-  const std::string& dir = EnsureWalDir();
-  for (uint64_t n : {uint64_t{1}, uint64_t{2}, UINT64_MAX}) ::unlink(SegmentPath(dir, n).c_str());
-  for (size_t i = 0; i < files.paths.size(); ++i) WriteFile(files.paths[i], files.contents[i]);
+  for (uint64_t n : {uint64_t{1}, uint64_t{2}, UINT64_MAX}) {
+    (void)Env().RemoveFile(SegmentPath(WalDir(), n));
+  }
+  for (size_t i = 0; i < files.paths.size(); ++i) {
+    std::unique_ptr<io::WritableFile> f;
+    Status s = Env().NewWritableFile(files.paths[i], {}, &f);
+    if (s.ok()) s = f->Write(0, files.contents[i]);
+    FUZZ_CHECK(s.ok(), "cannot write %s: %s", files.paths[i].c_str(), s.ToString().c_str());
+  }
 }
 
 struct Replayed {
@@ -237,6 +208,7 @@ Replayed Replay(bool salvage, int fail_at) {
   ReplayOptions options;
   options.truncate_torn_tail = true;
   options.salvage = salvage;
+  options.env = &Env();
   r.status = ReplayWal(
       WalDir(), options,
       [&](const WalRecord& rec) -> Status {
@@ -306,7 +278,7 @@ void RunFiles(const Files& files, const std::vector<WalRecord>& found, uint8_t f
   // 1. VerifyWal: read-only.
   WriteSegments(files);
   ReplayReport verified;
-  Status vs = VerifyWal(WalDir(), &verified);
+  Status vs = VerifyWal(WalDir(), &verified, &Env());
   CheckErrorStatus(vs, {Code::kCorruption, Code::kIOError, Code::kNotFound}, "VerifyWal");
   for (size_t i = 0; i < files.paths.size(); ++i) {
     FUZZ_CHECK(ReadFile(files.paths[i]) == files.contents[i], "VerifyWal changed %s",
@@ -333,7 +305,7 @@ void RunFiles(const Files& files, const std::vector<WalRecord>& found, uint8_t f
                strict.delivered.size(), found.size());
     // The repaired log verifies clean, with the same records.
     ReplayReport again;
-    Status as = VerifyWal(WalDir(), &again);
+    Status as = VerifyWal(WalDir(), &again, &Env());
     FUZZ_CHECK(as.ok(), "log does not verify after a successful replay: %s", as.ToString().c_str());
     FUZZ_CHECK(again.torn_tail_bytes == 0, "torn tail of %llu bytes left after truncation",
                (unsigned long long)again.torn_tail_bytes);
@@ -410,7 +382,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   if ((flags & 0x0e) == 0) {
-    const std::string& dir = EnsureWalDir();
+    const std::string& dir = WalDir();
     Files files;
     files.paths.push_back(SegmentPath(dir, 1));
     files.contents.push_back(seg1);

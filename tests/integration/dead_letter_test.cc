@@ -5,11 +5,11 @@
 #include <chrono>
 #include <thread>
 
+#include "deadletter/dead_letter_store.h"
 #include "segment/segment.h"
 #include "taskring/producer.h"
 #include "taskring/worker.h"
 #include "test_util.h"
-#include "wal/dead_letter_store.h"
 
 namespace taskring {
 namespace {

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "io/env.h"
+#include "io/fault_injection_env.h"
+#include "io/mem_env.h"
 #include "test_util.h"
 #include "wal/wal_format.h"
 #include "wal/wal_reader.h"
@@ -29,6 +32,8 @@ using testutil::FileSize;
 using testutil::FlipByte;
 using testutil::ReadFileBytes;
 using testutil::WriteFileBytes;
+using Fault = io::FaultInjectionEnv::Fault;
+using FaultOp = io::FaultInjectionEnv::Op;
 
 WalRecord MakeRecord(uint64_t job_id, size_t payload_size) {
   WalRecord r;
@@ -80,6 +85,12 @@ Status ReadAll(const std::string& dir, std::vector<WalRecord>* out, ReplayReport
 std::vector<SegmentFile> Segments(const std::string& dir) {
   std::vector<SegmentFile> segments;
   EXPECT_TRUE(ListSegments(dir, &segments).ok());
+  return segments;
+}
+
+std::vector<SegmentFile> Segments(io::Env* env, const std::string& dir) {
+  std::vector<SegmentFile> segments;
+  EXPECT_TRUE(ListSegments(dir, &segments, env).ok());
   return segments;
 }
 
@@ -565,134 +576,265 @@ TEST(WalTest, CallbackErrorStopsReplayAndIsReturned) {
   EXPECT_EQ(3u, report.records);
 }
 
-// --- failure injection ---
-
-struct FailPlan {
-  int calls = 0;
-  int fail_at = -1;    // call index that fails (after the first, partial one)
-  size_t partial = 0;  // bytes the first call writes (0 = all)
-  bool eintr_every_other = false;
-  size_t max_chunk = 0;  // cap on bytes per call (0 = none)
-};
-FailPlan g_plan;
-
-ssize_t FlakyPwrite(int fd, const void* buf, size_t n, off_t offset) {
-  const int call = g_plan.calls++;
-  if (g_plan.eintr_every_other && call % 2 == 0) {
-    errno = EINTR;
-    return -1;
-  }
-  if (call == g_plan.fail_at) {
-    errno = ENOSPC;
-    return -1;
-  }
-  if (call == 0 && g_plan.partial > 0) n = std::min(n, g_plan.partial);
-  if (g_plan.max_chunk > 0) n = std::min(n, g_plan.max_chunk);
-  return ::pwrite(fd, buf, n, offset);
-}
-
-int FailingFdatasync(int) {
-  errno = EIO;
-  return -1;
-}
+// --- failure injection (io::FaultInjectionEnv over the real file system) ---
 
 class WalFaultTest : public ::testing::Test {
  protected:
-  void TearDown() override {
-    detail::SetPwriteForTesting(nullptr);
-    detail::SetFdatasyncForTesting(nullptr);
-    g_plan = FailPlan();
+  WalWriterOptions Options() {
+    WalWriterOptions options;
+    options.env = &env_;
+    return options;
   }
+  ReplayOptions ReadOptions() {
+    ReplayOptions options;
+    options.env = &env_;
+    return options;
+  }
+
+  TempDir dir_;
+  io::FaultInjectionEnv env_{io::Env::Default()};
 };
 
 TEST_F(WalFaultTest, FlushFailureKeepsBufferedBytesAndRetrySucceeds) {
-  TempDir dir;
   std::unique_ptr<WalWriter> writer;
-  ASSERT_OK(WalWriter::Open(dir.path(), {}, 1, &writer));
+  ASSERT_OK(WalWriter::Open(dir_.path(), Options(), 1, &writer));
   std::vector<WalRecord> records;
   for (int i = 0; i < 5; ++i) records.push_back(MakeRecord(i, 1000));
   for (int i = 0; i < 3; ++i) writer->Add(records[i]);
   ASSERT_OK(writer->Flush());
-  const std::string path = SegmentPath(dir.path(), 1);
+  const std::string path = SegmentPath(dir_.path(), 1);
   const uint64_t good_size = FileSize(path);
   for (int i = 3; i < 5; ++i) writer->Add(records[i]);
   const size_t buffered = writer->buffered_bytes();
 
-  g_plan.partial = 1500;  // half of the new bytes reach the file, then the disk is full
-  g_plan.fail_at = 1;
-  detail::SetPwriteForTesting(&FlakyPwrite);
+  // Half of the new bytes reach the file, then the disk is full.
+  env_.Inject(Fault(FaultOp::kWrite).Times(1).Error(ENOSPC).PartialBytes(1500));
   Status s = writer->Flush();
   EXPECT_TRUE(s.IsIOError()) << s.ToString();
-  EXPECT_TRUE(Contains(s.ToString(), path + ": " + std::strerror(ENOSPC))) << s.ToString();
+  EXPECT_TRUE(
+      Contains(s.ToString(), "cannot write WAL segment " + path + ": " + std::strerror(ENOSPC)))
+      << s.ToString();
+  EXPECT_EQ(1, env_.injected_failures());
   EXPECT_EQ(buffered, writer->buffered_bytes());
   EXPECT_EQ(good_size, FileSize(path));  // partial tail cut off
   EXPECT_EQ(good_size, writer->bytes_written());
 
   // A reader in between sees a clean file.
   ReplayReport report;
-  ASSERT_OK(VerifyWal(dir.path(), &report));
+  ASSERT_OK(VerifyWal(dir_.path(), &report));
   EXPECT_EQ(3u, report.records);
   EXPECT_EQ(0u, report.torn_tail_bytes);
 
-  detail::SetPwriteForTesting(nullptr);
-  ASSERT_OK(writer->Flush());
+  ASSERT_OK(writer->Flush());  // the fault fired once: space is back
   EXPECT_EQ(0u, writer->buffered_bytes());
   ASSERT_OK(writer->Sync());
   writer.reset();
   std::vector<WalRecord> got;
-  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  ASSERT_OK(ReadAll(dir_.path(), &got, &report));
   ASSERT_EQ(records.size(), got.size());
   for (size_t i = 0; i < records.size(); ++i) EXPECT_EQ(records[i], got[i]);
 }
 
-TEST_F(WalFaultTest, ShortWritesAndEintrAreRetried) {
-  TempDir dir;
-  g_plan.eintr_every_other = true;
-  g_plan.max_chunk = 1000;
-  detail::SetPwriteForTesting(&FlakyPwrite);
-  std::vector<WalRecord> records;
-  for (int i = 0; i < 20; ++i) records.push_back(MakeRecord(i, 5000));
-  WriteRecords(dir.path(), &records);
-  EXPECT_GT(g_plan.calls, 100);
-  detail::SetPwriteForTesting(nullptr);
-  std::vector<WalRecord> got;
-  ReplayReport report;
-  ASSERT_OK(ReadAll(dir.path(), &got, &report));
-  EXPECT_EQ(records.size(), got.size());
-}
-
 TEST_F(WalFaultTest, SyncFailureIsStickyAndNamesTheSegment) {
-  TempDir dir;
   std::unique_ptr<WalWriter> writer;
-  ASSERT_OK(WalWriter::Open(dir.path(), {}, 1, &writer));
+  ASSERT_OK(WalWriter::Open(dir_.path(), Options(), 1, &writer));
   WalRecord r = MakeRecord(1, 10);
   writer->Add(r);
   ASSERT_OK(writer->Flush());
-  detail::SetFdatasyncForTesting(&FailingFdatasync);
+  env_.Inject(Fault(FaultOp::kSync).Times(1));
   Status s = writer->Sync();
   EXPECT_TRUE(s.IsIOError()) << s.ToString();
-  EXPECT_TRUE(Contains(s.ToString(), SegmentPath(dir.path(), 1))) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), "cannot sync WAL segment " + SegmentPath(dir_.path(), 1)))
+      << s.ToString();
   EXPECT_EQ(0u, writer->syncs());
-  detail::SetFdatasyncForTesting(nullptr);
-  // A retried fsync could falsely succeed after the kernel dropped the pages: stay failed.
+  // The fault is spent, but a retried fsync could falsely succeed after the kernel dropped the
+  // pages: stay failed.
   EXPECT_TRUE(writer->Sync().IsIOError());
+  EXPECT_TRUE(writer->sync_failed());
   writer->Add(r);
   EXPECT_TRUE(writer->Flush().IsIOError());
 }
 
 TEST_F(WalFaultTest, RotationWaitsForTheOldSegmentToSync) {
-  TempDir dir;
-  WalWriterOptions options;
+  WalWriterOptions options = Options();
   options.segment_bytes = 1000;
   std::unique_ptr<WalWriter> writer;
-  ASSERT_OK(WalWriter::Open(dir.path(), options, 1, &writer));
+  ASSERT_OK(WalWriter::Open(dir_.path(), options, 1, &writer));
   WalRecord a = MakeRecord(1, 2000), b = MakeRecord(2, 10);
   writer->Add(a);
   writer->Add(b);  // goes to segment 2
-  detail::SetFdatasyncForTesting(&FailingFdatasync);
+  env_.Inject(Fault(FaultOp::kSync));
   EXPECT_TRUE(writer->Flush().IsIOError());
   EXPECT_EQ(1u, writer->current_segment());
-  EXPECT_FALSE(std::filesystem::exists(SegmentPath(dir.path(), 2)));
+  EXPECT_FALSE(std::filesystem::exists(SegmentPath(dir_.path(), 2)));
+}
+
+TEST_F(WalFaultTest, FailedDirectorySyncAfterCreatingASegmentIsSticky) {
+  env_.Inject(Fault(FaultOp::kSyncDir).Times(1));
+  std::unique_ptr<WalWriter> writer;
+  Status s = WalWriter::Open(dir_.path(), Options(), 1, &writer);
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), "cannot sync WAL directory " + dir_.path())) << s.ToString();
+
+  // At a rotation: the writer refuses from then on, even once the directory syncs again.
+  env_.ClearFaults();
+  WalWriterOptions options = Options();
+  options.segment_bytes = 1000;
+  ASSERT_OK(WalWriter::Open(dir_.path(), options, 1, &writer));
+  WalRecord a = MakeRecord(1, 2000), b = MakeRecord(2, 10);
+  writer->Add(a);
+  writer->Add(b);
+  env_.Inject(Fault(FaultOp::kSyncDir).Times(1));
+  EXPECT_TRUE(writer->Flush().IsIOError());
+  EXPECT_TRUE(writer->sync_failed());
+  EXPECT_TRUE(writer->Sync().IsIOError());
+}
+
+// --- power loss (FaultInjectionEnv::DropUnsyncedData), no process is killed ---
+
+// Writes `n` records through a writer on env, flushing each and syncing after every
+// `sync_every`; the last ones are flushed (in the kernel) but never synced. Returns the records
+// that a successful sync covered: an explicit Sync(), or the one a rotation makes of the old
+// segment before it creates the next.
+std::vector<WalRecord> WriteThenLosePower(io::FaultInjectionEnv* env, const std::string& dir, int n,
+                                          int sync_every, uint64_t segment_bytes) {
+  WalWriterOptions options;
+  options.env = env;
+  options.segment_bytes = segment_bytes;
+  std::unique_ptr<WalWriter> writer;
+  EXPECT_OK(WalWriter::Open(dir, options, 1, &writer));
+  std::vector<WalRecord> synced, pending;
+  for (int i = 0; i < n; ++i) {
+    WalRecord r = MakeRecord(i, static_cast<size_t>(i * 37 % 3000));
+    writer->Add(r);
+    pending.push_back(r);
+    const uint64_t syncs = writer->syncs();
+    EXPECT_OK(writer->Flush());
+    if (writer->syncs() != syncs) {  // rotated: all but this record were in the synced segment
+      synced.insert(synced.end(), pending.begin(), pending.end() - 1);
+      pending.erase(pending.begin(), pending.end() - 1);
+    }
+    if ((i + 1) % sync_every == 0) {
+      EXPECT_OK(writer->Sync());
+      synced.insert(synced.end(), pending.begin(), pending.end());
+      pending.clear();
+    }
+  }
+  EXPECT_GT(env->UnsyncedBytes(), 0u) << "the test must leave unsynced bytes to lose";
+  writer.reset();                      // the process is gone ...
+  EXPECT_OK(env->DropUnsyncedData());  // ... and so is the power
+  return synced;
+}
+
+TEST_F(WalFaultTest, PowerLossMidStreamRecoversExactlyTheSyncedRecords) {
+  const std::vector<WalRecord> synced =
+      WriteThenLosePower(&env_, dir_.path(), /*n=*/250, /*sync_every=*/16, /*segment_bytes=*/8000);
+  ASSERT_GT(Segments(dir_.path()).size(), 3u) << "rotations must be part of the run";
+
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ASSERT_OK(ReadAll(dir_.path(), &got, &report, ReadOptions()));
+  EXPECT_TRUE(report.problems.empty());
+  ASSERT_EQ(synced.size(), got.size());
+  for (size_t i = 0; i < synced.size(); ++i) EXPECT_EQ(synced[i], got[i]) << i;
+
+  // The next writer starts after them and its log reads back whole.
+  std::unique_ptr<WalWriter> writer;
+  ASSERT_OK(WalWriter::Open(dir_.path(), Options(), report.last_lsn + 1, &writer));
+  WalRecord r = MakeRecord(9999, 100);
+  writer->Add(r);
+  ASSERT_OK(writer->Flush());
+  ASSERT_OK(writer->Sync());
+  writer.reset();
+  ASSERT_OK(VerifyWal(dir_.path(), &report, &env_));
+  EXPECT_EQ(synced.size() + 1, report.records);
+}
+
+TEST(WalPowerLossTest, InMemoryPowerLossAtEveryCutKeepsEachSyncedPrefix) {
+  // The same in a MemEnv: fast enough to cut after every possible number of records.
+  for (int n = 1; n <= 40; ++n) {
+    io::MemEnv mem;
+    ASSERT_OK(mem.CreateDir("/wal", 0700));
+    io::FaultInjectionEnv env(&mem);
+    const int sync_every = 1 + n % 5;
+    if (n % sync_every == 0) continue;  // nothing would be unsynced
+    const std::vector<WalRecord> synced =
+        WriteThenLosePower(&env, "/wal", n, sync_every, /*segment_bytes=*/4000);
+    std::vector<WalRecord> got;
+    ReplayReport report;
+    ReplayOptions options;
+    options.env = &env;
+    ASSERT_OK(ReadAll("/wal", &got, &report, options)) << "n=" << n;
+    ASSERT_EQ(synced.size(), got.size()) << "n=" << n;
+    for (size_t i = 0; i < synced.size(); ++i) ASSERT_EQ(synced[i], got[i]) << "n=" << n;
+  }
+}
+
+TEST(WalPowerLossTest, SegmentWhoseDirectorySyncFailedVanishesWithThePower) {
+  io::MemEnv mem;
+  ASSERT_OK(mem.CreateDir("/wal", 0700));
+  io::FaultInjectionEnv env(&mem);
+  WalWriterOptions options;
+  options.env = &env;
+  options.segment_bytes = 1000;
+  std::unique_ptr<WalWriter> writer;
+  ASSERT_OK(WalWriter::Open("/wal", options, 1, &writer));
+  WalRecord a = MakeRecord(1, 2000), b = MakeRecord(2, 10);
+  writer->Add(a);
+  ASSERT_OK(writer->Flush());
+  ASSERT_OK(writer->Sync());
+  writer->Add(b);  // rotates: segment 2 is created, but its name is never made durable
+  env.Inject(Fault(FaultOp::kSyncDir).Times(1));
+  EXPECT_TRUE(writer->Flush().IsIOError());
+  writer.reset();
+  ASSERT_OK(env.DropUnsyncedData());
+
+  std::vector<SegmentFile> segments;
+  ASSERT_OK(ListSegments("/wal", &segments, &env));
+  ASSERT_EQ(1u, segments.size());
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ReplayOptions ropts;
+  ropts.env = &env;
+  ASSERT_OK(ReadAll("/wal", &got, &report, ropts));
+  ASSERT_EQ(1u, got.size());
+  EXPECT_EQ(a, got[0]);
+}
+
+// --- retention ---
+
+TEST(WalRetentionTest, DeleteSegmentsBeforeRemovesOldestFirstAndSyncsTheDirectory) {
+  io::MemEnv mem;
+  ASSERT_OK(mem.CreateDir("/wal", 0700));
+  io::FaultInjectionEnv env(&mem);
+  for (uint64_t n = 1; n <= 5; ++n) {
+    std::unique_ptr<io::WritableFile> f;
+    ASSERT_OK(env.NewWritableFile(SegmentPath("/wal", n), {}, &f));
+  }
+  ASSERT_OK(env.SyncDir("/wal"));
+  ASSERT_OK(env.RemoveFile(SegmentPath("/wal", 2)));  // already gone: not an error
+  ASSERT_OK(env.SyncDir("/wal"));
+
+  // A removal fails: the ones before it are done (and synced), *oldest names the one left.
+  env.Inject(Fault(FaultOp::kRemove).PathContains(SegmentFileName(3)).Times(1));
+  uint64_t oldest = 1;
+  Status s = DeleteSegmentsBefore(&env, "/wal", 5, &oldest);
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), "cannot delete WAL segment " + SegmentPath("/wal", 3)));
+  EXPECT_EQ(3u, oldest);
+  ASSERT_OK(env.DropUnsyncedData());  // the removal of segment 1 was made durable
+  EXPECT_EQ(3u, Segments(&env, "/wal").size());
+
+  // A failed directory sync is returned; the next call syncs again, and then it holds.
+  env.Inject(Fault(FaultOp::kSyncDir).Times(1));
+  s = DeleteSegmentsBefore(&env, "/wal", 5, &oldest);
+  EXPECT_TRUE(Contains(s.ToString(), "cannot sync WAL directory /wal")) << s.ToString();
+  EXPECT_EQ(5u, oldest);
+  ASSERT_OK(DeleteSegmentsBefore(&env, "/wal", 5, &oldest));
+  ASSERT_OK(env.DropUnsyncedData());
+  const std::vector<SegmentFile> left = Segments(&env, "/wal");
+  ASSERT_EQ(1u, left.size());
+  EXPECT_EQ(5u, left[0].number);
 }
 
 // --- garbage never crashes ---

@@ -1,4 +1,4 @@
-#include "wal/dead_letter.h"
+#include "deadletter/dead_letter.h"
 
 #include <cstring>
 

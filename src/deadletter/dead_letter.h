@@ -5,8 +5,8 @@
 //   magic "TRDEAD01" (8) | masked CRC32C of the body (4) | body length (4) | body
 //   body: version (1) | reason (1) | job_id (8) | attempts (4) | max_attempts (4) |
 //         enqueued_unix_ns (8) | dead_unix_ns (8) | payload_len (4) | payload
-#ifndef TASKRING_WAL_DEAD_LETTER_H_
-#define TASKRING_WAL_DEAD_LETTER_H_
+#ifndef TASKRING_DEADLETTER_DEAD_LETTER_H_
+#define TASKRING_DEADLETTER_DEAD_LETTER_H_
 
 #include <cstdint>
 #include <string>
@@ -45,4 +45,4 @@ void EncodeDeadLetter(const DeadLetter& letter, std::string* out);
 
 }  // namespace taskring::wal
 
-#endif  // TASKRING_WAL_DEAD_LETTER_H_
+#endif  // TASKRING_DEADLETTER_DEAD_LETTER_H_

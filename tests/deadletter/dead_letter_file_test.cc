@@ -2,11 +2,14 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <fstream>
 
+#include "deadletter/dead_letter.h"
+#include "deadletter/dead_letter_store.h"
+#include "io/fault_injection_env.h"
+#include "io/mem_env.h"
 #include "test_util.h"
-#include "wal/dead_letter.h"
-#include "wal/dead_letter_store.h"
 
 namespace taskring::wal {
 namespace {
@@ -107,6 +110,54 @@ TEST_F(DeadLetterStoreTest, ForeignFilesAreSkippedAndDamagedOnesRefused) {
   struct stat st {};
   EXPECT_NE(::stat((store->dir() + "/.tmp-00000000000000000009.dead").c_str(), &st), 0);
   EXPECT_EQ(::stat((store->dir() + "/notes.txt").c_str(), &st), 0) << "only temp files go";
+}
+
+TEST(DeadLetterStorePowerLossTest, ALetterIsDurableOnlyOnceSyncDirSucceeds) {
+  io::MemEnv mem;
+  ASSERT_OK(mem.CreateDir("/q", 0700));
+  io::FaultInjectionEnv env(&mem);
+  std::unique_ptr<DeadLetterStore> store;
+  ASSERT_OK(DeadLetterStore::Open("/q", 0600, /*create=*/true, &store, &env));
+
+  // The directory sync fails: returned to the caller (no DEAD record may follow), and a power
+  // loss takes the letter away.
+  ASSERT_OK(store->Write(Sample(1)));
+  env.Inject(io::FaultInjectionEnv::Fault(io::FaultInjectionEnv::Op::kSyncDir).Times(1));
+  const Status s = store->SyncDir();
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(s.ToString().find("cannot sync /q/dead"), std::string::npos) << s.ToString();
+  ASSERT_OK(env.DropUnsyncedData());
+  std::vector<uint64_t> ids;
+  ASSERT_OK(store->List(&ids));
+  EXPECT_TRUE(ids.empty());
+
+  // Written again and synced: it survives, and no temp file is left.
+  ASSERT_OK(store->Write(Sample(1)));
+  ASSERT_OK(store->SyncDir());
+  ASSERT_OK(env.DropUnsyncedData());
+  ASSERT_OK(store->List(&ids));
+  EXPECT_EQ(ids, (std::vector<uint64_t>{1}));
+  DeadLetter d;
+  ASSERT_OK(store->Read(1, &d));
+  EXPECT_EQ(d, Sample(1));
+  std::vector<std::string> names;
+  ASSERT_OK(env.GetChildren("/q/dead", &names));
+  EXPECT_EQ(names.size(), 1u);
+}
+
+TEST(DeadLetterStorePowerLossTest, AFailedWriteLeavesNoTempFile) {
+  io::MemEnv mem;
+  io::FaultInjectionEnv env(&mem);
+  std::unique_ptr<DeadLetterStore> store;
+  ASSERT_OK(DeadLetterStore::Open("/q", 0600, /*create=*/true, &store, &env));
+  env.Inject(io::FaultInjectionEnv::Fault(io::FaultInjectionEnv::Op::kWrite).Error(ENOSPC));
+  const Status s = store->Write(Sample(2));
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(s.ToString().find("cannot write dead letter /q/dead/.tmp-"), std::string::npos)
+      << s.ToString();
+  std::vector<std::string> names;
+  ASSERT_OK(env.GetChildren("/q/dead", &names));
+  EXPECT_TRUE(names.empty());
 }
 
 }  // namespace
