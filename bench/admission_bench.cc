@@ -1,5 +1,7 @@
-// A first look at the hot path inside one process: ring hand-off and the BUSY answer.
-// Scenarios: ring push+pop (one thread), admission BUSY on a full queue (free ring empty).
+// A first look at the hot path inside one process: one ring hand-off, the ring in a
+// std::vector (no segment). Admission itself, BUSY answer included, is measured on a real
+// segment in admission_slot_bench (BM_Admission_*) and through the public API in
+// producer_bench (BM_EnqueueBusy).
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -34,17 +36,6 @@ void BM_RingPushPop(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_RingPushPop);
-
-// Admission on a full queue: the free ring is empty, so the answer is BUSY.
-void BM_AdmissionBusy(benchmark::State& state) {
-  RingFixture f(1024);
-  uint64_t v = 0;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(f.ring.TryPopClaim(&v, [](uint64_t) {}));
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_AdmissionBusy);
 
 }  // namespace
 }  // namespace taskring::segment

@@ -61,15 +61,7 @@ std::unique_ptr<Worker> OpenWorker(const std::string& queue) {
   return w;
 }
 
-int WaitChild(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
+int WaitChild(pid_t pid) { return harness::Wait(pid); }
 
 Daemon::Daemon(std::string queue, std::string dir, std::vector<std::string> extra_args)
     : queue_(std::move(queue)), dir_(std::move(dir)), extra_(std::move(extra_args)) {
@@ -77,13 +69,13 @@ Daemon::Daemon(std::string queue, std::string dir, std::vector<std::string> extr
 }
 
 Daemon::~Daemon() {
-  if (pid_ > 0) Kill();
+  Kill();
   segment::Segment::Remove(queue_);
   ::unlink(segment::LockPath(queue_).c_str());
 }
 
 ::testing::AssertionResult Daemon::Start() {
-  std::vector<std::string> args = {BinDir() + "/taskringd", "--queue", queue_, "--dir", dir_};
+  std::vector<std::string> args = {"--queue", queue_, "--dir", dir_};
   // Tests run side by side: any free port for metrics unless the test chose one.
   const bool metrics_chosen = std::find_if(extra_.begin(), extra_.end(), [](const std::string& a) {
                                 return a.rfind("--metrics-listen", 0) == 0 || a == "--no-metrics";
@@ -98,49 +90,18 @@ Daemon::~Daemon() {
       }) != extra_.end();
   if (!capacity_chosen) args.insert(args.end(), {"--capacity", "1024"});
   args.insert(args.end(), extra_.begin(), extra_.end());
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) ::dup2(fd, STDERR_FILENO);
-    for (std::string& e : env_) ::putenv(e.data());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    _exit(127);
-  }
-  for (int i = 0; i < 1000; ++i) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return ::testing::AssertionFailure() << "taskringd exited during start: " << Log();
-    }
-    std::unique_ptr<segment::Segment> seg;
-    if (segment::Segment::Attach(queue_, true, &seg).ok() &&
-        seg->header()->daemon_pid.load() == pid_ &&
-        seg->header()->daemon_state.load() ==
-            static_cast<uint32_t>(segment::DaemonState::kRunning)) {
-      return ::testing::AssertionSuccess();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return ::testing::AssertionFailure() << "taskringd not ready after 10 s: " << Log();
+  harness::DaemonProcess::Options o;
+  o.log_path = log_path_;
+  o.env = env_;
+  o.ready_timeout = std::chrono::seconds(10);
+  const Status s = process_.Start(BinDir() + "/taskringd", std::move(args), o);
+  if (!s.ok()) return ::testing::AssertionFailure() << s.ToString() << ": " << Log();
+  return ::testing::AssertionSuccess();
 }
 
-int Daemon::Stop() {
-  if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
-  const int code = WaitChild(pid_);
-  pid_ = -1;
-  return code;
-}
+int Daemon::Stop() { return process_.Stop(); }
 
-void Daemon::Kill() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  WaitChild(pid_);
-  pid_ = -1;
-}
+void Daemon::Kill() { process_.Kill(); }
 
 std::string Daemon::Log() const {
   std::ifstream in(log_path_);
@@ -150,18 +111,11 @@ std::string Daemon::Log() const {
 }
 
 pid_t Spawn(std::vector<std::string> args, int in_fd, int out_fd, int err_fd) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in_fd, 0);
-    ::dup2(out_fd, 1);
-    if (err_fd >= 0) ::dup2(err_fd, 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+  harness::SpawnOptions o;
+  o.stdin_fd = in_fd;
+  o.stdout_fd = out_fd;
+  o.stderr_fd = err_fd;
+  return harness::Spawn(args, o);
 }
 
 CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::string& input,

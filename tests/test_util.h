@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/process.h"
 #include "taskring/producer.h"
 #include "taskring/status.h"
 #include "taskring/worker.h"
@@ -40,7 +41,9 @@ std::string UniqueQueueName(const std::string& tag);
 
 std::string BinDir();  // build directory holding taskringd and taskring
 
-// A taskringd child process. Start() waits until the queue's segment is ready.
+// A taskringd child process for a test: harness::DaemonProcess with the tests' defaults (a
+// small --capacity 1024 and --metrics-listen 127.0.0.1:0, unless the test chooses), stderr
+// appended to log_path(). Start() waits for the daemon's --ready-fd line.
 class Daemon {
  public:
   Daemon(std::string queue, std::string dir, std::vector<std::string> extra_args = {});
@@ -49,11 +52,13 @@ class Daemon {
   // Leaves --metrics-listen at taskringd's default (otherwise: port 0, as tests run side by side).
   void UseDefaultMetricsAddress() { default_metrics_ = true; }
   ~Daemon();  // SIGKILLs a daemon still running and removes the segment
-  // Starts and waits (up to 10 s) for the segment to be ready. Fails if the daemon exits.
+  // Starts and waits (up to 10 s) until the queue serves. Fails if the daemon exits.
   ::testing::AssertionResult Start();
-  int Stop();   // SIGTERM, wait; returns the exit code (or 128+signal)
+  int Stop();   // SIGTERM, wait (SIGKILL after 30 s); returns the exit code (or 128+signal)
   void Kill();  // SIGKILL, wait
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_.pid(); }
+  // What the daemon wrote to its --ready-fd: "ready serving queue NAME[, metrics ADDR]".
+  const std::string& ready_line() const { return process_.ready_line(); }
   const std::string& log_path() const { return log_path_; }
   std::string Log() const;
 
@@ -63,7 +68,7 @@ class Daemon {
   std::vector<std::string> env_;
   bool default_metrics_ = false;
   std::string log_path_;
-  pid_t pid_ = -1;
+  harness::DaemonProcess process_;
 };
 
 struct CommandResult {
@@ -72,7 +77,7 @@ struct CommandResult {
   std::string err;
 };
 // Forks and execs argv (no shell) with stdin, stdout and stderr (unless err_fd < 0) on the
-// given descriptors; returns the child's pid. The caller closes its copies.
+// given descriptors; returns the child's pid. The caller closes its copies. (harness::Spawn.)
 pid_t Spawn(std::vector<std::string> argv, int in_fd, int out_fd, int err_fd = -1);
 
 // Runs argv (no shell) with `input` on stdin; waits up to timeout_s (then SIGKILL, exit -1).

@@ -45,6 +45,9 @@ die() { printf 'bench-peers: error: %s\n' "$*" >&2; exit 1; }
 
 [[ "$SETUP" -eq 1 ]] && bash "$ROOT/tools/setup.sh" >&2
 [[ -x "$BIN/taskring" ]] || die "no $BIN/taskring: run tools/setup.sh"
+# `taskring bench` runs the load tool, taskring-bench, built beside it with the benchmarks.
+[[ -x "$BIN/taskring-bench" ]] ||
+  die "no $BIN/taskring-bench: build with -DTASKRING_BUILD_BENCHMARKS=ON (tools/setup.sh does)"
 for tool in redis-server beanstalkd /usr/bin/python3; do
   command -v "$tool" >/dev/null || die "$tool not found (tools/setup.sh installs it)"
 done

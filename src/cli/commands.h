@@ -11,7 +11,7 @@ int WorkerCommand(int argc, char** argv);
 int StatCommand(int argc, char** argv);  // also "stats"
 int WalCommand(int argc, char** argv);
 int DeadCommand(int argc, char** argv);
-int BenchCommand(int argc, char** argv);
+int BenchCommand(int argc, char** argv);  // execs taskring-bench (bench/loadgen)
 int QueueCommand(int argc, char** argv);  // "queue list"
 
 // One-line error on stderr: "taskring <cmd>: <msg>".

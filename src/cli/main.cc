@@ -32,7 +32,8 @@ constexpr const char* kUsage =
     "                            address; --file-sd: Prometheus file_sd targets\n"
     "  version                   print \"taskring VERSION\" (also --version)\n"
     "  bench [--target taskring|boost-mq|redis|beanstalkd] [--producers P --workers W ...]\n"
-    "                            load tool: throughput, latency percentiles, CPU per job\n"
+    "                            load tool: throughput, latency percentiles, CPU per job (runs\n"
+    "                            taskring-bench, built with the benchmarks)\n"
     "\n"
     "Every command takes --help.\n";
 

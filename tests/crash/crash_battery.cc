@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "harness/process.h"
 #include "segment/segment.h"
 #include "taskring/producer.h"
 #include "taskring/worker.h"
@@ -159,7 +160,9 @@ class Battery {
     queue_ = "crash" + std::to_string(::getpid());
   }
   ~Battery() {
-    for (pid_t p : all_pids()) Kill(p);
+    for (pid_t p : producers_) harness::KillAndWait(p);
+    for (pid_t p : workers_) harness::KillAndWait(p);
+    daemon_.Kill();
     segment::Segment::Remove(queue_);
     ::unlink(segment::LockPath(queue_).c_str());
     if (!o_.keep) std::filesystem::remove_all(dir_);
@@ -174,7 +177,7 @@ class Battery {
       std::this_thread::sleep_for(std::chrono::milliseconds(30 + rng_() % 250));
       const int what = static_cast<int>(rng_() % 3);
       if (what == 0) {
-        Kill(daemon_);
+        daemon_.Kill();
         ++kills_daemon;
         if (!StartDaemon()) return 2;
       } else if (what == 1) {
@@ -233,57 +236,28 @@ class Battery {
     std::vector<std::string> examples;
   };
 
-  std::vector<pid_t> all_pids() const {
-    std::vector<pid_t> v = producers_;
-    v.insert(v.end(), workers_.begin(), workers_.end());
-    v.push_back(daemon_);
-    return v;
-  }
-
   static void Kill(pid_t& pid) {
-    if (pid <= 0) return;
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    harness::KillAndWait(pid);
     pid = -1;
   }
 
-  pid_t Spawn(const std::vector<std::string>& args, const std::string& err_path) {
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      const int fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      if (fd >= 0) ::dup2(fd, STDERR_FILENO);
-      std::vector<std::string> copy = args;
-      std::vector<char*> argv;
-      for (auto& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      _exit(127);
-    }
-    return pid;
+  static pid_t Spawn(const std::vector<std::string>& args, const std::string& err_path) {
+    harness::SpawnOptions so;
+    so.stderr_path = err_path;
+    return harness::Spawn(args, so);
   }
 
   bool StartDaemon() {
-    daemon_ = Spawn({std::string(TASKRING_BIN_DIR) + "/taskringd", "--queue", queue_, "--dir",
-                     dir_ + "/wal", "--capacity", "512", "--durability", o_.durability,
-                     "--lease-ms", "2000", "--retry-backoff-ms", "0", "--max-attempts", "255",
-                     "--wal-segment-mb", "1", "--metrics-listen", "127.0.0.1:0"},
-                    dir_ + "/daemon.log");
-    for (int i = 0; i < 1000; ++i) {
-      std::unique_ptr<segment::Segment> seg;
-      if (segment::Segment::Attach(queue_, true, &seg).ok() &&
-          seg->header()->daemon_pid.load() == daemon_ &&
-          seg->header()->daemon_state.load() ==
-              static_cast<uint32_t>(segment::DaemonState::kRunning)) {
-        return true;
-      }
-      int status = 0;
-      if (::waitpid(daemon_, &status, WNOHANG) == daemon_) break;
-      std::this_thread::sleep_for(10ms);
-    }
-    std::fprintf(stderr, "crash_battery: daemon did not start; see %s/daemon.log\n", dir_.c_str());
+    harness::DaemonProcess::Options po;
+    po.log_path = dir_ + "/daemon.log";
+    const Status s = daemon_.Start(
+        std::string(TASKRING_BIN_DIR) + "/taskringd",
+        {"--queue", queue_, "--dir", dir_ + "/wal", "--capacity", "512", "--durability",
+         o_.durability, "--lease-ms", "2000", "--retry-backoff-ms", "0", "--max-attempts", "255",
+         "--wal-segment-mb", "1", "--metrics-listen", "127.0.0.1:0"},
+        po);
+    if (s.ok()) return true;
+    std::fprintf(stderr, "crash_battery: daemon did not start: %s\n", s.ToString().c_str());
     o_.keep = true;
     return false;
   }
@@ -355,7 +329,7 @@ class Battery {
   Options o_;
   std::mt19937_64 rng_;
   std::string dir_, queue_;
-  pid_t daemon_ = -1;
+  harness::DaemonProcess daemon_;
   std::vector<pid_t> producers_, workers_;
 };
 

@@ -169,17 +169,11 @@ TEST_F(LifecycleTest, DestroyedBeforeInstallLeavesNothing) {
 }
 
 TEST_F(LifecycleTest, ReadyFdIsWrittenOnceTheQueueServes) {
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);  // no O_CLOEXEC: the daemon inherits the write end
-  test::Daemon d(queue_, wal_, {"--ready-fd", std::to_string(fds[1])});
+  // test::Daemon starts taskringd with --ready-fd on a pipe of its own and returns from Start()
+  // once the daemon's line has arrived (harness::DaemonProcess).
+  test::Daemon d(queue_, wal_);
   ASSERT_TRUE(d.Start());
-  ::close(fds[1]);
-  std::string line;
-  char buf[256];
-  ssize_t n = 0;
-  while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) line.append(buf, static_cast<size_t>(n));
-  ::close(fds[0]);
-  EXPECT_EQ(line.rfind("ready serving queue " + queue_, 0), 0u) << line;
+  EXPECT_EQ(d.ready_line().rfind("ready serving queue " + queue_, 0), 0u) << d.ready_line();
   std::unique_ptr<Producer> p;
   EXPECT_OK(OpenProducer(&p));
 }

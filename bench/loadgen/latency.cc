@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+#include <nlohmann/json.hpp>
 
 namespace taskring::loadgen {
 
@@ -25,14 +25,18 @@ Percentiles Summarize(std::vector<uint64_t>& samples_ns) {
   return p;
 }
 
-std::string PercentilesJson(const Percentiles& p) {
-  char buf[256];
-  std::snprintf(buf, sizeof(buf),
-                "{\"count\":%llu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
-                "\"p9999\":%.3f,\"max\":%.3f}",
-                static_cast<unsigned long long>(p.count), p.p50, p.p90, p.p99, p.p999, p.p9999,
-                p.max);
-  return buf;
+nlohmann::ordered_json PercentilesJson(const Percentiles& p) {
+  // Microseconds to 3 decimals (nanoseconds): the precision of the samples.
+  const auto us = [](double v) { return std::round(v * 1e3) / 1e3; };
+  nlohmann::ordered_json j;
+  j["count"] = p.count;
+  j["p50"] = us(p.p50);
+  j["p90"] = us(p.p90);
+  j["p99"] = us(p.p99);
+  j["p999"] = us(p.p999);
+  j["p9999"] = us(p.p9999);
+  j["max"] = us(p.max);
+  return j;
 }
 
 }  // namespace taskring::loadgen

@@ -4,7 +4,7 @@
 #define TASKRING_LOADGEN_LATENCY_H_
 
 #include <cstdint>
-#include <string>
+#include <nlohmann/json_fwd.hpp>
 #include <vector>
 
 namespace taskring::loadgen {
@@ -17,8 +17,9 @@ struct Percentiles {
 // Sorts `samples_ns` in place and reads the percentiles (nearest rank).
 Percentiles Summarize(std::vector<uint64_t>& samples_ns);
 
-// {"count":N,"p50":..,"p90":..,"p99":..,"p999":..,"p9999":..,"max":..} (microseconds).
-std::string PercentilesJson(const Percentiles& p);
+// {"count":N,"p50":..,"p90":..,"p99":..,"p999":..,"p9999":..,"max":..} (microseconds, to
+// 3 decimals), keys in that order.
+nlohmann::ordered_json PercentilesJson(const Percentiles& p);
 
 }  // namespace taskring::loadgen
 
