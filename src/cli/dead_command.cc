@@ -71,7 +71,7 @@ std::string JsonString(std::string_view v) {
   return out + "\"";
 }
 
-int List(const Args& a, wal::DeadLetterStore& store) {
+int List(const Args& a, deadletter::DeadLetterStore& store) {
   std::vector<uint64_t> ids;
   Status s = store.List(&ids);
   if (!s.ok()) return Error("dead list", s.ToString(), 1);
@@ -81,7 +81,7 @@ int List(const Args& a, wal::DeadLetterStore& store) {
   }
   int rc = 0;
   for (uint64_t id : ids) {
-    wal::DeadLetter d;
+    deadletter::DeadLetter d;
     s = store.Read(id, &d);
     if (s.IsNotFound()) continue;  // requeued or purged meanwhile
     if (!s.ok()) {
@@ -95,20 +95,20 @@ int List(const Args& a, wal::DeadLetterStore& store) {
           "ns\":"
           "%llu,\"dead_unix_ns\":%llu,\"bytes\":%zu,\"payload\":%s}\n",
           static_cast<unsigned long long>(d.job_id), d.attempts, d.max_attempts,
-          wal::DeadReasonName(d.reason), static_cast<unsigned long long>(d.enqueued_unix_ns),
+          deadletter::DeadReasonName(d.reason), static_cast<unsigned long long>(d.enqueued_unix_ns),
           static_cast<unsigned long long>(d.dead_unix_ns), d.payload.size(),
           JsonString(d.payload).c_str());
     } else {
       std::printf("%-10llu %-8u %-7s %-24s %-8zu %s\n", static_cast<unsigned long long>(d.job_id),
-                  d.attempts, wal::DeadReasonName(d.reason), FormatUnixNs(d.dead_unix_ns).c_str(),
+                  d.attempts, deadletter::DeadReasonName(d.reason), FormatUnixNs(d.dead_unix_ns).c_str(),
                   d.payload.size(), Printable(d.payload, a.payload_bytes).c_str());
     }
   }
   return rc;
 }
 
-int Show(const Args& a, wal::DeadLetterStore& store) {
-  wal::DeadLetter d;
+int Show(const Args& a, deadletter::DeadLetterStore& store) {
+  deadletter::DeadLetter d;
   Status s = store.Read(a.id, &d);
   if (!s.ok()) return Error("dead show", s.ToString(), 1);
   if (a.raw) {
@@ -118,7 +118,7 @@ int Show(const Args& a, wal::DeadLetterStore& store) {
   std::printf(
       "job          %llu\nreason       %s\nattempts     %u of %u\nenqueued     %s\ndead         "
       "%s\nbytes        %zu\npayload      %s\n",
-      static_cast<unsigned long long>(d.job_id), wal::DeadReasonName(d.reason), d.attempts,
+      static_cast<unsigned long long>(d.job_id), deadletter::DeadReasonName(d.reason), d.attempts,
       d.max_attempts, FormatUnixNs(d.enqueued_unix_ns).c_str(),
       FormatUnixNs(d.dead_unix_ns).c_str(), d.payload.size(),
       Printable(d.payload, d.payload.size()).c_str());
@@ -127,7 +127,7 @@ int Show(const Args& a, wal::DeadLetterStore& store) {
 
 // requeue and purge change the store: one such command at a time, so two requeues of the
 // same letter cannot both enqueue it.
-int Change(const Args& a, wal::DeadLetterStore& store) {
+int Change(const Args& a, deadletter::DeadLetterStore& store) {
   const std::string cmd = "dead " + a.sub;
   util::FileLock lock;
   std::string holder;
@@ -157,7 +157,7 @@ int Change(const Args& a, wal::DeadLetterStore& store) {
   s = Producer::Open(popts, &producer);
   if (!s.ok()) return Error(cmd, "cannot requeue: " + s.ToString(), 1);
   for (uint64_t id : ids) {
-    wal::DeadLetter d;
+    deadletter::DeadLetter d;
     s = store.Read(id, &d);
     if (s.IsNotFound() && a.all) continue;
     if (!s.ok()) return Error(cmd, s.ToString(), 1);
@@ -224,8 +224,8 @@ int DeadCommand(int argc, char** argv) {
   std::string dir;
   s = FindDir(a, &dir);
   if (!s.ok()) return Error(cmd, s.ToString(), 1);
-  std::unique_ptr<wal::DeadLetterStore> store;
-  s = wal::DeadLetterStore::Open(dir, 0600, /*create=*/false, &store);
+  std::unique_ptr<deadletter::DeadLetterStore> store;
+  s = deadletter::DeadLetterStore::Open(dir, 0600, /*create=*/false, &store);
   if (s.IsNotFound() && (a.sub == "list" || (a.sub == "purge" && a.all))) {
     if (a.sub == "purge") std::printf("purged 0\n");
     return 0;  // no job ever died here

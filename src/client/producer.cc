@@ -74,19 +74,18 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
     }
     segment::SlotHeader* h = seg.slot(slot);
     const uint64_t id = seg.header()->next_job_id.fetch_add(1, std::memory_order_relaxed);
-    h->job_id = id;
-    h->enqueued_unix_ns = util::NowUnixNs();
-    h->started_unix_ns = 0;
-    h->payload_len = static_cast<uint32_t>(payloads[i].size());
-    h->attempt.store(0, std::memory_order_relaxed);
-    h->max_attempts = max_attempts;
-    h->priority = 0;
-    h->not_before_unix_ns =
-        options.delay_ms != 0 ? h->enqueued_unix_ns + options.delay_ms * 1'000'000ULL : 0;
+    const uint64_t now = util::NowUnixNs();
+    segment::FillSlotHeader(
+        h,
+        {.job_id = id,
+         .enqueued_unix_ns = now,
+         .payload_len = static_cast<uint32_t>(payloads[i].size()),
+         .max_attempts = max_attempts,
+         .not_before_unix_ns = options.delay_ms != 0 ? now + options.delay_ms * 1'000'000ULL : 0});
     if (!payloads[i].empty())
       std::memcpy(seg.payload(slot), payloads[i].data(), payloads[i].size());
     segment::StatusEntry* st = seg.status_entry(id);
-    st->updated_unix_ns.store(h->enqueued_unix_ns, std::memory_order_relaxed);
+    st->updated_unix_ns.store(now, std::memory_order_relaxed);
     st->packed.store(segment::PackStatus(id, segment::JobStateCode::kPending, 0),
                      std::memory_order_release);
     h->word.store(segment::PackSlotWord(gen, session_->index(), SlotState::kSubmitted),

@@ -10,7 +10,7 @@ namespace {
 constexpr uint64_t kRefreshIntervalNs = 5'000'000'000;
 }  // namespace
 
-bool DeadLetterKeeper::Keep(const wal::DeadLetter& letter) {
+bool DeadLetterKeeper::Keep(const deadletter::DeadLetter& letter) {
   const Status s = store_->Write(letter);
   if (!s.ok()) {
     LogEvent("cannot keep dead letter of job %llu (%s); it will be retried instead",
@@ -21,7 +21,7 @@ bool DeadLetterKeeper::Keep(const wal::DeadLetter& letter) {
   ++count_;
   LogEvent("job %llu is dead after %u attempt(s) (%s); kept in %s",
            static_cast<unsigned long long>(letter.job_id), letter.attempts,
-           wal::DeadReasonName(letter.reason), store_->dir().c_str());
+           deadletter::DeadReasonName(letter.reason), store_->dir().c_str());
   return true;
 }
 

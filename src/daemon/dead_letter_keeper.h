@@ -17,12 +17,12 @@ namespace taskring::daemon {
 class DeadLetterKeeper {
  public:
   // `store` outlives the keeper; evictions are counted in `seg`.
-  DeadLetterKeeper(wal::DeadLetterStore* store, uint64_t max_letters, const segment::Segment& seg)
+  DeadLetterKeeper(deadletter::DeadLetterStore* store, uint64_t max_letters, const segment::Segment& seg)
       : store_(store), max_letters_(max_letters), seg_(seg) {}
 
   // Writes the letter; false (logged) if it could not, and the caller must then retry the job
   // instead of logging DEAD, so its payload is never lost.
-  bool Keep(const wal::DeadLetter& letter);
+  bool Keep(const deadletter::DeadLetter& letter);
   // Makes the letters written since the last call durable. Must succeed before a DEAD record of
   // theirs is written.
   [[nodiscard]] Status Sync(uint64_t now_mono_ns);
@@ -33,7 +33,7 @@ class DeadLetterKeeper {
   uint64_t count() const { return count_; }
 
  private:
-  wal::DeadLetterStore* store_;
+  deadletter::DeadLetterStore* store_;
   uint64_t max_letters_;
   const segment::Segment& seg_;
   bool unsynced_ = false;  // letters written since the last directory sync

@@ -60,15 +60,14 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
           "the WAL holds job " + std::to_string(j.id) + " of " + std::to_string(j.payload.size()) +
           " bytes, more than --max-payload " + std::to_string(p.max_payload));
     }
-    segment::SlotHeader* h = seg_.slot(slot);
-    h->job_id = j.id;
-    h->enqueued_unix_ns = j.enqueued_unix_ns;
-    h->started_unix_ns = 0;
-    h->payload_len = static_cast<uint32_t>(j.payload.size());
-    h->attempt.store(j.attempts_made, std::memory_order_relaxed);
-    h->max_attempts = j.max_attempts != 0 ? j.max_attempts : seg_.header()->default_max_attempts;
-    h->priority = 0;
-    h->not_before_unix_ns = j.not_before_unix_ns;
+    segment::FillSlotHeader(
+        seg_.slot(slot),
+        {.job_id = j.id,
+         .enqueued_unix_ns = j.enqueued_unix_ns,
+         .payload_len = static_cast<uint32_t>(j.payload.size()),
+         .attempts_made = j.attempts_made,
+         .max_attempts = j.max_attempts != 0 ? j.max_attempts : seg_.header()->default_max_attempts,
+         .not_before_unix_ns = j.not_before_unix_ns});
     std::memcpy(seg_.payload(slot), j.payload.data(), j.payload.size());
     retention_.Pin(slot, j.wal_segment);
     Schedule(slot, 1);
@@ -207,7 +206,7 @@ void Engine::HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool
     r.type = wal::RecordType::kComplete;
     pending_.push_back({Action::kFree, rec.slot, JobStateCode::kCompleted});
   } else if (rec.attempt >= h->max_attempts &&
-             KeepDeadLetter(rec.slot, rec.attempt, wal::DeadReason::kFailed)) {
+             KeepDeadLetter(rec.slot, rec.attempt, deadletter::DeadReason::kFailed)) {
     r.type = wal::RecordType::kDead;
     pending_.push_back({Action::kFree, rec.slot, JobStateCode::kDead});
   } else {
@@ -341,7 +340,8 @@ void Engine::ReclaimRun(uint32_t slot, uint32_t gen) {
   wal::WalRecord r;
   r.job_id = h->job_id;
   r.attempt = h->attempt.load(std::memory_order_relaxed);
-  if (r.attempt >= h->max_attempts && KeepDeadLetter(slot, r.attempt, wal::DeadReason::kLost)) {
+  if (r.attempt >= h->max_attempts &&
+      KeepDeadLetter(slot, r.attempt, deadletter::DeadReason::kLost)) {
     r.type = wal::RecordType::kDead;
     pending_.push_back({Action::kFree, slot, JobStateCode::kDead});
   } else {
@@ -351,8 +351,8 @@ void Engine::ReclaimRun(uint32_t slot, uint32_t gen) {
   AddRecord(r);
 }
 
-bool Engine::KeepDeadLetter(uint32_t slot, uint32_t attempts, wal::DeadReason reason) {
-  wal::DeadLetter letter;
+bool Engine::KeepDeadLetter(uint32_t slot, uint32_t attempts, deadletter::DeadReason reason) {
+  deadletter::DeadLetter letter;
   return DeadLetterOf(seg_, slot, attempts, reason, now_.unix_ns, &letter) &&
          dead_letters_.Keep(letter);
 }

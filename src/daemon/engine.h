@@ -55,7 +55,7 @@ struct EngineConfig {
   uint32_t max_backoff_ms = 300000;   // cap of one retry delay
   uint32_t repair_ms = 1000;          // a ring cell left claimed this long is repaired
   std::string wal_dir;                // for deleting WAL segments no live job needs
-  wal::DeadLetterStore* dead_letters = nullptr;  // required; outlives the engine
+  deadletter::DeadLetterStore* dead_letters = nullptr;  // required; outlives the engine
   uint64_t dead_max = 10000;                     // oldest dead letters beyond this are removed
   wal::WalWriterOptions wal_options;             // for reopening the WAL after a failed fdatasync;
                                                  // its env is the engine's file system too
@@ -110,7 +110,7 @@ class Engine {
   bool ReleaseClient(uint32_t client, uint64_t owner, bool died);
   // Keeps the dead letter of the job in `slot`. False if it could not: the caller then retries
   // the job instead of logging DEAD, so its payload is never lost.
-  bool KeepDeadLetter(uint32_t slot, uint32_t attempts, wal::DeadReason reason);
+  bool KeepDeadLetter(uint32_t slot, uint32_t attempts, deadletter::DeadReason reason);
   // A run that ended without an outcome (worker died, lease expired): counts as an attempt;
   // logs RETRY and hands the job out again, or DEAD once its attempts are used up.
   void ReclaimRun(uint32_t slot, uint32_t gen);

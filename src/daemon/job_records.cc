@@ -18,7 +18,7 @@ bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attemp
 }
 
 bool DeadLetterOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
-                  wal::DeadReason reason, uint64_t now_unix_ns, wal::DeadLetter* out) {
+                  deadletter::DeadReason reason, uint64_t now_unix_ns, deadletter::DeadLetter* out) {
   const segment::SlotHeader* h = seg.slot(slot);
   const uint32_t len = h->payload_len;  // read once, then bounds-checked
   if (len > seg.params().max_payload) return false;

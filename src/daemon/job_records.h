@@ -19,7 +19,7 @@ bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attemp
 
 // The dead letter of the job in `slot`. False as for EnqueueRecordOf.
 bool DeadLetterOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
-                  wal::DeadReason reason, uint64_t now_unix_ns, wal::DeadLetter* out);
+                  deadletter::DeadReason reason, uint64_t now_unix_ns, deadletter::DeadLetter* out);
 
 }  // namespace taskring::daemon
 

@@ -156,8 +156,8 @@ int Serve(const ServeConfig& cfg) {
     LogEvent("%llu of them were running when the previous daemon stopped; they run again",
              static_cast<unsigned long long>(rec.was_running));
   }
-  std::unique_ptr<wal::DeadLetterStore> dead_letters;
-  s = wal::DeadLetterStore::Open(cfg.dir, file_mode, /*create=*/true, &dead_letters);
+  std::unique_ptr<deadletter::DeadLetterStore> dead_letters;
+  s = deadletter::DeadLetterStore::Open(cfg.dir, file_mode, /*create=*/true, &dead_letters);
   if (!s.ok()) return Fail(s.ToString());
   if (const uint64_t stale = ReconcileDeadLetters(*dead_letters, rec.live); stale != 0) {
     LogEvent("removed %llu dead letter(s) of jobs whose DEAD record did not reach the WAL",

@@ -6,7 +6,7 @@
 #include "util/crc32c.h"
 #include "wal/wal_record.h"
 
-namespace taskring::wal {
+namespace taskring::deadletter {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'R', 'D', 'E', 'A', 'D', '0', '1'};
@@ -71,7 +71,7 @@ Status DecodeDeadLetter(std::string_view in, DeadLetter* out) {
   d.enqueued_unix_ns = util::DecodeFixed64(p + 18);
   d.dead_unix_ns = util::DecodeFixed64(p + 26);
   const uint32_t payload_len = util::DecodeFixed32(p + 34);
-  if (payload_len > kMaxPayloadBytes || payload_len != body.size() - kBodyFixedBytes) {
+  if (payload_len > wal::kMaxPayloadBytes || payload_len != body.size() - kBodyFixedBytes) {
     return Status::Corruption("dead letter: bad payload length");
   }
   d.payload.assign(p + kBodyFixedBytes, payload_len);
@@ -79,4 +79,4 @@ Status DecodeDeadLetter(std::string_view in, DeadLetter* out) {
   return Status::OK();
 }
 
-}  // namespace taskring::wal
+}  // namespace taskring::deadletter

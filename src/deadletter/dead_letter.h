@@ -14,7 +14,7 @@
 
 #include "taskring/status.h"
 
-namespace taskring::wal {
+namespace taskring::deadletter {
 
 enum class DeadReason : uint8_t {
   kFailed = 1,  // its handler reported failure on the last attempt
@@ -36,13 +36,13 @@ struct DeadLetter {
 // "failed" or "lost" ("unknown" for anything else).
 const char* DeadReasonName(DeadReason reason);
 
-// Appends the file encoding of `letter` to *out. Precondition: payload <= kMaxPayloadBytes.
+// Appends the file encoding of `letter` to *out. Precondition: payload <= wal::kMaxPayloadBytes.
 void EncodeDeadLetter(const DeadLetter& letter, std::string* out);
 
 // Parses a whole file. Corruption (with the reason) for a wrong magic, length, checksum,
 // version, reason or payload length; never reads outside `in`.
 [[nodiscard]] Status DecodeDeadLetter(std::string_view in, DeadLetter* out);
 
-}  // namespace taskring::wal
+}  // namespace taskring::deadletter
 
 #endif  // TASKRING_DEADLETTER_DEAD_LETTER_H_

@@ -7,7 +7,7 @@
 
 #include "wal/wal_record.h"
 
-namespace taskring::wal {
+namespace taskring::deadletter {
 namespace {
 
 constexpr const char* kSuffix = ".dead";
@@ -15,7 +15,7 @@ constexpr const char* kTempPrefix = ".tmp-";
 constexpr size_t kIdDigits = 20;
 // Magic, checksum, length, fixed body fields and the largest payload: anything bigger is not
 // a dead letter, and is refused before it is read into memory.
-constexpr uint64_t kMaxFileBytes = 16 + 38 + kMaxPayloadBytes;
+constexpr uint64_t kMaxFileBytes = 16 + 38 + wal::kMaxPayloadBytes;
 
 std::string FileName(uint64_t job_id) {
   char name[64];
@@ -131,4 +131,4 @@ void DeadLetterStore::RemoveTempFiles() {
   }
 }
 
-}  // namespace taskring::wal
+}  // namespace taskring::deadletter

@@ -1,11 +1,9 @@
 // The dead-letter store: DIR/dead/, one file per dead job ("<id, 20 digits>.dead").
 //
 // Separate from the WAL so dead letters neither pin WAL segments nor need the daemon to be
-// read: `taskring dead list` works on a stopped queue, and purge is an unlink. It lives in its own
-// folder for the same reason; the namespace is still wal:: (a rename would touch the daemon's
-// engine, which is being reworked; a follow-up can do it in one sed). Writes are
-// temp file + fdatasync + rename; the daemon syncs the directory before the DEAD record that
-// lets the job's ENQUEUE go, so a dead job is always in one of the two places.
+// read: `taskring dead list` works on a stopped queue, and purge is an unlink. Writes are temp file
+// + fdatasync + rename; the daemon syncs the directory before the DEAD record that lets the job's
+// ENQUEUE go, so a dead job is always in one of the two places.
 #ifndef TASKRING_DEADLETTER_DEAD_LETTER_STORE_H_
 #define TASKRING_DEADLETTER_DEAD_LETTER_STORE_H_
 
@@ -18,7 +16,7 @@
 #include "io/env.h"
 #include "taskring/status.h"
 
-namespace taskring::wal {
+namespace taskring::deadletter {
 
 class DeadLetterStore {
  public:
@@ -56,6 +54,6 @@ class DeadLetterStore {
   io::Env* env_;
 };
 
-}  // namespace taskring::wal
+}  // namespace taskring::deadletter
 
 #endif  // TASKRING_DEADLETTER_DEAD_LETTER_STORE_H_

@@ -71,6 +71,28 @@ static_assert(offsetof(SlotHeader, max_attempts) == 40);
 static_assert(offsetof(SlotHeader, priority) == 44);
 static_assert(offsetof(SlotHeader, not_before_unix_ns) == 48);
 
+// A job as it enters a slot: a producer's enqueue, or the daemon placing a recovered job. One
+// writer of the header's fields, so the two cannot drift apart. The state word is the caller's
+// to publish afterwards (release), once the payload is in place too.
+struct SlotJob {
+  uint64_t job_id = 0;
+  uint64_t enqueued_unix_ns = 0;
+  uint32_t payload_len = 0;
+  uint32_t attempts_made = 0;
+  uint32_t max_attempts = 0;
+  uint64_t not_before_unix_ns = 0;  // 0: runnable at once
+};
+inline void FillSlotHeader(SlotHeader* h, const SlotJob& job) {
+  h->job_id = job.job_id;
+  h->enqueued_unix_ns = job.enqueued_unix_ns;
+  h->started_unix_ns = 0;
+  h->payload_len = job.payload_len;
+  h->attempt.store(job.attempts_made, std::memory_order_relaxed);
+  h->max_attempts = job.max_attempts;
+  h->priority = 0;
+  h->not_before_unix_ns = job.not_before_unix_ns;
+}
+
 }  // namespace taskring::segment
 
 #endif  // TASKRING_SEGMENT_SLOT_H_

@@ -16,10 +16,10 @@ class DeadLetterKeeperTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(seg_.status().ok()) << seg_.status().ToString();
-    ASSERT_OK(wal::DeadLetterStore::Open(tmp_.path(), 0600, /*create=*/true, &store_));
+    ASSERT_OK(deadletter::DeadLetterStore::Open(tmp_.path(), 0600, /*create=*/true, &store_));
   }
-  static wal::DeadLetter Letter(uint64_t id) {
-    wal::DeadLetter l;
+  static deadletter::DeadLetter Letter(uint64_t id) {
+    deadletter::DeadLetter l;
     l.job_id = id;
     l.attempts = 3;
     l.max_attempts = 3;
@@ -34,7 +34,7 @@ class DeadLetterKeeperTest : public ::testing::Test {
 
   test::TempDir tmp_;
   SmallSegment seg_;
-  std::unique_ptr<wal::DeadLetterStore> store_;
+  std::unique_ptr<deadletter::DeadLetterStore> store_;
 };
 
 TEST_F(DeadLetterKeeperTest, KeepsLettersAndBoundsTheStoreOldestFirstOnceSynced) {
@@ -46,7 +46,7 @@ TEST_F(DeadLetterKeeperTest, KeepsLettersAndBoundsTheStoreOldestFirstOnceSynced)
   EXPECT_EQ(Stored(), (std::vector<uint64_t>{7, 9}));
   EXPECT_EQ(keeper.count(), 2u);
   EXPECT_EQ(seg_->Read(segment::Counter::kDeadEvicted), 1u);
-  wal::DeadLetter back;
+  deadletter::DeadLetter back;
   ASSERT_OK(store_->Read(9, &back));
   EXPECT_EQ(back, Letter(9));
 }

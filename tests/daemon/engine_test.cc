@@ -32,7 +32,7 @@ class EngineTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(seg_.status().ok()) << seg_.status().ToString();
     wal_dir_ = tmp_.path();
-    ASSERT_OK(wal::DeadLetterStore::Open(wal_dir_, 0600, /*create=*/true, &dead_));
+    ASSERT_OK(deadletter::DeadLetterStore::Open(wal_dir_, 0600, /*create=*/true, &dead_));
     config_.wal_dir = wal_dir_;
     config_.dead_letters = dead_.get();
     config_.retry_backoff_ms = 0;  // a failed job is due again at once
@@ -124,7 +124,7 @@ class EngineTest : public ::testing::Test {
   test::TempDir tmp_;
   SmallSegment seg_{kCapacity};
   std::string wal_dir_;
-  std::unique_ptr<wal::DeadLetterStore> dead_;
+  std::unique_ptr<deadletter::DeadLetterStore> dead_;
   EngineConfig config_;
   std::unique_ptr<Engine> engine_;
 };
@@ -220,11 +220,11 @@ TEST_F(EngineTest, AJobThatFailsEveryAttemptBecomesADeadLetter) {
   EXPECT_EQ(StateOf(id), JobState::kDead);
   EXPECT_EQ(seg_->Read(segment::Counter::kDead), 1u);
   EXPECT_EQ(seg_->Read(segment::Counter::kRetried), 1u);
-  wal::DeadLetter letter;
+  deadletter::DeadLetter letter;
   ASSERT_OK(dead_->Read(id, &letter));
   EXPECT_EQ(letter.payload, "doomed");
   EXPECT_EQ(letter.attempts, 2u);
-  EXPECT_EQ(letter.reason, wal::DeadReason::kFailed);
+  EXPECT_EQ(letter.reason, deadletter::DeadReason::kFailed);
   EXPECT_EQ(WalRecords().back().type, wal::RecordType::kDead);
 }
 

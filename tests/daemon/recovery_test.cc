@@ -84,10 +84,10 @@ TEST_F(RecoveryTest, AReloggedJobKeepsItsAttemptsAndMovesToTheNewerSegment) {
 }
 
 TEST_F(RecoveryTest, ReconcilingRemovesLettersOfLiveJobsAndTempFiles) {
-  std::unique_ptr<wal::DeadLetterStore> store;
-  ASSERT_OK(wal::DeadLetterStore::Open(tmp_.path(), 0600, /*create=*/true, &store));
+  std::unique_ptr<deadletter::DeadLetterStore> store;
+  ASSERT_OK(deadletter::DeadLetterStore::Open(tmp_.path(), 0600, /*create=*/true, &store));
   for (uint64_t id : {1, 2, 3}) {
-    wal::DeadLetter l;
+    deadletter::DeadLetter l;
     l.job_id = id;
     ASSERT_OK(store->Write(l));
   }

@@ -11,7 +11,7 @@
 #include "io/mem_env.h"
 #include "test_util.h"
 
-namespace taskring::wal {
+namespace taskring::deadletter {
 namespace {
 
 DeadLetter Sample(uint64_t id) {
@@ -161,4 +161,4 @@ TEST(DeadLetterStorePowerLossTest, AFailedWriteLeavesNoTempFile) {
 }
 
 }  // namespace
-}  // namespace taskring::wal
+}  // namespace taskring::deadletter

@@ -136,8 +136,8 @@ TEST_F(DeadLetterTest, OldestDeadLettersBeyondDeadMaxAreRemoved) {
   Daemon d(queue_, wal_, {"--max-attempts", "1", "--dead-max", "2"});
   ASSERT_TRUE(d.Start());
   const std::vector<uint64_t> ids = EnqueueAndKill({"j1", "j2", "j3", "j4"});
-  std::unique_ptr<wal::DeadLetterStore> store;
-  ASSERT_OK(wal::DeadLetterStore::Open(wal_, 0600, false, &store));
+  std::unique_ptr<deadletter::DeadLetterStore> store;
+  ASSERT_OK(deadletter::DeadLetterStore::Open(wal_, 0600, false, &store));
   std::vector<uint64_t> kept;
   ASSERT_OK(store->List(&kept));
   EXPECT_EQ(kept, (std::vector<uint64_t>{ids[2], ids[3]}));
@@ -159,15 +159,15 @@ TEST_F(DeadLetterTest, LetterOfAJobThatIsLiveAgainIsRemovedAtRecovery) {
     ASSERT_OK(prod->Enqueue("alive", &id));
     ASSERT_EQ(d.Stop(), 0);
   }
-  std::unique_ptr<wal::DeadLetterStore> store;
-  ASSERT_OK(wal::DeadLetterStore::Open(wal_, 0600, false, &store));
-  wal::DeadLetter letter;
+  std::unique_ptr<deadletter::DeadLetterStore> store;
+  ASSERT_OK(deadletter::DeadLetterStore::Open(wal_, 0600, false, &store));
+  deadletter::DeadLetter letter;
   letter.job_id = id;
   letter.payload = "alive";
   ASSERT_OK(store->Write(letter));
   Daemon d(queue_, wal_);
   ASSERT_TRUE(d.Start());
-  wal::DeadLetter out;
+  deadletter::DeadLetter out;
   EXPECT_TRUE(store->Read(id, &out).IsNotFound());
   std::unique_ptr<Worker> worker = test::OpenWorker(queue_);
   ASSERT_NE(worker, nullptr);
