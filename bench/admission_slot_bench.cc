@@ -45,7 +45,8 @@ void BM_Admission_AcquireRelease(benchmark::State& state) {
       ++spurious_busy;
       wait.Pause();
     }
-    // Release as Engine::FreeSlot does: bump the generation, mark FREE, push the reference.
+    // Release as the daemon does (SlotHandoff::FreeSlot): bump the generation, mark FREE, push the
+    // reference.
     seg.slot(slot)->word.store(
         segment::PackSlotWord(gen + 1, segment::kNoClient, segment::SlotState::kFree),
         std::memory_order_release);

@@ -21,7 +21,11 @@ void BM_EnqueueBusy(benchmark::State& state) {
   }
   segment::SegmentHeader* h = seg->header();
   h->daemon_state.store(static_cast<uint32_t>(segment::DaemonState::kRunning));
-  pthread_mutex_lock(&h->daemon_life);  // this process plays the live daemon
+  // Create locked the daemon-life mutex: this process plays the live daemon.
+  if (!seg->Install().ok()) {
+    state.SkipWithError("cannot install segment");
+    return;
+  }
   seg->Publish();
   ProducerOptions po;
   po.queue = queue;
@@ -40,7 +44,7 @@ void BM_EnqueueBusy(benchmark::State& state) {
     state.SkipWithError("expected every enqueue to be BUSY");
   state.SetItemsProcessed(state.iterations());
   producer.reset();
-  pthread_mutex_unlock(&h->daemon_life);
+  seg->ReleaseDaemonLife();
   segment::Segment::Remove(queue);
 }
 BENCHMARK(BM_EnqueueBusy);

@@ -17,7 +17,8 @@ namespace taskring::daemon {
 class DeadLetterKeeper {
  public:
   // `store` outlives the keeper; evictions are counted in `seg`.
-  DeadLetterKeeper(deadletter::DeadLetterStore* store, uint64_t max_letters, const segment::Segment& seg)
+  DeadLetterKeeper(deadletter::DeadLetterStore* store, uint64_t max_letters,
+                   const segment::Segment& seg)
       : store_(store), max_letters_(max_letters), seg_(seg) {}
 
   // Writes the letter; false (logged) if it could not, and the caller must then retry the job

@@ -150,9 +150,9 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
 
 void Engine::HandleEnqueue(uint32_t client, uint32_t slot) {
   wal::WalRecord r;
-  if (!EnqueueRecordOf(seg_, slot, /*attempts=*/0, &r)) {
-    LogEvent("client %u: slot %u claims %u payload bytes; dropped", client, slot,
-             seg_.slot(slot)->payload_len);
+  uint32_t len = 0;
+  if (!EnqueueRecordOf(seg_, slot, /*attempts=*/0, &r, &len)) {
+    LogEvent("client %u: slot %u claims %u payload bytes; dropped", client, slot, len);
     handoff_.FreeSlot(slot, now_.mono_ns);
     return;
   }
@@ -443,6 +443,9 @@ void Engine::CollectSegments() {
 
 Status Engine::Checkpoint() {
   if (config_.wal_dir.empty()) return Status::IOError("no WAL directory to reopen");
+  // The DEAD records below let their jobs' ENQUEUE records go: their letters first.
+  Status d = dead_letters_.Sync(now_.mono_ns);
+  if (!d.ok()) return d;
   std::unique_ptr<wal::WalWriter> fresh;
   Status s = wal::WalWriter::Open(config_.wal_dir, config_.wal_options, wal_->next_lsn(), &fresh);
   if (!s.ok()) return s;

@@ -3,8 +3,10 @@
 //
 //   read the clock -> drain client lanes -> encode WAL records -> write (+ fdatasync) -> apply:
 //   publish accepted jobs, free finished slots, requeue failures -> advance each lane's committed
-//   cursor and wake waiting producers -> expire leases, release due delayed jobs, retire WAL
-//   segments -> push ready jobs to the dispatch ring and wake sleeping workers.
+//   cursor and wake waiting producers -> the interval fdatasync, if due -> return freed slots to
+//   the free ring -> re-log jobs out of an old WAL segment, delete unpinned ones -> expire leases
+//   -> release due delayed jobs -> recount dead letters -> push ready jobs to the dispatch ring
+//   and wake sleeping workers.
 //
 // Records that arrive while a write/fsync is in flight wait in the lanes and go out together in
 // the next step: group commit falls out of the loop shape. The clock is read once at the start of
@@ -56,9 +58,9 @@ struct EngineConfig {
   uint32_t repair_ms = 1000;          // a ring cell left claimed this long is repaired
   std::string wal_dir;                // for deleting WAL segments no live job needs
   deadletter::DeadLetterStore* dead_letters = nullptr;  // required; outlives the engine
-  uint64_t dead_max = 10000;                     // oldest dead letters beyond this are removed
-  wal::WalWriterOptions wal_options;             // for reopening the WAL after a failed fdatasync;
-                                                 // its env is the engine's file system too
+  uint64_t dead_max = 10000;          // oldest dead letters beyond this are removed
+  wal::WalWriterOptions wal_options;  // for reopening the WAL after a failed fdatasync;
+                                      // its env is the engine's file system too
 };
 
 // Sent by the supervisor thread.

@@ -3,9 +3,10 @@
 namespace taskring::daemon {
 
 bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
-                     wal::WalRecord* out) {
+                     wal::WalRecord* out, uint32_t* claimed_len) {
   const segment::SlotHeader* h = seg.slot(slot);
   const uint32_t len = h->payload_len;  // read once: the client could change it meanwhile
+  if (claimed_len != nullptr) *claimed_len = len;
   if (len > seg.params().max_payload) return false;
   out->type = wal::RecordType::kEnqueue;
   out->job_id = h->job_id;
@@ -18,7 +19,8 @@ bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attemp
 }
 
 bool DeadLetterOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
-                  deadletter::DeadReason reason, uint64_t now_unix_ns, deadletter::DeadLetter* out) {
+                  deadletter::DeadReason reason, uint64_t now_unix_ns,
+                  deadletter::DeadLetter* out) {
   const segment::SlotHeader* h = seg.slot(slot);
   const uint32_t len = h->payload_len;  // read once, then bounds-checked
   if (len > seg.params().max_payload) return false;

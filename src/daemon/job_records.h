@@ -13,9 +13,10 @@
 namespace taskring::daemon {
 
 // The ENQUEUE record of the job in `slot`, showing `attempts` made so far. False if the slot
-// claims a payload longer than the segment allows (a client scribbled on it).
+// claims a payload longer than the segment allows (a client scribbled on it); the length it
+// claimed, read once, is in *claimed_len if given.
 bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
-                     wal::WalRecord* out);
+                     wal::WalRecord* out, uint32_t* claimed_len = nullptr);
 
 // The dead letter of the job in `slot`. False as for EnqueueRecordOf.
 bool DeadLetterOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,

@@ -67,7 +67,8 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
   return Status::OK();
 }
 
-uint64_t ReconcileDeadLetters(deadletter::DeadLetterStore& store, const std::vector<RecoveredJob>& live) {
+uint64_t ReconcileDeadLetters(deadletter::DeadLetterStore& store,
+                              const std::vector<RecoveredJob>& live) {
   store.RemoveTempFiles();
   std::vector<uint64_t> ids;
   if (!store.List(&ids).ok()) return 0;

@@ -39,7 +39,8 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
 // Removes what a crash can leave in the dead-letter store: temp files, and the letters of jobs
 // that are live again (written, but the daemon died before their DEAD record was synced).
 // Returns how many stale letters were removed.
-uint64_t ReconcileDeadLetters(deadletter::DeadLetterStore& store, const std::vector<RecoveredJob>& live);
+uint64_t ReconcileDeadLetters(deadletter::DeadLetterStore& store,
+                              const std::vector<RecoveredJob>& live);
 
 }  // namespace taskring::daemon
 

@@ -54,10 +54,13 @@ bool WalRetention::CollectionDue(uint64_t current_segment, uint64_t now_mono_ns)
 
 void WalRetention::DeleteBefore(uint64_t segment, uint64_t now_mono_ns) {
   const Status s = wal::DeleteSegmentsBefore(env_, wal_dir_, segment, &oldest_);
+  // Logged when it starts failing and when it works again, not every retry.
+  if (s.ok() && sync_pending_) LogEvent("WAL: deleting old segments works again");
+  if (!s.ok() && !sync_pending_) {
+    LogEvent("WAL: %s; retrying every second", s.ToString().c_str());
+  }
   sync_pending_ = !s.ok();
-  if (s.ok()) return;
-  retry_after_mono_ns_ = now_mono_ns + kRetryIntervalNs;
-  LogEvent("WAL: %s; retrying in a second", s.ToString().c_str());
+  if (!s.ok()) retry_after_mono_ns_ = now_mono_ns + kRetryIntervalNs;
 }
 
 }  // namespace taskring::daemon

@@ -153,6 +153,14 @@ Status Annotate(std::string_view what, const Status& s);
 Status PosixError(const std::string& path, int err, bool not_found = false);
 
 // "<dir>/<name>", the way every path here is built.
+// The directory holding `path`: "." for a bare name, "/" for a name in the root.
+inline std::string ParentDir(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
 inline std::string JoinPath(const std::string& dir, std::string_view name) {
   std::string p = dir;
   p += '/';

@@ -5,13 +5,6 @@
 namespace taskring::io {
 namespace {
 
-std::string ParentOf(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 Status WriteWholeFile(Env* env, const std::string& path, const std::string& content) {
   std::unique_ptr<WritableFile> file;
   Status s = env->NewWritableFile(path, WritableFileOptions{}, &file);
@@ -185,7 +178,8 @@ Status FaultInjectionEnv::NewWritableFile(const std::string& path,
   {
     std::lock_guard<std::mutex> lock(mu_);
     files_[path] = FileState{};
-    if (!existed) dirs_[ParentOf(path)].push_back(DirOp{DirOp::Kind::kCreate, path, {}, false, {}});
+    if (!existed)
+      dirs_[ParentDir(path)].push_back(DirOp{DirOp::Kind::kCreate, path, {}, false, {}});
   }
   out->reset(new FaultWritableFile(this, std::move(file)));
   return Status::OK();
@@ -231,7 +225,7 @@ Status FaultInjectionEnv::RemoveFile(const std::string& path) {
   s = target_->RemoveFile(path);
   if (!s.ok()) return s;
   files_.erase(path);
-  dirs_[ParentOf(path)].push_back(DirOp{DirOp::Kind::kRemove, path, {}, true, std::move(content)});
+  dirs_[ParentDir(path)].push_back(DirOp{DirOp::Kind::kRemove, path, {}, true, std::move(content)});
   return Status::OK();
 }
 
@@ -249,7 +243,7 @@ Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string&
     files_[to] = it->second;
     files_.erase(from);
   }
-  dirs_[ParentOf(to)].push_back(DirOp{DirOp::Kind::kRename, to, from, had_to, std::move(old)});
+  dirs_[ParentDir(to)].push_back(DirOp{DirOp::Kind::kRename, to, from, had_to, std::move(old)});
   return Status::OK();
 }
 

@@ -14,13 +14,6 @@ struct MemEnv::File {
 
 namespace {
 
-std::string ParentOf(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 class MemWritableFile final : public WritableFile {
  public:
   MemWritableFile(std::string path, std::shared_ptr<MemEnv::File> file)
@@ -80,7 +73,7 @@ bool MemEnv::DirExistsLocked(const std::string& dir) const { return dirs_.count(
 Status MemEnv::NewWritableFile(const std::string& path, const WritableFileOptions& options,
                                std::unique_ptr<WritableFile>* out) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!DirExistsLocked(ParentOf(path))) return PosixError(path, ENOENT, /*not_found=*/true);
+  if (!DirExistsLocked(ParentDir(path))) return PosixError(path, ENOENT, /*not_found=*/true);
   if (DirExistsLocked(path)) return PosixError(path, EISDIR);
   auto it = files_.find(path);
   if (it != files_.end() && options.exclusive) return PosixError(path, EEXIST);
@@ -128,11 +121,11 @@ Status MemEnv::GetChildren(const std::string& dir, std::vector<std::string>* nam
   if (!DirExistsLocked(dir)) return PosixError(dir, ENOENT, /*not_found=*/true);
   const std::string prefix = dir == "/" ? dir : dir + "/";
   for (const auto& [path, file] : files_) {
-    if (path.starts_with(prefix) && ParentOf(path) == dir)
+    if (path.starts_with(prefix) && ParentDir(path) == dir)
       names->push_back(path.substr(prefix.size()));
   }
   for (const std::string& d : dirs_) {
-    if (d != dir && d.starts_with(prefix) && ParentOf(d) == dir) {
+    if (d != dir && d.starts_with(prefix) && ParentDir(d) == dir) {
       names->push_back(d.substr(prefix.size()));
     }
   }
@@ -156,7 +149,7 @@ Status MemEnv::Stat(const std::string& path, FileStat* out) {
 
 Status MemEnv::CreateDir(const std::string& dir, int mode) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (std::string d = dir; !DirExistsLocked(d); d = ParentOf(d)) {
+  for (std::string d = dir; !DirExistsLocked(d); d = ParentDir(d)) {
     if (files_.count(d) != 0) return PosixError(dir, ENOTDIR);
     dirs_.insert(d);
   }
@@ -174,7 +167,7 @@ Status MemEnv::RenameFile(const std::string& from, const std::string& to) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(from);
   if (it == files_.end()) return PosixError(to, ENOENT, /*not_found=*/true);
-  if (!DirExistsLocked(ParentOf(to))) return PosixError(to, ENOENT, /*not_found=*/true);
+  if (!DirExistsLocked(ParentDir(to))) return PosixError(to, ENOENT, /*not_found=*/true);
   if (DirExistsLocked(to)) return PosixError(to, EISDIR);
   if (from == to) return Status::OK();
   std::shared_ptr<File> file = it->second;

@@ -1,6 +1,6 @@
-// Env::Default(): the real file system through POSIX calls. Every call is the one the code made
-// before this layer existed (pwrite, fdatasync, fsync ...), so tests/faults/fault_shim.cc, an
-// LD_PRELOAD shim, still sees and can fail each of them.
+// Env::Default(): the real file system through POSIX calls (pwrite, pread, fdatasync, fsync,
+// rename, unlink ...), so tests/faults/fault_shim.cc, an LD_PRELOAD shim, still sees and can
+// fail each of them in the real daemon.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -32,7 +32,7 @@ class EngineTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(seg_.status().ok()) << seg_.status().ToString();
     wal_dir_ = tmp_.path();
-    ASSERT_OK(deadletter::DeadLetterStore::Open(wal_dir_, 0600, /*create=*/true, &dead_));
+    ASSERT_OK(deadletter::DeadLetterStore::Open(wal_dir_, 0600, /*create=*/true, &dead_, &disk_));
     config_.wal_dir = wal_dir_;
     config_.dead_letters = dead_.get();
     config_.retry_backoff_ms = 0;  // a failed job is due again at once
@@ -318,6 +318,35 @@ TEST_F(EngineTest, AFailedSyncCheckpointsEveryLiveJobIntoANewSegment) {
   std::map<uint64_t, std::string> jobs;
   for (const auto& r : WalRecords()) jobs[r.job_id] = r.payload;
   EXPECT_EQ(jobs, (std::map<uint64_t, std::string>{{first, "first"}, {second, "second"}}));
+}
+
+// A DEAD record lets a job's ENQUEUE go, so it must never be durable before the job's dead
+// letter is: not even when the letter's directory sync fails while the WAL is already being
+// checkpointed after a failed fdatasync.
+TEST_F(EngineTest, ADeadRecordIsNeverDurableBeforeItsLetter) {
+  using Fault = io::FaultInjectionEnv::Fault;
+  using Op = io::FaultInjectionEnv::Op;
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  const uint64_t doomed = Enqueue("doomed", /*max_attempts=*/1);
+  engine_->Step();
+  Taken t;
+  ASSERT_TRUE(Take(&t));
+  engine_->Step();
+  // The WAL's fdatasync fails, and so does the checkpoint's: the writer stays suspect.
+  disk_.Inject(Fault(Op::kSync).PathContains("/wal-").Times(2));
+  Enqueue("other");
+  EXPECT_FALSE(engine_->Step());
+  // Now the job fails for good, and the dead-letter directory cannot be synced twice over.
+  Finish(t, /*success=*/false);
+  disk_.Inject(Fault(Op::kSyncDir).PathContains("/dead").Times(2));
+  for (int i = 0; i < 4; ++i) engine_->Step();
+  EXPECT_EQ(StateOf(doomed), JobState::kDead);
+  ASSERT_OK(disk_.DropUnsyncedData());
+  bool dead_logged = false;
+  for (const auto& r : WalRecords()) dead_logged |= r.type == wal::RecordType::kDead;
+  ASSERT_TRUE(dead_logged);
+  deadletter::DeadLetter letter;
+  EXPECT_OK(dead_->Read(doomed, &letter)) << "the job is in neither place";
 }
 
 }  // namespace
