@@ -43,8 +43,8 @@ class Segment {
   static Status Create(const std::string& queue, const CreateOptions& opts,
                        std::unique_ptr<Segment>* out);
   // Attaches and validates. NotFound when the queue has no segment (no daemon ever ran or it was
-  // removed), Closed while the daemon is still initialising it, Corruption/Incompatible when it
-  // fails validation.
+  // removed), NotReady while its daemon is still starting (retry), Closed when that daemon died
+  // while starting, Corruption/Incompatible when it fails validation.
   static Status Attach(const std::string& queue, bool read_only, std::unique_ptr<Segment>* out);
   // Unlinks the named segment (mappings stay valid until unmapped).
   static void Remove(const std::string& queue);
