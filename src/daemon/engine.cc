@@ -1,6 +1,5 @@
 #include "daemon/engine.h"
 
-#include <algorithm>
 #include <cstring>
 
 #include "daemon/job_records.h"
