@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -240,6 +241,28 @@ double ChildrenCpuSeconds() {
   return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
+// Starts n processes that spin until killed (or until the tool dies: PR_SET_PDEATHSIG).
+std::vector<pid_t> StartContention(uint32_t n) {
+  std::vector<pid_t> pids;
+  const pid_t parent = ::getpid();
+  for (uint32_t i = 0; i < n; ++i) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(0);  // the tool died before prctl took effect
+      std::atomic<uint64_t> spins{0};         // a side effect, so the loop is not optimised away
+      for (;;) spins.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (pid > 0) pids.push_back(pid);
+  }
+  return pids;
+}
+
+void StopContention(const std::vector<pid_t>& pids) {
+  for (pid_t pid : pids) ::kill(pid, SIGKILL);
+  for (pid_t pid : pids) ::waitpid(pid, nullptr, 0);
+}
+
 }  // namespace
 
 Status RunLoad(const Target& target, const LoadOptions& o, LoadResult* result) {
@@ -259,6 +282,7 @@ Status RunLoad(const Target& target, const LoadOptions& o, LoadResult* result) {
   const double server_before = o.server_pid != 0 ? ProcessCpuSeconds(o.server_pid) : 0;
   std::vector<pid_t> children;
   std::fflush(nullptr);  // or each child would flush its copy of what the parent buffered
+  const std::vector<pid_t> contention = StartContention(o.contention);
   auto spawn = [&](auto&& body) {
     const pid_t pid = ::fork();
     if (pid == 0) {
@@ -287,8 +311,13 @@ Status RunLoad(const Target& target, const LoadOptions& o, LoadResult* result) {
       Fail(c, "driver", Status::IOError("a child process exited abnormally"));
     }
   }
+  // Before the busy loops are reaped: RUSAGE_CHILDREN counts only children waited for.
   const double cpu = ChildrenCpuSeconds() - cpu_before +
                      (o.server_pid != 0 ? ProcessCpuSeconds(o.server_pid) - server_before : 0);
+  StopContention(contention);
+  if (contention.size() != o.contention) {
+    Fail(c, "driver", Status::IOError("fork of a busy loop failed"));
+  }
   Status status = c->failed.load() ? Status::IOError(c->failure) : Status::OK();
   LoadResult r;
   r.accepted = c->accepted.load();

@@ -29,7 +29,10 @@ struct LoadOptions {
   bool work_sleeps = false;     // sleep (I/O-like) instead of spinning (CPU-bound)
   uint32_t timeout_s = 300;     // the whole run, a bound against a wedged peer
   pid_t server_pid = 0;         // counted in CPU per job when set (taskringd, redis-server ...)
-  std::string scratch_dir;      // where children leave their records
+  // Busy-loop processes run beside the workload for its whole length, at normal priority: a real
+  // host is never idle. Their CPU is not counted in CPU per job.
+  uint32_t contention = 0;
+  std::string scratch_dir;  // where children leave their records
 };
 
 struct LoadResult {

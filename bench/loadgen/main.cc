@@ -46,6 +46,7 @@ struct Args {
   uint64_t port = 0, server_pid = 0, capacity = 65536, producers = 1, workers = 1, jobs = 100000,
            payload = 64, batch = 1, work_us = 0, timeout_s = 300, rate = 0;
   std::string work = "busy";
+  std::string contention = "0";
   bool json = false;
   bool disk_probe = false;
 };
@@ -125,6 +126,7 @@ std::string Describe(const Args& a, const LoadOptions& o) {
     << (o.rate > 0 ? "open loop at " + std::to_string(static_cast<uint64_t>(o.rate)) + " jobs/s"
                    : std::string("closed loop"))
     << ", work " << o.work_us << " us " << (o.work_sleeps ? "sleeping" : "busy");
+  if (o.contention != 0) d << ", " << o.contention << " busy loop(s) competing";
   return d.str();
 }
 
@@ -167,6 +169,7 @@ nlohmann::ordered_json Json(const Args& a, const LoadOptions& o, const LoadResul
   j["rate"] = std::llround(o.rate);
   j["work_us"] = o.work_us;
   j["work"] = o.work_sleeps ? "sleep" : "busy";
+  j["contention"] = o.contention;
   j["accepted"] = r.accepted;
   j["busy"] = r.busy;
   j["errors"] = r.errors;
@@ -287,6 +290,9 @@ int Main(int argc, char** argv) {
   flags.Uint("rate", &a.rate, 0, 1ULL << 32, "open loop: jobs/s in total; 0 = closed loop (0)");
   flags.Uint("work-us", &a.work_us, 0, 10000000, "handler time per job in us (0)");
   flags.Choice("work", &a.work, {"busy", "sleep"}, "handler spins (busy) or sleeps (sleep)");
+  flags.String("contention", &a.contention,
+               "N busy-loop processes, or 'cores' for one per CPU, spinning at normal priority "
+               "beside the run, as other work on a real host does (0); their CPU is not counted");
   flags.Uint("timeout-s", &a.timeout_s, 1, 86400, "bound on one run (300)");
   flags.String("sweep", &a.sweep,
                "open-loop rates, comma-separated, or 'auto' (fractions of the "
@@ -305,6 +311,19 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (!s.ok()) return Error(std::string(s.message()) + " (see --help)", 2);
+  uint32_t contention = 0;
+  if (a.contention == "cores") {
+    contention = static_cast<uint32_t>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  } else {
+    char* end = nullptr;
+    const unsigned long n = std::strtoul(a.contention.c_str(), &end, 10);
+    if (a.contention.empty() || *end != '\0' || n > 1024) {
+      return Error("--contention takes a number of busy loops (0..1024) or 'cores', not '" +
+                       a.contention + "'",
+                   2);
+    }
+    contention = static_cast<uint32_t>(n);
+  }
   Target t;
   if (!ParseBackendKind(a.target, &t.kind)) {
     return Error("unknown --target '" + a.target + "' (see --help)", 2);
@@ -339,6 +358,7 @@ int Main(int argc, char** argv) {
   o.work_us = static_cast<uint32_t>(a.work_us);
   o.work_sleeps = a.work == "sleep";
   o.timeout_s = static_cast<uint32_t>(a.timeout_s);
+  o.contention = contention;
 
   auto run = [&](double rate, LoadResult* r) {
     LoadOptions ro = o;

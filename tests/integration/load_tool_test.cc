@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "loadgen/driver.h"
@@ -112,6 +113,31 @@ TEST_F(LoadToolTest, BenchCommandStartsItsOwnDaemonAndPrintsJson) {
       test::RunCommand({test::BinDir() + "/taskring", "bench", "--target", "kafka"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("unknown --target"), std::string::npos) << bad.err;
+}
+
+// Processes named taskring-bench still running (the tool's busy loops are forks of it).
+int BenchProcesses() {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream comm(e.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name) && name == "taskring-bench") ++n;
+  }
+  return n;
+}
+
+TEST_F(LoadToolTest, ContentionRunsBusyLoopsBesideTheWorkloadAndStopsThem) {
+  const test::CommandResult r =
+      test::RunCommand({test::BinDir() + "/taskring", "bench", "--jobs", "2000", "--durability",
+                        "none", "--contention", "2", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"contention\":2,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"accepted\":2000,"), std::string::npos) << r.out;
+  EXPECT_EQ(BenchProcesses(), 0) << "a busy loop outlived the run";
+  const test::CommandResult bad =
+      test::RunCommand({test::BinDir() + "/taskring", "bench", "--contention", "many"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--contention takes"), std::string::npos) << bad.err;
 }
 
 }  // namespace
