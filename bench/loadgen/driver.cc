@@ -91,7 +91,7 @@ int ProducerMain(const Target& t, const LoadOptions& o, Control* c, uint32_t ind
     return 1;
   }
   std::vector<ProducerRecord> records;
-  records.reserve(jobs);
+  records.reserve(std::min<uint64_t>(jobs, 1u << 20));
   std::vector<std::string> payloads(o.batch, std::string(o.payload_bytes, 'x'));
   std::vector<std::string_view> views(o.batch);
   std::vector<SendOutcome> out(o.batch);
@@ -99,9 +99,12 @@ int ProducerMain(const Target& t, const LoadOptions& o, Control* c, uint32_t ind
   WaitGo(c);
   const uint64_t t0 = c->start_ns.load();
   const double interval_ns = o.rate > 0 ? 1e9 * o.producers / o.rate : 0;
+  const uint64_t end_ns =
+      o.duration_s != 0 ? t0 + uint64_t{o.duration_s} * 1'000'000'000ULL : UINT64_MAX;
   uint64_t next = 0;  // next sequence number to send
   uint64_t busy = 0, errors = 0;
-  while (next < jobs && c->failed.load(std::memory_order_relaxed) == 0) {
+  while (next < jobs && util::NowMonoNs() < end_ns &&
+         c->failed.load(std::memory_order_relaxed) == 0) {
     size_t n = 0;
     if (interval_ns > 0) {
       const auto due = [&](uint64_t seq) {
@@ -266,7 +269,7 @@ void StopContention(const std::vector<pid_t>& pids) {
 }  // namespace
 
 Status RunLoad(const Target& target, const LoadOptions& o, LoadResult* result) {
-  if (o.producers == 0 || o.workers == 0 || o.jobs == 0 || o.batch == 0) {
+  if (o.producers == 0 || o.workers == 0 || (o.jobs == 0 && o.duration_s == 0) || o.batch == 0) {
     return Status::InvalidArgument("producers, workers, jobs and batch must be at least 1");
   }
   if (o.payload_bytes < kHeaderBytes || o.payload_bytes > target.max_payload) {
@@ -277,7 +280,8 @@ Status RunLoad(const Target& target, const LoadOptions& o, LoadResult* result) {
       ::mmap(nullptr, sizeof(Control), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return Status::IOError("mmap failed");
   auto* c = new (mem) Control();
-  const uint64_t deadline = util::NowMonoNs() + uint64_t{o.timeout_s} * 1'000'000'000ULL;
+  const uint64_t deadline =
+      util::NowMonoNs() + (uint64_t{o.timeout_s} + o.duration_s) * 1'000'000'000ULL;
   const double cpu_before = ChildrenCpuSeconds();
   const double server_before = o.server_pid != 0 ? ProcessCpuSeconds(o.server_pid) : 0;
   std::vector<pid_t> children;
@@ -297,7 +301,8 @@ Status RunLoad(const Target& target, const LoadOptions& o, LoadResult* result) {
     forked = spawn([&] { return WorkerMain(target, o, c, w, deadline); });
   }
   for (uint32_t p = 0; p < o.producers && forked; ++p) {
-    const uint64_t share = o.jobs / o.producers + (p < o.jobs % o.producers ? 1 : 0);
+    const uint64_t share =
+        o.duration_s != 0 ? UINT64_MAX : o.jobs / o.producers + (p < o.jobs % o.producers ? 1 : 0);
     forked = spawn([&] { return ProducerMain(target, o, c, p, share); });
   }
   if (!forked) Fail(c, "driver", Status::IOError("fork failed"));

@@ -21,7 +21,8 @@ namespace taskring::loadgen {
 struct LoadOptions {
   uint32_t producers = 1;
   uint32_t workers = 1;
-  uint64_t jobs = 100000;       // in total, split across producers
+  uint64_t jobs = 100000;       // in total, split across producers (unless duration_s is set)
+  uint32_t duration_s = 0;      // if set, producers send until then instead of a job count
   uint32_t payload_bytes = 64;  // at least the 16-byte header the tool stamps in
   uint32_t batch = 1;           // payloads per send
   double rate = 0;              // jobs/s across all producers; 0 = closed loop (as fast as it can)

@@ -44,7 +44,7 @@ struct Args {
   std::string target = "taskring";
   std::string queue, durability = "fsync", host = "127.0.0.1", label, sweep, plot;
   uint64_t port = 0, server_pid = 0, capacity = 65536, producers = 1, workers = 1, jobs = 100000,
-           payload = 64, batch = 1, work_us = 0, timeout_s = 300, rate = 0;
+           payload = 64, batch = 1, work_us = 0, timeout_s = 300, rate = 0, duration_s = 0;
   std::string work = "busy";
   std::string contention = "0";
   bool json = false;
@@ -126,6 +126,7 @@ std::string Describe(const Args& a, const LoadOptions& o) {
     << (o.rate > 0 ? "open loop at " + std::to_string(static_cast<uint64_t>(o.rate)) + " jobs/s"
                    : std::string("closed loop"))
     << ", work " << o.work_us << " us " << (o.work_sleeps ? "sleeping" : "busy");
+  if (o.duration_s != 0) d << ", for " << o.duration_s << " s";
   if (o.contention != 0) d << ", " << o.contention << " busy loop(s) competing";
   return d.str();
 }
@@ -170,6 +171,7 @@ nlohmann::ordered_json Json(const Args& a, const LoadOptions& o, const LoadResul
   j["work_us"] = o.work_us;
   j["work"] = o.work_sleeps ? "sleep" : "busy";
   j["contention"] = o.contention;
+  j["duration_s"] = o.duration_s;
   j["accepted"] = r.accepted;
   j["busy"] = r.busy;
   j["errors"] = r.errors;
@@ -285,6 +287,9 @@ int Main(int argc, char** argv) {
   flags.Uint("producers", &a.producers, 1, 256, "producer processes (1)");
   flags.Uint("workers", &a.workers, 1, 256, "worker processes (1)");
   flags.Uint("jobs", &a.jobs, 1, 1ULL << 32, "jobs in total (100000)");
+  flags.Uint("duration-s", &a.duration_s, 0, 86400,
+             "send for this many seconds instead of --jobs (0: use --jobs); a run long enough "
+             "for a fast system to be measured, not finished in 40 ms");
   flags.Uint("payload", &a.payload, 16, 1u << 20, "payload bytes (64)");
   flags.Uint("batch", &a.batch, 1, 65536, "payloads per send (1)");
   flags.Uint("rate", &a.rate, 0, 1ULL << 32, "open loop: jobs/s in total; 0 = closed loop (0)");
@@ -353,6 +358,7 @@ int Main(int argc, char** argv) {
   o.producers = static_cast<uint32_t>(a.producers);
   o.workers = static_cast<uint32_t>(a.workers);
   o.jobs = a.jobs;
+  o.duration_s = static_cast<uint32_t>(a.duration_s);
   o.payload_bytes = static_cast<uint32_t>(a.payload);
   o.batch = static_cast<uint32_t>(a.batch);
   o.work_us = static_cast<uint32_t>(a.work_us);

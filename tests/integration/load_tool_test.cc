@@ -140,5 +140,19 @@ TEST_F(LoadToolTest, ContentionRunsBusyLoopsBesideTheWorkloadAndStopsThem) {
   EXPECT_NE(bad.err.find("--contention takes"), std::string::npos) << bad.err;
 }
 
+TEST_F(LoadToolTest, DurationRunsForTheTimeAskedNotAJobCount) {
+  const test::CommandResult r =
+      test::RunCommand({test::BinDir() + "/taskring", "bench", "--duration-s", "1", "--durability",
+                        "none", "--rate", "2000", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"duration_s\":1,"), std::string::npos) << r.out;
+  // Open loop at 2000 jobs/s for one second: about 2000 jobs, whatever --jobs says (100000).
+  const size_t at = r.out.find("\"accepted\":");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const uint64_t accepted = std::stoull(r.out.substr(at + 11));
+  EXPECT_GE(accepted, 1500u) << r.out;
+  EXPECT_LE(accepted, 2001u) << r.out;
+}
+
 }  // namespace
 }  // namespace taskring::loadgen
