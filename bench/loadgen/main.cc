@@ -44,9 +44,11 @@ struct Args {
   std::string target = "taskring";
   std::string queue, durability = "fsync", host = "127.0.0.1", label, sweep, plot;
   uint64_t port = 0, server_pid = 0, capacity = 65536, producers = 1, workers = 1, jobs = 100000,
-           payload = 64, batch = 1, work_us = 0, timeout_s = 300, rate = 0, duration_s = 0;
+           payload = 64, batch = 1, work_us = 0, timeout_s = 300, rate = 0, duration_s = 0,
+           vs_port = 0;
   std::string work = "busy";
   std::string contention = "0";
+  std::string vs;  // a peer run with the same workload, right after, for same-run ratios
   bool json = false;
   bool disk_probe = false;
 };
@@ -187,6 +189,30 @@ nlohmann::ordered_json Json(const Args& a, const LoadOptions& o, const LoadResul
   return j;
 }
 
+// taskring's figures over the peer's, from runs made one after the other in this invocation.
+double Ratio(double ours, double theirs) { return theirs > 0 ? ours / theirs : 0; }
+
+nlohmann::ordered_json RatioJson(const std::string& peer, const LoadResult& ours,
+                                 const LoadResult& theirs) {
+  nlohmann::ordered_json j;
+  j["vs"] = peer;
+  j["jobs_per_second"] = Fixed(Ratio(ours.jobs_per_second, theirs.jobs_per_second), 3);
+  j["cpu_us_per_job"] = Fixed(Ratio(ours.cpu_us_per_job, theirs.cpu_us_per_job), 3);
+  j["end_to_end_p50"] = Fixed(Ratio(ours.end_to_end.p50, theirs.end_to_end.p50), 3);
+  j["end_to_end_p99"] = Fixed(Ratio(ours.end_to_end.p99, theirs.end_to_end.p99), 3);
+  return nlohmann::ordered_json{{"ratio", j}};
+}
+
+void PrintRatio(const std::string& peer, const LoadResult& ours, const LoadResult& theirs) {
+  std::printf(
+      "ratio taskring / %s (same invocation): throughput %.3fx, CPU per job %.3fx, end-to-end "
+      "p50 %.3fx, p99 %.3fx\n",
+      peer.c_str(), Ratio(ours.jobs_per_second, theirs.jobs_per_second),
+      Ratio(ours.cpu_us_per_job, theirs.cpu_us_per_job),
+      Ratio(ours.end_to_end.p50, theirs.end_to_end.p50),
+      Ratio(ours.end_to_end.p99, theirs.end_to_end.p99));
+}
+
 // One JSON object per line. Labels come from the command line: bytes that are not UTF-8 are
 // replaced (U+FFFD), not thrown about.
 void PrintJsonLine(const nlohmann::ordered_json& j) {
@@ -295,6 +321,10 @@ int Main(int argc, char** argv) {
   flags.Uint("rate", &a.rate, 0, 1ULL << 32, "open loop: jobs/s in total; 0 = closed loop (0)");
   flags.Uint("work-us", &a.work_us, 0, 10000000, "handler time per job in us (0)");
   flags.Choice("work", &a.work, {"busy", "sleep"}, "handler spins (busy) or sleeps (sleep)");
+  flags.String("vs", &a.vs,
+               "also run the same workload against this target (boost-mq; redis or beanstalkd "
+               "with --vs-port) right after, and print taskring's ratios to it");
+  flags.Uint("vs-port", &a.vs_port, 0, 65535, "--vs redis|beanstalkd: the peer server's port");
   flags.String("contention", &a.contention,
                "N busy-loop processes, or 'cores' for one per CPU, spinning at normal priority "
                "beside the run, as other work on a real host does (0); their CPU is not counted");
@@ -328,6 +358,17 @@ int Main(int argc, char** argv) {
                    2);
     }
     contention = static_cast<uint32_t>(n);
+  }
+  Target peer;
+  if (!a.vs.empty()) {
+    if (!ParseBackendKind(a.vs, &peer.kind) || peer.kind == BackendKind::kTaskring) {
+      return Error("--vs takes a peer target (boost-mq, redis, beanstalkd), not '" + a.vs + "'", 2);
+    }
+    if ((peer.kind == BackendKind::kRedis || peer.kind == BackendKind::kBeanstalkd) &&
+        a.vs_port == 0) {
+      return Error("--vs-port is required for --vs " + a.vs, 2);
+    }
+    if (!a.sweep.empty()) return Error("--vs and --sweep do not go together", 2);
   }
   Target t;
   if (!ParseBackendKind(a.target, &t.kind)) {
@@ -401,6 +442,33 @@ int Main(int argc, char** argv) {
     LoadResult r;
     s = run(static_cast<double>(a.rate), &r);
     if (!s.ok()) rc = Error(s.ToString(), 1);
+    if (s.ok() && !a.vs.empty()) {
+      peer.host = a.host;
+      peer.port = static_cast<int>(a.vs_port);
+      peer.capacity = t.capacity;
+      peer.max_payload = t.max_payload;
+      peer.queue = "taskring-bench-vs-" + std::to_string(::getpid());
+      LoadOptions po = o;
+      po.rate = static_cast<double>(a.rate);
+      po.server_pid = 0;
+      LoadResult pr;
+      s = RunLoad(peer, po, &pr);
+      if (peer.kind == BackendKind::kBoostMq) RemoveBoostMq(peer.queue);
+      if (!s.ok()) {
+        rc = Error("--vs " + a.vs + ": " + s.ToString(), 1);
+      } else {
+        Args pa = a;
+        pa.target = a.vs;
+        pa.label = a.vs;
+        if (a.json) {
+          PrintJsonLine(Json(pa, po, pr));
+          PrintJsonLine(RatioJson(a.vs, r, pr));
+        } else {
+          PrintHuman(pa, po, pr);
+          PrintRatio(a.vs, r, pr);
+        }
+      }
+    }
   } else {
     std::vector<double> rates;
     if (a.sweep == "auto") {

@@ -154,5 +154,24 @@ TEST_F(LoadToolTest, DurationRunsForTheTimeAskedNotAJobCount) {
   EXPECT_LE(accepted, 2001u) << r.out;
 }
 
+TEST_F(LoadToolTest, VsRunsThePeerInTheSameInvocationAndPrintsRatios) {
+  const test::CommandResult r =
+      test::RunCommand({test::BinDir() + "/taskring", "bench", "--jobs", "2000", "--durability",
+                        "none", "--vs", "boost-mq", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"target\":\"taskring\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"target\":\"boost-mq\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("{\"ratio\":{\"vs\":\"boost-mq\",\"jobs_per_second\":"), std::string::npos)
+      << r.out;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm")) {
+    EXPECT_EQ(e.path().filename().string().find("taskring-bench-vs-"), std::string::npos)
+        << "the peer's queue was left behind: " << e.path();
+  }
+  const test::CommandResult bad =
+      test::RunCommand({test::BinDir() + "/taskring", "bench", "--vs", "taskring"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--vs takes a peer target"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace taskring::loadgen
