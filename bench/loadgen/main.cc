@@ -51,6 +51,7 @@ struct Args {
   std::string vs;  // a peer run with the same workload, right after, for same-run ratios
   bool json = false;
   bool disk_probe = false;
+  bool daemon_defaults = false;
 };
 
 // A taskringd of our own, in a temp dir: started from the directory of this binary (taskringd
@@ -71,11 +72,13 @@ class OwnDaemon {
     harness::DaemonProcess::Options o;
     o.log_path = dir_ + "/daemon.log";
     o.ready_timeout = std::chrono::seconds(30);
-    return process_.Start(self + "/taskringd",
-                          {"--queue", t->queue, "--dir", dir_ + "/wal", "--durability",
-                           a.durability, "--capacity", std::to_string(a.capacity), "--max-payload",
-                           std::to_string(t->max_payload), "--no-metrics"},
-                          o);
+    std::vector<std::string> args = {"--queue",      t->queue,     "--dir",       dir_ + "/wal",
+                                     "--durability", a.durability, "--no-metrics"};
+    if (!a.daemon_defaults) {
+      args.insert(args.end(), {"--capacity", std::to_string(a.capacity), "--max-payload",
+                               std::to_string(t->max_payload)});
+    }
+    return process_.Start(self + "/taskringd", args, o);
   }
   pid_t pid() const { return process_.pid(); }
   std::string wal_dir() const { return dir_ + "/wal"; }
@@ -122,7 +125,9 @@ std::string Row(const char* name, const Percentiles& p) {
 std::string Describe(const Args& a, const LoadOptions& o) {
   std::ostringstream d;
   d << (a.label.empty() ? a.target : a.label);
-  if (a.target == "taskring") d << " (" << a.durability << ")";
+  if (a.target == "taskring") {
+    d << " (" << a.durability << (a.daemon_defaults ? ", daemon defaults" : "") << ")";
+  }
   d << ", " << o.producers << " producer(s) x " << o.workers << " worker(s), " << o.payload_bytes
     << " B payloads, batch " << o.batch << ", "
     << (o.rate > 0 ? "open loop at " + std::to_string(static_cast<uint64_t>(o.rate)) + " jobs/s"
@@ -165,6 +170,7 @@ nlohmann::ordered_json Json(const Args& a, const LoadOptions& o, const LoadResul
   j["target"] = a.target;
   j["label"] = a.label;
   j["durability"] = a.target == "taskring" ? a.durability : "";
+  j["daemon_defaults"] = a.target == "taskring" && a.daemon_defaults;
   j["producers"] = o.producers;
   j["workers"] = o.workers;
   j["payload_bytes"] = o.payload_bytes;
@@ -321,6 +327,9 @@ int Main(int argc, char** argv) {
   flags.Uint("rate", &a.rate, 0, 1ULL << 32, "open loop: jobs/s in total; 0 = closed loop (0)");
   flags.Uint("work-us", &a.work_us, 0, 10000000, "handler time per job in us (0)");
   flags.Choice("work", &a.work, {"busy", "sleep"}, "handler spins (busy) or sleeps (sleep)");
+  flags.Bool("daemon-defaults", &a.daemon_defaults,
+             "start taskringd with its default capacity and max payload, as an application "
+             "gets it (otherwise --capacity and a max payload of the job's size)");
   flags.String("vs", &a.vs,
                "also run the same workload against this target (boost-mq; redis or beanstalkd "
                "with --vs-port) right after, and print taskring's ratios to it");

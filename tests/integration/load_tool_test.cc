@@ -173,5 +173,16 @@ TEST_F(LoadToolTest, VsRunsThePeerInTheSameInvocationAndPrintsRatios) {
   EXPECT_NE(bad.err.find("--vs takes a peer target"), std::string::npos) << bad.err;
 }
 
+TEST_F(LoadToolTest, DaemonDefaultsStartsTaskringdAsAnApplicationGetsIt) {
+  // --capacity 1 would make nearly every send BUSY; with --daemon-defaults it is not passed on,
+  // and the daemon's default capacity (16384) takes 1000 jobs without one.
+  const test::CommandResult r =
+      test::RunCommand({test::BinDir() + "/taskring", "bench", "--jobs", "1000", "--durability",
+                        "none", "--capacity", "1", "--daemon-defaults", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"daemon_defaults\":true,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"accepted\":1000,\"busy\":0,"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace taskring::loadgen
