@@ -100,8 +100,9 @@ int List(const Args& a, deadletter::DeadLetterStore& store) {
           JsonString(d.payload).c_str());
     } else {
       std::printf("%-10llu %-8u %-7s %-24s %-8zu %s\n", static_cast<unsigned long long>(d.job_id),
-                  d.attempts, deadletter::DeadReasonName(d.reason), FormatUnixNs(d.dead_unix_ns).c_str(),
-                  d.payload.size(), Printable(d.payload, a.payload_bytes).c_str());
+                  d.attempts, deadletter::DeadReasonName(d.reason),
+                  FormatUnixNs(d.dead_unix_ns).c_str(), d.payload.size(),
+                  Printable(d.payload, a.payload_bytes).c_str());
     }
   }
   return rc;

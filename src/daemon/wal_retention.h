@@ -48,7 +48,6 @@ class WalRetention {
   void DeleteBefore(uint64_t segment, uint64_t now_mono_ns);
 
   uint64_t oldest() const { return oldest_; }
-  const std::string& dir() const { return wal_dir_; }
 
  private:
   io::Env* env_;

@@ -51,7 +51,7 @@ TEST_F(ClientRegistryTest, RescansOnlyWhenTheEpochMoved) {
   seg_->client(3)->owner.store(PackClientOwner(::getpid(), ClientState::kActive));  // no bump
   Refresh();
   EXPECT_EQ(registry_.active(), (std::vector<uint32_t>{2}));
-  EXPECT_TRUE(registry_.AnyPending() == false);
+  EXPECT_FALSE(registry_.AnyPending());
   seg_->header()->clients_epoch.fetch_add(1);
   EXPECT_TRUE(registry_.AnyPending()) << "a client came or went";
   Refresh();

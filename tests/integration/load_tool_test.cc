@@ -134,6 +134,20 @@ TEST_F(LoadToolTest, ContentionRunsBusyLoopsBesideTheWorkloadAndStopsThem) {
   EXPECT_NE(r.out.find("\"contention\":2,"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"accepted\":2000,"), std::string::npos) << r.out;
   EXPECT_EQ(BenchProcesses(), 0) << "a busy loop outlived the run";
+  // Two busy loops for the one-second run would add about 2000 us to each of its 1000 jobs if
+  // their CPU were counted: compare with the same run without them.
+  auto cpu_per_job = [](const std::string& contention) {
+    const test::CommandResult paced =
+        test::RunCommand({test::BinDir() + "/taskring", "bench", "--duration-s", "1", "--rate",
+                          "1000", "--durability", "none", "--contention", contention, "--json"});
+    EXPECT_EQ(paced.exit_code, 0) << paced.err;
+    const size_t at = paced.out.find("\"cpu_us_per_job\":");
+    return at == std::string::npos ? -1.0 : std::stod(paced.out.substr(at + 17));
+  };
+  const double quiet = cpu_per_job("0"), busy = cpu_per_job("2");
+  ASSERT_GE(quiet, 0);
+  EXPECT_LT(busy, quiet + 1000) << "the busy loops' CPU was counted (" << busy << " us per job "
+                                << "against " << quiet << " without them)";
   const test::CommandResult bad =
       test::RunCommand({test::BinDir() + "/taskring", "bench", "--contention", "many"});
   EXPECT_EQ(bad.exit_code, 2);
