@@ -1,12 +1,15 @@
 // Admission through admission::TryAcquireSlot on a real shared-memory segment (no producer,
 // no daemon): the two answers a producer can get before it writes a payload.
 //
-//   BM_Admission_AcquireRelease/threads:N  a free slot is taken (free-ring pop + slot-word CAS
+//   BM_Admission_AcquireRelease/threads:N  a free slot is taken (free-stack pop + slot-word CAS
 //       FREE -> WRITING(me)) and given back the way the daemon frees one (slot word -> FREE with
-//       generation + 1, reference pushed back to the free ring). One item = acquire + release.
-//   BM_Admission_Busy/threads:N  the free ring is empty (a full queue): the BUSY answer, which
+//       generation + 1, reference pushed back to the free stack; pushes are serialised, as the
+//       stack has one pusher, the daemon). One item = acquire + release.
+//   BM_Admission_Busy/threads:N  the free stack is empty (a full queue): the BUSY answer, which
 //       must be a couple of loads and change nothing.
 #include <benchmark/benchmark.h>
+
+#include <mutex>
 
 #include "admission/admission.h"
 #include "bench_common.h"
@@ -16,30 +19,31 @@ namespace {
 
 constexpr uint32_t kCapacity = 1024;
 
-BenchSegment& FullFreeRing() {
-  static BenchSegment s("adm_free", kCapacity, 64, /*fill_free_ring=*/true);
+BenchSegment& FullFreeStack() {
+  static BenchSegment s("adm_free", kCapacity, 64, /*fill_free_stack=*/true);
   return s;
 }
 
-BenchSegment& EmptyFreeRing() {
-  static BenchSegment s("adm_busy", kCapacity, 64, /*fill_free_ring=*/false);
+BenchSegment& EmptyFreeStack() {
+  static BenchSegment s("adm_busy", kCapacity, 64, /*fill_free_stack=*/false);
   return s;
+}
+
+std::mutex& PushMutex() {
+  static std::mutex mu;
+  return mu;
 }
 
 void BM_Admission_AcquireRelease(benchmark::State& state) {
-  BenchSegment& bs = FullFreeRing();
+  BenchSegment& bs = FullFreeStack();
   if (!bs.ok()) state.SkipWithError("cannot create the segment");
   const segment::Segment& seg = *bs.seg;
-  const segment::RingView free = seg.free_ring();
+  const segment::FreeStackView free = seg.free_stack();
   const uint32_t client = static_cast<uint32_t>(state.thread_index());
   uint64_t spurious_busy = 0;
   for (auto _ : state) {
     uint32_t slot = 0, gen = 0;
-    // At most 4 of the 1024 slots are ever out, yet a BUSY can still come back: when another
-    // bench thread is preempted between moving the ring's tail and publishing its cell, every
-    // pop stops at that cell until it runs again (the Vyukov ring is not lock-free towards a
-    // stalled pusher). In taskringd only the engine thread pushes the free ring, so a stalled
-    // push there hides just the one slot being pushed; here it is retried and counted.
+    // At most 4 of the 1024 slots are ever out, so a BUSY here would be a bug: counted.
     Backoff wait;
     while (!admission::TryAcquireSlot(seg, client, &slot, &gen)) {
       ++spurious_busy;
@@ -50,9 +54,9 @@ void BM_Admission_AcquireRelease(benchmark::State& state) {
     seg.slot(slot)->word.store(
         segment::PackSlotWord(gen + 1, segment::kNoClient, segment::SlotState::kFree),
         std::memory_order_release);
-    segment::RingView ring = free;
-    Backoff b;
-    while (!ring.TryPush(segment::PackSlotRef(slot, gen + 1))) b.Pause();
+    segment::FreeStackView stack = free;
+    std::lock_guard<std::mutex> one_pusher(PushMutex());
+    if (!stack.Push(segment::PackSlotRef(slot, gen + 1))) state.SkipWithError("stack full");
   }
   state.counters["spurious_busy"] = static_cast<double>(spurious_busy);
   state.SetItemsProcessed(state.iterations());
@@ -62,7 +66,7 @@ BENCHMARK(BM_Admission_AcquireRelease)->Apply([](benchmark::internal::Benchmark*
 });
 
 void BM_Admission_Busy(benchmark::State& state) {
-  BenchSegment& bs = EmptyFreeRing();
+  BenchSegment& bs = EmptyFreeStack();
   if (!bs.ok()) state.SkipWithError("cannot create the segment");
   const segment::Segment& seg = *bs.seg;
   const uint32_t client = static_cast<uint32_t>(state.thread_index());

@@ -105,20 +105,20 @@ inline std::string UniqueQueueName(const char* what) {
 }
 
 // A real segment in /dev/shm (Segment::Create, as the daemon makes it), removed on destruction.
-// `fill_free_ring` pushes every slot (generation 1) into the free ring, as the daemon does
-// after recovery; otherwise the free ring is empty (a full queue).
+// `fill_free_stack` pushes every slot (generation 1) into the free stack, as the daemon does
+// after recovery; otherwise the free stack is empty (a full queue).
 struct BenchSegment {
-  BenchSegment(const char* what, uint32_t capacity, uint32_t max_payload, bool fill_free_ring)
+  BenchSegment(const char* what, uint32_t capacity, uint32_t max_payload, bool fill_free_stack)
       : queue(UniqueQueueName(what)) {
     segment::CreateOptions opts;
     opts.params = segment::Params{capacity, max_payload, 8, 64};
     status = segment::Segment::Create(queue, opts, &seg);
     if (!status.ok()) return;
-    if (fill_free_ring) {
-      segment::RingView free = seg->free_ring();
-      for (uint32_t s = 0; s < capacity; ++s) {
-        if (!free.TryPush(segment::PackSlotRef(s, 1))) {
-          status = Status::Corruption("free ring smaller than capacity");
+    if (fill_free_stack) {
+      segment::FreeStackView free = seg->free_stack();
+      for (uint32_t s = capacity; s-- > 0;) {
+        if (!free.Push(segment::PackSlotRef(s, 1))) {
+          status = Status::Corruption("free stack smaller than capacity");
           return;
         }
       }

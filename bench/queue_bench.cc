@@ -46,7 +46,7 @@ constexpr uint32_t kMqMaxMsgs = 1024;     // BoostMQ capacity, as the ring's
 // process, thread-safe, left empty by every run since pushes and pops balance).
 
 struct RingQueue {
-  RingQueue() : seg("ring", kRingCapacity, 64, /*fill_free_ring=*/false) {
+  RingQueue() : seg("ring", kRingCapacity, 64, /*fill_free_stack=*/false) {
     if (seg.ok()) ring = seg.seg->dispatch_ring();
   }
   bool ok() const { return seg.ok(); }
@@ -219,14 +219,18 @@ struct XprocControl {
   std::atomic<uint32_t> sleepers{0};
 };
 
-// Taskring: the parent takes a free slot from the free ring, writes the 64-byte message into the
-// slot's payload, pushes the slot reference to the dispatch ring and wakes a sleeping consumer
-// (only if one sleeps). The child (attached by name, like a worker) pops it, reads the 64 bytes
-// and returns the slot to the free ring. Both wait spin-then-futex (SpinThenWait, 2000 spins).
-[[noreturn]] void RingChild(const std::string& queue, XprocControl* ctl, pid_t parent) {
-  std::unique_ptr<segment::Segment> seg;
+// Taskring's ring, raw: the parent takes a free slot from a return ring, writes the 64-byte
+// message into the slot's payload, pushes the slot reference to the dispatch ring and wakes a
+// sleeping consumer (only if one sleeps). The child (attached by name, like a worker) pops it,
+// reads the 64 bytes and returns the slot through the return ring (the dispatch ring of a second
+// segment: two MPMC rings, as in a queue without a daemon). Both wait spin-then-futex
+// (SpinThenWait, 2000 spins).
+[[noreturn]] void RingChild(const std::string& queue, const std::string& return_queue,
+                           XprocControl* ctl, pid_t parent) {
+  std::unique_ptr<segment::Segment> seg, ret;
   if (!segment::Segment::Attach(queue, /*read_only=*/false, &seg).ok()) ::_exit(2);
-  segment::RingView free = seg->free_ring();
+  if (!segment::Segment::Attach(return_queue, /*read_only=*/false, &ret).ok()) ::_exit(2);
+  segment::RingView free = ret->dispatch_ring();
   segment::RingView dispatch = seg->dispatch_ring();
   uint64_t n = 0;
   uint64_t sum = 0;
@@ -283,10 +287,15 @@ void BM_XProc_TaskringRing(benchmark::State& state) {
     return;
   }
   ScopedPin pin(cpus.parent);
-  BenchSegment bs("xproc", kRingCapacity, kMsgBytes, /*fill_free_ring=*/true);
+  BenchSegment bs("xproc", kRingCapacity, kMsgBytes, /*fill_free_stack=*/false);
+  BenchSegment returns("xproc_ret", kRingCapacity, 8, /*fill_free_stack=*/false);
   void* mem = ::mmap(nullptr, sizeof(XprocControl), PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (!bs.ok() || mem == MAP_FAILED) {
+  bool filled = bs.ok() && returns.ok();
+  for (uint32_t s = 0; filled && s < kRingCapacity; ++s) {
+    filled = returns.seg->dispatch_ring().TryPush(segment::PackSlotRef(s, 1));
+  }
+  if (!filled || mem == MAP_FAILED) {
     state.SkipWithError("cannot create the segment or control page");
     for (auto _ : state) {
     }
@@ -298,12 +307,12 @@ void BM_XProc_TaskringRing(benchmark::State& state) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     PinTo(cpus.child);
-    RingChild(bs.queue, ctl, parent);
+    RingChild(bs.queue, returns.queue, ctl, parent);
   }
   if (pid < 0) state.SkipWithError("fork failed");
 
   segment::Segment& seg = *bs.seg;
-  segment::RingView free = seg.free_ring();
+  segment::RingView free = returns.seg->dispatch_ring();
   segment::RingView dispatch = seg.dispatch_ring();
   uint64_t sent = 0;
   char msg[kMsgBytes] = {};

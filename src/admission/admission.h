@@ -1,6 +1,6 @@
 // Admission: whether a new job may enter the queue. Capacity is fixed at creation and an
-// accepted job *is* an occupied job slot, so admission is taking a free slot from the free ring:
-// exact under any number of producers, lock-free, and BUSY (an empty ring) changes nothing.
+// accepted job *is* an occupied job slot, so admission is taking a free slot from the free stack:
+// exact under any number of producers, lock-free, and BUSY (an empty stack) changes nothing.
 #ifndef TASKRING_ADMISSION_ADMISSION_H_
 #define TASKRING_ADMISSION_ADMISSION_H_
 
@@ -11,8 +11,8 @@
 namespace taskring::admission {
 
 // Claims a free slot for `client` (slot word FREE -> WRITING(client)). False means BUSY.
-// A ring entry whose generation is stale (recycled by crash repair) fails the CAS and is
-// skipped, so a stale hint can never hand one slot to two producers.
+// A stack entry whose generation is stale (offered again after a producer died mid-pop) fails
+// the CAS and is skipped, so a stale hint can never hand one slot to two producers.
 [[nodiscard]] bool TryAcquireSlot(const segment::Segment& seg, uint32_t client, uint32_t* slot,
                                   uint32_t* gen);
 

@@ -74,9 +74,10 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
     ++slot;
   }
   outstanding_ = jobs.size();
-  for (uint32_t s = slot; s < p.capacity; ++s) {
-    if (!seg_.free_ring().TryPush(segment::PackSlotRef(s, 1))) {
-      return Status::Corruption("free ring is smaller than the capacity");
+  // Highest first, so producers start from the lowest free slot.
+  for (uint32_t s = p.capacity; s-- > slot;) {
+    if (!seg_.free_stack().Push(segment::PackSlotRef(s, 1))) {
+      return Status::Corruption("free stack is smaller than the capacity");
     }
   }
   seg_.header()->next_job_id.store(max_job_id + 1, std::memory_order_release);
@@ -152,7 +153,7 @@ void Engine::HandleEnqueue(uint32_t client, uint32_t slot) {
   uint32_t len = 0;
   if (!EnqueueRecordOf(seg_, slot, /*attempts=*/0, &r, &len)) {
     LogEvent("client %u: slot %u claims %u payload bytes; dropped", client, slot, len);
-    handoff_.FreeSlot(slot, now_.mono_ns);
+    handoff_.FreeSlot(slot);
     return;
   }
   AddRecord(r);
@@ -274,7 +275,7 @@ void Engine::Apply() {
         SetJobStatus(h->job_id, p.state, h->attempt.load(std::memory_order_relaxed));
         Observe(segment::Histogram::kJobLatency, SinceUnixNs(h->enqueued_unix_ns));
         retention_.Unpin(p.slot);
-        handoff_.FreeSlot(p.slot, now_.mono_ns);
+        handoff_.FreeSlot(p.slot);
         break;
       case Action::kRedeliver:
         seg_.Add(segment::Counter::kRedelivered);
@@ -301,13 +302,14 @@ bool Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
   if (!s.ok()) return false;  // storage fault: retried later
   Apply();
   uint32_t requeued = 0, dropped = 0;
+  if (handoff_.OfferIfUnclaimed(e->popping.load(std::memory_order_acquire))) ++dropped;
   for (uint32_t i = 0; i < seg_.params().capacity; ++i) {
     const uint64_t w = seg_.slot(i)->word.load(std::memory_order_acquire);
     if (segment::SlotOwner(w) != client) continue;
     const SlotState state = segment::SlotStateOf(w);
     if (state == SlotState::kWriting || state == SlotState::kSubmitted) {
       // Never reached the WAL, so never accepted: dropping it is correct.
-      handoff_.FreeSlot(i, now_.mono_ns);
+      handoff_.FreeSlot(i);
       ++dropped;
     } else if (segment::IsLeased(state)) {
       leases_.End(i);
@@ -325,6 +327,7 @@ bool Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
   e->tail.store(0, std::memory_order_relaxed);
   e->committed.store(0, std::memory_order_relaxed);
   e->role.store(0, std::memory_order_relaxed);
+  e->popping.store(0, std::memory_order_relaxed);
   clients_.Forget(client);
   e->owner.store(0, std::memory_order_release);
   seg_.header()->clients_epoch.fetch_add(1, std::memory_order_release);
@@ -571,7 +574,7 @@ bool Engine::Step() {
     }
     last_sync_mono_ns_ = now_.mono_ns;
   }
-  handoff_.FlushFree(now_.mono_ns);
+  handoff_.FlushFree();
   RelogOldestSegment();
   CollectSegments();
   ExpireLeases();

@@ -11,34 +11,38 @@ using segment::PackSlotWord;
 using segment::SlotState;
 
 namespace {
-constexpr SlotHandoff::RingRole kFreeRing{"free-ring", "producer", SlotState::kFree,
-                                          "; its slot is free again"};
 constexpr SlotHandoff::RingRole kDispatchRing{"dispatch-ring", "worker", SlotState::kQueued,
                                               "; its job is handed out again"};
 }  // namespace
 
-void SlotHandoff::FreeSlot(uint32_t slot, uint64_t now_mono_ns) {
+void SlotHandoff::FreeSlot(uint32_t slot) {
   segment::SlotHeader* h = seg_.slot(slot);
   const uint32_t gen = segment::SlotGen(h->word.load(std::memory_order_relaxed)) + 1;
   h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kFree), std::memory_order_release);
   free_backlog_.push_back(segment::PackSlotRef(slot, gen));
-  FlushFree(now_mono_ns);
+  FlushFree();
 }
 
-void SlotHandoff::FlushFree(uint64_t now_mono_ns) {
-  // A push can fail although the ring has room for every slot: a producer preempted between
-  // moving `head` and releasing its cell still holds the cell the push needs. Keep the slot and
-  // retry every step rather than lose a place in the queue.
-  segment::RingView ring = seg_.free_ring();
-  for (;;) {
-    while (!free_backlog_.empty() && ring.TryPush(free_backlog_.front())) free_backlog_.pop_front();
-    if (free_backlog_.empty()) return;
-    // The free ring holds at most every slot once, so a push that keeps failing means a producer
-    // claimed the tail cell and never released it.
-    std::optional<uint64_t> again;
-    if (!RepairStuckCell(ring, &free_watch_, kFreeRing, now_mono_ns, &again)) return;
-    if (again) free_backlog_.push_back(*again);
+void SlotHandoff::FlushFree() {
+  // The stack has a cell for every slot, so it is full only while it also holds references
+  // offered twice (OfferIfUnclaimed); producers skip those as they pop, so retry next step.
+  segment::FreeStackView stack = seg_.free_stack();
+  while (!free_backlog_.empty() && stack.Push(free_backlog_.front())) free_backlog_.pop_front();
+}
+
+bool SlotHandoff::OfferIfUnclaimed(uint64_t ref) {
+  const uint32_t slot = segment::RefSlot(ref);
+  if (ref == 0 || !seg_.ValidSlot(slot)) return false;
+  // Still free under the generation it was offered with: nobody claimed it. It is either still
+  // in the stack (the producer died before its pop) or lost (after): offering it again covers
+  // both, and a copy left over is skipped by the claim that fails.
+  if (seg_.slot(slot)->word.load(std::memory_order_acquire) !=
+      PackSlotWord(segment::RefGen(ref), segment::kNoClient, SlotState::kFree)) {
+    return false;
   }
+  free_backlog_.push_back(ref);
+  FlushFree();
+  return true;
 }
 
 uint32_t SlotHandoff::Dispatch(uint64_t now_mono_ns) {

@@ -1,9 +1,10 @@
-// The daemon's side of the two shared rings: freed slots go back to producers through the free
-// ring, ready jobs go to workers through the dispatch ring. Both are bounded and shared with
-// other processes, so a push can fail; what does not fit waits here in order and is retried each
-// step. A ring cell that a producer or worker claimed and then never released (it died or stopped
-// mid-operation) is repaired after a timeout, and its slot offered again if it is still unowned.
-// Owned by the engine thread.
+// The daemon's side of the hand-off: freed slots go back to producers through the free stack,
+// ready jobs go to workers through the dispatch ring. Both are bounded and shared with other
+// processes, so a push can fail; what does not fit waits here in order and is retried each step.
+// A dispatch-ring cell that a worker claimed and then never released (it died or stopped
+// mid-operation) is repaired after a timeout, and its job offered again if it is still unowned;
+// a slot a producer popped from the free stack and died before claiming is offered again when
+// the producer's entry is released (OfferIfUnclaimed). Owned by the engine thread.
 #ifndef TASKRING_DAEMON_SLOT_HANDOFF_H_
 #define TASKRING_DAEMON_SLOT_HANDOFF_H_
 
@@ -20,9 +21,12 @@ class SlotHandoff {
   SlotHandoff(const segment::Segment& seg, uint64_t repair_ns) : seg_(seg), repair_ns_(repair_ns) {}
 
   // Marks `slot` free under a new generation and returns it to producers.
-  void FreeSlot(uint32_t slot, uint64_t now_mono_ns);
-  // Pushes freed slots the free ring could not take yet.
-  void FlushFree(uint64_t now_mono_ns);
+  void FreeSlot(uint32_t slot);
+  // Pushes freed slots the free stack could not take yet.
+  void FlushFree();
+  // `ref` is the free slot a dead producer was popping: if it was never claimed, offers it again.
+  // True if it did.
+  bool OfferIfUnclaimed(uint64_t ref);
 
   // Queues a job (a slot in state QUEUED) for the dispatch ring.
   void MarkReady(uint64_t slot_ref) { ready_.push_back(slot_ref); }
@@ -59,8 +63,7 @@ class SlotHandoff {
   const segment::Segment& seg_;
   uint64_t repair_ns_;
   std::deque<uint64_t> ready_;         // slot refs waiting for room in the dispatch ring
-  std::deque<uint64_t> free_backlog_;  // freed slot refs the free ring could not take yet
-  StuckWatch free_watch_;
+  std::deque<uint64_t> free_backlog_;  // freed slot refs the free stack could not take yet
   StuckWatch dispatch_watch_;
 };
 

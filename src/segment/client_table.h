@@ -30,6 +30,9 @@ struct alignas(kCacheLine) ClientEntry {
   std::atomic<uint64_t> owner;        // see PackClientOwner
   std::atomic<uint64_t> start_ticks;  // with the pid, identifies the process across PID reuse
   std::atomic<uint32_t> role;         // ClientRole bits
+  // The free-slot reference a producer is popping (free_stack.h): if it dies between the pop and
+  // its claim, the daemon offers the slot again.
+  std::atomic<uint64_t> popping;
   // Lane cursors: the client publishes `tail`, the daemon consumes up to `head` and, once the
   // records are in the WAL (and synced in fsync mode), advances `committed`.
   alignas(kCacheLine) std::atomic<uint64_t> tail;
@@ -46,6 +49,7 @@ static_assert(sizeof(ClientEntry) == kClientEntryBytes);
 static_assert(offsetof(ClientEntry, owner) == 0);
 static_assert(offsetof(ClientEntry, start_ticks) == 8);
 static_assert(offsetof(ClientEntry, role) == 16);
+static_assert(offsetof(ClientEntry, popping) == 24);
 static_assert(offsetof(ClientEntry, tail) == 64);
 static_assert(offsetof(ClientEntry, head) == 128);
 static_assert(offsetof(ClientEntry, committed) == 192);

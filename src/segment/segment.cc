@@ -157,7 +157,7 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   seg->life_held_ = true;
   seg->params_ = opts.params;
   seg->layout_ = layout;
-  seg->free_ring().Init();
+  seg->free_stack().Init();
   seg->dispatch_ring().Init();
   for (uint32_t i = 0; i < opts.params.capacity; ++i) {
     seg->slot(i)->word.store(PackSlotWord(1, kNoClient, SlotState::kFree),

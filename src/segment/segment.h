@@ -13,6 +13,7 @@
 
 #include "segment/client_table.h"
 #include "segment/daemon_life.h"
+#include "segment/free_stack.h"
 #include "segment/lane.h"
 #include "segment/metrics_catalog.h"
 #include "segment/queue_names.h"
@@ -88,7 +89,13 @@ class Segment {
                  uint64_t{i} * params_.lane_capacity;
     return LaneView(client(i), recs, params_.lane_capacity);
   }
-  RingView free_ring() const { return RingAt(layout_.free_ring_offset); }
+  FreeStackView free_stack() const {
+    const uint64_t off = layout_.free_stack_offset;
+    return FreeStackView(reinterpret_cast<FreeStackHeader*>(base_ + off),
+                         reinterpret_cast<std::atomic<uint64_t>*>(base_ + off +
+                                                                  sizeof(FreeStackHeader)),
+                         layout_.ring_capacity);
+  }
   RingView dispatch_ring() const { return RingAt(layout_.dispatch_ring_offset); }
   StatusEntry* status_entry(uint64_t job_id) const {
     return reinterpret_cast<StatusEntry*>(base_ + layout_.status_offset) +

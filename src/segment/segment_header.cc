@@ -5,6 +5,7 @@
 #include <string>
 
 #include "segment/client_table.h"
+#include "segment/free_stack.h"
 #include "segment/lane.h"
 #include "segment/ring.h"
 #include "segment/slot.h"
@@ -45,8 +46,8 @@ Status ComputeLayout(const Params& p, Layout* out) {
   off += RoundUp(uint64_t{p.max_clients} * sizeof(ClientEntry), 4096);
   l.lanes_offset = off;
   off += RoundUp(uint64_t{p.max_clients} * p.lane_capacity * sizeof(LaneRecord), 4096);
-  l.free_ring_offset = off;
-  off += RoundUp(RingBytes(l.ring_capacity), 4096);
+  l.free_stack_offset = off;
+  off += RoundUp(FreeStackBytes(l.ring_capacity), 4096);
   l.dispatch_ring_offset = off;
   off += RoundUp(RingBytes(l.ring_capacity), 4096);
   l.status_offset = off;

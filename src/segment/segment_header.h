@@ -22,10 +22,10 @@
 //             | Lanes: max_clients x lane_capacity x 16 B   |  SPSC client -> daemon records
 //             |                                             |  (lane.h)
 //             +---------------------------------------------+
-//             | Free ring: RingHeader + ring_capacity cells |  MPMC: free job slots (admission)
-//             +---------------------------------------------+  (ring.h)
+//             | Free stack: header + ring_capacity x 8 B    |  LIFO: free job slots (admission)
+//             +---------------------------------------------+  (free_stack.h)
 //             | Dispatch ring: RingHeader + cells           |  MPMC: jobs ready for workers
-//             +---------------------------------------------+
+//             +---------------------------------------------+  (ring.h)
 //             | Status table: status_entries x 16 B         |  job id -> state, for polling
 //             |                                             |  (status_table.h)
 //             +---------------------------------------------+
@@ -61,7 +61,7 @@ namespace taskring::segment {
 inline constexpr uint64_t kMagic = 0x474E49524B534154ULL;  // "TASKRING" little-endian
 // Bumped on any incompatible change of the segment's bytes (any struct in the diagram above).
 // 0 in the header means "not ready yet".
-inline constexpr uint32_t kLayoutVersion = 5;
+inline constexpr uint32_t kLayoutVersion = 6;
 inline constexpr size_t kHeaderBytes = 4096;
 
 // Limits checked both at creation and on attach, so a corrupt header cannot make a reader
@@ -107,7 +107,7 @@ struct Layout {
   uint64_t counters_offset = 0;
   uint64_t clients_offset = 0;
   uint64_t lanes_offset = 0;
-  uint64_t free_ring_offset = 0;
+  uint64_t free_stack_offset = 0;
   uint64_t dispatch_ring_offset = 0;
   uint64_t status_offset = 0;
   uint64_t slots_offset = 0;
@@ -121,7 +121,7 @@ static_assert(offsetof(Layout, slot_stride) == 8);
 static_assert(offsetof(Layout, counters_offset) == 16);
 static_assert(offsetof(Layout, clients_offset) == 24);
 static_assert(offsetof(Layout, lanes_offset) == 32);
-static_assert(offsetof(Layout, free_ring_offset) == 40);
+static_assert(offsetof(Layout, free_stack_offset) == 40);
 static_assert(offsetof(Layout, dispatch_ring_offset) == 48);
 static_assert(offsetof(Layout, status_offset) == 56);
 static_assert(offsetof(Layout, slots_offset) == 64);

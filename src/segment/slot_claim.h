@@ -1,8 +1,8 @@
 // Taking ownership of a job slot named by a ring entry: pop a (slot, generation) reference and
 // CAS the slot's state word from (generation, no owner, `from`) to (generation, client, `to`)
-// before the ring cell is released. Admission (free ring, FREE -> WRITING) and workers
-// (dispatch ring, QUEUED -> RUNNING) both use it. Entries are hints: a stale one fails the CAS
-// and the next is tried, so one slot never gets two owners.
+// before the ring cell is released. Workers use it on the dispatch ring (QUEUED -> RUNNING).
+// Entries are hints: a stale one fails the CAS and the next is tried, so one slot never gets two
+// owners.
 #ifndef TASKRING_SEGMENT_SLOT_CLAIM_H_
 #define TASKRING_SEGMENT_SLOT_CLAIM_H_
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <thread>
 
+#include "admission/admission.h"
 #include "io/fault_injection_env.h"
 #include "small_segment.h"
 #include "wal/wal_reader.h"
@@ -51,9 +52,8 @@ class EngineTest : public ::testing::Test {
   }
   // What Producer::Enqueue does: claim a free slot, fill it, submit it through the lane.
   uint64_t Enqueue(const std::string& payload, uint32_t max_attempts = 3) {
-    uint64_t ref = 0;
-    EXPECT_TRUE(seg_->free_ring().TryPop(&ref));
-    const uint32_t slot = segment::RefSlot(ref), gen = segment::RefGen(ref);
+    uint32_t slot = 0, gen = 0;
+    EXPECT_TRUE(admission::TryAcquireSlot(*seg_, kProducer, &slot, &gen));
     segment::SlotHeader* h = seg_->slot(slot);
     const uint64_t id = seg_->header()->next_job_id.fetch_add(1);
     h->job_id = id;
@@ -129,7 +129,7 @@ class EngineTest : public ::testing::Test {
   std::unique_ptr<Engine> engine_;
 };
 
-TEST_F(EngineTest, LoadPlacesRecoveredJobsAndFillsTheFreeRing) {
+TEST_F(EngineTest, LoadPlacesRecoveredJobsAndFillsTheFreeStack) {
   const uint64_t far_future = util::Now::Read().unix_ns + 3600'000'000'000ULL;
   std::vector<RecoveredJob> jobs(3);
   jobs[0] = {.id = 4, .attempts_made = 0, .max_attempts = 5, .payload = "a"};
@@ -141,7 +141,7 @@ TEST_F(EngineTest, LoadPlacesRecoveredJobsAndFillsTheFreeRing) {
   EXPECT_EQ(StateOf(4), JobState::kQueued);
   EXPECT_EQ(StateOf(9), JobState::kDelayed);
   EXPECT_EQ(seg_->Read(segment::Counter::kRedelivered), 1u);
-  EXPECT_EQ(seg_->free_ring().SizeApprox(), kCapacity - 3);
+  EXPECT_EQ(seg_->free_stack().SizeApprox(), kCapacity - 3);
   EXPECT_EQ(seg_->slot(1)->max_attempts, 3u) << "0 in the WAL: the queue's default";
   engine_->Step();
   Taken a, b, none;

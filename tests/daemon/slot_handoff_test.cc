@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "admission/admission.h"
 #include "small_segment.h"
 
 namespace taskring::daemon {
@@ -29,11 +30,19 @@ class SlotHandoffTest : public ::testing::Test {
     while (ring.TryPop(&v)) out.insert(v);
     return out;
   }
-  // Fills the free ring with every slot (generation 1, FREE), as Engine::Load does.
-  void FillFreeRing() {
-    for (uint32_t s = 0; s < kCapacity; ++s) {
+  // Every value in the free stack, popped.
+  std::multiset<uint64_t> DrainFree() {
+    std::multiset<uint64_t> out;
+    std::atomic<uint64_t> intent{0};
+    uint64_t v = 0;
+    while (seg_->free_stack().Pop(&intent, &v)) out.insert(v);
+    return out;
+  }
+  // Fills the free stack with every slot (generation 1, FREE), as Engine::Load does.
+  void FillFreeStack() {
+    for (uint32_t s = kCapacity; s-- > 0;) {
       seg_.SetSlot(s, 1, kNoClient, SlotState::kFree);
-      ASSERT_TRUE(seg_->free_ring().TryPush(PackSlotRef(s, 1)));
+      ASSERT_TRUE(seg_->free_stack().Push(PackSlotRef(s, 1)));
     }
   }
 
@@ -43,9 +52,9 @@ class SlotHandoffTest : public ::testing::Test {
 
 TEST_F(SlotHandoffTest, FreeSlotStartsANewGenerationAndReturnsTheSlot) {
   seg_.SetSlot(3, 5, 2, SlotState::kCompleting);
-  handoff_.FreeSlot(3, 0);
+  handoff_.FreeSlot(3);
   EXPECT_EQ(seg_->slot(3)->word.load(), segment::PackSlotWord(6, kNoClient, SlotState::kFree));
-  EXPECT_EQ(Drain(seg_->free_ring()), (std::multiset<uint64_t>{PackSlotRef(3, 6)}));
+  EXPECT_EQ(DrainFree(), (std::multiset<uint64_t>{PackSlotRef(3, 6)}));
   EXPECT_EQ(handoff_.free_backlog(), 0u);
 }
 
@@ -77,47 +86,44 @@ TEST_F(SlotHandoffTest, JobsThatDoNotFitWaitInOrderWithoutCountingAnAttempt) {
   EXPECT_EQ(seg_->slot(2)->attempt.load(), 0u);
 }
 
-// A producer that dies between moving the free ring's head and releasing the cell leaves the
-// cell claimed; the push that needs it fails until the repair timeout, then the slot it took
-// (never claimed) is offered again, and nothing is lost.
-TEST_F(SlotHandoffTest, FreeRingCellLeftClaimedIsRepairedAfterTheTimeout) {
-  FillFreeRing();
-  segment::RingView ring = seg_->free_ring();
-  ring.header()->head.fetch_add(1);  // the dying producer: slot 0's cell, claimed, unreleased
+// A producer that dies after popping a slot from the free stack and before claiming it: the
+// slot named in its entry's `popping` word is offered again, and nothing is lost.
+TEST_F(SlotHandoffTest, SlotPoppedByAProducerThatDiedBeforeClaimingItIsOfferedAgain) {
+  FillFreeStack();
+  std::atomic<uint64_t> popping{0};
   uint64_t ref = 0;
-  ASSERT_TRUE(ring.TryPop(&ref));  // a live producer takes slot 1 and runs the job
-  ASSERT_EQ(ref, PackSlotRef(1, 1));
-  seg_.SetSlot(1, 1, 4, SlotState::kCompleting);
-
-  const uint64_t t0 = 5'000'000'000;
-  handoff_.FreeSlot(1, t0);
-  EXPECT_EQ(handoff_.free_backlog(), 1u) << "the tail cell is still claimed";
-  handoff_.FlushFree(t0 + kRepairNs - 1);
-  EXPECT_EQ(handoff_.free_backlog(), 1u) << "not before the repair timeout";
-  handoff_.FlushFree(t0 + kRepairNs);
-  EXPECT_EQ(handoff_.free_backlog(), 0u);
+  ASSERT_TRUE(seg_->free_stack().Pop(&popping, &ref));  // ... and the producer dies here
+  EXPECT_TRUE(handoff_.OfferIfUnclaimed(popping.load()));
   std::multiset<uint64_t> want;
-  for (uint32_t s = 2; s < kCapacity; ++s) want.insert(PackSlotRef(s, 1));
-  want.insert(PackSlotRef(0, 1));  // offered again: nobody claimed it
-  want.insert(PackSlotRef(1, 2));  // freed under a new generation
-  EXPECT_EQ(Drain(ring), want);
+  for (uint32_t s = 0; s < kCapacity; ++s) want.insert(PackSlotRef(s, 1));
+  EXPECT_EQ(DrainFree(), want);
 }
 
-TEST_F(SlotHandoffTest, RepairedCellWhoseSlotWasClaimedIsNotOfferedTwice) {
-  FillFreeRing();
-  segment::RingView ring = seg_->free_ring();
-  ring.header()->head.fetch_add(1);
-  seg_.SetSlot(0, 1, 4, SlotState::kWriting);  // it got as far as claiming slot 0
-  uint64_t ref = 0;
-  ASSERT_TRUE(ring.TryPop(&ref));
-  seg_.SetSlot(1, 1, 5, SlotState::kCompleting);
-  handoff_.FreeSlot(1, 0);
-  handoff_.FlushFree(kRepairNs);
-  EXPECT_EQ(handoff_.free_backlog(), 0u);
-  const std::multiset<uint64_t> got = Drain(ring);
-  EXPECT_EQ(got.count(PackSlotRef(0, 1)), 0u) << "slot 0 is its claimer's";
-  EXPECT_EQ(got.count(PackSlotRef(1, 2)), 1u);
-  EXPECT_EQ(got.size(), kCapacity - 1);
+// Died before its pop took effect: the reference is then in the stack twice. Admission hands the
+// slot out once and skips the copy.
+TEST_F(SlotHandoffTest, ASlotOfferedTwiceIsHandedOutOnce) {
+  FillFreeStack();
+  ASSERT_TRUE(handoff_.OfferIfUnclaimed(PackSlotRef(0, 1)));
+  std::set<uint32_t> slots;
+  uint32_t slot = 0, gen = 0;
+  while (admission::TryAcquireSlot(*seg_, 4, &slot, &gen)) {
+    EXPECT_TRUE(slots.insert(slot).second) << "slot " << slot << " handed out twice";
+  }
+  EXPECT_EQ(slots.size(), kCapacity);
+}
+
+TEST_F(SlotHandoffTest, AClaimedOrReusedSlotIsNotOfferedAgain) {
+  FillFreeStack();
+  uint32_t slot = 0, gen = 0;
+  ASSERT_TRUE(admission::TryAcquireSlot(*seg_, 4, &slot, &gen));
+  const uint64_t popped = seg_->client(4)->popping.load();
+  EXPECT_EQ(popped, PackSlotRef(slot, gen));
+  EXPECT_FALSE(handoff_.OfferIfUnclaimed(popped)) << "claimed: it is its producer's";
+  seg_.SetSlot(slot, gen + 1, kNoClient, SlotState::kFree);  // run and freed since
+  EXPECT_FALSE(handoff_.OfferIfUnclaimed(popped)) << "an older generation";
+  EXPECT_FALSE(handoff_.OfferIfUnclaimed(0)) << "nothing popped";
+  EXPECT_FALSE(handoff_.OfferIfUnclaimed(PackSlotRef(kCapacity + 5, 1))) << "no such slot";
+  EXPECT_EQ(seg_->free_stack().SizeApprox(), kCapacity - 1);
 }
 
 TEST_F(SlotHandoffTest, DispatchRingCellLeftClaimedHandsItsJobOutAgain) {

@@ -220,13 +220,13 @@ Image MakeImage(const segment::Params& params, bool whole) {
   if (whole) {
     char* base = static_cast<char*>(mem);
     const Layout& l = img.layout;
-    for (uint64_t off : {l.free_ring_offset, l.dispatch_ring_offset}) {
+    for (uint64_t off : {l.free_stack_offset, l.dispatch_ring_offset}) {
       RingView ring(reinterpret_cast<RingHeader*>(base + off),
                     reinterpret_cast<RingCell*>(base + off + sizeof(RingHeader)), l.ring_capacity);
       ring.Init();
     }
-    RingView free_ring(reinterpret_cast<RingHeader*>(base + l.free_ring_offset),
-                       reinterpret_cast<RingCell*>(base + l.free_ring_offset + sizeof(RingHeader)),
+    RingView free_ring(reinterpret_cast<RingHeader*>(base + l.free_stack_offset),
+                       reinterpret_cast<RingCell*>(base + l.free_stack_offset + sizeof(RingHeader)),
                        l.ring_capacity);
     for (uint32_t i = 0; i < params.capacity; ++i) {
       auto* slot =

@@ -125,7 +125,7 @@ void CheckRegions(const Params& p, const Layout& l, uint64_t mapped, const char*
       {"counters", l.counters_offset, U128{kCounterCount} * sizeof(CounterCell)},
       {"clients", l.clients_offset, U128{p.max_clients} * sizeof(ClientEntry)},
       {"lanes", l.lanes_offset, U128{p.max_clients} * p.lane_capacity * sizeof(LaneRecord)},
-      {"free ring", l.free_ring_offset, RingBytes(l.ring_capacity)},
+      {"free ring", l.free_stack_offset, RingBytes(l.ring_capacity)},
       {"dispatch ring", l.dispatch_ring_offset, RingBytes(l.ring_capacity)},
       {"status", l.status_offset, U128{l.status_entries} * sizeof(StatusEntry)},
       {"slots", l.slots_offset, U128{p.capacity} * l.slot_stride},
@@ -168,7 +168,7 @@ void Exercise(char* base, const Params& p, const Layout& l, uint64_t job_id, boo
       sink += lane.Read(head + p.lane_capacity - 1).attempt;  // the last cell of the lane
     }
   }
-  for (uint64_t ring_offset : {l.free_ring_offset, l.dispatch_ring_offset}) {
+  for (uint64_t ring_offset : {l.free_stack_offset, l.dispatch_ring_offset}) {
     auto* h = reinterpret_cast<RingHeader*>(base + ring_offset);
     auto* cells = reinterpret_cast<RingCell*>(base + ring_offset + sizeof(RingHeader));
     RingView ring(h, cells, l.ring_capacity);

@@ -20,7 +20,7 @@ TEST(LayoutTest, RegionsAreOrderedAlignedAndFitTheTotal) {
   EXPECT_EQ(l.slot_stride % kCacheLine, 0u);
   EXPECT_GE(l.slot_stride, kSlotHeaderBytes + 512);
   const uint64_t offsets[] = {l.counters_offset,  l.clients_offset,       l.lanes_offset,
-                              l.free_ring_offset, l.dispatch_ring_offset, l.status_offset,
+                              l.free_stack_offset, l.dispatch_ring_offset, l.status_offset,
                               l.slots_offset,     l.total_bytes};
   EXPECT_GE(offsets[0], kHeaderBytes);
   for (size_t i = 1; i < std::size(offsets); ++i) {
