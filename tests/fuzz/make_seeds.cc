@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "segment/free_stack.h"
 #include "segment/ring.h"
 #include "segment/segment_header.h"
 #include "segment/slot.h"
@@ -220,19 +221,21 @@ Image MakeImage(const segment::Params& params, bool whole) {
   if (whole) {
     char* base = static_cast<char*>(mem);
     const Layout& l = img.layout;
-    for (uint64_t off : {l.free_stack_offset, l.dispatch_ring_offset}) {
-      RingView ring(reinterpret_cast<RingHeader*>(base + off),
-                    reinterpret_cast<RingCell*>(base + off + sizeof(RingHeader)), l.ring_capacity);
-      ring.Init();
-    }
-    RingView free_ring(reinterpret_cast<RingHeader*>(base + l.free_stack_offset),
-                       reinterpret_cast<RingCell*>(base + l.free_stack_offset + sizeof(RingHeader)),
-                       l.ring_capacity);
-    for (uint32_t i = 0; i < params.capacity; ++i) {
+    RingView(reinterpret_cast<RingHeader*>(base + l.dispatch_ring_offset),
+             reinterpret_cast<RingCell*>(base + l.dispatch_ring_offset + sizeof(RingHeader)),
+             l.ring_capacity)
+        .Init();
+    FreeStackView free_stack(
+        reinterpret_cast<FreeStackHeader*>(base + l.free_stack_offset),
+        reinterpret_cast<std::atomic<uint64_t>*>(base + l.free_stack_offset +
+                                                 sizeof(FreeStackHeader)),
+        l.ring_capacity);
+    free_stack.Init();
+    for (uint32_t i = params.capacity; i-- > 0;) {
       auto* slot =
           reinterpret_cast<SlotHeader*>(base + l.slots_offset + uint64_t{i} * l.slot_stride);
       slot->word.store(PackSlotWord(1, kNoClient, SlotState::kFree));
-      if (!free_ring.TryPush(PackSlotRef(i, 1))) Die("free ring full");
+      if (!free_stack.Push(PackSlotRef(i, 1))) Die("free stack full");
     }
   }
   h->layout_version.store(kLayoutVersion);

@@ -40,6 +40,7 @@
 #include "segment/client_table.h"
 #include "segment/lane.h"
 #include "segment/metrics_catalog.h"
+#include "segment/free_stack.h"
 #include "segment/ring.h"
 #include "segment/segment.h"
 #include "segment/segment_header.h"
@@ -125,7 +126,7 @@ void CheckRegions(const Params& p, const Layout& l, uint64_t mapped, const char*
       {"counters", l.counters_offset, U128{kCounterCount} * sizeof(CounterCell)},
       {"clients", l.clients_offset, U128{p.max_clients} * sizeof(ClientEntry)},
       {"lanes", l.lanes_offset, U128{p.max_clients} * p.lane_capacity * sizeof(LaneRecord)},
-      {"free ring", l.free_stack_offset, RingBytes(l.ring_capacity)},
+      {"free stack", l.free_stack_offset, FreeStackBytes(l.ring_capacity)},
       {"dispatch ring", l.dispatch_ring_offset, RingBytes(l.ring_capacity)},
       {"status", l.status_offset, U128{l.status_entries} * sizeof(StatusEntry)},
       {"slots", l.slots_offset, U128{p.capacity} * l.slot_stride},
@@ -168,9 +169,9 @@ void Exercise(char* base, const Params& p, const Layout& l, uint64_t job_id, boo
       sink += lane.Read(head + p.lane_capacity - 1).attempt;  // the last cell of the lane
     }
   }
-  for (uint64_t ring_offset : {l.free_stack_offset, l.dispatch_ring_offset}) {
-    auto* h = reinterpret_cast<RingHeader*>(base + ring_offset);
-    auto* cells = reinterpret_cast<RingCell*>(base + ring_offset + sizeof(RingHeader));
+  {
+    auto* h = reinterpret_cast<RingHeader*>(base + l.dispatch_ring_offset);
+    auto* cells = reinterpret_cast<RingCell*>(base + l.dispatch_ring_offset + sizeof(RingHeader));
     RingView ring(h, cells, l.ring_capacity);
     sink += ring.SizeApprox() + ring.capacity();
     sink += cells[l.ring_capacity - 1].value.load(std::memory_order_relaxed);
@@ -180,6 +181,21 @@ void Exercise(char* base, const Params& p, const Layout& l, uint64_t job_id, boo
       if (ring.TryPopClaim(&v, [&](uint64_t got) { sink += RefSlot(got) < p.capacity; })) {
         sink += v;
       }
+    }
+  }
+  {
+    auto* h = reinterpret_cast<FreeStackHeader*>(base + l.free_stack_offset);
+    auto* cells =
+        reinterpret_cast<std::atomic<uint64_t>*>(base + l.free_stack_offset + sizeof(FreeStackHeader));
+    FreeStackView stack(h, cells, l.ring_capacity);
+    sink += stack.SizeApprox() + stack.capacity();
+    sink += cells[l.ring_capacity - 1].load(std::memory_order_relaxed);
+    if (mutate) {
+      // Whatever the top says, a pop and a push stay inside the cells.
+      std::atomic<uint64_t> intent{0};
+      uint64_t v = 0;
+      if (stack.Pop(&intent, &v)) sink += RefSlot(v) < p.capacity;
+      sink += stack.Push(v);
     }
   }
   auto* status = reinterpret_cast<StatusEntry*>(base + l.status_offset);
@@ -323,7 +339,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       uint64_t tail = 0;
       LaneView lane = seg->lane(p.max_clients - 1);
       if (lane.Pending(&head, &tail)) sink += lane.Read(head + p.lane_capacity - 1).op;
-      sink += seg->free_ring().SizeApprox() + seg->dispatch_ring().SizeApprox();
+      sink += seg->free_stack().SizeApprox() + seg->dispatch_ring().SizeApprox();
       sink += seg->status_entry(UINT64_MAX)->updated_unix_ns.load();
       sink += seg->slot(p.capacity - 1)->not_before_unix_ns;
       sink += Touch(seg->payload(p.capacity - 1) + p.max_payload - 1);
