@@ -23,6 +23,9 @@ struct Target {
   int port = 0;  // Redis, beanstalkd
   uint32_t max_payload = 4096;
   uint32_t capacity = 65536;  // Boost message_queue depth (created by the first sender)
+  // taskring workers take (TakeMany) and complete (CompleteMany) up to this many jobs per call:
+  // the load's --batch, so a batched run is batched at both ends where the API allows it.
+  uint32_t take_batch = 1;
 };
 
 // "taskring", "boost-mq", "redis" or "beanstalkd"; false for anything else.

@@ -392,6 +392,7 @@ int Main(int argc, char** argv) {
   t.max_payload =
       std::max<uint32_t>(64, static_cast<uint32_t>(a.payload));  // slots sized to the job
   t.queue = a.queue.empty() ? "taskring-bench-" + std::to_string(::getpid()) : a.queue;
+  t.take_batch = static_cast<uint32_t>(a.batch);
 
   OwnDaemon daemon;
   LoadOptions o;

@@ -46,7 +46,13 @@ Status Worker::Open(const WorkerOptions& options, std::unique_ptr<Worker>* out) 
 }
 
 Status Worker::Take(Job* job, uint32_t timeout_ms) { return impl_->Take(job, timeout_ms); }
+Status Worker::TakeMany(std::span<Job> jobs, size_t* taken, uint32_t timeout_ms) {
+  return impl_->TakeMany(jobs, taken, timeout_ms);
+}
 Status Worker::Complete(const Job& job) { return impl_->Finish(job, true); }
+Status Worker::CompleteMany(std::span<const Job> jobs, std::span<Status> outcomes) {
+  return impl_->CompleteMany(jobs, outcomes);
+}
 Status Worker::Fail(const Job& job) { return impl_->Finish(job, false); }
 Status Worker::Touch(const Job& job) { return impl_->Touch(job); }
 uint32_t Worker::lease_ms() const { return impl_->lease_ms(); }
@@ -56,16 +62,37 @@ Status Worker::Run(const Handler& handler, const RunOptions& options) {
 void Worker::Stop() { impl_->stop.store(true, std::memory_order_relaxed); }
 uint64_t Worker::jobs_done() const { return impl_->jobs_done.load(std::memory_order_relaxed); }
 
-Status Worker::Impl::Take(Job* job, uint32_t timeout_ms) {
+bool Worker::Impl::TryLease(Job* job) {
   const segment::Segment& seg = session_->seg();
-  segment::RingView ring = seg.dispatch_ring();
-  const uint32_t me = session_->index();
   uint32_t slot = 0, gen = 0;
-  // The CAS from QUEUED to RUNNING(me) is the lease.
-  auto try_take = [&]() -> bool {
-    return segment::ClaimFromRing(seg, ring, SlotState::kQueued, me, SlotState::kRunning, &slot,
-                                  &gen);
-  };
+  if (!segment::ClaimFromRing(seg, seg.dispatch_ring(), SlotState::kQueued, session_->index(),
+                              SlotState::kRunning, &slot, &gen)) {
+    return false;
+  }
+  segment::SlotHeader* h = seg.slot(slot);
+  const uint32_t len = std::min(h->payload_len, seg.params().max_payload);  // never trust shm
+  *job = Job();
+  job->id_ = h->job_id;
+  job->attempt_ = h->attempt.load(std::memory_order_relaxed);
+  job->max_attempts_ = h->max_attempts;
+  job->enqueued_unix_ns_ = h->enqueued_unix_ns;
+  job->payload_ = std::string_view(seg.payload(slot), len);
+  job->slot_ = slot;
+  job->slot_gen_ = gen;
+  const uint64_t now_unix = util::NowUnixNs();
+  h->started_unix_ns = now_unix;
+  segment::StatusEntry* st = seg.status_entry(job->id_);
+  st->updated_unix_ns.store(now_unix, std::memory_order_relaxed);
+  st->packed.store(segment::PackStatus(job->id_, segment::JobStateCode::kRunning, job->attempt_),
+                   std::memory_order_release);
+  return true;
+}
+
+Status Worker::Impl::TakeMany(std::span<Job> jobs, size_t* taken, uint32_t timeout_ms) {
+  *taken = 0;
+  if (jobs.empty()) return Status::InvalidArgument("no room for a job: the span is empty");
+  segment::RingView ring = session_->seg().dispatch_ring();
+  auto try_take = [&]() -> bool { return TryLease(&jobs[0]); };
 
   Status daemon = session_->CheckDaemon();
   if (!daemon.ok()) return daemon;
@@ -84,27 +111,18 @@ Status Worker::Impl::Take(Job* job, uint32_t timeout_ms) {
     daemon = session_->CheckDaemon();
     if (!daemon.ok()) return daemon;
   }
-
-  segment::SlotHeader* h = seg.slot(slot);
-  const uint32_t len = std::min(h->payload_len, seg.params().max_payload);  // never trust shm
-  *job = Job();
-  job->id_ = h->job_id;
-  job->attempt_ = h->attempt.load(std::memory_order_relaxed);
-  job->max_attempts_ = h->max_attempts;
-  job->enqueued_unix_ns_ = h->enqueued_unix_ns;
-  job->payload_ = std::string_view(seg.payload(slot), len);
-  job->slot_ = slot;
-  job->slot_gen_ = gen;
-  const uint64_t now_unix = util::NowUnixNs();
-  h->started_unix_ns = now_unix;
-  segment::StatusEntry* st = seg.status_entry(job->id_);
-  st->updated_unix_ns.store(now_unix, std::memory_order_relaxed);
-  st->packed.store(segment::PackStatus(job->id_, segment::JobStateCode::kRunning, job->attempt_),
-                   std::memory_order_release);
-  return Push(LaneOp::kStart, slot, gen, job->attempt_);
+  size_t n = 1;
+  while (n < jobs.size() && TryLease(&jobs[n])) ++n;
+  *taken = n;
+  // The leases are held from here; a START lost with the daemon is reclaimed by the next one.
+  for (size_t i = 0; i < n; ++i) {
+    Status s = Push(LaneOp::kStart, jobs[i].slot_, jobs[i].slot_gen_, jobs[i].attempt_);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
 }
 
-Status Worker::Impl::Finish(const Job& job, bool success) {
+Status Worker::Impl::Fence(const Job& job, bool success) {
   if (!job.valid()) return Status::InvalidArgument("job was not taken by this worker");
   const segment::Segment& seg = session_->seg();
   if (!seg.ValidSlot(job.slot_)) return Status::InvalidArgument("job handle is corrupt");
@@ -121,11 +139,39 @@ Status Worker::Impl::Finish(const Job& job, bool success) {
     return Status::StaleLease("lease of job " + std::to_string(job.id_) + " attempt " +
                               std::to_string(job.attempt_) + " was revoked");
   }
-  const auto op = success ? LaneOp::kComplete : LaneOp::kFail;
-  Status s = Push(op, job.slot_, job.slot_gen_, job.attempt_);
+  return Status::OK();
+}
+
+Status Worker::Impl::Finish(const Job& job, bool success) {
+  Status s = Fence(job, success);
   if (!s.ok()) return s;
+  s = Push(success ? LaneOp::kComplete : LaneOp::kFail, job.slot_, job.slot_gen_, job.attempt_);
+  if (!s.ok()) return s;
+  session_->RingDoorbell();  // outcomes wake the daemon at once
   jobs_done.fetch_add(1, std::memory_order_relaxed);
   return Status::OK();
+}
+
+Status Worker::Impl::CompleteMany(std::span<const Job> jobs, std::span<Status> outcomes) {
+  if (!outcomes.empty() && outcomes.size() != jobs.size()) {
+    return Status::InvalidArgument("outcomes must be empty or as many as the jobs");
+  }
+  Status first_error;
+  bool pushed = false;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Status s = Fence(jobs[i], true);
+    if (s.ok()) {
+      s = Push(LaneOp::kComplete, jobs[i].slot_, jobs[i].slot_gen_, jobs[i].attempt_);
+      if (s.ok()) {
+        pushed = true;
+        jobs_done.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    if (!outcomes.empty()) outcomes[i] = s;
+    if (!s.ok() && !s.IsStaleLease() && first_error.ok()) first_error = s;
+  }
+  if (pushed) session_->RingDoorbell();
+  return first_error;
 }
 
 Status Worker::Impl::Invoke(const Handler& handler, const Job& job) {
@@ -141,12 +187,8 @@ Status Worker::Impl::Invoke(const Handler& handler, const Job& job) {
 Status Worker::Impl::Push(LaneOp op, uint32_t slot, uint32_t gen, uint32_t attempt) {
   std::lock_guard<std::mutex> lock(push_mu_);
   uint64_t pos = 0;
-  Status s = session_->Push(LaneRecord{static_cast<uint32_t>(op), slot, gen, attempt}, &pos);
-  // Outcomes wake the daemon at once; a start or heartbeat can ride the next wake-up.
-  if (s.ok() && (op == LaneOp::kComplete || op == LaneOp::kFail)) {
-    session_->RingDoorbell();
-  }
-  return s;
+  // Starts and heartbeats ride the next wake-up; outcomes ring the doorbell (Finish).
+  return session_->Push(LaneRecord{static_cast<uint32_t>(op), slot, gen, attempt}, &pos);
 }
 
 Status Worker::Impl::Touch(const Job& job) {
@@ -167,6 +209,7 @@ uint32_t Worker::Impl::lease_ms() const { return session_->seg().header()->lease
 
 Status Worker::Impl::Run(const Handler& handler, const RunOptions& options) {
   if (options.threads > 1) return RunPool(handler, options);
+  if (options.batch > 1) return RunBatches(handler, options);
   std::optional<client::Heartbeat> heartbeat;
   if (options.heartbeat) {
     heartbeat.emplace(HeartbeatPeriod(lease_ms()), [this](const Job& j) { (void)Touch(j); });

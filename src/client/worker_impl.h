@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 
 #include "client/session.h"
 #include "taskring/job.h"
@@ -25,8 +26,13 @@ class __attribute__((visibility("hidden"))) Worker::Impl {
   Impl(std::unique_ptr<client::Session> session, const WorkerOptions& options);
 
   // What the Worker methods of the same names do.
-  Status Take(Job* job, uint32_t timeout_ms);
+  Status TakeMany(std::span<Job> jobs, size_t* taken, uint32_t timeout_ms);
+  Status Take(Job* job, uint32_t timeout_ms) {
+    size_t taken = 0;
+    return TakeMany(std::span<Job>(job, 1), &taken, timeout_ms);
+  }
   Status Finish(const Job& job, bool success);  // Complete (success) or Fail
+  Status CompleteMany(std::span<const Job> jobs, std::span<Status> outcomes);
   Status Touch(const Job& job);
   uint32_t lease_ms() const;
   Status Run(const Handler& handler, const RunOptions& options);
@@ -40,6 +46,14 @@ class __attribute__((visibility("hidden"))) Worker::Impl {
   // Lane pushes from Take/Complete/Fail/Touch; serialised because heartbeats come from another
   // thread and the lane is single-producer.
   Status Push(segment::LaneOp op, uint32_t slot, uint32_t gen, uint32_t attempt);
+  // Takes one job from the dispatch ring if one is there (the CAS QUEUED -> RUNNING(me) is the
+  // lease) and fills in *job; the caller pushes its START record.
+  bool TryLease(Job* job);
+  // Fences the lease of `job` for its outcome (RUNNING -> COMPLETING/FAILING); StaleLease if it
+  // was revoked.
+  Status Fence(const Job& job, bool success);
+  // Run with options.batch > 1.
+  Status RunBatches(const Handler& handler, const RunOptions& options);
   // Runs the handler; an exception it throws fails the job instead of ending the process.
   static Status Invoke(const Handler& handler, const Job& job);
   // Run with options.threads > 1 (worker_pool.cc).

@@ -1,0 +1,65 @@
+// Worker::Run with RunOptions::batch > 1: take up to `batch` jobs per call, run their handlers
+// in order on this thread, and complete the successful ones together, so the daemon is woken
+// once per batch rather than once per job.
+#include <optional>
+#include <vector>
+
+#include "client/heartbeat.h"
+#include "client/worker_impl.h"
+#include "util/clock.h"
+
+namespace taskring {
+
+Status Worker::Impl::RunBatches(const Handler& handler, const RunOptions& options) {
+  constexpr uint64_t kMsNs = 1'000'000;
+  std::optional<client::Heartbeat> heartbeat;
+  if (options.heartbeat) {
+    heartbeat.emplace(HeartbeatPeriod(lease_ms()), [this](const Job& j) { (void)Touch(j); });
+  }
+  std::vector<Job> jobs(options.batch);
+  std::vector<Job> succeeded;
+  succeeded.reserve(options.batch);
+  uint64_t idle_since = util::NowMonoNs();
+  uint64_t done = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    size_t want = jobs.size();
+    if (options.max_jobs != 0) {
+      if (done >= options.max_jobs) break;
+      want = std::min<uint64_t>(want, options.max_jobs - done);
+    }
+    size_t taken = 0;
+    Status s = TakeMany(std::span<Job>(jobs.data(), want), &taken, 100);
+    if (s.IsTimedOut()) {
+      if (options.idle_exit_ms != 0 &&
+          util::NowMonoNs() - idle_since >= uint64_t{options.idle_exit_ms} * kMsNs) {
+        break;
+      }
+      continue;
+    }
+    if (!s.ok()) return s;
+    if (heartbeat) {
+      for (size_t i = 0; i < taken; ++i) heartbeat->Add(jobs[i]);
+    }
+    succeeded.clear();
+    for (size_t i = 0; i < taken; ++i) {
+      // Stopping mid-batch still finishes every job in hand, as Run promises.
+      const Status outcome = Invoke(handler, jobs[i]);
+      if (outcome.ok()) {
+        succeeded.push_back(jobs[i]);
+      } else {
+        s = Finish(jobs[i], false);
+        if (!s.ok() && !s.IsStaleLease()) return s;
+      }
+    }
+    s = CompleteMany(succeeded, {});
+    if (heartbeat) {
+      for (size_t i = 0; i < taken; ++i) heartbeat->Remove(jobs[i]);
+    }
+    if (!s.ok()) return s;
+    done += taken;
+    idle_since = util::NowMonoNs();
+  }
+  return Status::OK();
+}
+
+}  // namespace taskring
