@@ -226,7 +226,7 @@ struct XprocControl {
 // segment: two MPMC rings, as in a queue without a daemon). Both wait spin-then-futex
 // (SpinThenWait, 2000 spins).
 [[noreturn]] void RingChild(const std::string& queue, const std::string& return_queue,
-                           XprocControl* ctl, pid_t parent) {
+                            XprocControl* ctl, pid_t parent) {
   std::unique_ptr<segment::Segment> seg, ret;
   if (!segment::Segment::Attach(queue, /*read_only=*/false, &seg).ok()) ::_exit(2);
   if (!segment::Segment::Attach(return_queue, /*read_only=*/false, &ret).ok()) ::_exit(2);

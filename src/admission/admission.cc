@@ -1,6 +1,5 @@
 #include "admission/admission.h"
 
-
 namespace taskring::admission {
 
 using segment::SlotState;
@@ -12,8 +11,8 @@ bool TryAcquireSlot(const segment::Segment& seg, uint32_t client, uint32_t* slot
   while (stack.Pop(intent, &ref)) {
     const uint32_t s = segment::RefSlot(ref);
     if (!seg.ValidSlot(s)) continue;  // a corrupt entry names no slot: skip it
-    uint64_t expected = segment::PackSlotWord(segment::RefGen(ref), segment::kNoClient,
-                                              SlotState::kFree);
+    uint64_t expected =
+        segment::PackSlotWord(segment::RefGen(ref), segment::kNoClient, SlotState::kFree);
     if (seg.slot(s)->word.compare_exchange_strong(
             expected, segment::PackSlotWord(segment::RefGen(ref), client, SlotState::kWriting),
             std::memory_order_acq_rel)) {

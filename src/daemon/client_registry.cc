@@ -46,6 +46,34 @@ void ClientRegistry::PublishCommitted() {
   touched_.clear();
 }
 
+ClientRegistry::Group ClientRegistry::Seal() {
+  Group group;
+  group.reserve(touched_.size());
+  for (uint32_t c : touched_) {
+    group.emplace_back(c, lane_consumed_[c]);
+    touched_flag_[c] = 0;
+  }
+  touched_.clear();
+  return group;
+}
+
+void ClientRegistry::PublishCommitted(const Group& group) {
+  for (const auto& [c, pos] : group) {
+    segment::ClientEntry* e = seg_.client(c);
+    e->committed.store(pos, std::memory_order_release);
+    util::WakeIfSleepers(&e->commit_futex, &e->commit_waiters, INT_MAX);
+  }
+}
+
+void ClientRegistry::Unseal(const Group& group) {
+  for (const auto& [c, pos] : group) {
+    if (!touched_flag_[c]) {
+      touched_flag_[c] = 1;
+      touched_.push_back(c);
+    }
+  }
+}
+
 bool ClientRegistry::AnyPending() const {
   for (uint32_t c : active_) {
     const segment::ClientEntry* e = seg_.client(c);

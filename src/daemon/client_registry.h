@@ -37,6 +37,15 @@ class ClientRegistry {
   // After a commit: publishes each drained lane's committed cursor and wakes producers waiting
   // on it.
   void PublishCommitted();
+
+  // Pipelined commit: the lanes drained so far, as one group whose records are being synced.
+  using Group = std::vector<std::pair<uint32_t, uint64_t>>;  // client, drained position
+  // Takes the drained positions so far as a group; later drains start the next one.
+  Group Seal();
+  // The group's sync is done: publishes its positions and wakes its producers.
+  void PublishCommitted(const Group& group);
+  // The group's sync failed: its positions wait for the next commit again.
+  void Unseal(const Group& group);
   // The client's entry is being freed: its lane restarts from 0.
   void Forget(uint32_t client) { lane_consumed_[client] = 0; }
 

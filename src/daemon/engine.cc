@@ -42,7 +42,10 @@ Engine::Engine(segment::Segment& seg, std::unique_ptr<wal::WalWriter> wal,
       retention_(
           config.wal_options.env, config.wal_dir, seg.params().capacity,
           OldestSegmentOnDisk(config.wal_options.env, config.wal_dir, wal_->current_segment())),
-      dead_letters_(config.dead_letters, config.dead_max, seg) {}
+      dead_letters_(config.dead_letters, config.dead_max, seg),
+      syncer_([hdr = seg.header()] {
+        util::WakeIfSleepers(&hdr->doorbell, &hdr->daemon_sleeping, 1);
+      }) {}
 
 Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
   now_ = util::Now::Read();
@@ -220,17 +223,14 @@ void Engine::HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool
 }
 
 Status Engine::Commit() {
+  Status settled = SettleSync();
+  if (!settled.ok()) return settled;
   const bool must_sync = config_.durability == segment::Durability::kFsync && enqueues_unsynced_;
   // A sync that failed earlier must be retried (and keeps failing while the writer's error is
   // sticky) before anyone is told Accepted: never return early with enqueues unsynced.
   if (wal_->buffered_bytes() == 0 && !must_sync) return Status::OK();
-  // A DEAD record lets the job's ENQUEUE go, so its dead letter must be durable first.
-  Status s = dead_letters_.Sync(now_.mono_ns);
+  Status s = FlushWal();
   if (!s.ok()) return s;
-  const uint64_t before = wal_->bytes_written();
-  s = wal_->Flush();
-  if (!s.ok()) return s;
-  seg_.Add(segment::Counter::kWalBytes, wal_->bytes_written() - before);
   // Only enqueues make a producer wait for the disk. Completions, retries and dead letters
   // reach the disk with the next sync (at most interval_ms later): losing one to a host crash
   // means the job runs again, which at-least-once allows.
@@ -250,6 +250,89 @@ Status Engine::Commit() {
   return Status::OK();
 }
 
+Status Engine::FlushWal() {
+  // A DEAD record lets the job's ENQUEUE go, so its dead letter must be durable first.
+  Status s = dead_letters_.Sync(now_.mono_ns);
+  if (!s.ok()) return s;
+  const uint64_t before = wal_->bytes_written();
+  s = wal_->Flush();
+  seg_.Add(segment::Counter::kWalBytes, wal_->bytes_written() - before);
+  return s;
+}
+
+Status Engine::PipelinedCommit(bool* did) {
+  if (syncer_.busy()) {
+    Status s = CollectSync(/*wait=*/false);
+    if (!s.ok()) return s;
+    *did |= !syncer_.busy();
+  }
+  const bool work = !pending_.empty() || clients_.AnyDrained() || wal_->buffered_bytes() != 0 ||
+                    enqueues_unsynced_;
+  if (!work) return Status::OK();
+  if (syncer_.busy()) {
+    // Write the next group while the disk flushes this one; it is synced as soon as that is
+    // back. A rotation would close the file under the sync: it waits.
+    if (wal_->buffered_bytes() != 0 && !wal_->rotation_pending()) {
+      Status s = FlushWal();
+      if (!s.ok()) return s;
+      written_during_sync_ = true;
+      *did = true;
+    }
+    return Status::OK();
+  }
+  *did = true;
+  // Nothing here makes a producer wait for the disk: write and apply at once, as Commit does.
+  // A small group is synced at once too: producers that each wait for their own job arrive in
+  // small groups, and a sync on another thread only adds two wake-ups to each of them
+  // (measured: 8 such producers went from 12.9 k to 8.3 k jobs/s when every group was piped).
+  if (!enqueues_unsynced_ || pending_.size() < config_.pipeline_min_group) {
+    Status s = Commit();
+    if (s.ok()) Apply();
+    return s;
+  }
+  Status s = FlushWal();
+  if (!s.ok()) return s;
+  syncing_pending_.swap(pending_);
+  syncing_group_ = clients_.Seal();
+  enqueues_unsynced_ = false;
+  written_during_sync_ = false;
+  syncer_.Start(wal_->current_file());
+  return Status::OK();
+}
+
+Status Engine::CollectSync(bool wait) {
+  Status s;
+  uint64_t took_ns = 0;
+  if (wait) {
+    syncer_.Collect(&s, &took_ns);
+  } else if (!syncer_.TryCollect(&s, &took_ns)) {
+    return Status::OK();
+  }
+  wal_->SyncFinished(s);
+  now_ = util::Now::Read();
+  if (!s.ok()) {
+    // Nobody was told: the group goes back in front, for the checkpoint that re-logs it.
+    syncing_pending_.insert(syncing_pending_.end(), pending_.begin(), pending_.end());
+    pending_.swap(syncing_pending_);
+    syncing_pending_.clear();
+    clients_.Unseal(syncing_group_);
+    syncing_group_.clear();
+    enqueues_unsynced_ = true;
+    return wal_->Sync();  // the writer's sticky error, annotated
+  }
+  Observe(segment::Histogram::kWalFsync, took_ns);
+  seg_.Add(segment::Counter::kWalFsyncs);
+  last_sync_mono_ns_ = now_.mono_ns;
+  wal_dirty_ = written_during_sync_;
+  ApplyActions(syncing_pending_);
+  syncing_pending_.clear();
+  clients_.PublishCommitted(syncing_group_);
+  syncing_group_.clear();
+  // Records written meanwhile may still be failing to write: their flush ends the refusal.
+  if (wal_->buffered_bytes() == 0) EndRefusal();
+  return Status::OK();
+}
+
 void Engine::EndRefusal() {
   if (!refusing_) return;
   LogEvent("WAL writes succeed again; admitting new jobs");
@@ -258,7 +341,13 @@ void Engine::EndRefusal() {
 }
 
 void Engine::Apply() {
-  for (const Pending& p : pending_) {
+  ApplyActions(pending_);
+  pending_.clear();
+  clients_.PublishCommitted();
+}
+
+void Engine::ApplyActions(std::vector<Pending>& actions) {
+  for (const Pending& p : actions) {
     segment::SlotHeader* h = seg_.slot(p.slot);
     const uint32_t gen = segment::SlotGen(h->word.load(std::memory_order_relaxed));
     switch (p.action) {
@@ -289,8 +378,6 @@ void Engine::Apply() {
         break;
     }
   }
-  pending_.clear();
-  clients_.PublishCommitted();
 }
 
 bool Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
@@ -445,6 +532,7 @@ void Engine::CollectSegments() {
 
 Status Engine::Checkpoint() {
   if (config_.wal_dir.empty()) return Status::IOError("no WAL directory to reopen");
+  (void)SettleSync();  // a failure puts its group back in pending_, re-logged below
   // The DEAD records below let their jobs' ENQUEUE records go: their letters first.
   Status d = dead_letters_.Sync(now_.mono_ns);
   if (!d.ok()) return d;
@@ -527,6 +615,8 @@ uint64_t Engine::SinceUnixNs(uint64_t stamp) const {
 }
 
 Status Engine::SyncWal() {
+  Status settled = SettleSync();
+  if (!settled.ok()) return settled;
   const uint64_t start = util::NowMonoNs();
   Status s = wal_->Sync();
   now_ = util::Now::Read();
@@ -548,11 +638,14 @@ bool Engine::Step() {
   });
   bool did = false;
   for (uint32_t c : clients_.active()) did |= DrainLane(c);
-  if (!pending_.empty() || clients_.AnyDrained() || wal_->buffered_bytes() != 0) {
-    Status s = Commit();
+  const bool pipelined_step = pipelined();
+  if (pipelined_step || !pending_.empty() || clients_.AnyDrained() || wal_->buffered_bytes() != 0) {
+    Status s = pipelined_step ? PipelinedCommit(&did) : Commit();
+    bool apply = !pipelined_step;  // the pipelined commit applies its groups itself
     if (!s.ok() && wal_->sync_failed()) {
       const Status c = Checkpoint();
       if (c.ok()) s = Commit();
+      apply = true;
     }
     if (!s.ok()) {
       if (!refusing_) {
@@ -562,11 +655,13 @@ bool Engine::Step() {
       }
       return false;  // the engine idles (and retries) instead of spinning on the error
     }
-    EndRefusal();
-    Apply();
-    did = true;
+    if (apply) {
+      EndRefusal();
+      Apply();
+      did = true;
+    }
   }
-  if (wal_dirty_ && config_.durability != segment::Durability::kNone &&
+  if (wal_dirty_ && !syncer_.busy() && config_.durability != segment::Durability::kNone &&
       now_.mono_ns - last_sync_mono_ns_ >= config_.interval_ms * kMsNs) {
     if (SyncWal().ok()) {
       seg_.Add(segment::Counter::kWalFsyncs);
@@ -589,7 +684,7 @@ Status Engine::Run(const std::atomic<bool>& stop) {
   segment::SegmentHeader* hdr = seg_.header();
   auto idle = [&](uint64_t timeout_ns) {
     util::SpinThenWait(&hdr->doorbell, &hdr->daemon_sleeping, refusing_ ? 0 : kIdleSpins,
-                       timeout_ns, [&] { return clients_.AnyPending(); });
+                       timeout_ns, [&] { return clients_.AnyPending() || syncer_.finished(); });
   };
   while (!stop.load(std::memory_order_relaxed)) {
     if (!Step()) idle(refusing_ ? 100 * kMsNs : 20 * kMsNs);

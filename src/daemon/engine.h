@@ -9,10 +9,12 @@
 //   and wake sleeping workers.
 //
 // Records that arrive while a write/fsync is in flight wait in the lanes and go out together in
-// the next step: group commit falls out of the loop shape. The clock is read once at the start of
-// a step and again after an fdatasync (which can take milliseconds); every part below is handed
-// that `now`. Other threads talk to the engine only through Post() (a moodycamel queue), so no
-// lock guards its state.
+// the next step: group commit falls out of the loop shape. In fsync mode the commit is pipelined:
+// the fdatasync of one group runs on the WalSyncer's thread while the engine drains and writes
+// the next group, which is synced (and its producers told) as soon as the first sync is back. The
+// clock is read once at the start of a step and again after an fdatasync (which can take
+// milliseconds); every part below is handed that `now`. Other threads talk to the engine only
+// through Post() (a moodycamel queue), so no lock guards its state.
 //
 // The engine's concerns live in their own classes, each unit-tested (tests/daemon/):
 // ClientRegistry (attached clients, lane cursors), SlotHandoff (free and dispatch rings, cell
@@ -38,6 +40,7 @@
 #include "daemon/recovery.h"
 #include "daemon/slot_handoff.h"
 #include "daemon/wal_retention.h"
+#include "daemon/wal_syncer.h"
 #include "deadletter/dead_letter_store.h"
 #include "segment/segment.h"
 #include "taskring/status.h"
@@ -61,6 +64,11 @@ struct EngineConfig {
   uint64_t dead_max = 10000;          // oldest dead letters beyond this are removed
   wal::WalWriterOptions wal_options;  // for reopening the WAL after a failed fdatasync;
                                       // its env is the engine's file system too
+  // fsync mode: a group of at least this many records is fdatasynced on a thread of its own
+  // while the next is drained and written; a smaller one on the engine thread (PipelinedCommit
+  // says why). 0: never, so a step writes, syncs and applies its group before it returns (tests
+  // that step the engine by hand use that).
+  uint32_t pipeline_min_group = 32;
 };
 
 // Sent by the supervisor thread.
@@ -105,9 +113,23 @@ class Engine {
   void HandleHeartbeat(uint32_t client, const segment::LaneRecord& rec, bool start);
   void HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool complete);
   Status Commit();
+  // fsync mode with pipelined_commit: collects a finished sync (applying its group), writes the
+  // next group while one is in flight, starts its sync once none is. Sets *did if it did work.
+  Status PipelinedCommit(bool* did);
+  // Collects the sync in flight (waiting for it if `wait`, else only if it finished): on success
+  // applies its group and tells its producers; on failure puts the group back for the retry.
+  Status CollectSync(bool wait);
+  // Collects a sync in flight, so the writer's file can be closed, replaced or synced again.
+  Status SettleSync() { return syncer_.busy() ? CollectSync(/*wait=*/true) : Status::OK(); }
+  bool pipelined() const {
+    return config_.pipeline_min_group != 0 && config_.durability == segment::Durability::kFsync;
+  }
+  // Writes the buffered records (after the dead letters their DEAD records rely on).
+  Status FlushWal();
   // Leaves the refusing state (storage fault) once a commit got through.
   void EndRefusal();
   void Apply();
+  void ApplyActions(std::vector<Pending>& actions);
   // False if a storage fault kept the client's last records from the WAL (retry later).
   bool ReleaseClient(uint32_t client, uint64_t owner, bool died);
   // Keeps the dead letter of the job in `slot`. False if it could not: the caller then retries
@@ -151,8 +173,14 @@ class Engine {
   WalRetention retention_;
   DeadLetterKeeper dead_letters_;
 
-  std::vector<Pending> pending_;    // decided, waiting for their records' commit
-  bool wal_dirty_ = false;          // written but not yet fdatasync'ed
+  std::vector<Pending> pending_;  // decided, waiting for their records' commit
+  // Pipelined commit: the group whose fdatasync is in flight, and whether records were written
+  // after that sync began (not covered by it).
+  std::vector<Pending> syncing_pending_;
+  ClientRegistry::Group syncing_group_;
+  bool written_during_sync_ = false;
+  WalSyncer syncer_;        // after wal_: destroyed first, so a sync in flight ends before the file
+  bool wal_dirty_ = false;  // written but not yet fdatasync'ed
   bool enqueues_unsynced_ = false;  // fsync mode: producers wait for these to be synced
   uint64_t last_sync_mono_ns_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};

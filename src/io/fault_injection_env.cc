@@ -42,16 +42,20 @@ class FaultWritableFile final : public WritableFile {
     if (s.ok()) env_->Truncated(path(), size);
     return s;
   }
+  // A sync covers what was written before it began: bytes written meanwhile (another thread
+  // may write while one syncs) are not known to be durable.
   Status DataSync() override {
+    const uint64_t covered = env_->WrittenSize(path());
     Status s = env_->MaybeFail(FaultInjectionEnv::Op::kSync, path());
     if (s.ok()) s = target_->DataSync();
-    if (s.ok()) env_->Synced(path());
+    if (s.ok()) env_->Synced(path(), covered);
     return s;
   }
   Status Sync() override {
+    const uint64_t covered = env_->WrittenSize(path());
     Status s = env_->MaybeFail(FaultInjectionEnv::Op::kSync, path());
     if (s.ok()) s = target_->Sync();
-    if (s.ok()) env_->Synced(path());
+    if (s.ok()) env_->Synced(path(), covered);
     return s;
   }
   Status Close() override { return target_->Close(); }
@@ -112,10 +116,15 @@ void FaultInjectionEnv::Truncated(const std::string& path, uint64_t size) {
   st.synced = std::min(st.synced, size);
 }
 
-void FaultInjectionEnv::Synced(const std::string& path) {
+uint64_t FaultInjectionEnv::WrittenSize(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return files_[path].size;
+}
+
+void FaultInjectionEnv::Synced(const std::string& path, uint64_t covered) {
   std::lock_guard<std::mutex> lock(mu_);
   FileState& st = files_[path];
-  st.synced = st.size;
+  st.synced = std::max(st.synced, std::min(covered, st.size));
 }
 
 std::string FaultInjectionEnv::DurableContentLocked(const std::string& path) {

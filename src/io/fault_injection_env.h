@@ -118,7 +118,9 @@ class FaultInjectionEnv : public Env {
   Status MaybeFail(Op op, const std::string& path, size_t* partial = nullptr);
   void Wrote(const std::string& path, uint64_t end);
   void Truncated(const std::string& path, uint64_t size);
-  void Synced(const std::string& path);
+  uint64_t WrittenSize(const std::string& path);
+  // A sync of path succeeded, covering its first `covered` bytes (its size when it began).
+  void Synced(const std::string& path, uint64_t covered);
   // The bytes of path a power loss would keep (all of an untracked file).
   std::string DurableContentLocked(const std::string& path);
 

@@ -99,9 +99,7 @@ class FreeStackView {
   static constexpr uint32_t kMaxRounds = 1u << 20;
 
   static uint32_t Depth(uint64_t top) { return static_cast<uint32_t>(top); }
-  static uint64_t Next(uint64_t top, uint32_t depth) {
-    return (((top >> 32) + 1) << 32) | depth;
-  }
+  static uint64_t Next(uint64_t top, uint32_t depth) { return (((top >> 32) + 1) << 32) | depth; }
 
   FreeStackHeader* h_ = nullptr;
   std::atomic<uint64_t>* cells_ = nullptr;

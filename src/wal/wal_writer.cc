@@ -144,6 +144,21 @@ Status WalWriter::WriteChunk(const std::string& bytes) {
   return Status::OK();
 }
 
+bool WalWriter::rotation_pending() const {
+  for (const Chunk& c : pending_) {
+    if (c.new_segment) return true;
+  }
+  return false;
+}
+
+void WalWriter::SyncFinished(const Status& s) {
+  if (!s.ok()) {
+    if (sync_error_.ok()) sync_error_ = io::Annotate("cannot sync WAL segment", s);
+    return;
+  }
+  ++syncs_;
+}
+
 Status WalWriter::Sync() {
   if (!sync_error_.ok()) return sync_error_;
   return SyncFile();

@@ -69,6 +69,15 @@ class WalWriter {
   // fdatasyncs the current segment; call after Flush(). IOError on failure (sticky, see above).
   [[nodiscard]] Status Sync();
 
+  // Pipelined group commit: the owner may run the current segment's DataSync() on another
+  // thread while it keeps calling Add() and Flush(), as long as no rotation is pending (Flush
+  // would close the file) and it reports the result with SyncFinished() before anything else
+  // closes or replaces the file. Only bytes flushed before that DataSync() began are covered.
+  io::WritableFile* current_file() const { return file_.get(); }
+  bool rotation_pending() const;
+  // The result of a DataSync() of current_file() run by the owner: counted, or sticky on error.
+  void SyncFinished(const Status& s);
+
   uint64_t next_lsn() const { return next_lsn_; }
   // Bytes handed to the kernel by successful writes, over the writer's life.
   uint64_t bytes_written() const { return bytes_written_; }

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "admission/admission.h"
@@ -38,6 +39,9 @@ class EngineTest : public ::testing::Test {
     config_.dead_letters = dead_.get();
     config_.retry_backoff_ms = 0;  // a failed job is due again at once
     config_.wal_options.env = &disk_;
+    // Each Step() writes, syncs and applies its group, so a test sees a step's effects at once.
+    // The pipelined commit has tests of its own below.
+    config_.pipeline_min_group = 0;
   }
   void StartEngine(std::vector<RecoveredJob> jobs = {}, uint64_t max_id = 0) {
     std::unique_ptr<wal::WalWriter> writer;
@@ -318,6 +322,49 @@ TEST_F(EngineTest, AFailedSyncCheckpointsEveryLiveJobIntoANewSegment) {
   std::map<uint64_t, std::string> jobs;
   for (const auto& r : WalRecords()) jobs[r.job_id] = r.payload;
   EXPECT_EQ(jobs, (std::map<uint64_t, std::string>{{first, "first"}, {second, "second"}}));
+}
+
+// Pipelined commit: a group big enough is synced on the syncer thread; its producers are told
+// only once that sync is back, and a power loss right after loses none of it.
+TEST_F(EngineTest, APipelinedGroupIsAcceptedOnlyOnceItsSyncIsBack) {
+  config_.pipeline_min_group = 4;
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(Enqueue("job" + std::to_string(i)));
+  EXPECT_TRUE(engine_->Step());
+  const uint64_t syncs_before = seg_->Read(segment::Counter::kWalFsyncs);
+  for (int i = 0; i < 500 && seg_->client(kProducer)->committed.load() < 6; ++i) {
+    EXPECT_EQ(seg_->Read(segment::Counter::kAccepted), 0u) << "the group is accepted as one";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    engine_->Step();
+  }
+  EXPECT_EQ(seg_->client(kProducer)->committed.load(), 6u);
+  EXPECT_EQ(seg_->Read(segment::Counter::kAccepted), 6u);
+  EXPECT_GE(seg_->Read(segment::Counter::kWalFsyncs), syncs_before);
+  for (uint64_t id : ids) EXPECT_EQ(StateOf(id), JobState::kQueued) << id;
+  ASSERT_OK(disk_.DropUnsyncedData());
+  EXPECT_EQ(WalRecords().size(), 6u) << "all six were durable before they were accepted";
+}
+
+// A failed fdatasync on the syncer thread: nobody is told, and the group is checkpointed into a
+// fresh segment like any failed sync.
+TEST_F(EngineTest, AFailedPipelinedSyncIsCheckpointedAndLosesNothing) {
+  config_.pipeline_min_group = 4;
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  disk_.Inject(io::FaultInjectionEnv::Fault(io::FaultInjectionEnv::Op::kSync).Times(1));
+  std::set<uint64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.insert(Enqueue("job" + std::to_string(i)));
+  for (int i = 0; i < 500 && seg_->client(kProducer)->committed.load() < 5; ++i) {
+    engine_->Step();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(seg_->client(kProducer)->committed.load(), 5u);
+  EXPECT_EQ(disk_.injected_failures(), 1);
+  EXPECT_FALSE(engine_->refusing());
+  ASSERT_OK(disk_.DropUnsyncedData());
+  std::set<uint64_t> logged;
+  for (const auto& r : WalRecords()) logged.insert(r.job_id);
+  EXPECT_EQ(logged, ids);
 }
 
 // A DEAD record lets a job's ENQUEUE go, so it must never be durable before the job's dead

@@ -225,11 +225,10 @@ Image MakeImage(const segment::Params& params, bool whole) {
              reinterpret_cast<RingCell*>(base + l.dispatch_ring_offset + sizeof(RingHeader)),
              l.ring_capacity)
         .Init();
-    FreeStackView free_stack(
-        reinterpret_cast<FreeStackHeader*>(base + l.free_stack_offset),
-        reinterpret_cast<std::atomic<uint64_t>*>(base + l.free_stack_offset +
-                                                 sizeof(FreeStackHeader)),
-        l.ring_capacity);
+    FreeStackView free_stack(reinterpret_cast<FreeStackHeader*>(base + l.free_stack_offset),
+                             reinterpret_cast<std::atomic<uint64_t>*>(base + l.free_stack_offset +
+                                                                      sizeof(FreeStackHeader)),
+                             l.ring_capacity);
     free_stack.Init();
     for (uint32_t i = params.capacity; i-- > 0;) {
       auto* slot =

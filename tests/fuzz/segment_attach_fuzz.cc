@@ -38,9 +38,9 @@
 
 #include "fuzz_common.h"
 #include "segment/client_table.h"
+#include "segment/free_stack.h"
 #include "segment/lane.h"
 #include "segment/metrics_catalog.h"
-#include "segment/free_stack.h"
 #include "segment/ring.h"
 #include "segment/segment.h"
 #include "segment/segment_header.h"
@@ -185,8 +185,8 @@ void Exercise(char* base, const Params& p, const Layout& l, uint64_t job_id, boo
   }
   {
     auto* h = reinterpret_cast<FreeStackHeader*>(base + l.free_stack_offset);
-    auto* cells =
-        reinterpret_cast<std::atomic<uint64_t>*>(base + l.free_stack_offset + sizeof(FreeStackHeader));
+    auto* cells = reinterpret_cast<std::atomic<uint64_t>*>(base + l.free_stack_offset +
+                                                           sizeof(FreeStackHeader));
     FreeStackView stack(h, cells, l.ring_capacity);
     sink += stack.SizeApprox() + stack.capacity();
     sink += cells[l.ring_capacity - 1].load(std::memory_order_relaxed);

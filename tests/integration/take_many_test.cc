@@ -117,8 +117,8 @@ TEST_F(TakeManyTest, AWorkerKilledMidBatchLosesNothingAndRepeatsNothingCompleted
     auto w = test::OpenWorker(queue_);
     std::vector<Job> jobs(4);
     size_t total = 0, taken = 0;
-    while (w && total < 4 && w->TakeMany(std::span<Job>(jobs.data() + total, 4 - total), &taken,
-                                         5000).ok()) {
+    while (w && total < 4 &&
+           w->TakeMany(std::span<Job>(jobs.data() + total, 4 - total), &taken, 5000).ok()) {
       total += taken;
     }
     if (total != 4 || !w->Complete(jobs[0]).ok()) ::_exit(3);
