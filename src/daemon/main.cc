@@ -52,6 +52,9 @@ int main(int argc, char** argv) {
   flags.Uint("lane-capacity", &cfg.lane_capacity, 2, 65536,
              "records per client lane, a power of two (1024)");
   flags.Uint("wal-segment-mb", &cfg.wal_segment_mb, 1, 4096, "WAL segment file size (64)");
+  flags.Uint("wal-prewrite-kb", &cfg.wal_prewrite_kb, 0, 1 << 20,
+             "zero-fill WAL segments this far ahead of the records, so an fdatasync flushes data "
+             "and not the file size too (1024; 0 appends, for copy-on-write file systems)");
   flags.Uint("shutdown-grace-ms", &cfg.shutdown_grace_ms, 0, 600000,
              "on SIGTERM, wait this long for running jobs (5000)");
   flags.String("metrics-listen", &cfg.metrics_listen,

@@ -166,6 +166,7 @@ int Serve(const ServeConfig& cfg) {
 
   wal::WalWriterOptions wopts;
   wopts.segment_bytes = cfg.wal_segment_mb << 20;
+  wopts.prewrite_bytes = cfg.wal_prewrite_kb << 10;
   wopts.file_mode = file_mode;
   std::unique_ptr<wal::WalWriter> wal;
   s = wal::WalWriter::Open(cfg.dir, wopts, rec.next_lsn, &wal);

@@ -20,6 +20,7 @@ struct ServeConfig {
   uint64_t max_clients = 256;
   uint64_t lane_capacity = 1024;
   uint64_t wal_segment_mb = 64;
+  uint64_t wal_prewrite_kb = 1024;
   uint64_t shutdown_grace_ms = 5000;
   uint64_t lease_ms = 30000;
   uint64_t retry_backoff_ms = 1000;

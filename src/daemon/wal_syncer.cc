@@ -20,33 +20,28 @@ void WalSyncer::Start(io::WritableFile* file) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     file_ = file;
-    done_ = false;
+    done_.store(false, std::memory_order_relaxed);
   }
   busy_ = true;
   cv_.notify_all();
 }
 
-bool WalSyncer::finished() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return done_;
-}
-
 bool WalSyncer::TryCollect(Status* status, uint64_t* duration_ns) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!busy_ || !done_) return false;
+  if (!busy_ || !done_.load(std::memory_order_relaxed)) return false;
   *status = result_;
   *duration_ns = duration_ns_;
-  done_ = false;
+  done_.store(false, std::memory_order_relaxed);
   busy_ = false;
   return true;
 }
 
 void WalSyncer::Collect(Status* status, uint64_t* duration_ns) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return done_; });
+  cv_.wait(lock, [this] { return done_.load(std::memory_order_relaxed); });
   *status = result_;
   *duration_ns = duration_ns_;
-  done_ = false;
+  done_.store(false, std::memory_order_relaxed);
   busy_ = false;
 }
 
@@ -64,7 +59,7 @@ void WalSyncer::Loop() {
     result_ = s;
     duration_ns_ = took;
     file_ = nullptr;
-    done_ = true;
+    done_.store(true, std::memory_order_release);
     cv_.notify_all();
     lock.unlock();
     on_done_();

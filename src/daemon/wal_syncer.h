@@ -8,6 +8,7 @@
 #ifndef TASKRING_DAEMON_WAL_SYNCER_H_
 #define TASKRING_DAEMON_WAL_SYNCER_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -30,8 +31,9 @@ class WalSyncer {
   void Start(io::WritableFile* file);
   // A sync was started and its result not collected yet.
   bool busy() const { return busy_; }
-  // True once the sync in flight has finished (its result is waiting to be collected).
-  bool finished() const;
+  // True once the sync in flight has finished (its result is waiting to be collected). One load:
+  // the engine's idle loop checks it on every spin.
+  bool finished() const { return done_.load(std::memory_order_acquire); }
   // If the sync finished: its status and how long it took, and busy() becomes false.
   bool TryCollect(Status* status, uint64_t* duration_ns);
   // Blocks until the sync in flight finishes and collects it. Precondition: busy().
@@ -45,7 +47,7 @@ class WalSyncer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   io::WritableFile* file_ = nullptr;  // the sync to run; null when idle
-  bool done_ = false;
+  std::atomic<bool> done_{false};     // written under mu_
   Status result_;
   uint64_t duration_ns_ = 0;
   bool quit_ = false;

@@ -25,16 +25,10 @@ class FaultWritableFile final : public WritableFile {
     Status fault = env_->MaybeFail(FaultInjectionEnv::Op::kWrite, path(), &partial);
     if (!fault.ok()) {
       partial = std::min(partial, data.size());
-      if (partial > 0 && target_->Write(offset, data.substr(0, partial)).ok()) {
-        env_->Wrote(path(), offset + partial);
-      }
+      if (partial > 0) (void)env_->TrackedWrite(target_.get(), offset, data.substr(0, partial));
       return fault;
     }
-    Status s = target_->Write(offset, data);
-    // A failed write may have left a prefix we cannot measure: DropUnsyncedData() cuts by the
-    // file's real size, so it goes too.
-    env_->Wrote(path(), offset + (s.ok() ? data.size() : 0));
-    return s;
+    return env_->TrackedWrite(target_.get(), offset, data);
   }
   Status Truncate(uint64_t size) override {
     Status s = env_->MaybeFail(FaultInjectionEnv::Op::kTruncate, path());
@@ -45,17 +39,17 @@ class FaultWritableFile final : public WritableFile {
   // A sync covers what was written before it began: bytes written meanwhile (another thread
   // may write while one syncs) are not known to be durable.
   Status DataSync() override {
-    const uint64_t covered = env_->WrittenSize(path());
+    const FaultInjectionEnv::SyncMark mark = env_->MarkSync(path());
     Status s = env_->MaybeFail(FaultInjectionEnv::Op::kSync, path());
     if (s.ok()) s = target_->DataSync();
-    if (s.ok()) env_->Synced(path(), covered);
+    if (s.ok()) env_->Synced(path(), mark);
     return s;
   }
   Status Sync() override {
-    const uint64_t covered = env_->WrittenSize(path());
+    const FaultInjectionEnv::SyncMark mark = env_->MarkSync(path());
     Status s = env_->MaybeFail(FaultInjectionEnv::Op::kSync, path());
     if (s.ok()) s = target_->Sync();
-    if (s.ok()) env_->Synced(path(), covered);
+    if (s.ok()) env_->Synced(path(), mark);
     return s;
   }
   Status Close() override { return target_->Close(); }
@@ -101,12 +95,6 @@ Status FaultInjectionEnv::MaybeFail(Op op, const std::string& path, size_t* part
   return Status::OK();
 }
 
-void FaultInjectionEnv::Wrote(const std::string& path, uint64_t end) {
-  std::lock_guard<std::mutex> lock(mu_);
-  FileState& st = files_[path];
-  st.size = std::max(st.size, end);
-}
-
 void FaultInjectionEnv::Truncated(const std::string& path, uint64_t size) {
   std::lock_guard<std::mutex> lock(mu_);
   FileState& st = files_[path];
@@ -116,29 +104,67 @@ void FaultInjectionEnv::Truncated(const std::string& path, uint64_t size) {
   st.synced = std::min(st.synced, size);
 }
 
-uint64_t FaultInjectionEnv::WrittenSize(const std::string& path) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return files_[path].size;
-}
-
-void FaultInjectionEnv::Synced(const std::string& path, uint64_t covered) {
+Status FaultInjectionEnv::TrackedWrite(WritableFile* target, uint64_t offset,
+                                       std::string_view data) {
+  const std::string& path = target->path();
   std::lock_guard<std::mutex> lock(mu_);
   FileState& st = files_[path];
-  st.synced = std::max(st.synced, std::min(covered, st.size));
+  if (offset < st.synced && !data.empty()) {
+    const uint64_t n = std::min<uint64_t>(data.size(), st.synced - offset);
+    std::string old;
+    std::unique_ptr<ReadableFile> in;
+    size_t got = 0;
+    old.resize(n);
+    if (target_->NewReadableFile(path, {}, &in).ok() &&
+        in->Read(offset, n, old.data(), &got).ok()) {
+      old.resize(got);
+      st.undo.emplace_back(offset, std::move(old));
+    }
+  }
+  Status s = target->Write(offset, data);
+  // A failed write may have left a prefix we cannot measure: DropUnsyncedData() cuts by the
+  // file's real size, so it goes too.
+  st.size = std::max(st.size, offset + (s.ok() ? data.size() : 0));
+  return s;
+}
+
+FaultInjectionEnv::SyncMark FaultInjectionEnv::MarkSync(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const FileState& st = files_[path];
+  return SyncMark{st.size, st.undo.size()};
+}
+
+void FaultInjectionEnv::Synced(const std::string& path, const SyncMark& mark) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FileState& st = files_[path];
+  st.synced = std::max(st.synced, std::min(mark.size, st.size));
+  // Overwrites made before the sync began are durable now; later ones still have their undo.
+  st.undo.erase(st.undo.begin(),
+                st.undo.begin() + static_cast<std::ptrdiff_t>(std::min(mark.undo, st.undo.size())));
 }
 
 std::string FaultInjectionEnv::DurableContentLocked(const std::string& path) {
   std::string content;
   if (!ReadFileToString(target_, path, &content).ok()) return {};
   auto it = files_.find(path);
-  if (it != files_.end() && content.size() > it->second.synced) content.resize(it->second.synced);
+  if (it == files_.end()) return content;
+  const FileState& st = it->second;
+  for (auto u = st.undo.rbegin(); u != st.undo.rend(); ++u) {
+    if (u->first < content.size()) {
+      content.replace(u->first, std::min(u->second.size(), content.size() - u->first), u->second);
+    }
+  }
+  if (content.size() > st.synced) content.resize(st.synced);
   return content;
 }
 
 uint64_t FaultInjectionEnv::UnsyncedBytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t n = 0;
-  for (const auto& [path, st] : files_) n += st.size > st.synced ? st.size - st.synced : 0;
+  for (const auto& [path, st] : files_) {
+    n += st.size > st.synced ? st.size - st.synced : 0;
+    for (const auto& [offset, old] : st.undo) n += old.size();
+  }
   return n;
 }
 
@@ -150,10 +176,14 @@ Status FaultInjectionEnv::DropUnsyncedData() {
   };
   for (const auto& [path, st] : files_) {
     FileStat fs;
-    if (!target_->Stat(path, &fs).ok() || fs.size <= st.synced) continue;
+    if (!target_->Stat(path, &fs).ok() || (fs.size <= st.synced && st.undo.empty())) continue;
     std::unique_ptr<WritableFile> file;
     Status s = target_->ReopenWritableFile(path, &file);
-    if (s.ok()) s = file->Truncate(st.synced);
+    // Newest first, so the bytes a range had at the last sync are the ones written back last.
+    for (auto u = st.undo.rbegin(); s.ok() && u != st.undo.rend(); ++u) {
+      s = file->Write(u->first, u->second);
+    }
+    if (s.ok() && fs.size > st.synced) s = file->Truncate(st.synced);
     if (s.ok()) s = file->Close();
     note(s);
   }
@@ -202,7 +232,7 @@ Status FaultInjectionEnv::ReopenWritableFile(const std::string& path,
   FileStat fs;
   if (target_->Stat(path, &fs).ok()) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (files_.count(path) == 0) files_[path] = FileState{fs.size, fs.size};
+    if (files_.count(path) == 0) files_[path] = FileState{fs.size, fs.size, {}};
   }
   out->reset(new FaultWritableFile(this, std::move(file)));
   return Status::OK();

@@ -6,7 +6,8 @@
 //    a real failure has ("<path>: <strerror>"), so callers' messages are tested as well.
 //  - Power loss: DropUnsyncedData() puts the files back the way a host crash could leave them
 //    under the rule in env.h: every file written through this env is cut back to the size it had
-//    at its last successful DataSync()/Sync() (0 if never), and every file creation, rename and
+//    at its last successful DataSync()/Sync() (0 if never), bytes overwritten since inside that
+//    size get their synced content back, and every file creation, rename and
 //    removal made since the last successful SyncDir() of its directory is undone (a created file
 //    disappears, a renamed one gets its old name back, a removed one comes back with its
 //    synced content). Afterwards the files on disk are taken as the durable state.
@@ -104,6 +105,13 @@ class FaultInjectionEnv : public Env {
   struct FileState {
     uint64_t size = 0;    // bytes written (end of the furthest write, or the truncated size)
     uint64_t synced = 0;  // size at the last successful sync
+    // Synced bytes overwritten since: (offset, content they had), oldest first.
+    std::vector<std::pair<uint64_t, std::string>> undo;
+  };
+  // What a sync about to begin will cover.
+  struct SyncMark {
+    uint64_t size = 0;
+    size_t undo = 0;
   };
   struct DirOp {
     enum class Kind { kCreate, kRename, kRemove } kind;
@@ -116,11 +124,13 @@ class FaultInjectionEnv : public Env {
   // Non-OK when an injected fault fires for (op, path); *partial gets the kWrite bytes to let
   // through first.
   Status MaybeFail(Op op, const std::string& path, size_t* partial = nullptr);
-  void Wrote(const std::string& path, uint64_t end);
   void Truncated(const std::string& path, uint64_t size);
-  uint64_t WrittenSize(const std::string& path);
-  // A sync of path succeeded, covering its first `covered` bytes (its size when it began).
-  void Synced(const std::string& path, uint64_t covered);
+  // Writes through `target` to path, first keeping the synced bytes it overwrites for a power
+  // loss to restore. Under the lock, so a sync's mark is either before or after the write.
+  Status TrackedWrite(WritableFile* target, uint64_t offset, std::string_view data);
+  SyncMark MarkSync(const std::string& path);
+  // A sync of path that began at `mark` succeeded: what was written before it is durable.
+  void Synced(const std::string& path, const SyncMark& mark);
   // The bytes of path a power loss would keep (all of an untracked file).
   std::string DurableContentLocked(const std::string& path);
 

@@ -68,20 +68,41 @@ class Walker {
 
  private:
   Status WalkSegment(const std::string& path, std::string_view data, bool is_last) {
-    // Pass 1: where the last complete valid record ends decides which damage is a tail.
-    uint64_t last_end = 0;
+    // Pass 1: where this segment's log ends. Normally at the end of its last complete valid
+    // record, so damage after that is a tail. In the newest segment also at a gap of zeroed
+    // space with records after it: segments are zero-filled ahead of their records, and a power
+    // loss during an fdatasync can keep a later page and lose an earlier one, which then reads as
+    // zeros. No sync completed after that earlier page was written, so nothing from it on was
+    // ever acknowledged. Older segments were synced whole before a newer one was created: a gap
+    // in them is corruption like any other damage.
+    uint64_t end = 0;
+    uint64_t gap = UINT64_MAX;  // where the damage run holding the first zeroed space starts
     SegmentParser::Item item;
     {
       SegmentParser parser(data);
+      uint64_t run_start = UINT64_MAX;  // first damage since the last record
       while (parser.Next(&item)) {
-        if (item.kind == SegmentParser::Item::Kind::kRecord) last_end = item.end;
+        if (item.kind == SegmentParser::Item::Kind::kRecord) {
+          end = item.end;
+          run_start = UINT64_MAX;
+          continue;
+        }
+        if (run_start == UINT64_MAX) run_start = item.offset;
+        if (is_last && gap == UINT64_MAX && item.zeroed) {
+          gap = run_start;
+        }
       }
     }
+    const bool cut_at_gap = gap < end;
+    if (cut_at_gap) end = gap;
 
     SegmentParser parser(data);
     while (parser.Next(&item)) {
-      if (item.kind == SegmentParser::Item::Kind::kDamage) {
-        if (item.offset >= last_end) return HandleTail(path, data, last_end, item, is_last);
+      const bool damage = item.kind == SegmentParser::Item::Kind::kDamage;
+      if (item.offset >= end && (damage || cut_at_gap)) {
+        return HandleTail(path, data, end, item, is_last);
+      }
+      if (damage) {
         Status s = Problem(path, item.offset, item.reason);
         if (!s.ok()) return s;
         continue;

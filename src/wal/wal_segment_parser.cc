@@ -62,6 +62,7 @@ SegmentParser::Fragment SegmentParser::ReadFragment() {
       SkipToNextBlock(pos_);
     } while (ZeroHeaderAt(pos_));
     f.reason = "zeroed space";
+    f.zeroed = true;
     return f;
   }
   if (kHeaderSize + length > block_left) {
@@ -135,6 +136,7 @@ bool SegmentParser::Next(Item* item) {
         item->offset = f.offset;
         item->reason = std::move(f.reason);
       }
+      item->zeroed = f.zeroed;
       return true;
     }
 

@@ -26,6 +26,8 @@ class SegmentParser {
     std::string_view data;
     // Damage: what is wrong, for people.
     std::string reason;
+    // Damage: it is, or was cut short by, zero-filled space (never written, or preallocated).
+    bool zeroed = false;
   };
 
   // segment must outlive the parser.
@@ -45,6 +47,7 @@ class SegmentParser {
     uint64_t end = 0;
     std::string_view data;
     std::string reason;
+    bool zeroed = false;  // damage: zero-filled space
   };
 
   Fragment ReadFragment();

@@ -52,6 +52,7 @@ Status WalWriter::OpenSegment(uint64_t number) {
   path_ = path;
   segment_number_ = number;
   file_size_ = 0;
+  prewritten_end_ = 0;
   return Status::OK();
 }
 
@@ -132,11 +133,25 @@ Status WalWriter::Flush() {
 }
 
 Status WalWriter::WriteChunk(const std::string& bytes) {
-  Status s = file_->Write(file_size_, bytes);
+  const uint64_t step = options_.prewrite_bytes;
+  Status s;
+  if (step != 0 && file_size_ + bytes.size() > prewritten_end_) {
+    // Zeros ahead of the records; the next sync makes them durable with the records.
+    const uint64_t target = (file_size_ + bytes.size() + step - 1) / step * step + step;
+    static const std::string kZeros(1 << 20, '\0');
+    for (uint64_t at = prewritten_end_; s.ok() && at < target;) {
+      const uint64_t n = std::min<uint64_t>(target - at, kZeros.size());
+      s = file_->Write(at, std::string_view(kZeros.data(), n));
+      at += n;
+    }
+    if (s.ok()) prewritten_end_ = target;
+  }
+  if (s.ok()) s = file_->Write(file_size_, bytes);
   if (!s.ok()) {
-    // Cut off any partial tail so the file ends at a record boundary. If that fails too, the
-    // retry still writes at file_size_ and overwrites it with the same bytes or more.
+    // Cut off any partial tail (and the zeros) so the file ends at a record boundary. If that
+    // fails too, the retry still writes at file_size_ and overwrites it with the same bytes.
     (void)file_->Truncate(file_size_);
+    prewritten_end_ = file_size_;
     return io::Annotate("cannot write WAL segment", s);
   }
   file_size_ += bytes.size();

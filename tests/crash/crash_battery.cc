@@ -128,6 +128,8 @@ int WorkerMain(const std::string& queue, const std::string& log) {
       continue;
     }
     RunOptions ro;
+    // Half the time in batches (TakeMany / CompleteMany), so kills land mid-batch too.
+    ro.batch = rng() % 2 == 0 ? 1 : 2 + static_cast<uint32_t>(rng() % 15);
     // Reattach when the daemon is replaced; the error is expected in this battery.
     (void)worker->Run(
         [&](const Job& job) {

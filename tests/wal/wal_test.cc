@@ -54,9 +54,19 @@ WalRecord MakeRecord(uint64_t job_id, size_t payload_size) {
   return r;
 }
 
+// Files as the writer made them before segments were zero-filled ahead (and as it still does
+// with prewrite_bytes = 0): each ends at its last record. Most tests below work on exact byte
+// offsets, and readers must keep replaying such files.
+WalWriterOptions AppendOnly() {
+  WalWriterOptions options;
+  options.prewrite_bytes = 0;
+  return options;
+}
+
 // Writes records with one Flush+Sync per `batch`; fills in their LSNs.
 void WriteRecords(const std::string& dir, std::vector<WalRecord>* records,
-                  const WalWriterOptions& options = {}, uint64_t next_lsn = 1, size_t batch = 50) {
+                  const WalWriterOptions& options = AppendOnly(), uint64_t next_lsn = 1,
+                  size_t batch = 50) {
   std::unique_ptr<WalWriter> writer;
   ASSERT_OK(WalWriter::Open(dir, options, next_lsn, &writer));
   for (size_t i = 0; i < records->size(); ++i) {
@@ -105,6 +115,7 @@ std::vector<Extent> RecordExtents(const std::string& path) {
   SegmentParser::Item item;
   std::vector<Extent> extents;
   while (parser.Next(&item)) {
+    if (item.zeroed && item.kind == SegmentParser::Item::Kind::kDamage) continue;  // ahead
     EXPECT_EQ(SegmentParser::Item::Kind::kRecord, item.kind) << item.reason;
     extents.push_back({item.offset, item.end});
   }
@@ -147,7 +158,7 @@ TEST(WalTest, RoundTripsManyRecordsIncludingMultiBlockAndEmptyPayloads) {
 TEST(WalTest, AddAssignsLsnsAndBuffersWithoutWriting) {
   TempDir dir;
   std::unique_ptr<WalWriter> writer;
-  ASSERT_OK(WalWriter::Open(dir.path(), {}, 100, &writer));
+  ASSERT_OK(WalWriter::Open(dir.path(), AppendOnly(), 100, &writer));
   WalRecord a = MakeRecord(1, 0), b = MakeRecord(4, 10);
   EXPECT_EQ(100u, writer->Add(a));
   EXPECT_EQ(101u, writer->Add(b));
@@ -188,7 +199,7 @@ TEST(WalTest, NewSegmentsGetTheRequestedFileMode) {
 
 TEST(WalTest, RotatesAcrossSegmentsAndReplaysInOrder) {
   TempDir dir;
-  WalWriterOptions options;
+  WalWriterOptions options = AppendOnly();
   options.segment_bytes = 64 << 10;
   std::vector<WalRecord> records;
   std::mt19937_64 rng(6);
@@ -442,7 +453,7 @@ TEST(WalTest, ChecksumFailureFollowedByValidRecordsIsCorruption) {
 
 // Several segments of small records.
 void MakeSegments(const std::string& dir, std::vector<WalRecord>* records) {
-  WalWriterOptions options;
+  WalWriterOptions options = AppendOnly();
   options.segment_bytes = 100000;
   for (int i = 0; i < 900; ++i) records->push_back(MakeRecord(i, 300));
   WriteRecords(dir, records, options);
@@ -581,7 +592,7 @@ TEST(WalTest, CallbackErrorStopsReplayAndIsReturned) {
 class WalFaultTest : public ::testing::Test {
  protected:
   WalWriterOptions Options() {
-    WalWriterOptions options;
+    WalWriterOptions options = AppendOnly();
     options.env = &env_;
     return options;
   }
@@ -896,6 +907,98 @@ TEST(WalTest, GarbageSegmentsNeverCrashTheReader) {
       ASSERT_EQ(records[r.lsn - 1], r);  // never a record other than the one written
     }
   }
+}
+
+}  // namespace
+}  // namespace taskring::wal
+
+// --- segments zero-filled ahead of their records (WalWriterOptions::prewrite_bytes) ---
+
+namespace taskring::wal {
+namespace {
+
+TEST(WalPrewriteTest, SegmentsAreZeroFilledAheadAndTheZerosAreNoTornTail) {
+  TempDir dir;
+  std::vector<WalRecord> records;
+  for (int i = 0; i < 100; ++i) records.push_back(MakeRecord(i, 200));
+  WalWriterOptions options;
+  options.prewrite_bytes = 64 << 10;
+  WriteRecords(dir.path(), &records, options);
+  const std::string path = SegmentPath(dir.path(), 1);
+  const auto extents = RecordExtents(path);
+  ASSERT_EQ(extents.size(), records.size());
+  EXPECT_GE(FileSize(path), extents.back().end + options.prewrite_bytes)
+      << "zeros stay at least one step ahead";
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  EXPECT_EQ(got, records);
+  EXPECT_EQ(report.torn_tail_bytes, 0u);
+  EXPECT_TRUE(report.problems.empty());
+}
+
+// A power loss during an fdatasync can keep a later page and lose an earlier one, which reads
+// back as the zeros written ahead. Nothing after that page was ever acknowledged: the log ends
+// there, in the newest segment.
+TEST(WalPrewriteTest, AZeroGapInTheNewestSegmentEndsTheLogThere) {
+  TempDir dir;
+  std::vector<WalRecord> records;
+  for (int i = 0; i < 200; ++i) records.push_back(MakeRecord(i, 300));
+  WriteRecords(dir.path(), &records, WalWriterOptions{});
+  const std::string path = SegmentPath(dir.path(), 1);
+  const auto extents = RecordExtents(path);
+  // The second block never reached the disk.
+  std::string bytes = ReadFileBytes(path);
+  std::fill(bytes.begin() + kBlockSize, bytes.begin() + 2 * kBlockSize, '\0');
+  WriteFileBytes(path, bytes);
+  size_t kept = 0;  // records that end before the lost block
+  while (extents[kept].end <= kBlockSize) ++kept;
+  const uint64_t cut = extents[kept].offset;
+
+  ReplayReport verify;
+  ASSERT_OK(VerifyWal(dir.path(), &verify)) << "a torn end, not corruption";
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  ASSERT_OK(ReadAll(dir.path(), &got, &report));
+  ASSERT_EQ(got.size(), kept);
+  EXPECT_EQ(got, std::vector<WalRecord>(records.begin(), records.begin() + kept));
+  EXPECT_EQ(report.torn_tail_file, path);
+  EXPECT_EQ(FileSize(path), cut) << "cut where the log ends, records after the gap with it";
+}
+
+// An older segment was synced whole before a newer one was created: a gap there is damage.
+TEST(WalPrewriteTest, AZeroGapInAnOlderSegmentIsCorruption) {
+  TempDir dir;
+  std::vector<WalRecord> records;
+  for (int i = 0; i < 900; ++i) records.push_back(MakeRecord(i, 300));
+  WalWriterOptions options;
+  options.segment_bytes = 100000;
+  WriteRecords(dir.path(), &records, options);
+  ASSERT_GE(Segments(dir.path()).size(), 2u);
+  const std::string path = SegmentPath(dir.path(), 1);
+  std::string bytes = ReadFileBytes(path);
+  std::fill(bytes.begin() + kBlockSize, bytes.begin() + 2 * kBlockSize, '\0');
+  WriteFileBytes(path, bytes);
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  Status s = ReadAll(dir.path(), &got, &report);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_TRUE(Contains(s.ToString(), "zeroed space")) << s.ToString();
+}
+
+// Garbage (not zeros) followed by records in the newest segment is still corruption: only the
+// zeros written ahead mark a page that never reached the disk.
+TEST(WalPrewriteTest, GarbageBeforeRecordsInTheNewestSegmentIsStillCorruption) {
+  TempDir dir;
+  std::vector<WalRecord> records;
+  for (int i = 0; i < 200; ++i) records.push_back(MakeRecord(i, 300));
+  WriteRecords(dir.path(), &records, WalWriterOptions{});
+  const std::string path = SegmentPath(dir.path(), 1);
+  const auto extents = RecordExtents(path);
+  FlipByte(path, extents[20].offset + kHeaderSize + 10);
+  std::vector<WalRecord> got;
+  ReplayReport report;
+  EXPECT_TRUE(ReadAll(dir.path(), &got, &report).IsCorruption());
 }
 
 }  // namespace
