@@ -29,6 +29,11 @@ std::chrono::milliseconds Worker::Impl::HeartbeatPeriod(uint32_t lease_ms) {
   return std::chrono::milliseconds(std::max<uint32_t>(lease_ms / 3, 1));
 }
 
+bool Worker::Impl::IdleExitDue(const RunOptions& options, uint64_t idle_since) {
+  return options.idle_exit_ms != 0 &&
+         util::NowMonoNs() - idle_since >= uint64_t{options.idle_exit_ms} * kMsNs;
+}
+
 Worker::Impl::Impl(std::unique_ptr<client::Session> session, const WorkerOptions& options)
     : session_(std::move(session)), options_(options) {}
 
@@ -221,10 +226,7 @@ Status Worker::Impl::Run(const Handler& handler, const RunOptions& options) {
     Job job;
     Status s = Take(&job, 100);
     if (s.IsTimedOut()) {
-      if (options.idle_exit_ms != 0 &&
-          util::NowMonoNs() - idle_since >= uint64_t{options.idle_exit_ms} * kMsNs) {
-        break;
-      }
+      if (IdleExitDue(options, idle_since)) break;
       continue;
     }
     if (!s.ok()) return s;

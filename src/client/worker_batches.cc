@@ -11,7 +11,6 @@
 namespace taskring {
 
 Status Worker::Impl::RunBatches(const Handler& handler, const RunOptions& options) {
-  constexpr uint64_t kMsNs = 1'000'000;
   std::optional<client::Heartbeat> heartbeat;
   if (options.heartbeat) {
     heartbeat.emplace(HeartbeatPeriod(lease_ms()), [this](const Job& j) { (void)Touch(j); });
@@ -30,10 +29,7 @@ Status Worker::Impl::RunBatches(const Handler& handler, const RunOptions& option
     size_t taken = 0;
     Status s = TakeMany(std::span<Job>(jobs.data(), want), &taken, 100);
     if (s.IsTimedOut()) {
-      if (options.idle_exit_ms != 0 &&
-          util::NowMonoNs() - idle_since >= uint64_t{options.idle_exit_ms} * kMsNs) {
-        break;
-      }
+      if (IdleExitDue(options, idle_since)) break;
       continue;
     }
     if (!s.ok()) return s;

@@ -59,6 +59,8 @@ class __attribute__((visibility("hidden"))) Worker::Impl {
   // Run with options.threads > 1 (worker_pool.cc).
   Status RunPool(const Handler& handler, const RunOptions& options);
   static std::chrono::milliseconds HeartbeatPeriod(uint32_t lease_ms);
+  // Run's idle exit: idle_exit_ms is set and has passed since `idle_since` (monotonic ns).
+  static bool IdleExitDue(const RunOptions& options, uint64_t idle_since);
 
   const std::unique_ptr<client::Session> session_;
   const WorkerOptions options_;

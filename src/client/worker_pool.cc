@@ -36,7 +36,6 @@ Status Worker::Impl::RunPool(const Handler& handler, const RunOptions& options) 
   if (options.heartbeat) {
     heartbeat.emplace(HeartbeatPeriod(lease_ms()), [this](const Job& j) { (void)Touch(j); });
   }
-  constexpr uint64_t kMsNs = 1'000'000;
   uint32_t in_flight = 0;
   uint64_t taken = 0;
   uint64_t idle_since = util::NowMonoNs();
@@ -65,8 +64,7 @@ Status Worker::Impl::RunPool(const Handler& handler, const RunOptions& options) 
     // Short waits while handlers are busy, so their outcomes are reported promptly.
     Status s = Take(&job, in_flight > 0 ? 1 : 100);
     if (s.IsTimedOut()) {
-      if (in_flight == 0 && options.idle_exit_ms != 0 &&
-          util::NowMonoNs() - idle_since >= uint64_t{options.idle_exit_ms} * kMsNs) {
+      if (in_flight == 0 && IdleExitDue(options, idle_since)) {
         break;
       }
       continue;

@@ -917,6 +917,13 @@ TEST(WalTest, GarbageSegmentsNeverCrashTheReader) {
 namespace taskring::wal {
 namespace {
 
+// What a page that never reached the disk reads as in a zero-filled segment.
+void ZeroSecondBlock(const std::string& path) {
+  std::string bytes = ReadFileBytes(path);
+  std::fill(bytes.begin() + kBlockSize, bytes.begin() + 2 * kBlockSize, '\0');
+  WriteFileBytes(path, bytes);
+}
+
 TEST(WalPrewriteTest, SegmentsAreZeroFilledAheadAndTheZerosAreNoTornTail) {
   TempDir dir;
   std::vector<WalRecord> records;
@@ -948,9 +955,7 @@ TEST(WalPrewriteTest, AZeroGapInTheNewestSegmentEndsTheLogThere) {
   const std::string path = SegmentPath(dir.path(), 1);
   const auto extents = RecordExtents(path);
   // The second block never reached the disk.
-  std::string bytes = ReadFileBytes(path);
-  std::fill(bytes.begin() + kBlockSize, bytes.begin() + 2 * kBlockSize, '\0');
-  WriteFileBytes(path, bytes);
+  ZeroSecondBlock(path);
   size_t kept = 0;  // records that end before the lost block
   while (extents[kept].end <= kBlockSize) ++kept;
   const uint64_t cut = extents[kept].offset;
@@ -976,9 +981,7 @@ TEST(WalPrewriteTest, AZeroGapInAnOlderSegmentIsCorruption) {
   WriteRecords(dir.path(), &records, options);
   ASSERT_GE(Segments(dir.path()).size(), 2u);
   const std::string path = SegmentPath(dir.path(), 1);
-  std::string bytes = ReadFileBytes(path);
-  std::fill(bytes.begin() + kBlockSize, bytes.begin() + 2 * kBlockSize, '\0');
-  WriteFileBytes(path, bytes);
+  ZeroSecondBlock(path);
   std::vector<WalRecord> got;
   ReplayReport report;
   Status s = ReadAll(dir.path(), &got, &report);
