@@ -102,10 +102,12 @@ class Segment {
            (job_id & (layout_.status_entries - 1));
   }
   SlotHeader* slot(uint32_t i) const {
-    return reinterpret_cast<SlotHeader*>(base_ + layout_.slots_offset +
-                                         uint64_t{i} * layout_.slot_stride);
+    return reinterpret_cast<SlotHeader*>(base_ + layout_.slots_offset) + i;
   }
-  char* payload(uint32_t i) const { return reinterpret_cast<char*>(slot(i)) + kSlotHeaderBytes; }
+  char* payload(uint32_t i) const {
+    return base_ + layout_.slots_offset + SlotHeadersBytes(params_.capacity) +
+           uint64_t{i} * layout_.payload_stride;
+  }
   bool ValidSlot(uint32_t i) const { return i < params_.capacity; }
   bool ValidClient(uint32_t i) const { return i < params_.max_clients; }
 

@@ -38,7 +38,7 @@ Status ComputeLayout(const Params& p, Layout* out) {
   l.status_entries = std::bit_ceil(p.capacity * 4ULL) > (1ULL << 26)
                          ? (1u << 26)
                          : static_cast<uint32_t>(std::bit_ceil(p.capacity * 4ULL));
-  l.slot_stride = static_cast<uint32_t>(RoundUp(kSlotHeaderBytes + p.max_payload, kCacheLine));
+  l.payload_stride = static_cast<uint32_t>(RoundUp(p.max_payload, kCacheLine));
   uint64_t off = kHeaderBytes;
   l.counters_offset = off;
   off += RoundUp(kCounterCount * sizeof(CounterCell), 4096);
@@ -53,7 +53,7 @@ Status ComputeLayout(const Params& p, Layout* out) {
   l.status_offset = off;
   off += RoundUp(uint64_t{l.status_entries} * sizeof(StatusEntry), 4096);
   l.slots_offset = off;
-  off += RoundUp(uint64_t{p.capacity} * l.slot_stride, 4096);
+  off += SlotHeadersBytes(p.capacity) + RoundUp(uint64_t{p.capacity} * l.payload_stride, 4096);
   l.total_bytes = off;
   if (l.total_bytes > kMaxSegmentBytes) {
     return Status::InvalidArgument("segment would need " + std::to_string(l.total_bytes >> 20) +

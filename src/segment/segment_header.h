@@ -29,8 +29,8 @@
 //             | Status table: status_entries x 16 B         |  job id -> state, for polling
 //             |                                             |  (status_table.h)
 //             +---------------------------------------------+
-//             | Job slots: capacity x slot_stride           |  SlotHeader (64 B) + payload
-//             |                                             |  (slot.h)
+//             | Slot headers: capacity x 64 B               |  SlotHeader, dense (slot.h)
+//             | Payloads: capacity x payload_stride         |  each job's bytes
 //             +---------------------------------------------+
 //
 // Each region starts on a 4 KiB boundary. Every struct placed in the segment pins its size and
@@ -61,7 +61,7 @@ namespace taskring::segment {
 inline constexpr uint64_t kMagic = 0x474E49524B534154ULL;  // "TASKRING" little-endian
 // Bumped on any incompatible change of the segment's bytes (any struct in the diagram above).
 // 0 in the header means "not ready yet".
-inline constexpr uint32_t kLayoutVersion = 6;
+inline constexpr uint32_t kLayoutVersion = 7;
 inline constexpr size_t kHeaderBytes = 4096;
 
 // Limits checked both at creation and on attach, so a corrupt header cannot make a reader
@@ -103,7 +103,7 @@ static_assert(offsetof(Params, lane_capacity) == 12);
 struct Layout {
   uint32_t ring_capacity = 0;   // power of two >= capacity
   uint32_t status_entries = 0;  // power of two >= 4 * capacity
-  uint32_t slot_stride = 0;     // SlotHeader + payload rounded to a cache line
+  uint32_t payload_stride = 0;  // max payload rounded to a cache line
   uint64_t counters_offset = 0;
   uint64_t clients_offset = 0;
   uint64_t lanes_offset = 0;
@@ -117,7 +117,7 @@ struct Layout {
 static_assert(sizeof(Layout) == 80);
 static_assert(offsetof(Layout, ring_capacity) == 0);
 static_assert(offsetof(Layout, status_entries) == 4);
-static_assert(offsetof(Layout, slot_stride) == 8);
+static_assert(offsetof(Layout, payload_stride) == 8);
 static_assert(offsetof(Layout, counters_offset) == 16);
 static_assert(offsetof(Layout, clients_offset) == 24);
 static_assert(offsetof(Layout, lanes_offset) == 32);
@@ -126,6 +126,13 @@ static_assert(offsetof(Layout, dispatch_ring_offset) == 48);
 static_assert(offsetof(Layout, status_offset) == 56);
 static_assert(offsetof(Layout, slots_offset) == 64);
 static_assert(offsetof(Layout, total_bytes) == 72);
+
+// The slot headers come first, dense, so the daemon (which reads only headers) touches one
+// cache line per job wherever the payloads are: interleaved with 4 KiB payloads, every header
+// was on a page of its own. The payloads follow, from slots_offset + SlotHeadersBytes.
+inline uint64_t SlotHeadersBytes(uint32_t capacity) {
+  return (uint64_t{capacity} * 64 + 4095) / 4096 * 4096;
+}
 
 // Checks limits and derives the layout. InvalidArgument names the offending parameter.
 Status ComputeLayout(const Params& params, Layout* out);

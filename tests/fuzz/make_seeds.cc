@@ -232,7 +232,7 @@ Image MakeImage(const segment::Params& params, bool whole) {
     free_stack.Init();
     for (uint32_t i = params.capacity; i-- > 0;) {
       auto* slot =
-          reinterpret_cast<SlotHeader*>(base + l.slots_offset + uint64_t{i} * l.slot_stride);
+          reinterpret_cast<SlotHeader*>(base + l.slots_offset) + i;
       slot->word.store(PackSlotWord(1, kNoClient, SlotState::kFree));
       if (!free_stack.Push(PackSlotRef(i, 1))) Die("free stack full");
     }

@@ -118,8 +118,8 @@ void CheckRegions(const Params& p, const Layout& l, uint64_t mapped, const char*
   FUZZ_CHECK(Pow2(l.status_entries), "%s: status entries %u", what, l.status_entries);
   FUZZ_CHECK(Pow2(p.lane_capacity), "%s: lane capacity %u", what, p.lane_capacity);
   FUZZ_CHECK(p.capacity > 0 && p.max_clients > 0 && p.max_payload > 0, "%s: zero params", what);
-  FUZZ_CHECK(l.slot_stride % kCacheLine == 0 && l.slot_stride >= kSlotHeaderBytes + p.max_payload,
-             "%s: slot stride %u for payload %u", what, l.slot_stride, p.max_payload);
+  FUZZ_CHECK(l.payload_stride % kCacheLine == 0 && l.payload_stride >= p.max_payload,
+             "%s: payload stride %u for payload %u", what, l.payload_stride, p.max_payload);
   using U128 = unsigned __int128;
   const Region regions[] = {
       {"header", 0, kHeaderBytes},
@@ -129,7 +129,9 @@ void CheckRegions(const Params& p, const Layout& l, uint64_t mapped, const char*
       {"free stack", l.free_stack_offset, FreeStackBytes(l.ring_capacity)},
       {"dispatch ring", l.dispatch_ring_offset, RingBytes(l.ring_capacity)},
       {"status", l.status_offset, U128{l.status_entries} * sizeof(StatusEntry)},
-      {"slots", l.slots_offset, U128{p.capacity} * l.slot_stride},
+      {"slot headers", l.slots_offset, U128{p.capacity} * kSlotHeaderBytes},
+      {"payloads", l.slots_offset + SlotHeadersBytes(p.capacity),
+       U128{p.capacity} * l.payload_stride},
   };
   U128 prev_end = 0;
   for (const Region& r : regions) {
@@ -204,11 +206,12 @@ void Exercise(char* base, const Params& p, const Layout& l, uint64_t job_id, boo
   }
   sink += status[l.status_entries - 1].updated_unix_ns.load(std::memory_order_relaxed);
   for (uint32_t i : {0u, p.capacity - 1}) {
-    auto* slot = reinterpret_cast<SlotHeader*>(base + l.slots_offset + uint64_t{i} * l.slot_stride);
+    auto* slot = reinterpret_cast<SlotHeader*>(base + l.slots_offset) + i;
     sink += slot->word.load(std::memory_order_relaxed) + slot->payload_len;
-    const char* payload = reinterpret_cast<const char*>(slot) + kSlotHeaderBytes;
+    const char* payload =
+        base + l.slots_offset + SlotHeadersBytes(p.capacity) + uint64_t{i} * l.payload_stride;
     sink += Touch(payload) + Touch(payload + p.max_payload - 1);
-    sink += Touch(reinterpret_cast<const char*>(slot) + l.slot_stride - 1);
+    sink += Touch(payload + l.payload_stride - 1);
   }
   sink += Touch(base + l.total_bytes - 1);
   asm volatile("" : : "r"(sink));
