@@ -91,10 +91,10 @@ class Segment {
   }
   FreeStackView free_stack() const {
     const uint64_t off = layout_.free_stack_offset;
-    return FreeStackView(reinterpret_cast<FreeStackHeader*>(base_ + off),
-                         reinterpret_cast<std::atomic<uint64_t>*>(base_ + off +
-                                                                  sizeof(FreeStackHeader)),
-                         layout_.ring_capacity);
+    return FreeStackView(
+        reinterpret_cast<FreeStackHeader*>(base_ + off),
+        reinterpret_cast<std::atomic<uint64_t>*>(base_ + off + sizeof(FreeStackHeader)),
+        layout_.ring_capacity);
   }
   RingView dispatch_ring() const { return RingAt(layout_.dispatch_ring_offset); }
   StatusEntry* status_entry(uint64_t job_id) const {

@@ -231,8 +231,7 @@ Image MakeImage(const segment::Params& params, bool whole) {
                              l.ring_capacity);
     free_stack.Init();
     for (uint32_t i = params.capacity; i-- > 0;) {
-      auto* slot =
-          reinterpret_cast<SlotHeader*>(base + l.slots_offset) + i;
+      auto* slot = reinterpret_cast<SlotHeader*>(base + l.slots_offset) + i;
       slot->word.store(PackSlotWord(1, kNoClient, SlotState::kFree));
       if (!free_stack.Push(PackSlotRef(i, 1))) Die("free stack full");
     }

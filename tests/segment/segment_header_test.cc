@@ -19,15 +19,16 @@ TEST(LayoutTest, RegionsAreOrderedAlignedAndFitTheTotal) {
   EXPECT_EQ(l.status_entries, 4096u);
   EXPECT_EQ(l.payload_stride % kCacheLine, 0u);
   EXPECT_GE(l.payload_stride, 512u);
-  const uint64_t offsets[] = {l.counters_offset,  l.clients_offset,       l.lanes_offset,
+  const uint64_t offsets[] = {l.counters_offset,   l.clients_offset,       l.lanes_offset,
                               l.free_stack_offset, l.dispatch_ring_offset, l.status_offset,
-                              l.slots_offset,     l.total_bytes};
+                              l.slots_offset,      l.total_bytes};
   EXPECT_GE(offsets[0], kHeaderBytes);
   for (size_t i = 1; i < std::size(offsets); ++i) {
     EXPECT_GT(offsets[i], offsets[i - 1]) << "region " << i;
     EXPECT_EQ(offsets[i] % 4096, 0u) << "region " << i;
   }
-  EXPECT_GE(l.total_bytes, l.slots_offset + SlotHeadersBytes(1000) + uint64_t{1000} * l.payload_stride);
+  EXPECT_GE(l.total_bytes,
+            l.slots_offset + SlotHeadersBytes(1000) + uint64_t{1000} * l.payload_stride);
 }
 
 TEST(LayoutTest, RejectsOutOfRangeParameters) {
