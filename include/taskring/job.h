@@ -4,7 +4,11 @@
 #define TASKRING_JOB_H_
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "taskring/export.h"
 
@@ -20,6 +24,7 @@ enum class JobState : uint8_t {
   kRetrying = 6,   // a handler failed; will run again
   kDead = 7,       // terminal: failed max_attempts times, dead-lettered
   kExpired = 8,    // finished long ago; its status is no longer retained
+  kCancelled = 9,  // terminal: removed before it ran (queue purge)
 };
 TASKRING_EXPORT const char* JobStateName(JobState s);
 
@@ -42,6 +47,23 @@ class Job {
   [[nodiscard]] std::string_view payload() const { return payload_; }
   [[nodiscard]] uint64_t enqueued_unix_ns() const { return enqueued_unix_ns_; }
   [[nodiscard]] bool valid() const { return id_ != 0; }
+  // What the producer set (EnqueueOptions); "" for an untyped job.
+  [[nodiscard]] const std::string& type() const { return type_; }
+  [[nodiscard]] int priority() const { return priority_; }
+  [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& headers() const {
+    return headers_;
+  }
+  // The value of the first header called `name`, if any.
+  [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const {
+    for (const auto& [k, v] : headers_) {
+      if (k == name) return v;
+    }
+    return std::nullopt;
+  }
+  // This attempt's execution limit (0: none) and whether it has passed: a handler should check
+  // cancel_requested() between steps and return early; its attempt fails as timed out anyway.
+  [[nodiscard]] uint32_t timeout_ms() const { return timeout_ms_; }
+  [[nodiscard]] bool cancel_requested() const;
 
  private:
   friend class Worker;
@@ -52,6 +74,11 @@ class Job {
   std::string_view payload_;
   uint32_t slot_ = 0;      // where it lives in the segment
   uint32_t slot_gen_ = 0;  // with attempt_, the lease's fencing token
+  int priority_ = 0;
+  uint32_t timeout_ms_ = 0;
+  uint64_t deadline_mono_ns_ = 0;  // when timeout_ms_ passes (CLOCK_MONOTONIC); 0: never
+  std::string type_;
+  std::vector<std::pair<std::string, std::string>> headers_;
 };
 
 }  // namespace taskring

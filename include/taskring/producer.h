@@ -28,6 +28,9 @@ class Session;
 struct EnqueueResult {
   Status status;        // OK (accepted), Busy, or an error
   uint64_t job_id = 0;  // valid when status.ok()
+  // The idempotency key was seen within the dedup window: job_id is the first job's, and
+  // nothing was created.
+  bool duplicate = false;
 };
 
 class TASKRING_EXPORT Producer {
@@ -45,9 +48,13 @@ class TASKRING_EXPORT Producer {
 
   // Enqueues one job. InvalidArgument if the payload exceeds max_payload(); Busy when full;
   // Closed when the daemon is stopping or gone; IOError when it cannot log.
+  // InvalidArgument also for a bad priority, type, header, key or run time.
   [[nodiscard]] Status Enqueue(std::string_view payload, uint64_t* job_id,
                                const EnqueueOptions& options = {});
-  // Enqueues many jobs with a single wait for the WAL commit. results[i] answers payloads[i]
+  // The same, and says whether an idempotency key made it a duplicate. Returns result->status.
+  Status Enqueue(std::string_view payload, const EnqueueOptions& options, EnqueueResult* result);
+  // Enqueues many jobs with a single wait for the WAL commit, every one with `options` (which
+  // may not hold an idempotency key: a key names one job). results[i] answers payloads[i]
   // (results.size() must be >= payloads.size()). Returns OK if the call itself worked, even if
   // some items were Busy or invalid; a daemon failure makes every unaccepted item fail.
   [[nodiscard]] Status EnqueueBatch(std::span<const std::string_view> payloads,

@@ -13,8 +13,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "taskring/export.h"
 #include "taskring/job.h"
@@ -69,6 +71,12 @@ class TASKRING_EXPORT Worker {
   // before Run returns. Returns OK on a normal stop, or the error that ended it.
   using Handler = std::function<Status(const Job&)>;
   [[nodiscard]] Status Run(const Handler& handler, const RunOptions& options = {});
+  // Routes by type, Brighter-style: each job goes to the handler of its type ("" for untyped
+  // jobs). For the run, the worker takes only the types it has handlers for (unless
+  // WorkerOptions::types already names them; a declared type without a handler is
+  // InvalidArgument), so it never fails a job meant for another worker.
+  using Handlers = std::map<std::string, Handler, std::less<>>;
+  [[nodiscard]] Status Run(const Handlers& handlers, const RunOptions& options = {});
   // Makes Run return (after finishing the job in hand). Safe from any thread or a signal
   // handler while the Worker exists.
   void Stop();
