@@ -47,7 +47,7 @@ constexpr uint32_t kMqMaxMsgs = 1024;     // BoostMQ capacity, as the ring's
 
 struct RingQueue {
   RingQueue() : seg("ring", kRingCapacity, 64, /*fill_free_stack=*/false) {
-    if (seg.ok()) ring = seg.seg->dispatch_ring();
+    if (seg.ok()) ring = seg.seg->dispatch_ring(taskring::kDefaultPriority);
   }
   bool ok() const { return seg.ok(); }
   void Push(uint64_t v) {
@@ -230,8 +230,8 @@ struct XprocControl {
   std::unique_ptr<segment::Segment> seg, ret;
   if (!segment::Segment::Attach(queue, /*read_only=*/false, &seg).ok()) ::_exit(2);
   if (!segment::Segment::Attach(return_queue, /*read_only=*/false, &ret).ok()) ::_exit(2);
-  segment::RingView free = ret->dispatch_ring();
-  segment::RingView dispatch = seg->dispatch_ring();
+  segment::RingView free = ret->dispatch_ring(taskring::kDefaultPriority);
+  segment::RingView dispatch = seg->dispatch_ring(taskring::kDefaultPriority);
   uint64_t n = 0;
   uint64_t sum = 0;
   for (;;) {
@@ -293,7 +293,7 @@ void BM_XProc_TaskringRing(benchmark::State& state) {
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   bool filled = bs.ok() && returns.ok();
   for (uint32_t s = 0; filled && s < kRingCapacity; ++s) {
-    filled = returns.seg->dispatch_ring().TryPush(segment::PackSlotRef(s, 1));
+    filled = returns.seg->dispatch_ring(taskring::kDefaultPriority).TryPush(segment::PackSlotRef(s, 1));
   }
   if (!filled || mem == MAP_FAILED) {
     state.SkipWithError("cannot create the segment or control page");
@@ -312,8 +312,8 @@ void BM_XProc_TaskringRing(benchmark::State& state) {
   if (pid < 0) state.SkipWithError("fork failed");
 
   segment::Segment& seg = *bs.seg;
-  segment::RingView free = returns.seg->dispatch_ring();
-  segment::RingView dispatch = seg.dispatch_ring();
+  segment::RingView free = returns.seg->dispatch_ring(taskring::kDefaultPriority);
+  segment::RingView dispatch = seg.dispatch_ring(taskring::kDefaultPriority);
   uint64_t sent = 0;
   char msg[kMsgBytes] = {};
   bool gone = false;

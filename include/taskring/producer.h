@@ -70,6 +70,9 @@ class TASKRING_EXPORT Producer {
 
  private:
   explicit Producer(std::unique_ptr<client::Session> session, const ProducerOptions& options);
+  // EnqueueBatch without the rule against keys (Enqueue passes one job through it).
+  Status EnqueueMany(std::span<const std::string_view> payloads, std::span<EnqueueResult> results,
+                     const EnqueueOptions& options);
   std::unique_ptr<client::Session> session_;
   ProducerOptions options_;
 };

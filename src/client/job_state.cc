@@ -1,5 +1,7 @@
 #include "taskring/job.h"
 
+#include "util/clock.h"
+
 namespace taskring {
 
 const char* JobStateName(JobState s) {
@@ -13,8 +15,13 @@ const char* JobStateName(JobState s) {
     case JobState::kRetrying: return "retrying";
     case JobState::kDead: return "dead";
     case JobState::kExpired: return "expired";
+    case JobState::kCancelled: return "cancelled";
   }
   return "unknown";
+}
+
+bool Job::cancel_requested() const {
+  return deadline_mono_ns_ != 0 && util::NowMonoNs() >= deadline_mono_ns_;
 }
 
 }  // namespace taskring

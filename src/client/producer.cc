@@ -6,6 +6,7 @@
 #include "client/session.h"
 #include "segment/ring.h"
 #include "util/clock.h"
+#include "util/job_meta.h"
 
 namespace taskring {
 
@@ -27,22 +28,83 @@ Status Producer::Open(const ProducerOptions& options, std::unique_ptr<Producer>*
   return Status::OK();
 }
 
+namespace {
+
+// What EnqueueOptions put in a slot beyond the payload, validated once per call.
+struct Prepared {
+  std::string meta;  // encoded (util/job_meta.h)
+  uint8_t priority = 0;
+  uint32_t timeout_ms = 0;
+  uint64_t not_before_unix_ns = 0;  // with the relative delay still to add (delay_ms)
+};
+
+Status Prepare(const EnqueueOptions& o, const segment::Segment& seg, Prepared* out) {
+  if (o.priority < kMinPriority || o.priority > kMaxPriority) {
+    return Status::InvalidArgument("priority " + std::to_string(o.priority) + " is outside " +
+                                   std::to_string(kMinPriority) + ".." +
+                                   std::to_string(kMaxPriority));
+  }
+  if (o.delay_ms != 0 && o.run_at_unix_ns != 0) {
+    return Status::InvalidArgument("set a delay or a run time, not both");
+  }
+  if (o.delay_ms > (uint64_t{1} << 40)) {
+    return Status::InvalidArgument("delay of " + std::to_string(o.delay_ms) + " ms is too long");
+  }
+  util::JobMeta meta;
+  meta.type = o.type;
+  meta.key = o.idempotency_key;
+  meta.headers = o.headers;
+  Status s = util::EncodeJobMeta(meta, &out->meta);
+  if (!s.ok()) return s;
+  out->priority = static_cast<uint8_t>(o.priority);
+  out->timeout_ms = o.timeout_ms != 0 ? o.timeout_ms : seg.header()->default_timeout_ms;
+  out->not_before_unix_ns = o.run_at_unix_ns;
+  return Status::OK();
+}
+
+}  // namespace
+
 Status Producer::Enqueue(std::string_view payload, uint64_t* job_id,
                          const EnqueueOptions& options) {
   EnqueueResult result;
-  Status s = EnqueueBatch(std::span<const std::string_view>(&payload, 1),
-                          std::span<EnqueueResult>(&result, 1), options);
-  if (!s.ok()) return s;
-  if (result.status.ok() && job_id != nullptr) *job_id = result.job_id;
-  return result.status;
+  Status s = Enqueue(payload, options, &result);
+  if (s.ok() && job_id != nullptr) *job_id = result.job_id;
+  return s;
+}
+
+Status Producer::Enqueue(std::string_view payload, const EnqueueOptions& options,
+                         EnqueueResult* result) {
+  *result = EnqueueResult{};
+  Status s = EnqueueMany(std::span<const std::string_view>(&payload, 1),
+                         std::span<EnqueueResult>(result, 1), options);
+  if (!s.ok()) {
+    result->status = s;
+    return s;
+  }
+  return result->status;
 }
 
 Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
                               std::span<EnqueueResult> results, const EnqueueOptions& options) {
+  if (!options.idempotency_key.empty()) {
+    return Status::InvalidArgument(
+        "an idempotency key names one job: use Enqueue, not EnqueueBatch");
+  }
+  return EnqueueMany(payloads, results, options);
+}
+
+Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
+                             std::span<EnqueueResult> results, const EnqueueOptions& options) {
   if (results.size() < payloads.size()) {
     return Status::InvalidArgument("results span is shorter than payloads");
   }
   const segment::Segment& seg = session_->seg();
+  Prepared prep;
+  Status invalid = Prepare(options, seg, &prep);
+  if (!invalid.ok()) {
+    for (size_t i = 0; i < payloads.size(); ++i) results[i] = EnqueueResult{invalid, 0};
+    return invalid;
+  }
   Status daemon = session_->CheckDaemon();
   if (!daemon.ok()) {
     seg.AddRejected(
@@ -76,14 +138,18 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
     const uint64_t id = seg.header()->next_job_id.fetch_add(1, std::memory_order_relaxed);
     const uint64_t now = util::NowUnixNs();
     segment::FillSlotHeader(
-        h,
-        {.job_id = id,
-         .enqueued_unix_ns = now,
-         .payload_len = static_cast<uint32_t>(payloads[i].size()),
-         .max_attempts = max_attempts,
-         .not_before_unix_ns = options.delay_ms != 0 ? now + options.delay_ms * 1'000'000ULL : 0});
+        h, {.job_id = id,
+            .enqueued_unix_ns = now,
+            .payload_len = static_cast<uint32_t>(payloads[i].size()),
+            .max_attempts = max_attempts,
+            .not_before_unix_ns = options.delay_ms != 0 ? now + options.delay_ms * 1'000'000ULL
+                                                        : prep.not_before_unix_ns,
+            .priority = prep.priority,
+            .meta_len = static_cast<uint16_t>(prep.meta.size()),
+            .timeout_ms = prep.timeout_ms});
     if (!payloads[i].empty())
       std::memcpy(seg.payload(slot), payloads[i].data(), payloads[i].size());
+    if (!prep.meta.empty()) std::memcpy(seg.meta(slot), prep.meta.data(), prep.meta.size());
     segment::StatusEntry* st = seg.status_entry(id);
     st->updated_unix_ns.store(now, std::memory_order_relaxed);
     st->packed.store(segment::PackStatus(id, segment::JobStateCode::kPending, 0),
@@ -122,6 +188,21 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
       if (results[i].status.ok()) results[i].status = s;
     }
     return s;
+  }
+  if (payloads.size() == 1 && results[0].status.ok()) {
+    // A key seen before: the daemon answered with the first job's id (only one record was
+    // pushed, so its cell is still ours to read).
+    const segment::LaneRecord answer = session_->ReadAnswer(last_pos);
+    if (answer.op == (segment::kAnswered | static_cast<uint32_t>(LaneOp::kEnqueue)) &&
+        (answer.attempt & segment::kAnswerDuplicate) != 0) {
+      const uint64_t first = segment::AnswerValue(answer);
+      if (first == 0 || first >= seg.header()->next_job_id.load(std::memory_order_acquire)) {
+        results[0].status = Status::Corruption("the daemon answered an invalid job id");
+      } else {
+        results[0].job_id = first;
+        results[0].duplicate = true;
+      }
+    }
   }
   return Status::OK();
 }

@@ -36,6 +36,9 @@ class Session {
   // Waits until the daemon has committed every lane record up to and including `pos`. Closed
   // if the daemon went away first, IOError after timeout_ms: either way the outcome is unknown.
   Status WaitCommitted(uint64_t pos, uint32_t spins, uint32_t timeout_ms) const;
+  // The daemon's answer to the record at `pos` (segment::kAnswered), read after WaitCommitted
+  // and before the next Push.
+  segment::LaneRecord ReadAnswer(uint64_t pos) const { return lane_.Read(pos); }
 
  private:
   Session(std::unique_ptr<segment::Segment> seg, uint32_t index);

@@ -13,6 +13,7 @@
 #include "segment/slot_claim.h"
 #include "util/clock.h"
 #include "util/futex.h"
+#include "util/job_meta.h"
 
 namespace taskring {
 
@@ -42,11 +43,48 @@ Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Worker::~Worker() = default;
 
 Status Worker::Open(const WorkerOptions& options, std::unique_ptr<Worker>* out) {
+  if (options.types.size() > kMaxWorkerTypes) {
+    return Status::InvalidArgument("a worker declares at most " + std::to_string(kMaxWorkerTypes) +
+                                   " types");
+  }
+  for (const std::string& t : options.types) {
+    Status v = util::ValidateJobType(t);
+    if (!v.ok()) return v;
+  }
   std::unique_ptr<client::Session> session;
   Status s = client::Session::Open(options.queue, segment::ClientRole::kWorker,
                                    options.attach_timeout_ms, options.wait_for_daemon_ms, &session);
   if (!s.ok()) return s;
-  out->reset(new Worker(std::make_unique<Impl>(std::move(session), options)));
+  auto impl = std::make_unique<Impl>(std::move(session), options);
+  s = impl->Declare(options.types);
+  if (!s.ok()) return s;
+  out->reset(new Worker(std::move(impl)));
+  return Status::OK();
+}
+
+Status Worker::Impl::Declare(const std::vector<std::string>& types) {
+  if (types.size() > kMaxWorkerTypes) {
+    return Status::InvalidArgument("a worker declares at most " + std::to_string(kMaxWorkerTypes) +
+                                   " types");
+  }
+  segment::ClientEntry* e = session_->seg().client(session_->index());
+  uint32_t n = 0;
+  bool untyped = false;
+  for (const std::string& t : types) {
+    if (t.empty()) {
+      untyped = true;
+    } else {
+      e->type_hashes[n++].store(util::JobTypeHash(t), std::memory_order_relaxed);
+    }
+  }
+  declared_ = !types.empty();
+  takes_untyped_ = !declared_ || untyped;
+  // Only "" declared: untyped jobs only; a hash no type has keeps the count non-zero.
+  if (declared_ && n == 0) e->type_hashes[n++].store(0, std::memory_order_relaxed);
+  e->takes_untyped.store(takes_untyped_ ? 1 : 0, std::memory_order_relaxed);
+  e->type_count.store(declared_ ? n : 0, std::memory_order_release);
+  session_->seg().header()->clients_epoch.fetch_add(1, std::memory_order_acq_rel);
+  session_->RingDoorbell();
   return Status::OK();
 }
 
@@ -64,16 +102,58 @@ uint32_t Worker::lease_ms() const { return impl_->lease_ms(); }
 Status Worker::Run(const Handler& handler, const RunOptions& options) {
   return impl_->Run(handler, options);
 }
+Status Worker::Run(const Handlers& handlers, const RunOptions& options) {
+  return impl_->RunRouted(handlers, options);
+}
 void Worker::Stop() { impl_->stop.store(true, std::memory_order_relaxed); }
 uint64_t Worker::jobs_done() const { return impl_->jobs_done.load(std::memory_order_relaxed); }
 
 bool Worker::Impl::TryLease(Job* job) {
+  if (declared_ && TryTakeOffer(job)) return true;
+  return takes_untyped_ && TryRings(job);
+}
+
+bool Worker::Impl::TryRings(Job* job) {
   const segment::Segment& seg = session_->seg();
-  uint32_t slot = 0, gen = 0;
-  if (!segment::ClaimFromRing(seg, seg.dispatch_ring(), SlotState::kQueued, session_->index(),
-                              SlotState::kRunning, &slot, &gen)) {
-    return false;
+  const uint32_t in_use = seg.header()->priorities_in_use.load(std::memory_order_acquire);
+  for (uint32_t p = segment::kPriorityLevels; p-- > 0;) {
+    if ((in_use & (1u << p)) == 0) continue;
+    uint32_t slot = 0, gen = 0;
+    if (segment::ClaimFromRing(seg, seg.dispatch_ring(p), SlotState::kQueued, session_->index(),
+                               SlotState::kRunning, &slot, &gen)) {
+      FillJob(slot, gen, job);
+      return true;
+    }
   }
+  return false;
+}
+
+bool Worker::Impl::TryTakeOffer(Job* job) {
+  const segment::Segment& seg = session_->seg();
+  segment::ClientEntry* e = seg.client(session_->index());
+  uint64_t ref = e->offer.load(std::memory_order_acquire);
+  if (ref == 0) return false;
+  // Written first, so the daemon finds the job if this process dies before claiming it.
+  e->taking.store(ref, std::memory_order_seq_cst);
+  bool claimed = false;
+  if (e->offer.compare_exchange_strong(ref, 0, std::memory_order_acq_rel)) {
+    const uint32_t slot = segment::RefSlot(ref);
+    uint64_t expected = segment::PackSlotWord(segment::RefGen(ref), segment::kNoClient,
+                                              SlotState::kQueued);
+    claimed = seg.ValidSlot(slot) &&
+              seg.slot(slot)->word.compare_exchange_strong(
+                  expected,
+                  segment::PackSlotWord(segment::RefGen(ref), session_->index(), SlotState::kRunning),
+                  std::memory_order_acq_rel);
+  }
+  e->taking.store(0, std::memory_order_release);
+  if (!claimed) return false;
+  FillJob(segment::RefSlot(ref), segment::RefGen(ref), job);
+  return true;
+}
+
+void Worker::Impl::FillJob(uint32_t slot, uint32_t gen, Job* job) {
+  const segment::Segment& seg = session_->seg();
   segment::SlotHeader* h = seg.slot(slot);
   const uint32_t len = std::min(h->payload_len, seg.params().max_payload);  // never trust shm
   *job = Job();
@@ -84,19 +164,32 @@ bool Worker::Impl::TryLease(Job* job) {
   job->payload_ = std::string_view(seg.payload(slot), len);
   job->slot_ = slot;
   job->slot_gen_ = gen;
+  job->priority_ = std::min<int>(h->priority, kMaxPriority);
+  job->timeout_ms_ = h->timeout_ms;
+  if (job->timeout_ms_ != 0) {
+    job->deadline_mono_ns_ = util::NowMonoNs() + uint64_t{job->timeout_ms_} * kMsNs;
+  }
+  const uint32_t meta_len = h->meta_len;
+  if (meta_len != 0) {
+    util::JobMeta meta;
+    // The daemon checked it when it logged the job; a scribbler since gets an untyped job.
+    if (meta_len <= segment::kSlotMetaBytes &&
+        util::DecodeJobMeta(std::string_view(seg.meta(slot), meta_len), &meta).ok()) {
+      job->type_ = std::move(meta.type);
+      job->headers_ = std::move(meta.headers);
+    }
+  }
   const uint64_t now_unix = util::NowUnixNs();
   h->started_unix_ns = now_unix;
   segment::StatusEntry* st = seg.status_entry(job->id_);
   st->updated_unix_ns.store(now_unix, std::memory_order_relaxed);
   st->packed.store(segment::PackStatus(job->id_, segment::JobStateCode::kRunning, job->attempt_),
                    std::memory_order_release);
-  return true;
 }
 
 Status Worker::Impl::TakeMany(std::span<Job> jobs, size_t* taken, uint32_t timeout_ms) {
   *taken = 0;
   if (jobs.empty()) return Status::InvalidArgument("no room for a job: the span is empty");
-  segment::RingView ring = session_->seg().dispatch_ring();
   auto try_take = [&]() -> bool { return TryLease(&jobs[0]); };
 
   Status daemon = session_->CheckDaemon();
@@ -108,10 +201,7 @@ Status Worker::Impl::TakeMany(std::span<Job> jobs, size_t* taken, uint32_t timeo
     if (deadline == 0) deadline = now + uint64_t{timeout_ms} * kMsNs;
     if (now >= deadline) return Status::TimedOut();
     const uint64_t wait = std::min<uint64_t>(deadline - now, 100 * kMsNs);
-    if (util::SpinThenWait(&ring.header()->futex, &ring.header()->sleepers, spins, wait,
-                           try_take)) {
-      break;
-    }
+    if (WaitForJob(spins, wait, try_take)) break;
     spins = 0;
     daemon = session_->CheckDaemon();
     if (!daemon.ok()) return daemon;
@@ -125,6 +215,25 @@ Status Worker::Impl::TakeMany(std::span<Job> jobs, size_t* taken, uint32_t timeo
     if (!s.ok()) return s;
   }
   return Status::OK();
+}
+
+template <typename TryTake>
+bool Worker::Impl::WaitForJob(int spins, uint64_t wait_ns, TryTake try_take) {
+  segment::SegmentHeader* hdr = session_->seg().header();
+  if (!declared_) {
+    return util::SpinThenWait(&hdr->dispatch_futex, &hdr->dispatch_sleepers, spins, wait_ns,
+                              try_take);
+  }
+  // Offers come only while `want` is set: tell the daemon, which may be asleep.
+  segment::ClientEntry* e = session_->seg().client(session_->index());
+  e->want.store(1, std::memory_order_seq_cst);
+  session_->RingDoorbell();
+  const bool got = util::SpinThenWait(&e->offer_futex, &e->offer_sleepers, spins, wait_ns,
+                                      try_take);
+  e->want.store(0, std::memory_order_seq_cst);
+  // An offer made just before `want` was cleared is still ours to take; one made after, the
+  // daemon takes back.
+  return got || try_take();
 }
 
 Status Worker::Impl::Fence(const Job& job, bool success) {
@@ -181,7 +290,10 @@ Status Worker::Impl::CompleteMany(std::span<const Job> jobs, std::span<Status> o
 
 Status Worker::Impl::Invoke(const Handler& handler, const Job& job) {
   try {
-    return handler(job);
+    Status s = handler(job);
+    // Past its timeout the attempt fails whatever the handler says.
+    if (job.cancel_requested()) return Status::TimedOut();
+    return s;
   } catch (const std::exception& e) {
     return Status::IOError(std::string("handler threw: ") + e.what());
   } catch (...) {
@@ -198,6 +310,9 @@ Status Worker::Impl::Push(LaneOp op, uint32_t slot, uint32_t gen, uint32_t attem
 
 Status Worker::Impl::Touch(const Job& job) {
   if (!job.valid()) return Status::InvalidArgument("job was not taken by this worker");
+  if (job.cancel_requested()) {
+    return Status::TimedOut();  // past its timeout: the lease is not extended any more
+  }
   const segment::Segment& seg = session_->seg();
   if (!seg.ValidSlot(job.slot_)) return Status::InvalidArgument("job handle is corrupt");
   const segment::SlotHeader* h = seg.slot(job.slot_);
@@ -211,6 +326,34 @@ Status Worker::Impl::Touch(const Job& job) {
 }
 
 uint32_t Worker::Impl::lease_ms() const { return session_->seg().header()->lease_ms; }
+
+Status Worker::Impl::RunRouted(const Worker::Handlers& handlers, const RunOptions& options) {
+  if (handlers.empty()) return Status::InvalidArgument("no handlers to route jobs to");
+  if (!options_.types.empty()) {
+    for (const std::string& t : options_.types) {
+      if (handlers.find(t) == handlers.end()) {
+        return Status::InvalidArgument("the worker declares type \"" + t +
+                                       "\" but has no handler for it");
+      }
+    }
+  } else {
+    std::vector<std::string> types;
+    for (const auto& [type, h] : handlers) types.push_back(type);
+    Status s = Declare(types);  // take only what there is a handler for, for this run
+    if (!s.ok()) return s;
+  }
+  Status s = Run(
+      [&handlers](const Job& job) -> Status {
+        auto it = handlers.find(job.type());
+        if (it == handlers.end()) {
+          return Status::InvalidArgument("no handler for job type \"" + job.type() + "\"");
+        }
+        return it->second(job);
+      },
+      options);
+  if (options_.types.empty()) (void)Declare({});
+  return s;
+}
 
 Status Worker::Impl::Run(const Handler& handler, const RunOptions& options) {
   if (options.threads > 1) return RunPool(handler, options);

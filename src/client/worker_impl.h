@@ -10,6 +10,8 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "client/session.h"
 #include "taskring/job.h"
@@ -36,6 +38,9 @@ class __attribute__((visibility("hidden"))) Worker::Impl {
   Status Touch(const Job& job);
   uint32_t lease_ms() const;
   Status Run(const Handler& handler, const RunOptions& options);
+  Status RunRouted(const Worker::Handlers& handlers, const RunOptions& options);
+  // Declares the job types this worker takes (WorkerOptions::types); empty: every job.
+  Status Declare(const std::vector<std::string>& types);
 
   // Set by Worker::Stop from any thread or a signal handler (a lock-free store), read by Run.
   std::atomic<bool> stop{false};
@@ -49,6 +54,16 @@ class __attribute__((visibility("hidden"))) Worker::Impl {
   // Takes one job from the dispatch ring if one is there (the CAS QUEUED -> RUNNING(me) is the
   // lease) and fills in *job; the caller pushes its START record.
   bool TryLease(Job* job);
+  // Takes the job the daemon offered this worker, if any (a declaring worker's only source of
+  // typed jobs).
+  bool TryTakeOffer(Job* job);
+  // Pops the dispatch rings in use, highest priority first.
+  bool TryRings(Job* job);
+  // Fills *job from the slot this worker now owns.
+  void FillJob(uint32_t slot, uint32_t gen, Job* job);
+  // Waits up to wait_ns for a job to be offered or pushed; `try_take` tells when one came.
+  template <typename TryTake>
+  bool WaitForJob(int spins, uint64_t wait_ns, TryTake try_take);
   // Fences the lease of `job` for its outcome (RUNNING -> COMPLETING/FAILING); StaleLease if it
   // was revoked.
   Status Fence(const Job& job, bool success);
@@ -65,6 +80,9 @@ class __attribute__((visibility("hidden"))) Worker::Impl {
   const std::unique_ptr<client::Session> session_;
   const WorkerOptions options_;
   std::mutex push_mu_;
+  // The declaration in force (mirrors the client entry's).
+  bool declared_ = false;
+  bool takes_untyped_ = true;
 };
 
 }  // namespace taskring

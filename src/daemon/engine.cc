@@ -38,6 +38,7 @@ Engine::Engine(segment::Segment& seg, std::unique_ptr<wal::WalWriter> wal,
       config_(config),
       clients_(seg),
       handoff_(seg, uint64_t{config.repair_ms} * kMsNs),
+      router_(seg, handoff_),
       leases_(seg.params().capacity, uint64_t{config.lease_ms} * kMsNs),
       retention_(
           config.wal_options.env, config.wal_dir, seg.params().capacity,
@@ -62,6 +63,11 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
           "the WAL holds job " + std::to_string(j.id) + " of " + std::to_string(j.payload.size()) +
           " bytes, more than --max-payload " + std::to_string(p.max_payload));
     }
+    util::JobMeta meta;
+    if (j.meta.size() > segment::kSlotMetaBytes || !util::DecodeJobMeta(j.meta, &meta).ok()) {
+      return Status::Corruption("the WAL holds job " + std::to_string(j.id) +
+                                " with a meta that does not decode");
+    }
     segment::FillSlotHeader(
         seg_.slot(slot),
         {.job_id = j.id,
@@ -69,8 +75,13 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
          .payload_len = static_cast<uint32_t>(j.payload.size()),
          .attempts_made = j.attempts_made,
          .max_attempts = j.max_attempts != 0 ? j.max_attempts : seg_.header()->default_max_attempts,
-         .not_before_unix_ns = j.not_before_unix_ns});
+         .not_before_unix_ns = j.not_before_unix_ns,
+         .priority = static_cast<uint8_t>(std::min<uint32_t>(j.priority, kMaxPriority)),
+         .meta_len = static_cast<uint16_t>(j.meta.size()),
+         .timeout_ms = j.timeout_ms});
     std::memcpy(seg_.payload(slot), j.payload.data(), j.payload.size());
+    if (!j.meta.empty()) std::memcpy(seg_.meta(slot), j.meta.data(), j.meta.size());
+    router_.SetType(slot, util::JobTypeHash(meta.type));
     retention_.Pin(slot, j.wal_segment);
     Schedule(slot, 1);
     if (j.was_running) seg_.Add(segment::Counter::kRedelivered);
@@ -84,6 +95,11 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
     }
   }
   seg_.header()->next_job_id.store(max_job_id + 1, std::memory_order_release);
+  io::FileStat st;
+  if (!config_.wal_dir.empty() && config_.wal_options.env->Stat(config_.wal_dir + "/paused", &st).ok()) {
+    seg_.header()->paused.store(1, std::memory_order_relaxed);
+    LogEvent("the queue is paused (taskring queue resume to hand out jobs again)");
+  }
   dead_letters_.Refresh(now_.mono_ns, /*force=*/true);
   PublishGauges();
   return Status::OK();
@@ -121,13 +137,20 @@ bool Engine::DrainLane(uint32_t client) {
   }
   if (head == tail) return false;
   const uint64_t end = tail - head > kLaneBudget ? head + kLaneBudget : tail;
-  for (uint64_t pos = head; pos < end; ++pos) Handle(client, lane.Read(pos));
+  for (uint64_t pos = head; pos < end; ++pos) Handle(client, lane, pos);
   lane.Consume(end);
   clients_.Drained(client, end);
   return true;
 }
 
-void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
+void Engine::Handle(uint32_t client, segment::LaneView& lane, uint64_t pos) {
+  const segment::LaneRecord rec = lane.Read(pos);
+  switch (static_cast<LaneOp>(rec.op)) {
+    case LaneOp::kPause:
+    case LaneOp::kResume:
+    case LaneOp::kPurge: HandleQueueOp(client, static_cast<LaneOp>(rec.op), lane, pos); return;
+    default: break;
+  }
   if (!seg_.ValidSlot(rec.slot)) {
     LogEvent("client %u: record names slot %u beyond capacity; ignored", client, rec.slot);
     return;
@@ -140,29 +163,122 @@ void Engine::Handle(uint32_t client, const segment::LaneRecord& rec) {
         LogEvent("client %u: enqueue of slot %u in an unexpected state; ignored", client, rec.slot);
         return;
       }
-      HandleEnqueue(client, rec.slot);
+      HandleEnqueue(client, rec.slot, lane, pos);
       return;
     }
     case LaneOp::kStart: HandleHeartbeat(client, rec, /*start=*/true); return;
     case LaneOp::kTouch: HandleHeartbeat(client, rec, /*start=*/false); return;
     case LaneOp::kComplete: HandleOutcome(client, rec, /*complete=*/true); return;
     case LaneOp::kFail: HandleOutcome(client, rec, /*complete=*/false); return;
+    default: break;
   }
   LogEvent("client %u: unknown lane op %u; ignored", client, rec.op);
 }
 
-void Engine::HandleEnqueue(uint32_t client, uint32_t slot) {
+void Engine::HandleEnqueue(uint32_t client, uint32_t slot, segment::LaneView& lane,
+                           uint64_t pos) {
   wal::WalRecord r;
-  uint32_t len = 0;
-  if (!EnqueueRecordOf(seg_, slot, /*attempts=*/0, &r, &len)) {
-    LogEvent("client %u: slot %u claims %u payload bytes; dropped", client, slot, len);
+  util::JobMeta meta;
+  std::string why;
+  if (!EnqueueRecordOf(seg_, slot, /*attempts=*/0, &r, &meta, &why)) {
+    LogEvent("client %u: slot %u %s; dropped", client, slot, why.c_str());
     handoff_.FreeSlot(slot);
     return;
   }
+  if (!meta.key.empty() && config_.dedup != nullptr) {
+    if (const std::optional<uint64_t> first = config_.dedup->Find(meta.key, now_.unix_ns)) {
+      // Nothing is created. The answer is read once this record's commit is published, which
+      // is never before the first job's (it was logged in this group or an earlier one).
+      seg_.Add(segment::Counter::kDedupHits);
+      lane.Answer(pos, segment::MakeAnswer(LaneOp::kEnqueue, *first, segment::kAnswerDuplicate));
+      SetJobStatus(r.job_id, JobStateCode::kUnknown, 0);  // the id the producer drew names nothing
+      handoff_.FreeSlot(slot);
+      return;
+    }
+    (void)config_.dedup->Add(meta.key, r.job_id, now_.unix_ns);
+  }
+  router_.SetType(slot, util::JobTypeHash(meta.type));
   AddRecord(r);
   retention_.Pin(slot, wal_->tail_segment());
   enqueues_unsynced_ = true;
   pending_.push_back({Action::kPublish, slot});
+}
+
+void Engine::HandleQueueOp(uint32_t client, LaneOp op, segment::LaneView& lane, uint64_t pos) {
+  uint64_t answer = 0;
+  if (op == LaneOp::kPurge) {
+    answer = Purge();
+    LogEvent("client %u: queue purged, %llu queued job(s) cancelled", client,
+             static_cast<unsigned long long>(answer));
+  } else {
+    const bool pause = op == LaneOp::kPause;
+    Status s = SetPaused(pause);
+    if (!s.ok()) {
+      LogEvent("client %u: cannot %s the queue: %s", client, pause ? "pause" : "resume",
+               s.ToString().c_str());
+      answer = UINT64_MAX;  // QueueControl reports it as an IOError
+    } else {
+      answer = pause ? 1 : 0;
+      LogEvent("client %u: queue %s", client, pause ? "paused: no job is handed out" : "resumed");
+    }
+  }
+  lane.Answer(pos, segment::MakeAnswer(op, answer, 0));
+}
+
+Status Engine::SetPaused(bool paused) {
+  io::Env* env = config_.wal_options.env;
+  if (!config_.wal_dir.empty()) {
+    // The state outlives the daemon: a restart during a deploy must not resume the queue.
+    const std::string path = config_.wal_dir + "/paused";
+    Status s;
+    if (paused) {
+      std::unique_ptr<io::WritableFile> f;
+      io::WritableFileOptions opts;
+      opts.mode = config_.wal_options.file_mode;
+      s = env->NewWritableFile(path, opts, &f);
+      if (s.ok()) s = f->Close();
+    } else {
+      s = env->RemoveFile(path);
+      if (s.IsNotFound()) s = Status::OK();
+    }
+    if (s.ok()) s = env->SyncDir(config_.wal_dir);
+    if (!s.ok()) return s;
+  }
+  seg_.header()->paused.store(paused ? 1 : 0, std::memory_order_seq_cst);
+  if (paused) router_.Recall();  // what workers have not taken yet waits with the daemon
+  return Status::OK();
+}
+
+uint64_t Engine::Purge() {
+  router_.Recall();  // from here no worker can take a queued job: it is cancelled or left alone
+  std::vector<uint8_t> deciding(seg_.params().capacity, 0);  // records of these are in flight
+  for (const Pending& p : pending_) deciding[p.slot] = 1;
+  for (const Pending& p : syncing_pending_) deciding[p.slot] = 1;
+  uint64_t cancelled = 0;
+  for (uint32_t i = 0; i < seg_.params().capacity; ++i) {
+    segment::SlotHeader* h = seg_.slot(i);
+    uint64_t w = h->word.load(std::memory_order_acquire);
+    const SlotState state = segment::SlotStateOf(w);
+    if ((state != SlotState::kQueued && state != SlotState::kDelayed) ||
+        segment::SlotOwner(w) != segment::kNoClient || deciding[i] != 0) {
+      continue;
+    }
+    // Daemon-held until the CANCEL record is logged; fails if a worker claimed it just now.
+    if (!h->word.compare_exchange_strong(
+            w, PackSlotWord(segment::SlotGen(w), segment::kNoClient, SlotState::kDelayed),
+            std::memory_order_acq_rel)) {
+      continue;
+    }
+    wal::WalRecord r;
+    r.type = wal::RecordType::kCancel;
+    r.job_id = h->job_id;
+    r.attempt = h->attempt.load(std::memory_order_relaxed);
+    AddRecord(r);
+    pending_.push_back({Action::kCancel, i, JobStateCode::kCancelled});
+    ++cancelled;
+  }
+  if (cancelled != 0) enqueues_unsynced_ = true;  // durable before QueueControl is answered
+  return cancelled;
 }
 
 void Engine::HandleHeartbeat(uint32_t client, const segment::LaneRecord& rec, bool start) {
@@ -181,7 +297,10 @@ void Engine::HandleHeartbeat(uint32_t client, const segment::LaneRecord& rec, bo
   if (!is(SlotState::kRunning) || attempt != rec.attempt) {
     return;  // the lease already ended (expired, or the outcome overtook the heartbeat)
   }
-  if (!leases_.Renew(rec.slot, {rec.slot_gen, client, rec.attempt}, now_.mono_ns)) return;
+  if (!leases_.Renew(rec.slot, {rec.slot_gen, client, rec.attempt}, now_.mono_ns,
+                     uint64_t{h->timeout_ms} * kMsNs)) {
+    return;
+  }
   // No sync forced: if the daemon dies first, the job is handed out again anyway; this only
   // lets the next daemon count that run as an attempt.
   wal::WalRecord r;
@@ -366,6 +485,13 @@ void Engine::ApplyActions(std::vector<Pending>& actions) {
         retention_.Unpin(p.slot);
         handoff_.FreeSlot(p.slot);
         break;
+      case Action::kCancel:
+        --outstanding_;
+        seg_.Add(segment::Counter::kCancelled);
+        SetJobStatus(h->job_id, JobStateCode::kCancelled, h->attempt.load(std::memory_order_relaxed));
+        retention_.Unpin(p.slot);
+        handoff_.FreeSlot(p.slot);
+        break;
       case Action::kRedeliver:
         seg_.Add(segment::Counter::kRedelivered);
         h->not_before_unix_ns = 0;
@@ -390,6 +516,7 @@ bool Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
   Apply();
   uint32_t requeued = 0, dropped = 0;
   if (handoff_.OfferIfUnclaimed(e->popping.load(std::memory_order_acquire))) ++dropped;
+  router_.ReleaseWorker(client);
   for (uint32_t i = 0; i < seg_.params().capacity; ++i) {
     const uint64_t w = seg_.slot(i)->word.load(std::memory_order_acquire);
     if (segment::SlotOwner(w) != client) continue;
@@ -460,7 +587,7 @@ void Engine::Schedule(uint32_t slot, uint32_t gen) {
   SetJobStatus(h->job_id, JobStateCode::kQueued, attempt);
   h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kQueued),
                 std::memory_order_release);
-  handoff_.MarkReady(segment::PackSlotRef(slot, gen));
+  router_.Ready(segment::PackSlotRef(slot, gen));
 }
 
 void Engine::ReleaseDueJobs() {
@@ -477,7 +604,8 @@ void Engine::ReleaseDueJobs() {
 }
 
 void Engine::ExpireLeases() {
-  leases_.ExpireDue(now_.mono_ns, [&](uint32_t slot, const LeaseTable::Holder& lease) {
+  leases_.ExpireDue(now_.mono_ns, [&](uint32_t slot, const LeaseTable::Holder& lease,
+                                      bool timed_out) {
     segment::SlotHeader* h = seg_.slot(slot);
     uint64_t expected = PackSlotWord(lease.gen, lease.client, SlotState::kRunning);
     // Fails if the worker fenced its lease for an outcome first: that record is on its way.
@@ -486,10 +614,17 @@ void Engine::ExpireLeases() {
             std::memory_order_acq_rel)) {
       return;
     }
-    seg_.Add(segment::Counter::kLeasesExpired);
-    LogEvent("lease of job %llu attempt %u expired (client %u, no heartbeat for %u ms)",
-             static_cast<unsigned long long>(h->job_id), lease.attempt, lease.client,
-             config_.lease_ms);
+    if (timed_out) {
+      seg_.Add(segment::Counter::kTimeouts);
+      LogEvent("job %llu attempt %u timed out after %u ms (client %u); its run is revoked",
+               static_cast<unsigned long long>(h->job_id), lease.attempt, h->timeout_ms,
+               lease.client);
+    } else {
+      seg_.Add(segment::Counter::kLeasesExpired);
+      LogEvent("lease of job %llu attempt %u expired (client %u, no heartbeat for %u ms)",
+               static_cast<unsigned long long>(h->job_id), lease.attempt, lease.client,
+               config_.lease_ms);
+    }
     ReclaimRun(slot, lease.gen);
   });
 }
@@ -526,6 +661,8 @@ void Engine::CollectSegments() {
     enqueues_unsynced_ = false;
     wal_dirty_ = false;
   }
+  // Idempotency keys outlive the segments that logged them: into the key file first.
+  if (!PersistKeys()) return;
   retention_.DeleteBefore(retention_.oldest() + retention_.Deletable(wal_->current_segment()),
                           now_.mono_ns);
 }
@@ -562,7 +699,8 @@ Status Engine::Checkpoint() {
     wal::WalRecord r;
     r.job_id = h->job_id;
     r.attempt = h->attempt.load(std::memory_order_relaxed);
-    r.type = p.action != Action::kFree             ? wal::RecordType::kRetry
+    r.type = p.action == Action::kCancel            ? wal::RecordType::kCancel
+             : p.action != Action::kFree           ? wal::RecordType::kRetry
              : p.state == JobStateCode::kCompleted ? wal::RecordType::kComplete
                                                    : wal::RecordType::kDead;
     r.not_before_unix_ns = r.type == wal::RecordType::kRetry ? h->not_before_unix_ns : 0;
@@ -584,7 +722,9 @@ Status Engine::Checkpoint() {
   wal_ = std::move(fresh);
   enqueues_unsynced_ = false;
   wal_dirty_ = false;
-  retention_.DeleteBefore(first_new, now_.mono_ns);
+  // The old segments may go only once their keys are safe; until then they stay on disk, and
+  // a later collection deletes them.
+  if (PersistKeys()) retention_.DeleteBefore(first_new, now_.mono_ns);
   seg_.Add(segment::Counter::kWalFsyncs);
   LogEvent(
       "WAL: fdatasync had failed; continued in segment %llu with %zu live job(s) re-logged "
@@ -600,6 +740,17 @@ uint64_t Engine::CountLeasedSlots() const {
         segment::IsLeased(segment::SlotStateOf(seg_.slot(i)->word.load(std::memory_order_acquire)));
   }
   return n;
+}
+
+bool Engine::PersistKeys() {
+  if (config_.dedup == nullptr || !config_.dedup->dirty()) return true;
+  Status s = config_.dedup->Persist();
+  if (!s.ok()) {
+    LogEvent("cannot write the idempotency keys: %s; WAL segments are kept until it works",
+             s.ToString().c_str());
+    return false;
+  }
+  return true;
 }
 
 void Engine::SetDaemonState(segment::DaemonState state) {
@@ -625,8 +776,14 @@ Status Engine::SyncWal() {
 }
 
 void Engine::PublishGauges() {
-  seg_.header()->outstanding.store(outstanding_, std::memory_order_relaxed);
-  seg_.header()->dead_letters.store(dead_letters_.count(), std::memory_order_relaxed);
+  segment::SegmentHeader* hdr = seg_.header();
+  hdr->outstanding.store(outstanding_, std::memory_order_relaxed);
+  hdr->dead_letters.store(dead_letters_.count(), std::memory_order_relaxed);
+  hdr->waiting_undeclared.store(router_.waiting_undeclared(), std::memory_order_relaxed);
+  for (uint32_t p = 0; p < segment::kPriorityLevels; ++p) {
+    hdr->queued_by_priority[p].store(handoff_.ready(p) + seg_.dispatch_ring(p).SizeApprox(),
+                                     std::memory_order_relaxed);
+  }
 }
 
 bool Engine::Step() {
@@ -674,8 +831,9 @@ bool Engine::Step() {
   CollectSegments();
   ExpireLeases();
   ReleaseDueJobs();
+  if (config_.dedup != nullptr) config_.dedup->Expire(now_.unix_ns);
   dead_letters_.Refresh(now_.mono_ns, /*force=*/false);
-  if (!stopping_) handoff_.Dispatch(now_.mono_ns);  // one handed out now could not finish
+  if (!stopping_) router_.Dispatch(now_.mono_ns);  // one handed out now could not finish
   PublishGauges();
   return did;
 }

@@ -35,7 +35,9 @@
 
 #include "daemon/client_registry.h"
 #include "daemon/dead_letter_keeper.h"
+#include "daemon/dedup_store.h"
 #include "daemon/delay_queue.h"
+#include "daemon/job_router.h"
 #include "daemon/lease_table.h"
 #include "daemon/recovery.h"
 #include "daemon/slot_handoff.h"
@@ -69,6 +71,9 @@ struct EngineConfig {
   // says why). 0: never, so a step writes, syncs and applies its group before it returns (tests
   // that step the engine by hand use that).
   uint32_t pipeline_min_group = 32;
+  // Idempotency keys seen within the dedup window; outlives the engine. nullptr: keys are
+  // logged with their jobs but not checked (tests that do not need them).
+  DedupStore* dedup = nullptr;
 };
 
 // Sent by the supervisor thread.
@@ -99,7 +104,7 @@ class Engine {
 
  private:
   // What to do with a slot once the records about it are committed.
-  enum class Action : uint8_t { kPublish, kFree, kRequeue, kRedeliver };
+  enum class Action : uint8_t { kPublish, kFree, kRequeue, kRedeliver, kCancel };
   struct Pending {
     Action action;
     uint32_t slot;
@@ -108,8 +113,13 @@ class Engine {
 
   void ProcessCommands();
   bool DrainLane(uint32_t client);
-  void Handle(uint32_t client, const segment::LaneRecord& rec);
-  void HandleEnqueue(uint32_t client, uint32_t slot);
+  void Handle(uint32_t client, segment::LaneView& lane, uint64_t pos);
+  void HandleEnqueue(uint32_t client, uint32_t slot, segment::LaneView& lane, uint64_t pos);
+  // Queue operations (QueueControl). Pause and resume persist the state first (a file in the
+  // WAL directory); purge logs a CANCEL record for each job it cancels and answers the count.
+  void HandleQueueOp(uint32_t client, segment::LaneOp op, segment::LaneView& lane, uint64_t pos);
+  Status SetPaused(bool paused);
+  uint64_t Purge();
   void HandleHeartbeat(uint32_t client, const segment::LaneRecord& rec, bool start);
   void HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool complete);
   Status Commit();
@@ -144,6 +154,9 @@ class Engine {
   void ReleaseDueJobs();
   void RelogOldestSegment();
   void CollectSegments();
+  // Makes the idempotency keys durable in their own file before WAL segments holding them go.
+  // False (logged) if it failed: nothing may be deleted.
+  bool PersistKeys();
   // After a failed fdatasync the writer cannot be trusted (the kernel may have dropped pages):
   // continue in a new segment holding every live job and pending outcome, synced, and delete
   // the older segments. A checkpoint: nothing accepted depends on the suspect file any more.
@@ -168,6 +181,7 @@ class Engine {
 
   ClientRegistry clients_;
   SlotHandoff handoff_;
+  JobRouter router_;
   LeaseTable leases_;
   DelayQueue delayed_;
   WalRetention retention_;

@@ -1,20 +1,40 @@
 #include "daemon/job_records.h"
 
+#include <string>
+
+#include "taskring/options.h"
+
 namespace taskring::daemon {
 
 bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
-                     wal::WalRecord* out, uint32_t* claimed_len) {
+                     wal::WalRecord* out, util::JobMeta* meta, std::string* why) {
   const segment::SlotHeader* h = seg.slot(slot);
-  const uint32_t len = h->payload_len;  // read once: the client could change it meanwhile
-  if (claimed_len != nullptr) *claimed_len = len;
-  if (len > seg.params().max_payload) return false;
+  // Each field read once: the client could change it meanwhile.
+  const uint32_t len = h->payload_len;
+  const uint32_t meta_len = h->meta_len;
+  const uint32_t priority = h->priority;
+  auto refuse = [&](const std::string& reason) {
+    if (why != nullptr) *why = reason;
+    return false;
+  };
+  if (len > seg.params().max_payload) {
+    return refuse("claims " + std::to_string(len) + " payload bytes");
+  }
+  if (meta_len > kMaxJobMetaBytes) return refuse("claims " + std::to_string(meta_len) + " meta bytes");
+  if (priority > kMaxPriority) return refuse("claims priority " + std::to_string(priority));
   out->type = wal::RecordType::kEnqueue;
   out->job_id = h->job_id;
   out->attempt = attempts;
   out->max_attempts = h->max_attempts;
+  out->priority = priority;
   out->enqueued_unix_ns = h->enqueued_unix_ns;
   out->not_before_unix_ns = h->not_before_unix_ns;
+  out->timeout_ms = h->timeout_ms;
   out->payload.assign(seg.payload(slot), len);
+  out->meta.assign(seg.meta(slot), meta_len);
+  util::JobMeta decoded;
+  Status s = util::DecodeJobMeta(out->meta, meta != nullptr ? meta : &decoded);
+  if (!s.ok()) return refuse("holds a bad meta: " + s.ToString());
   return true;
 }
 

@@ -8,15 +8,18 @@
 
 #include "deadletter/dead_letter.h"
 #include "segment/segment.h"
+#include "util/job_meta.h"
 #include "wal/wal_record.h"
 
 namespace taskring::daemon {
 
-// The ENQUEUE record of the job in `slot`, showing `attempts` made so far. False if the slot
-// claims a payload longer than the segment allows (a client scribbled on it); the length it
-// claimed, read once, is in *claimed_len if given.
+// The ENQUEUE record of the job in `slot`, showing `attempts` made so far, and its decoded meta
+// in *meta if given. False, with the reason in *why, if the slot holds what no producer writes
+// (a client scribbled on it): a payload longer than the segment allows, a priority out of
+// range, a meta that does not decode.
 bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
-                     wal::WalRecord* out, uint32_t* claimed_len = nullptr);
+                     wal::WalRecord* out, util::JobMeta* meta = nullptr,
+                     std::string* why = nullptr);
 
 // The dead letter of the job in `slot`. False as for EnqueueRecordOf.
 bool DeadLetterOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,

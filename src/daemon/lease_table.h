@@ -4,6 +4,7 @@
 #ifndef TASKRING_DAEMON_LEASE_TABLE_H_
 #define TASKRING_DAEMON_LEASE_TABLE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -26,11 +27,14 @@ class LeaseTable {
       : lease_ns_(lease_ns), leases_(capacity), pos_(capacity, kAbsent) {}
 
   // Extends `holder`'s lease of `slot` to now + the lease time, or starts it (replacing a lease
-  // of another holder). True if the lease started now.
-  bool Renew(uint32_t slot, const Holder& holder, uint64_t now_mono_ns) {
+  // of another holder). True if the lease started now. `timeout_ns` (0: none), given when the
+  // lease starts, is the job's execution limit: no renewal extends the lease past it.
+  bool Renew(uint32_t slot, const Holder& holder, uint64_t now_mono_ns, uint64_t timeout_ns = 0) {
     Lease& l = leases_[slot];
-    l.deadline_mono_ns = now_mono_ns + lease_ns_;
-    if (pos_[slot] != kAbsent && l.holder == holder) return false;
+    const bool started = pos_[slot] == kAbsent || !(l.holder == holder);
+    if (started) l.limit_mono_ns = timeout_ns != 0 ? now_mono_ns + timeout_ns : UINT64_MAX;
+    l.deadline_mono_ns = std::min(now_mono_ns + lease_ns_, l.limit_mono_ns);
+    if (!started) return false;
     l.holder = holder;
     if (pos_[slot] == kAbsent) {
       pos_[slot] = static_cast<uint32_t>(running_.size());
@@ -49,10 +53,11 @@ class LeaseTable {
     pos_[slot] = kAbsent;
   }
 
-  // Ends every lease past its deadline and calls expired(slot, holder) for it. Scans at most
+  // Ends every lease past its deadline and calls expired(slot, holder, timed_out) for it
+  // (timed_out: the job's execution limit passed, not a missing heartbeat). Scans at most
   // every kScanIntervalNs: a deadline is lease_ms away, so finer checks would buy nothing.
   void ExpireDue(uint64_t now_mono_ns,
-                 const std::function<void(uint32_t, const Holder&)>& expired) {
+                 const std::function<void(uint32_t, const Holder&, bool)>& expired) {
     if (now_mono_ns - last_scan_mono_ns_ < kScanIntervalNs) return;
     last_scan_mono_ns_ = now_mono_ns;
     for (size_t i = 0; i < running_.size();) {
@@ -62,8 +67,9 @@ class LeaseTable {
         continue;
       }
       const Holder holder = leases_[slot].holder;
+      const bool timed_out = leases_[slot].deadline_mono_ns == leases_[slot].limit_mono_ns;
       End(slot);  // moves another slot into position i
-      expired(slot, holder);
+      expired(slot, holder, timed_out);
     }
   }
 
@@ -74,6 +80,7 @@ class LeaseTable {
  private:
   struct Lease {
     uint64_t deadline_mono_ns = 0;
+    uint64_t limit_mono_ns = UINT64_MAX;  // the job's execution limit
     Holder holder;
   };
   static constexpr uint32_t kAbsent = UINT32_MAX;

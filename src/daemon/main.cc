@@ -5,6 +5,7 @@
 #include "daemon/metrics_exporter.h"
 #include "daemon/serve.h"
 #include "segment/segment.h"
+#include "util/duration.h"
 #include "util/flags.h"
 #include "util/version.h"
 
@@ -43,6 +44,12 @@ int main(int argc, char** argv) {
   flags.Uint("max-backoff-ms", &cfg.max_backoff_ms, 0, 86400000, "cap of one retry delay (300000)");
   flags.Uint("dead-max", &cfg.dead_max, 0, 100000000,
              "dead letters kept in DIR/dead; the oldest beyond this are removed (10000)");
+  flags.Uint("job-timeout-ms", &cfg.job_timeout_ms, 0, 86400000,
+             "execution limit of a job that sets none; 0 = none (0)");
+  flags.String("dedup-window", &cfg.dedup_window,
+               "how long an idempotency key is remembered, e.g. 5m, 24h (24h)");
+  flags.Uint("dedup-max", &cfg.dedup_max, 1, 100000000,
+             "most idempotency keys remembered; the oldest are forgotten first (1000000)");
   flags.Uint("max-clients", &cfg.max_clients, 1, 4096,
              "client handles attached at once: each open Producer or Worker (and each "
              "`taskring enqueue`/`worker` thread) takes one; more get ResourceExhausted (256)");
@@ -89,6 +96,12 @@ int main(int argc, char** argv) {
   if (!cfg.no_metrics) {
     s = taskring::daemon::ValidateListenAddress(cfg.metrics_listen);
     if (!s.ok()) return Fail(std::string(s.message()));
+  }
+  uint64_t dedup_window_ms = 0;
+  s = taskring::util::ParseDurationMs(cfg.dedup_window, &dedup_window_ms);
+  if (!s.ok() || dedup_window_ms == 0) {
+    return Fail("--dedup-window: " + (s.ok() ? std::string("must be more than 0")
+                                             : std::string(s.message())));
   }
   if ((cfg.lane_capacity & (cfg.lane_capacity - 1)) != 0) {
     return Fail("--lane-capacity must be a power of two");

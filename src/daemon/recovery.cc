@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "util/job_meta.h"
+
 namespace taskring::daemon {
 
 Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out) {
+  out->keys.clear();
   std::unordered_map<uint64_t, RecoveredJob> live;
   wal::ReplayOptions opts;
   opts.salvage = salvage;
@@ -24,7 +27,16 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
             j.enqueued_unix_ns = r.enqueued_unix_ns;
             j.not_before_unix_ns = r.not_before_unix_ns;
             j.wal_segment = out->report.segment_in_progress;
+            j.priority = r.priority;
+            j.timeout_ms = r.timeout_ms;
             j.payload = r.payload;  // a re-log keeps was_running: the job may still be running
+            j.meta = r.meta;
+            if (!r.meta.empty()) {
+              util::JobMeta meta;
+              if (util::DecodeJobMeta(r.meta, &meta).ok() && !meta.key.empty()) {
+                out->keys.push_back({std::move(meta.key), r.job_id, r.enqueued_unix_ns});
+              }
+            }
             break;
           }
           case wal::RecordType::kRetry: {
@@ -46,7 +58,8 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
             break;
           }
           case wal::RecordType::kComplete:
-          case wal::RecordType::kDead: terminal += live.erase(r.job_id); break;
+          case wal::RecordType::kDead:
+          case wal::RecordType::kCancel: terminal += live.erase(r.job_id); break;
         }
         return Status::OK();
       },

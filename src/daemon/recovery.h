@@ -20,7 +20,17 @@ struct RecoveredJob {
   uint64_t not_before_unix_ns = 0;  // delayed (enqueue delay or retry backoff) until then
   uint64_t wal_segment = 0;         // the segment file holding its (latest) ENQUEUE record
   bool was_running = false;         // a START with no outcome after it: handed out again
+  uint32_t priority = 0;
+  uint32_t timeout_ms = 0;
   std::string payload;
+  std::string meta;  // encoded (util/job_meta.h)
+};
+
+// An idempotency key found in an ENQUEUE record (of a live or a finished job).
+struct RecoveredKey {
+  std::string key;
+  uint64_t job_id = 0;
+  uint64_t enqueued_unix_ns = 0;
 };
 
 struct RecoveryResult {
@@ -29,6 +39,7 @@ struct RecoveryResult {
   uint64_t next_lsn = 1;
   uint64_t terminal = 0;     // completed or dead jobs seen
   uint64_t was_running = 0;  // live jobs that were running when the last daemon stopped
+  std::vector<RecoveredKey> keys;  // in log order
   wal::ReplayReport report;
 };
 

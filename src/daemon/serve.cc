@@ -21,6 +21,7 @@
 #include "daemon/supervisor.h"
 #include "segment/segment.h"
 #include "util/clock.h"
+#include "util/duration.h"
 #include "util/file_lock.h"
 #include "util/futex.h"
 #include "util/version.h"
@@ -164,6 +165,25 @@ int Serve(const ServeConfig& cfg) {
              static_cast<unsigned long long>(stale));
   }
 
+  uint64_t dedup_window_ms = 0;
+  s = util::ParseDurationMs(cfg.dedup_window, &dedup_window_ms);
+  if (!s.ok()) return Fail("--dedup-window: " + s.ToString());
+  std::unique_ptr<DedupStore> dedup;
+  s = DedupStore::Open(io::Env::Default(), cfg.dir, dedup_window_ms * 1'000'000,
+                       static_cast<size_t>(cfg.dedup_max), util::NowUnixNs(), file_mode, &dedup);
+  if (!s.ok()) return Fail(s.ToString());
+  if (dedup->truncated_bytes() != 0) {
+    LogEvent("idempotency keys: cut a torn tail of %llu byte(s) from the key file",
+             static_cast<unsigned long long>(dedup->truncated_bytes()));
+  }
+  // Keys logged with jobs the key file has not caught up with (it is written before WAL
+  // segments are deleted, so every key is in one or the other).
+  for (const RecoveredKey& k : rec.keys) (void)dedup->Add(k.key, k.job_id, k.enqueued_unix_ns);
+  dedup->Expire(util::NowUnixNs());
+  LogEvent("idempotency keys: %zu remembered (window %s, at most %llu)", dedup->size(),
+           cfg.dedup_window.c_str(), static_cast<unsigned long long>(cfg.dedup_max));
+  rec.keys.clear();
+
   wal::WalWriterOptions wopts;
   wopts.segment_bytes = cfg.wal_segment_mb << 20;
   wopts.prewrite_bytes = cfg.wal_prewrite_kb << 10;
@@ -181,6 +201,7 @@ int Serve(const ServeConfig& cfg) {
   copts.default_max_attempts = static_cast<uint32_t>(cfg.max_attempts);
   copts.lease_ms = static_cast<uint32_t>(cfg.lease_ms);
   copts.retry_backoff_ms = static_cast<uint32_t>(cfg.retry_backoff_ms);
+  copts.default_timeout_ms = static_cast<uint32_t>(cfg.job_timeout_ms);
   copts.group_access = cfg.group;
   copts.wal_dir = std::filesystem::absolute(cfg.dir, ec).lexically_normal().string();
   // Built under a staging name: until Install() nobody can attach, and any failure below
@@ -200,6 +221,7 @@ int Serve(const ServeConfig& cfg) {
   ecfg.wal_options = wopts;
   ecfg.dead_letters = dead_letters.get();
   ecfg.dead_max = cfg.dead_max;
+  ecfg.dedup = dedup.get();
   Engine engine(*seg, std::move(wal), ecfg);
   s = engine.Load(rec.live, rec.max_job_id);
   if (!s.ok()) return Fail(s.ToString());

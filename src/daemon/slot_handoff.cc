@@ -46,38 +46,71 @@ bool SlotHandoff::OfferIfUnclaimed(uint64_t ref) {
 }
 
 uint32_t SlotHandoff::Dispatch(uint64_t now_mono_ns) {
-  segment::RingView ring = seg_.dispatch_ring();
+  segment::SegmentHeader* hdr = seg_.header();
   uint32_t pushed = 0;
-  while (!ready_.empty()) {
-    const uint64_t ref = ready_.front();
-    segment::SlotHeader* h = seg_.slot(segment::RefSlot(ref));
-    if (h->word.load(std::memory_order_acquire) !=
-        PackSlotWord(segment::RefGen(ref), segment::kNoClient, SlotState::kQueued)) {
-      ready_.pop_front();  // taken meanwhile (a repaired cell's consumer woke up): stale
-      continue;
+  for (uint32_t p = segment::kPriorityLevels; p-- > 0;) {
+    std::deque<uint64_t>& ready = ready_[p];
+    if (ready.empty()) continue;
+    segment::RingView ring = seg_.dispatch_ring(p);
+    // Workers scan only the rings marked in use; mark before the first push they must find.
+    if ((hdr->priorities_in_use.load(std::memory_order_relaxed) & (1u << p)) == 0) {
+      hdr->priorities_in_use.fetch_or(1u << p, std::memory_order_seq_cst);
     }
-    h->attempt.fetch_add(1, std::memory_order_relaxed);
-    if (!ring.TryPush(ref)) {
-      h->attempt.fetch_sub(1, std::memory_order_relaxed);
-      break;
+    while (!ready.empty()) {
+      const uint64_t ref = ready.front();
+      segment::SlotHeader* h = seg_.slot(segment::RefSlot(ref));
+      if (h->word.load(std::memory_order_acquire) !=
+          PackSlotWord(segment::RefGen(ref), segment::kNoClient, SlotState::kQueued)) {
+        ready.pop_front();  // taken meanwhile (a repaired cell's consumer woke up): stale
+        continue;
+      }
+      h->attempt.fetch_add(1, std::memory_order_relaxed);
+      if (!ring.TryPush(ref)) {
+        h->attempt.fetch_sub(1, std::memory_order_relaxed);
+        break;
+      }
+      ready.pop_front();
+      ++pushed;
     }
-    ready_.pop_front();
-    ++pushed;
-  }
-  // Full, or a worker claimed the tail cell and never released it (RepairStuckTail tells the
-  // two apart). If it died before leasing the job, the job is still queued: hand it out. Its
-  // attempt was counted when it was first pushed and is counted again: the number may skip one,
-  // which only errs towards dead-lettering sooner.
-  std::optional<uint64_t> again;
-  if (!ready_.empty() &&
-      RepairStuckCell(ring, &dispatch_watch_, kDispatchRing, now_mono_ns, &again) && again) {
-    ready_.push_back(*again);
+    // Full, or a worker claimed the tail cell and never released it (RepairStuckTail tells the
+    // two apart). If it died before leasing the job, the job is still queued: hand it out. Its
+    // attempt was counted when it was first pushed and is counted again: the number may skip
+    // one, which only errs towards dead-lettering sooner.
+    std::optional<uint64_t> again;
+    if (!ready.empty() &&
+        RepairStuckCell(ring, &dispatch_watch_[p], kDispatchRing, now_mono_ns, &again) && again) {
+      ready.push_back(*again);
+    }
   }
   if (pushed != 0) {
-    util::WakeIfSleepers(&ring.header()->futex, &ring.header()->sleepers,
+    util::WakeIfSleepers(&hdr->dispatch_futex, &hdr->dispatch_sleepers,
                          pushed > INT_MAX ? INT_MAX : static_cast<int>(pushed));
   }
   return pushed;
+}
+
+size_t SlotHandoff::ready() const {
+  size_t n = 0;
+  for (const auto& r : ready_) n += r.size();
+  return n;
+}
+
+bool SlotHandoff::RecallOne(segment::RingView ring, uint64_t* ref) {
+  for (;;) {
+    uint64_t v = 0;
+    if (!ring.TryPop(&v)) return false;
+    const uint32_t slot = segment::RefSlot(v);
+    if (!seg_.ValidSlot(slot)) continue;
+    segment::SlotHeader* h = seg_.slot(slot);
+    // Still queued and unowned: no worker can take it now that its cell is gone.
+    if (h->word.load(std::memory_order_acquire) !=
+        PackSlotWord(segment::RefGen(v), segment::kNoClient, SlotState::kQueued)) {
+      continue;
+    }
+    h->attempt.fetch_sub(1, std::memory_order_relaxed);
+    *ref = v;
+    return true;
+  }
 }
 
 bool SlotHandoff::RepairDue(segment::RingView ring, StuckWatch* watch, uint64_t now_mono_ns) {

@@ -8,9 +8,11 @@
 #ifndef TASKRING_DAEMON_SLOT_HANDOFF_H_
 #define TASKRING_DAEMON_SLOT_HANDOFF_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <vector>
 
 #include "segment/segment.h"
 
@@ -28,13 +30,22 @@ class SlotHandoff {
   // True if it did.
   bool OfferIfUnclaimed(uint64_t ref);
 
-  // Queues a job (a slot in state QUEUED) for the dispatch ring.
-  void MarkReady(uint64_t slot_ref) { ready_.push_back(slot_ref); }
-  // Pushes ready jobs to workers and wakes sleeping ones. Each pushed job's attempt counts from
-  // here. Returns how many were pushed.
+  // Queues a job (a slot in state QUEUED) for the dispatch ring of `priority` (clamped).
+  void MarkReady(uint64_t slot_ref, uint32_t priority) {
+    ready_[std::min(priority, segment::kPriorityLevels - 1)].push_back(slot_ref);
+  }
+  // Pushes ready jobs to workers, highest priority first, and wakes sleeping ones. Each pushed
+  // job's attempt counts from here. Returns how many were pushed.
   uint32_t Dispatch(uint64_t now_mono_ns);
+  // Takes back every job still in the dispatch rings (pause, re-routing): their attempts are
+  // uncounted and they wait here again, in front, in their order. `keep` says which ones stay
+  // with this class; the others (and those of the waiting ones it refuses) are handed to
+  // `elsewhere`. Returns how many came back from the rings.
+  template <typename Keep, typename Elsewhere>
+  uint64_t Recall(Keep keep, Elsewhere elsewhere);
 
-  size_t ready() const { return ready_.size(); }
+  size_t ready() const;
+  size_t ready(uint32_t priority) const { return ready_[priority].size(); }
   size_t free_backlog() const { return free_backlog_.size(); }
 
   // What differs between the two rings when a cell is repaired.
@@ -62,10 +73,42 @@ class SlotHandoff {
 
   const segment::Segment& seg_;
   uint64_t repair_ns_;
-  std::deque<uint64_t> ready_;         // slot refs waiting for room in the dispatch ring
+  // Pops what `ring` holds; true and the ref of a job still queued (attempt uncounted) in *ref.
+  bool RecallOne(segment::RingView ring, uint64_t* ref);
+
+  std::deque<uint64_t> ready_[segment::kPriorityLevels];  // waiting for room in their ring
   std::deque<uint64_t> free_backlog_;  // freed slot refs the free stack could not take yet
-  StuckWatch dispatch_watch_;
+  StuckWatch dispatch_watch_[segment::kPriorityLevels];
 };
+
+template <typename Keep, typename Elsewhere>
+uint64_t SlotHandoff::Recall(Keep keep, Elsewhere elsewhere) {
+  uint64_t n = 0;
+  for (uint32_t p = 0; p < segment::kPriorityLevels; ++p) {
+    std::vector<uint64_t> back;
+    uint64_t ref = 0;
+    while (RecallOne(seg_.dispatch_ring(p), &ref)) {
+      if (keep(ref)) {
+        back.push_back(ref);
+      } else {
+        elsewhere(ref);
+      }
+      ++n;
+    }
+    ready_[p].insert(ready_[p].begin(), back.begin(), back.end());
+    // Those still waiting for room go the same way.
+    std::deque<uint64_t> kept;
+    for (const uint64_t r : ready_[p]) {
+      if (keep(r)) {
+        kept.push_back(r);
+      } else {
+        elsewhere(r);
+      }
+    }
+    ready_[p].swap(kept);
+  }
+  return n;
+}
 
 }  // namespace taskring::daemon
 

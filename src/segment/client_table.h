@@ -14,7 +14,7 @@
 
 namespace taskring::segment {
 
-inline constexpr size_t kClientEntryBytes = 320;
+inline constexpr size_t kClientEntryBytes = 512;
 
 enum class ClientState : uint8_t { kFree = 0, kClaiming = 1, kActive = 2, kClosing = 3 };
 enum class ClientRole : uint32_t { kProducer = 1, kWorker = 2 };
@@ -44,6 +44,21 @@ struct alignas(kCacheLine) ClientEntry {
   // Never reset, not even when the entry changes hands, so their sum over all entries only
   // grows, as a Prometheus counter must.
   alignas(kCacheLine) std::atomic<uint64_t> rejected[kRejectReasonCount];
+  // A worker declaring job types takes typed jobs only from the daemon's offers (job_router.h):
+  // `offer` holds one job (a slot ref) the daemon offered it, 0 = none. The worker writes the
+  // ref it is taking into `taking` before it clears `offer`, so a death in between loses nothing
+  // (as `popping` above). `want` is 1 while it waits in Take; it sleeps on `offer_futex`.
+  alignas(kCacheLine) std::atomic<uint64_t> offer;
+  std::atomic<uint64_t> taking;
+  std::atomic<uint32_t> want;
+  std::atomic<uint32_t> offer_futex;
+  std::atomic<uint32_t> offer_sleepers;
+  // The declaration: type_count == 0 takes every job through the dispatch rings; otherwise only
+  // the types in type_hashes (JobTypeHash), and untyped jobs if takes_untyped. Written before
+  // the entry is published or, when it changes, followed by a bump of clients_epoch.
+  std::atomic<uint32_t> type_count;
+  std::atomic<uint32_t> takes_untyped;
+  alignas(kCacheLine) std::atomic<uint64_t> type_hashes[16];
 };
 static_assert(sizeof(ClientEntry) == kClientEntryBytes);
 static_assert(offsetof(ClientEntry, owner) == 0);
@@ -56,6 +71,14 @@ static_assert(offsetof(ClientEntry, committed) == 192);
 static_assert(offsetof(ClientEntry, commit_futex) == 200);
 static_assert(offsetof(ClientEntry, commit_waiters) == 204);
 static_assert(offsetof(ClientEntry, rejected) == 256);
+static_assert(offsetof(ClientEntry, offer) == 320);
+static_assert(offsetof(ClientEntry, taking) == 328);
+static_assert(offsetof(ClientEntry, want) == 336);
+static_assert(offsetof(ClientEntry, offer_futex) == 340);
+static_assert(offsetof(ClientEntry, offer_sleepers) == 344);
+static_assert(offsetof(ClientEntry, type_count) == 348);
+static_assert(offsetof(ClientEntry, takes_untyped) == 352);
+static_assert(offsetof(ClientEntry, type_hashes) == 384);
 
 }  // namespace taskring::segment
 

@@ -14,7 +14,18 @@
 namespace taskring::segment {
 
 // A lane record: what a client asks the daemon to do with a slot.
-enum class LaneOp : uint32_t { kEnqueue = 1, kStart = 2, kComplete = 3, kFail = 4, kTouch = 5 };
+// kPause/kResume/kPurge act on the whole queue (QueueControl); their slot field is unused.
+enum class LaneOp : uint32_t {
+  kEnqueue = 1,
+  kStart = 2,
+  kComplete = 3,
+  kFail = 4,
+  kTouch = 5,
+  kPause = 6,
+  kResume = 7,
+  kPurge = 8,
+};
+
 struct LaneRecord {
   uint32_t op;        // LaneOp
   uint32_t slot;      // job slot index (validated < capacity)
@@ -26,6 +37,21 @@ static_assert(offsetof(LaneRecord, op) == 0);
 static_assert(offsetof(LaneRecord, slot) == 4);
 static_assert(offsetof(LaneRecord, slot_gen) == 8);
 static_assert(offsetof(LaneRecord, attempt) == 12);
+
+// The daemon's answer to a record, written over the record's own cell before its commit is
+// published; the client reads it once it sees the commit, before it pushes again (so only
+// clients that wait for each record alone may read answers). op = kAnswered | the record's op,
+// the 64-bit value split over slot (low) and slot_gen (high), attempt = AnswerFlag bits.
+inline constexpr uint32_t kAnswered = 0x100;
+enum AnswerFlag : uint32_t { kAnswerDuplicate = 1 };
+
+inline LaneRecord MakeAnswer(LaneOp op, uint64_t value, uint32_t flags) {
+  return LaneRecord{kAnswered | static_cast<uint32_t>(op), static_cast<uint32_t>(value),
+                    static_cast<uint32_t>(value >> 32), flags};
+}
+inline uint64_t AnswerValue(const LaneRecord& r) {
+  return (static_cast<uint64_t>(r.slot_gen) << 32) | r.slot;
+}
 
 class LaneView {
  public:
@@ -58,6 +84,8 @@ class LaneView {
     return t >= h && t - h <= cap_;
   }
   [[nodiscard]] LaneRecord Read(uint64_t pos) const { return recs_[pos & (cap_ - 1)]; }
+  // Daemon side: answers the record at `pos` (see kAnswered). Client side: reads it back.
+  void Answer(uint64_t pos, const LaneRecord& answer) { recs_[pos & (cap_ - 1)] = answer; }
   void Consume(uint64_t new_head) { e_->head.store(new_head, std::memory_order_release); }
 
   ClientEntry* entry() const { return e_; }

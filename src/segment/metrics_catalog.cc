@@ -8,6 +8,7 @@ namespace {
 const char* const kCounterNames[] = {
     "accepted",   "completed",      "failed",    "retried",    "dead",        "redelivered",
     "stale_acks", "leases_expired", "wal_bytes", "wal_fsyncs", "wal_records", "dead_evicted",
+    "dedup_hits", "dedup_evicted",  "timeouts",  "cancelled",
 };
 static_assert(std::size(kCounterNames) == kCounterCount, "one label per counter");
 const char* const kRejectReasonNames[] = {"busy", "too_large", "storage", "stopped"};

@@ -137,6 +137,7 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   h->durability = static_cast<uint32_t>(opts.durability);
   h->default_max_attempts = opts.default_max_attempts;
   h->lease_ms = opts.lease_ms;
+  h->default_timeout_ms = opts.default_timeout_ms;
   h->retry_backoff_ms = opts.retry_backoff_ms;
   h->incarnation = RandomIncarnation();
   h->created_unix_ns = util::NowUnixNs();
@@ -158,7 +159,7 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   seg->params_ = opts.params;
   seg->layout_ = layout;
   seg->free_stack().Init();
-  seg->dispatch_ring().Init();
+  for (uint32_t p = 0; p < kPriorityLevels; ++p) seg->dispatch_ring(p).Init();
   for (uint32_t i = 0; i < opts.params.capacity; ++i) {
     seg->slot(i)->word.store(PackSlotWord(1, kNoClient, SlotState::kFree),
                              std::memory_order_relaxed);

@@ -21,6 +21,7 @@
 #include "segment/segment_header.h"
 #include "segment/slot.h"
 #include "segment/status_table.h"
+#include "taskring/options.h"
 #include "taskring/status.h"
 
 namespace taskring::segment {
@@ -31,6 +32,7 @@ struct CreateOptions {
   uint32_t default_max_attempts = 3;
   uint32_t lease_ms = 30000;
   uint32_t retry_backoff_ms = 1000;
+  uint32_t default_timeout_ms = 0;  // a job's execution limit when it sets none; 0 = none
   bool group_access = false;  // 0660 instead of 0600
   std::string wal_dir;        // absolute, < kMaxWalDir bytes
 };
@@ -96,7 +98,10 @@ class Segment {
         reinterpret_cast<std::atomic<uint64_t>*>(base_ + off + sizeof(FreeStackHeader)),
         layout_.ring_capacity);
   }
-  RingView dispatch_ring() const { return RingAt(layout_.dispatch_ring_offset); }
+  // The dispatch ring of `priority` (< kPriorityLevels, checked by the caller).
+  RingView dispatch_ring(uint32_t priority) const {
+    return RingAt(layout_.dispatch_ring_offset + priority * layout_.dispatch_ring_stride);
+  }
   StatusEntry* status_entry(uint64_t job_id) const {
     return reinterpret_cast<StatusEntry*>(base_ + layout_.status_offset) +
            (job_id & (layout_.status_entries - 1));
@@ -105,9 +110,9 @@ class Segment {
     return reinterpret_cast<SlotHeader*>(base_ + layout_.slots_offset) + i;
   }
   char* payload(uint32_t i) const {
-    return base_ + layout_.slots_offset + SlotHeadersBytes(params_.capacity) +
-           uint64_t{i} * layout_.payload_stride;
+    return base_ + layout_.payloads_offset + uint64_t{i} * layout_.payload_stride;
   }
+  char* meta(uint32_t i) const { return base_ + layout_.meta_offset + uint64_t{i} * kSlotMetaBytes; }
   bool ValidSlot(uint32_t i) const { return i < params_.capacity; }
   bool ValidClient(uint32_t i) const { return i < params_.max_clients; }
 

@@ -10,8 +10,12 @@
 #include "segment/ring.h"
 #include "segment/slot.h"
 #include "segment/status_table.h"
+#include "taskring/options.h"
 
 namespace taskring::segment {
+
+static_assert(kSlotMetaBytes >= kMaxJobMetaBytes, "a slot's meta area must hold any meta");
+
 namespace {
 
 uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
@@ -49,11 +53,16 @@ Status ComputeLayout(const Params& p, Layout* out) {
   l.free_stack_offset = off;
   off += RoundUp(FreeStackBytes(l.ring_capacity), 4096);
   l.dispatch_ring_offset = off;
-  off += RoundUp(RingBytes(l.ring_capacity), 4096);
+  l.dispatch_ring_stride = RoundUp(RingBytes(l.ring_capacity), 4096);
+  off += l.dispatch_ring_stride * kPriorityLevels;
   l.status_offset = off;
   off += RoundUp(uint64_t{l.status_entries} * sizeof(StatusEntry), 4096);
   l.slots_offset = off;
-  off += SlotHeadersBytes(p.capacity) + RoundUp(uint64_t{p.capacity} * l.payload_stride, 4096);
+  off += SlotHeadersBytes(p.capacity);
+  l.meta_offset = off;
+  off += uint64_t{p.capacity} * kSlotMetaBytes;
+  l.payloads_offset = off;
+  off += RoundUp(uint64_t{p.capacity} * l.payload_stride, 4096);
   l.total_bytes = off;
   if (l.total_bytes > kMaxSegmentBytes) {
     return Status::InvalidArgument("segment would need " + std::to_string(l.total_bytes >> 20) +

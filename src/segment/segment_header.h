@@ -24,12 +24,13 @@
 //             +---------------------------------------------+
 //             | Free stack: header + ring_capacity x 8 B    |  LIFO: free job slots (admission)
 //             +---------------------------------------------+  (free_stack.h)
-//             | Dispatch ring: RingHeader + cells           |  MPMC: jobs ready for workers
-//             +---------------------------------------------+  (ring.h)
+//             | Dispatch rings: 10 x (RingHeader + cells)   |  MPMC: jobs ready for workers,
+//             +---------------------------------------------+  one ring per priority (ring.h)
 //             | Status table: status_entries x 16 B         |  job id -> state, for polling
 //             |                                             |  (status_table.h)
 //             +---------------------------------------------+
 //             | Slot headers: capacity x 64 B               |  SlotHeader, dense (slot.h)
+//             | Meta areas: capacity x 1 KiB                |  type, key, headers (job_meta.h)
 //             | Payloads: capacity x payload_stride         |  each job's bytes
 //             +---------------------------------------------+
 //
@@ -61,8 +62,10 @@ namespace taskring::segment {
 inline constexpr uint64_t kMagic = 0x474E49524B534154ULL;  // "TASKRING" little-endian
 // Bumped on any incompatible change of the segment's bytes (any struct in the diagram above).
 // 0 in the header means "not ready yet".
-inline constexpr uint32_t kLayoutVersion = 7;
+inline constexpr uint32_t kLayoutVersion = 8;
 inline constexpr size_t kHeaderBytes = 4096;
+// Dispatch rings: one per priority (taskring/options.h kMinPriority..kMaxPriority).
+inline constexpr uint32_t kPriorityLevels = 10;
 
 // Limits checked both at creation and on attach, so a corrupt header cannot make a reader
 // compute a huge or overflowing region.
@@ -108,13 +111,16 @@ struct Layout {
   uint64_t clients_offset = 0;
   uint64_t lanes_offset = 0;
   uint64_t free_stack_offset = 0;
-  uint64_t dispatch_ring_offset = 0;
+  uint64_t dispatch_ring_offset = 0;  // the first of kPriorityLevels rings, dispatch_ring_stride apart
   uint64_t status_offset = 0;
   uint64_t slots_offset = 0;
   uint64_t total_bytes = 0;
+  uint64_t dispatch_ring_stride = 0;
+  uint64_t meta_offset = 0;  // after the slot headers
+  uint64_t payloads_offset = 0;
   bool operator==(const Layout&) const = default;
 };
-static_assert(sizeof(Layout) == 80);
+static_assert(sizeof(Layout) == 104);
 static_assert(offsetof(Layout, ring_capacity) == 0);
 static_assert(offsetof(Layout, status_entries) == 4);
 static_assert(offsetof(Layout, payload_stride) == 8);
@@ -126,6 +132,9 @@ static_assert(offsetof(Layout, dispatch_ring_offset) == 48);
 static_assert(offsetof(Layout, status_offset) == 56);
 static_assert(offsetof(Layout, slots_offset) == 64);
 static_assert(offsetof(Layout, total_bytes) == 72);
+static_assert(offsetof(Layout, dispatch_ring_stride) == 80);
+static_assert(offsetof(Layout, meta_offset) == 88);
+static_assert(offsetof(Layout, payloads_offset) == 96);
 
 // The slot headers come first, dense, so the daemon (which reads only headers) touches one
 // cache line per job wherever the payloads are: interleaved with 4 KiB payloads, every header
@@ -133,6 +142,9 @@ static_assert(offsetof(Layout, total_bytes) == 72);
 inline uint64_t SlotHeadersBytes(uint32_t capacity) {
   return (uint64_t{capacity} * 64 + 4095) / 4096 * 4096;
 }
+// Each slot's meta area (type, key, headers), dense after the headers: touched only by jobs
+// that carry meta.
+inline constexpr uint64_t kSlotMetaBytes = 1024;
 
 // Checks limits and derives the layout. InvalidArgument names the offending parameter.
 Status ComputeLayout(const Params& params, Layout* out);
@@ -173,23 +185,35 @@ struct alignas(kCacheLine) SegmentHeader {
   // at once and without PID-reuse doubt (DaemonLifeHeld, daemon_life.h). ---
   alignas(kCacheLine) pthread_mutex_t daemon_life;
   HistogramCells histograms[kHistogramCount];
+  // --- routing and queue control (daemon writes) ---
+  // Bit p set: ring p has been pushed to, so workers scan it (high priorities first). Only bits
+  // ever used are scanned, so a queue of one priority costs one ring per take.
+  alignas(kCacheLine) std::atomic<uint32_t> priorities_in_use;
+  std::atomic<uint32_t> paused;   // 1: the daemon hands out nothing (QueueControl::Pause)
+  uint32_t default_timeout_ms;    // immutable after ready: --job-timeout-ms
+  uint32_t reserved0;
+  std::atomic<uint64_t> waiting_undeclared;  // queued typed jobs no live worker declares
+  std::atomic<uint64_t> queued_by_priority[kPriorityLevels];  // ready jobs, as of the last step
+  // Workers that found every ring empty sleep here; the daemon wakes them after pushing.
+  alignas(kCacheLine) std::atomic<uint32_t> dispatch_futex;
+  std::atomic<uint32_t> dispatch_sleepers;
 };
 static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
-static_assert(sizeof(SegmentHeader) == 2560);
+static_assert(sizeof(SegmentHeader) == 2752);
 static_assert(offsetof(SegmentHeader, magic) == 0);
 static_assert(offsetof(SegmentHeader, layout_version) == 8);
 static_assert(offsetof(SegmentHeader, header_bytes) == 12);
 static_assert(offsetof(SegmentHeader, segment_bytes) == 16);
 static_assert(offsetof(SegmentHeader, params) == 24);
 static_assert(offsetof(SegmentHeader, layout) == 40);
-static_assert(offsetof(SegmentHeader, durability) == 120);
-static_assert(offsetof(SegmentHeader, default_max_attempts) == 124);
-static_assert(offsetof(SegmentHeader, lease_ms) == 128);
-static_assert(offsetof(SegmentHeader, retry_backoff_ms) == 132);
-static_assert(offsetof(SegmentHeader, incarnation) == 136);
-static_assert(offsetof(SegmentHeader, created_unix_ns) == 144);
-static_assert(offsetof(SegmentHeader, queue_name) == 152);
-static_assert(offsetof(SegmentHeader, wal_dir) == 216);
+static_assert(offsetof(SegmentHeader, durability) == 144);
+static_assert(offsetof(SegmentHeader, default_max_attempts) == 148);
+static_assert(offsetof(SegmentHeader, lease_ms) == 152);
+static_assert(offsetof(SegmentHeader, retry_backoff_ms) == 156);
+static_assert(offsetof(SegmentHeader, incarnation) == 160);
+static_assert(offsetof(SegmentHeader, created_unix_ns) == 168);
+static_assert(offsetof(SegmentHeader, queue_name) == 176);
+static_assert(offsetof(SegmentHeader, wal_dir) == 240);
 static_assert(offsetof(SegmentHeader, daemon_pid) == 1280);
 static_assert(offsetof(SegmentHeader, daemon_state) == 1284);
 static_assert(offsetof(SegmentHeader, drain_rate_milli) == 1288);
@@ -203,6 +227,13 @@ static_assert(offsetof(SegmentHeader, next_job_id) == 1408);
 static_assert(offsetof(SegmentHeader, daemon_life) == 1472);
 static_assert(sizeof(pthread_mutex_t) <= kCacheLine);  // 40 B on x86-64, 48 B on aarch64
 static_assert(offsetof(SegmentHeader, histograms) == 1536);
+static_assert(offsetof(SegmentHeader, priorities_in_use) == 2560);
+static_assert(offsetof(SegmentHeader, paused) == 2564);
+static_assert(offsetof(SegmentHeader, default_timeout_ms) == 2568);
+static_assert(offsetof(SegmentHeader, waiting_undeclared) == 2576);
+static_assert(offsetof(SegmentHeader, queued_by_priority) == 2584);
+static_assert(offsetof(SegmentHeader, dispatch_futex) == 2688);
+static_assert(offsetof(SegmentHeader, dispatch_sleepers) == 2692);
 
 // Validates a mapped header of `mapped_bytes` bytes: magic, version, limits, recomputed layout,
 // sizes. Returns Incompatible for a different layout version, Corruption for anything else

@@ -57,8 +57,12 @@ struct alignas(kCacheLine) SlotHeader {
   uint32_t payload_len;
   std::atomic<uint32_t> attempt;  // attempts started so far; the lease token of this run
   uint32_t max_attempts;
-  uint32_t priority;
+  uint8_t priority;  // kMinPriority..kMaxPriority (validated by every reader)
+  uint8_t reserved0;
+  uint16_t meta_len;  // bytes of the job's meta (job_meta.h) in its meta area; 0 = none
   uint64_t not_before_unix_ns;
+  uint32_t timeout_ms;  // execution limit of an attempt; 0 = none
+  uint32_t reserved1;
 };
 static_assert(sizeof(SlotHeader) == kSlotHeaderBytes);
 static_assert(offsetof(SlotHeader, word) == 0);
@@ -69,7 +73,9 @@ static_assert(offsetof(SlotHeader, payload_len) == 32);
 static_assert(offsetof(SlotHeader, attempt) == 36);
 static_assert(offsetof(SlotHeader, max_attempts) == 40);
 static_assert(offsetof(SlotHeader, priority) == 44);
+static_assert(offsetof(SlotHeader, meta_len) == 46);
 static_assert(offsetof(SlotHeader, not_before_unix_ns) == 48);
+static_assert(offsetof(SlotHeader, timeout_ms) == 56);
 
 // A job as it enters a slot: a producer's enqueue, or the daemon placing a recovered job. One
 // writer of the header's fields, so the two cannot drift apart. The state word is the caller's
@@ -81,6 +87,9 @@ struct SlotJob {
   uint32_t attempts_made = 0;
   uint32_t max_attempts = 0;
   uint64_t not_before_unix_ns = 0;  // 0: runnable at once
+  uint8_t priority = 0;
+  uint16_t meta_len = 0;
+  uint32_t timeout_ms = 0;
 };
 inline void FillSlotHeader(SlotHeader* h, const SlotJob& job) {
   h->job_id = job.job_id;
@@ -89,8 +98,12 @@ inline void FillSlotHeader(SlotHeader* h, const SlotJob& job) {
   h->payload_len = job.payload_len;
   h->attempt.store(job.attempts_made, std::memory_order_relaxed);
   h->max_attempts = job.max_attempts;
-  h->priority = 0;
+  h->priority = job.priority;
+  h->reserved0 = 0;
+  h->meta_len = job.meta_len;
   h->not_before_unix_ns = job.not_before_unix_ns;
+  h->timeout_ms = job.timeout_ms;
+  h->reserved1 = 0;
 }
 
 }  // namespace taskring::segment

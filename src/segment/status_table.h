@@ -24,6 +24,7 @@ enum class JobStateCode : uint8_t {
   kCompleted = 5,
   kFailedRetrying = 6,
   kDead = 7,
+  kCancelled = 9,  // 8 is the public kExpired, which the table never holds
 };
 static_assert(static_cast<uint8_t>(JobStateCode::kUnknown) ==
               static_cast<uint8_t>(JobState::kUnknown));

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "util/job_meta.h"
 #include "util/coding.h"
 
 namespace taskring::wal {
@@ -12,9 +13,10 @@ using util::PutFixed32;
 using util::PutFixed64;
 
 void EncodeRecord(const WalRecord& rec, std::string* out) {
-  const bool has_payload = rec.type == RecordType::kEnqueue;
-  const size_t payload_len = has_payload ? rec.payload.size() : 0;
-  out->reserve(out->size() + kRecordFixedSize + payload_len);
+  const bool is_enqueue = rec.type == RecordType::kEnqueue;
+  const size_t payload_len = is_enqueue ? rec.payload.size() : 0;
+  const size_t meta_len = is_enqueue ? rec.meta.size() : 0;
+  out->reserve(out->size() + kRecordFixedSize + payload_len + meta_len);
   out->push_back(static_cast<char>(kRecordFormatVersion));
   out->push_back(static_cast<char>(rec.type));
   PutFixed64(out, rec.lsn);
@@ -25,22 +27,31 @@ void EncodeRecord(const WalRecord& rec, std::string* out) {
   PutFixed64(out, rec.enqueued_unix_ns);
   PutFixed64(out, rec.not_before_unix_ns);
   PutFixed32(out, static_cast<uint32_t>(payload_len));
-  if (has_payload) out->append(rec.payload);
+  PutFixed32(out, rec.timeout_ms);
+  out->push_back(static_cast<char>(meta_len & 0xff));
+  out->push_back(static_cast<char>(meta_len >> 8));
+  if (is_enqueue) {
+    out->append(rec.payload);
+    out->append(rec.meta);
+  }
 }
 
 Status DecodeRecord(std::string_view in, WalRecord* rec) {
-  if (in.size() < kRecordFixedSize) {
+  if (in.empty()) return Status::Corruption("empty record");
+  const char* p = in.data();
+  const auto version = static_cast<uint8_t>(p[0]);
+  if (version != 1 && version != kRecordFormatVersion) {
+    return Status::Corruption("unknown record format version " + std::to_string(version));
+  }
+  const size_t fixed = version == 1 ? kRecordFixedSizeV1 : kRecordFixedSize;
+  if (in.size() < fixed) {
     return Status::Corruption("record of " + std::to_string(in.size()) +
                               " bytes is shorter than its fixed fields");
   }
-  const char* p = in.data();
-  const auto version = static_cast<uint8_t>(p[0]);
-  if (version != kRecordFormatVersion) {
-    return Status::Corruption("unknown record format version " + std::to_string(version));
-  }
   const auto type = static_cast<uint8_t>(p[1]);
   if (type < static_cast<uint8_t>(RecordType::kEnqueue) ||
-      type > static_cast<uint8_t>(RecordType::kStart)) {
+      type > static_cast<uint8_t>(RecordType::kCancel) ||
+      (version == 1 && type == static_cast<uint8_t>(RecordType::kCancel))) {
     return Status::Corruption("unknown record type " + std::to_string(type));
   }
   rec->type = static_cast<RecordType>(type);
@@ -53,22 +64,41 @@ Status DecodeRecord(std::string_view in, WalRecord* rec) {
   rec->enqueued_unix_ns = DecodeFixed64(p + 28);
   rec->not_before_unix_ns = DecodeFixed64(p + 36);
   const uint32_t payload_len = DecodeFixed32(p + 44);
-  static_assert(kRecordFixedSize == 2 + 48, "field offsets above must match kRecordFixedSize");
-
-  const size_t available = in.size() - kRecordFixedSize;
-  if (payload_len != available) {
-    return Status::Corruption("payload length " + std::to_string(payload_len) +
-                              " does not match the " + std::to_string(available) +
-                              " bytes present");
+  static_assert(kRecordFixedSizeV1 == 2 + 48, "field offsets above must match the fixed size");
+  uint32_t meta_len = 0;
+  rec->timeout_ms = 0;
+  if (version == 1) {
+    if (rec->type == RecordType::kEnqueue) rec->priority = kV1Priority;
+  } else {
+    rec->timeout_ms = DecodeFixed32(p + 48);
+    meta_len = static_cast<uint8_t>(p[52]) | (static_cast<uint32_t>(static_cast<uint8_t>(p[53])) << 8);
+  }
+  const size_t available = in.size() - fixed;
+  if (uint64_t{payload_len} + meta_len != available) {
+    return Status::Corruption("payload length " + std::to_string(payload_len) + " and meta length " +
+                              std::to_string(meta_len) + " do not match the " +
+                              std::to_string(available) + " bytes present");
   }
   if (payload_len > kMaxPayloadBytes) {
     return Status::Corruption("payload length " + std::to_string(payload_len) +
                               " exceeds the limit");
   }
-  if (payload_len != 0 && rec->type != RecordType::kEnqueue) {
+  if (meta_len > kMaxRecordMetaBytes) {
+    return Status::Corruption("meta length " + std::to_string(meta_len) + " exceeds the limit");
+  }
+  if ((payload_len != 0 || meta_len != 0) && rec->type != RecordType::kEnqueue) {
     return Status::Corruption(std::string("payload on a ") + RecordTypeName(rec->type) + " record");
   }
-  rec->payload.assign(in.data() + kRecordFixedSize, payload_len);
+  rec->payload.assign(in.data() + fixed, payload_len);
+  rec->meta.assign(in.data() + fixed + payload_len, meta_len);
+  if (meta_len != 0) {
+    util::JobMeta meta;
+    Status s = util::DecodeJobMeta(rec->meta, &meta);
+    if (!s.ok()) return s;
+  }
+  if (rec->type == RecordType::kEnqueue && rec->priority > 9) {
+    return Status::Corruption("priority " + std::to_string(rec->priority) + " is out of range");
+  }
   return Status::OK();
 }
 
@@ -79,6 +109,7 @@ const char* RecordTypeName(RecordType type) {
     case RecordType::kRetry: return "retry";
     case RecordType::kDead: return "dead";
     case RecordType::kStart: return "start";
+    case RecordType::kCancel: return "cancel";
   }
   return "unknown";
 }

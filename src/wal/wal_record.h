@@ -1,8 +1,11 @@
 // Logical WAL records: what the daemon logs about a job, and their byte encoding.
 //
-// Encoding (all integers little-endian, fixed width; spec in docs/wal_format.md):
+// Encoding (all integers little-endian, fixed width; spec in docs/wal_format.md), version 2:
 //   version (1) | type (1) | lsn (8) | job_id (8) | attempt (4) | max_attempts (4) |
-//   priority (4) | enqueued_unix_ns (8) | not_before_unix_ns (8) | payload_len (4) | payload
+//   priority (4) | enqueued_unix_ns (8) | not_before_unix_ns (8) | payload_len (4) |
+//   timeout_ms (4) | meta_len (2) | payload | meta
+// Version 1 (before job meta) lacks timeout_ms, meta_len and meta; it is still read, so a WAL
+// written before the upgrade recovers (its jobs get the default priority).
 // Fixed width costs a few bytes per record but keeps decoding branch-free and trivially
 // bounds-checked.
 #ifndef TASKRING_WAL_WAL_RECORD_H_
@@ -25,6 +28,7 @@ enum class RecordType : uint8_t {
   kRetry = 3,
   kDead = 4,
   kStart = 5,
+  kCancel = 6,  // terminal: the job was cancelled before it ran (queue purge)
 };
 
 struct WalRecord {
@@ -36,30 +40,39 @@ struct WalRecord {
   uint32_t priority = 0;      // kEnqueue
   uint64_t enqueued_unix_ns = 0;    // kEnqueue
   uint64_t not_before_unix_ns = 0;  // kEnqueue/kRetry: earliest run time (0 = now)
+  uint32_t timeout_ms = 0;          // kEnqueue: execution limit of an attempt (0 = none)
   std::string payload;              // kEnqueue only (arbitrary bytes, may be empty)
+  std::string meta;                 // kEnqueue only: type, key, headers (segment/job_meta.h)
 
   friend bool operator==(const WalRecord&, const WalRecord&) = default;
 };
 
 // Version written by EncodeRecord; DecodeRecord refuses any other.
-inline constexpr uint8_t kRecordFormatVersion = 1;
-// Size of everything before the payload bytes.
-inline constexpr size_t kRecordFixedSize = 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4;
+inline constexpr uint8_t kRecordFormatVersion = 2;
+// Size of everything before the payload bytes, in version 1 and in version 2.
+inline constexpr size_t kRecordFixedSizeV1 = 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4;
+inline constexpr size_t kRecordFixedSize = kRecordFixedSizeV1 + 4 + 2;
+// Largest meta a record may carry (taskring/options.h kMaxJobMetaBytes).
+inline constexpr size_t kMaxRecordMetaBytes = 1024;
+// What a version-1 ENQUEUE record's job gets (taskring/options.h kDefaultPriority).
+inline constexpr uint32_t kV1Priority = 5;
 // Largest payload a record may carry; admission must reject larger ones before they reach the
 // WAL, since DecodeRecord treats a larger length as corruption.
 inline constexpr size_t kMaxPayloadBytes = 16u << 20;
 
-// Appends the encoding of rec to *out. The payload is written only for kEnqueue (other types
-// carry none, whatever rec.payload holds). Precondition: payload.size() <= kMaxPayloadBytes.
+// Appends the encoding of rec to *out. The payload and meta are written only for kEnqueue
+// (other types carry none, whatever rec holds). Preconditions: payload.size() <=
+// kMaxPayloadBytes, meta.size() <= kMaxRecordMetaBytes.
 void EncodeRecord(const WalRecord& rec, std::string* out);
 
 // Parses exactly one record from in (which must contain nothing else). Returns Corruption for
-// an unknown version or type, a payload length that does not match the buffer or exceeds
-// kMaxPayloadBytes, or a payload on a non-kEnqueue record. Never reads outside in. *rec is
+// an unknown version or type, payload and meta lengths that do not match the buffer or exceed
+// their limits, a payload or meta on a non-kEnqueue record, or a meta that does not decode
+// (segment/job_meta.h). Never reads outside in. *rec is
 // unspecified on error.
 [[nodiscard]] Status DecodeRecord(std::string_view in, WalRecord* rec);
 
-// "enqueue", "complete", "retry", "dead", "start" or "unknown" (for logs and the WAL dump tool).
+// "enqueue", "complete", "retry", "dead", "start", "cancel" or "unknown" (for logs and the WAL dump tool).
 const char* RecordTypeName(RecordType type);
 
 }  // namespace taskring::wal

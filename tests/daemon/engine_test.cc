@@ -78,7 +78,7 @@ class EngineTest : public ::testing::Test {
   // What Worker::Take does: pop the dispatch ring, lease the slot, report the start.
   bool Take(Taken* t) {
     uint64_t ref = 0;
-    if (!seg_->dispatch_ring().TryPop(&ref)) return false;
+    if (!seg_->dispatch_ring(taskring::kDefaultPriority).TryPop(&ref)) return false;
     t->slot = segment::RefSlot(ref);
     t->gen = segment::RefGen(ref);
     segment::SlotHeader* h = seg_->slot(t->slot);

@@ -61,26 +61,26 @@ TEST_F(SlotHandoffTest, FreeSlotStartsANewGenerationAndReturnsTheSlot) {
 TEST_F(SlotHandoffTest, DispatchPushesQueuedJobsCountsTheirAttemptAndDropsStaleOnes) {
   seg_.SetSlot(1, 1, kNoClient, SlotState::kQueued);
   seg_.SetSlot(2, 4, kNoClient, SlotState::kQueued);
-  handoff_.MarkReady(PackSlotRef(1, 1));
-  handoff_.MarkReady(PackSlotRef(2, 3));  // an older generation: stale
+  handoff_.MarkReady(PackSlotRef(1, 1), taskring::kDefaultPriority);
+  handoff_.MarkReady(PackSlotRef(2, 3), taskring::kDefaultPriority);  // an older generation: stale
   EXPECT_EQ(handoff_.Dispatch(0), 1u);
   EXPECT_EQ(handoff_.ready(), 0u);
   EXPECT_EQ(seg_->slot(1)->attempt.load(), 1u);
   EXPECT_EQ(seg_->slot(2)->attempt.load(), 0u);
-  EXPECT_EQ(Drain(seg_->dispatch_ring()), (std::multiset<uint64_t>{PackSlotRef(1, 1)}));
+  EXPECT_EQ(Drain(seg_->dispatch_ring(taskring::kDefaultPriority)), (std::multiset<uint64_t>{PackSlotRef(1, 1)}));
 }
 
 TEST_F(SlotHandoffTest, JobsThatDoNotFitWaitInOrderWithoutCountingAnAttempt) {
-  for (uint32_t i = 0; i + 1 < kCapacity; ++i) ASSERT_TRUE(seg_->dispatch_ring().TryPush(999));
+  for (uint32_t i = 0; i + 1 < kCapacity; ++i) ASSERT_TRUE(seg_->dispatch_ring(taskring::kDefaultPriority).TryPush(999));
   for (uint32_t s = 0; s < 3; ++s) {
     seg_.SetSlot(s, 1, kNoClient, SlotState::kQueued);
-    handoff_.MarkReady(PackSlotRef(s, 1));
+    handoff_.MarkReady(PackSlotRef(s, 1), taskring::kDefaultPriority);
   }
   EXPECT_EQ(handoff_.Dispatch(0), 1u);
   EXPECT_EQ(handoff_.ready(), 2u);
   EXPECT_EQ(seg_->slot(1)->attempt.load(), 0u);
   uint64_t v = 0;
-  ASSERT_TRUE(seg_->dispatch_ring().TryPop(&v));
+  ASSERT_TRUE(seg_->dispatch_ring(taskring::kDefaultPriority).TryPop(&v));
   EXPECT_EQ(handoff_.Dispatch(0), 1u);
   EXPECT_EQ(seg_->slot(1)->attempt.load(), 1u) << "first in, first out";
   EXPECT_EQ(seg_->slot(2)->attempt.load(), 0u);
@@ -127,17 +127,17 @@ TEST_F(SlotHandoffTest, AClaimedOrReusedSlotIsNotOfferedAgain) {
 }
 
 TEST_F(SlotHandoffTest, DispatchRingCellLeftClaimedHandsItsJobOutAgain) {
-  segment::RingView ring = seg_->dispatch_ring();
+  segment::RingView ring = seg_->dispatch_ring(taskring::kDefaultPriority);
   for (uint32_t s = 0; s < kCapacity; ++s) {
     seg_.SetSlot(s, 1, kNoClient, SlotState::kQueued);
-    handoff_.MarkReady(PackSlotRef(s, 1));
+    handoff_.MarkReady(PackSlotRef(s, 1), taskring::kDefaultPriority);
   }
   ASSERT_EQ(handoff_.Dispatch(0), kCapacity);
   ring.header()->head.fetch_add(1);  // a worker dies mid-pop holding slot 0's cell, unleased
   uint64_t v = 0;
   ASSERT_TRUE(ring.TryPop(&v));  // a live worker takes slot 1, and its job comes back (retry)
   seg_.SetSlot(1, 2, kNoClient, SlotState::kQueued);
-  handoff_.MarkReady(PackSlotRef(1, 2));
+  handoff_.MarkReady(PackSlotRef(1, 2), taskring::kDefaultPriority);
 
   EXPECT_EQ(handoff_.Dispatch(10), 0u) << "the tail cell is the dead worker's";
   EXPECT_EQ(handoff_.Dispatch(10 + kRepairNs), 0u) << "repaired; pushed on the next step";

@@ -23,7 +23,7 @@ class RepairTest : public ::testing::Test {
   void AbandonOnePop() {
     std::unique_ptr<segment::Segment> seg;
     ASSERT_OK(segment::Segment::Attach(queue_, false, &seg));
-    seg->dispatch_ring().header()->head.fetch_add(1);
+    seg->dispatch_ring(taskring::kDefaultPriority).header()->head.fetch_add(1);
   }
   std::string queue_ = test::UniqueQueueName("repair");
   test::TempDir tmp_;
