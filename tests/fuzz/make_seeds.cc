@@ -3,6 +3,8 @@
 //
 //   taskring_fuzz_seeds wal_reader DIR [--large]
 //   taskring_fuzz_seeds segment_attach DIR [--large]
+//   taskring_fuzz_seeds queue_identity DIR
+//   taskring_fuzz_seeds key_file DIR
 //
 // Without --large only the small seeds are written (those checked in under corpus/<target>/);
 // --large adds bigger ones (WAL records spanning 32 KiB blocks, whole segment images) that
@@ -28,6 +30,7 @@
 #include "segment/segment_header.h"
 #include "segment/slot.h"
 #include "util/coding.h"
+#include "wal/key_file_format.h"
 #include "wal/queue_identity.h"
 #include "wal/wal_record.h"
 #include "wal/wal_segment.h"
@@ -290,11 +293,43 @@ void IdentitySeeds(const std::string& out) {
   }
 }
 
+// Key files (DIR/keys) as DedupStore writes them, whole, torn and damaged.
+void KeyFileSeeds(const std::string& out) {
+  std::string header;
+  wal::EncodeKeyFileHeader(&header);
+  std::string three = header;
+  std::vector<size_t> starts;
+  const std::string keys[] = {"order-1", std::string(wal::kMaxKeyBytes, '~'), "!"};
+  for (size_t i = 0; i < 3; ++i) {
+    starts.push_back(three.size());
+    wal::EncodeKeyRecord(keys[i], 1764000000000000000ULL + i, 100 + i, &three);
+  }
+  WriteSeed(out, "header_only", header);
+  WriteSeed(out, "three_records", three);
+  WriteSeed(out, "torn_header", header.substr(0, 5));
+  WriteSeed(out, "torn_last_record", three.substr(0, three.size() - 1));
+  WriteSeed(out, "torn_record_header", three.substr(0, starts[2] + 10));
+  std::string bad_crc_last = three;
+  bad_crc_last.back() ^= 0x01;
+  WriteSeed(out, "bad_crc_last", bad_crc_last);
+  std::string bad_crc_middle = three;
+  bad_crc_middle[starts[1] + wal::kKeyRecordHeaderSize] ^= 0x01;
+  WriteSeed(out, "bad_crc_middle", bad_crc_middle);
+  // A key seen again after its first record expired: the later record wins.
+  std::string again = three;
+  wal::EncodeKeyRecord(keys[0], 1764100000000000000ULL, 200, &again);
+  WriteSeed(out, "key_again", again);
+  std::string other_version = three;
+  other_version[7] = '2';
+  WriteSeed(out, "other_version", other_version);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3 || argc > 4 || (argc == 4 && std::strcmp(argv[3], "--large") != 0)) {
-    std::fprintf(stderr, "usage: %s wal_reader|segment_attach|queue_identity DIR [--large]\n",
+    std::fprintf(stderr,
+                 "usage: %s wal_reader|segment_attach|queue_identity|key_file DIR [--large]\n",
                  argv[0]);
     return 2;
   }
@@ -308,6 +343,8 @@ int main(int argc, char** argv) {
     SegmentSeeds(out, large);
   } else if (target == "queue_identity") {
     IdentitySeeds(out);
+  } else if (target == "key_file") {
+    KeyFileSeeds(out);
   } else {
     std::fprintf(stderr, "unknown target %s\n", target.c_str());
     return 2;
