@@ -20,7 +20,7 @@ struct RecoveredJob {
   uint64_t not_before_unix_ns = 0;  // delayed (enqueue delay or retry backoff) until then
   uint64_t wal_segment = 0;         // the segment file holding its (latest) ENQUEUE record
   bool was_running = false;         // a START with no outcome after it: handed out again
-  uint32_t priority = 0;
+  uint32_t priority = 5;  // taskring/options.h kDefaultPriority
   uint32_t timeout_ms = 0;
   std::string payload;
   std::string meta;  // encoded (util/job_meta.h)

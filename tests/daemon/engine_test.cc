@@ -66,6 +66,9 @@ class EngineTest : public ::testing::Test {
     h->attempt.store(0);
     h->max_attempts = max_attempts;
     h->not_before_unix_ns = 0;
+    h->priority = taskring::kDefaultPriority;
+    h->meta_len = 0;
+    h->timeout_ms = 0;
     std::memcpy(seg_->payload(slot), payload.data(), payload.size());
     h->word.store(PackSlotWord(gen, kProducer, SlotState::kSubmitted));
     Push(kProducer, LaneOp::kEnqueue, slot, gen, 0);
@@ -78,7 +81,11 @@ class EngineTest : public ::testing::Test {
   // What Worker::Take does: pop the dispatch ring, lease the slot, report the start.
   bool Take(Taken* t) {
     uint64_t ref = 0;
-    if (!seg_->dispatch_ring(taskring::kDefaultPriority).TryPop(&ref)) return false;
+    bool popped = false;
+    for (uint32_t p = segment::kPriorityLevels; p-- > 0 && !popped;) {
+      popped = seg_->dispatch_ring(p).TryPop(&ref);
+    }
+    if (!popped) return false;
     t->slot = segment::RefSlot(ref);
     t->gen = segment::RefGen(ref);
     segment::SlotHeader* h = seg_->slot(t->slot);

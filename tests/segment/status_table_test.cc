@@ -33,7 +33,7 @@ TEST(StatusTableTest, EveryStoredCodeReadsAsThePublicStateOfTheSameName) {
 }
 
 TEST(StatusTableTest, CodeNoBuildWritesReadsAsUnknown) {
-  for (uint64_t code : {8u, 9u, 0x80u, 0xffu}) {  // 8 is JobState::kExpired: never stored
+  for (uint64_t code : {8u, 10u, 0x80u, 0xffu}) {  // 8 is JobState::kExpired: never stored
     JobState state = JobState::kQueued;
     uint32_t attempt = 0;
     ASSERT_TRUE(UnpackStatus((uint64_t{42} << 16) | (code << 8) | 1, 42, &state, &attempt));

@@ -81,7 +81,7 @@ TEST(WalRecordTest, MaxPayloadRoundTrips) {
 TEST(WalRecordTest, UnknownVersionIsCorruption) {
   std::string buf;
   EncodeRecord(SampleEnqueue(), &buf);
-  buf[0] = 2;
+  buf[0] = 3;
   WalRecord out;
   Status s = DecodeRecord(buf, &out);
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
