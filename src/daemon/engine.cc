@@ -445,6 +445,7 @@ Status Engine::CollectSync(bool wait) {
   wal_dirty_ = written_during_sync_;
   ApplyActions(syncing_pending_);
   syncing_pending_.clear();
+  if (!stopping_) router_.Dispatch(now_.mono_ns);  // as in Apply
   clients_.PublishCommitted(syncing_group_);
   syncing_group_.clear();
   // Records written meanwhile may still be failing to write: their flush ends the refusal.
@@ -462,6 +463,9 @@ void Engine::EndRefusal() {
 void Engine::Apply() {
   ApplyActions(pending_);
   pending_.clear();
+  // Handed out before producers hear Accepted: a job a producer was told about is already in
+  // its place in priority order.
+  if (!stopping_) router_.Dispatch(now_.mono_ns);
   clients_.PublishCommitted();
 }
 
