@@ -784,9 +784,9 @@ void Engine::PublishGauges() {
   hdr->outstanding.store(outstanding_, std::memory_order_relaxed);
   hdr->dead_letters.store(dead_letters_.count(), std::memory_order_relaxed);
   hdr->waiting_undeclared.store(router_.waiting_undeclared(), std::memory_order_relaxed);
-  for (uint32_t p = 0; p < segment::kPriorityLevels; ++p) {
-    hdr->queued_by_priority[p].store(handoff_.ready(p) + seg_.dispatch_ring(p).SizeApprox(),
-                                     std::memory_order_relaxed);
+  if (config_.dedup != nullptr && config_.dedup->evicted() != dedup_evicted_) {
+    seg_.Add(segment::Counter::kDedupEvicted, config_.dedup->evicted() - dedup_evicted_);
+    dedup_evicted_ = config_.dedup->evicted();
   }
 }
 

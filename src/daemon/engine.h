@@ -201,6 +201,7 @@ class Engine {
   bool refusing_ = false;
   bool stopping_ = false;
   uint64_t outstanding_ = 0;
+  uint64_t dedup_evicted_ = 0;  // as last added to the counter
 };
 
 }  // namespace taskring::daemon

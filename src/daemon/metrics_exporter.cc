@@ -91,6 +91,19 @@ class SegmentCollector : public prometheus::Collectable {
     b.Gauge("taskring_producers", "Live producer processes attached to the queue.", s.producers);
     b.Gauge("taskring_dead_letters", "Dead letters kept in the WAL directory's dead/ folder.",
             s.dead_letters);
+    MetricFamily& by_priority =
+        b.Family("taskring_queued_jobs", "Jobs ready and waiting for a worker, by priority (0-9).",
+                 MetricType::Gauge);
+    for (uint32_t p = 0; p < segment::kPriorityLevels; ++p) {
+      b.Sample(by_priority, {"priority", std::to_string(p)}).gauge.value =
+          static_cast<double>(s.queued_by_priority[p]);
+    }
+    b.Gauge("taskring_paused", "1 while the queue is paused (taskring queue pause): nothing is "
+            "handed out, new jobs are still accepted.", s.paused ? 1 : 0);
+    b.Gauge("taskring_jobs_waiting_undeclared_type",
+            "Queued typed jobs that no live worker can take (no worker declares their type and "
+            "none takes every type).",
+            static_cast<double>(s.waiting_undeclared));
     b.Gauge("taskring_wal_segments", "WAL segment files on disk.", s.wal_segments);
     b.Gauge("taskring_wal_disk_bytes", "Disk space used by WAL segment files.", s.wal_disk_bytes);
 
@@ -128,6 +141,19 @@ class SegmentCollector : public prometheus::Collectable {
     b.CounterFamily("taskring_dead_evicted_total",
                     "Oldest dead letters removed to stay within --dead-max.",
                     s.counter(Counter::kDeadEvicted));
+    b.CounterFamily("taskring_dedup_hits_total",
+                    "Enqueues whose idempotency key was seen within the dedup window: answered "
+                    "with the first job's id, nothing created.",
+                    s.counter(Counter::kDedupHits));
+    b.CounterFamily("taskring_dedup_evicted_total",
+                    "Idempotency keys forgotten before their window ended, to stay within "
+                    "--dedup-max.",
+                    s.counter(Counter::kDedupEvicted));
+    b.CounterFamily("taskring_job_timeouts_total",
+                    "Attempts revoked because they ran past their job's timeout.",
+                    s.counter(Counter::kTimeouts));
+    b.CounterFamily("taskring_jobs_cancelled_total", "Jobs cancelled before they ran (purge).",
+                    s.counter(Counter::kCancelled));
     b.CounterFamily("taskring_wal_bytes_total", "Bytes written to the WAL.",
                     s.counter(Counter::kWalBytes));
     MetricFamily& fsyncs =

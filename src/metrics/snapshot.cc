@@ -43,6 +43,7 @@ void ScanSlots(const segment::Segment& seg, uint64_t now_unix_ns, QueueSnapshot*
     switch (segment::SlotStateOf(h->word.load(std::memory_order_acquire))) {
       case SlotState::kQueued: {
         ++out->queued;
+        ++out->queued_by_priority[std::min<uint32_t>(h->priority, segment::kPriorityLevels - 1)];
         // atomic_ref: a producer may be rewriting the slot by the time we read it.
         const uint64_t t =
             std::atomic_ref<uint64_t>(h->enqueued_unix_ns).load(std::memory_order_relaxed);
@@ -103,6 +104,9 @@ void TakeSnapshot(const segment::Segment& seg, QueueSnapshot* out) {
   out->dead_letters = h->dead_letters.load(std::memory_order_relaxed);
   out->next_job_id = h->next_job_id.load(std::memory_order_relaxed);
   out->metrics_port = h->metrics_port.load(std::memory_order_relaxed);
+  out->paused = h->paused.load(std::memory_order_relaxed) != 0;
+  out->waiting_undeclared =
+      std::min<uint64_t>(h->waiting_undeclared.load(std::memory_order_relaxed), out->capacity);
   for (uint32_t c = 0; c < segment::kCounterCount; ++c) {
     out->counters[c] = seg.Read(static_cast<segment::Counter>(c));
   }

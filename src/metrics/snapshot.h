@@ -29,6 +29,9 @@ struct QueueSnapshot {
   uint64_t running = 0;  // leased to a worker (includes reporting an outcome)
   uint64_t delayed = 0;  // waiting for a retry backoff or a requested delay
   uint64_t oldest_queued_age_ns = 0;
+  std::array<uint64_t, segment::kPriorityLevels> queued_by_priority{};
+  bool paused = false;              // QueueControl::Pause: nothing is handed out
+  uint64_t waiting_undeclared = 0;  // queued typed jobs no live worker declares
   uint64_t workers = 0;  // live worker / producer processes attached
   uint64_t producers = 0;
   uint64_t dead_letters = 0;

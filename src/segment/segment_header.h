@@ -193,13 +193,12 @@ struct alignas(kCacheLine) SegmentHeader {
   uint32_t default_timeout_ms;    // immutable after ready: --job-timeout-ms
   uint32_t reserved0;
   std::atomic<uint64_t> waiting_undeclared;  // queued typed jobs no live worker declares
-  std::atomic<uint64_t> queued_by_priority[kPriorityLevels];  // ready jobs, as of the last step
   // Workers that found every ring empty sleep here; the daemon wakes them after pushing.
   alignas(kCacheLine) std::atomic<uint32_t> dispatch_futex;
   std::atomic<uint32_t> dispatch_sleepers;
 };
 static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
-static_assert(sizeof(SegmentHeader) == 2752);
+static_assert(sizeof(SegmentHeader) == 2688);
 static_assert(offsetof(SegmentHeader, magic) == 0);
 static_assert(offsetof(SegmentHeader, layout_version) == 8);
 static_assert(offsetof(SegmentHeader, header_bytes) == 12);
@@ -231,9 +230,8 @@ static_assert(offsetof(SegmentHeader, priorities_in_use) == 2560);
 static_assert(offsetof(SegmentHeader, paused) == 2564);
 static_assert(offsetof(SegmentHeader, default_timeout_ms) == 2568);
 static_assert(offsetof(SegmentHeader, waiting_undeclared) == 2576);
-static_assert(offsetof(SegmentHeader, queued_by_priority) == 2584);
-static_assert(offsetof(SegmentHeader, dispatch_futex) == 2688);
-static_assert(offsetof(SegmentHeader, dispatch_sleepers) == 2692);
+static_assert(offsetof(SegmentHeader, dispatch_futex) == 2624);
+static_assert(offsetof(SegmentHeader, dispatch_sleepers) == 2628);
 
 // Validates a mapped header of `mapped_bytes` bytes: magic, version, limits, recomputed layout,
 // sizes. Returns Incompatible for a different layout version, Corruption for anything else
