@@ -3,12 +3,18 @@
 // queue drains, every accepted job must have been completed with its exact bytes, nothing may
 // have been completed that was never enqueued, and duplicates are counted.
 //
+// Jobs carry random priorities, and some a type ("t1") that one worker in three declares (the
+// daemon offers those jobs to it; the others take them when it is dead). A quarter of the
+// batches are keyed: each job alone, its payload as idempotency key; a producer restarted after
+// a kill first sends again the keyed jobs it never heard back about, with the same key, and
+// every keyed payload must end up as exactly one job (key_violations=0).
+//
 //   crash_battery [--rounds N] [--producers P] [--workers W] [--jobs J] [--durability MODE]
 //                 [--seed S] [--keep]
 //
 // Prints one summary line:
 //   rounds=… kills=… (daemon=… producer=… worker=…) accepted=… completed=… lost=0 phantom=0
-//   corrupt=0 duplicates=… redelivered=… leases_expired=…
+//   corrupt=0 key_violations=0 duplicates=… keyed=… dedup_hits=… redelivered=… leases_expired=…
 // and exits 0 only if nothing was lost, invented or corrupted.
 #include <fcntl.h>
 #include <signal.h>
@@ -16,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -63,19 +70,44 @@ int ProducerMain(const std::string& queue, const std::string& log, int id, int c
                  uint64_t seed) {
   const int fd = OpenLog(log);
   std::mt19937_64 rng(seed);
-  // Resume numbering after whatever an earlier incarnation of this producer logged.
+  // Resume numbering after whatever an earlier incarnation of this producer logged; keyed jobs
+  // it tried without hearing back are sent again first, under the same key.
   int next = 0;
+  std::vector<std::string> unanswered_keyed;
   {
     std::ifstream in(log);
     std::string kind, rest;
+    std::set<std::string> answered;
+    std::vector<std::string> keyed;
     while (in >> kind) {
       std::getline(in, rest);
-      if (kind == "try") ++next;
+      if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
+      if (kind == "try" || kind == "tryk") ++next;
+      if (kind == "tryk") keyed.push_back(rest);
+      if (kind == "ok") answered.insert(rest.substr(rest.find(' ') + 1));
+    }
+    for (const std::string& p : keyed) {
+      if (!answered.count(p)) unanswered_keyed.push_back(p);
     }
   }
   std::unique_ptr<Producer> producer;
   std::vector<std::string> busy;
-  while (next < count || !busy.empty()) {
+  auto enqueue_keyed = [&](const std::string& p) -> Status {
+    EnqueueOptions eo;
+    eo.idempotency_key = p.substr(0, p.find('-', p.find('-') + 1));  // "k<producer>-<n>"
+    eo.priority = static_cast<int>(rng() % 10);
+    EnqueueResult r;
+    const Status s = producer->Enqueue(p, eo, &r);
+    if (s.ok()) AppendLine(fd, "ok " + std::to_string(r.job_id) + " " + p);
+    // A retry the daemon had already accepted: the key held across the kill.
+    if (s.ok() && r.duplicate) AppendLine(fd, "dup " + std::to_string(r.job_id) + " " + p);
+    if (s.IsInvalidArgument()) {
+      std::fprintf(stderr, "producer %d: %s\n", id, s.ToString().c_str());
+      std::exit(3);  // a bug of this battery: retrying would spin forever
+    }
+    return s;
+  };
+  while (next < count || !busy.empty() || !unanswered_keyed.empty()) {
     if (!producer) {
       ProducerOptions po;
       po.queue = queue;
@@ -86,19 +118,38 @@ int ProducerMain(const std::string& queue, const std::string& log, int id, int c
         continue;
       }
     }
+    if (!unanswered_keyed.empty()) {
+      const Status s = enqueue_keyed(unanswered_keyed.back());
+      if (s.ok()) {
+        unanswered_keyed.pop_back();
+      } else if (!s.IsBusy()) {
+        producer.reset();
+      }
+      continue;
+    }
     const int batch = 1 + static_cast<int>(rng() % 16);
+    const bool keyed = busy.empty() && rng() % 4 == 0;
     std::vector<std::string> payloads = std::move(busy);
     busy.clear();
     for (int k = static_cast<int>(payloads.size()); k < batch && next < count; ++k, ++next) {
-      std::string p = "p" + std::to_string(id) + "-" + std::to_string(next) + "-";
+      std::string p = (keyed ? "k" : "p") + std::to_string(id) + "-" + std::to_string(next) + "-";
       const int len = static_cast<int>(rng() % 200);
       for (int i = 0; i < len; ++i) p.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[rng() % 36]);
-      AppendLine(fd, "try " + p);
+      AppendLine(fd, (keyed ? "tryk " : "try ") + p);
       payloads.push_back(std::move(p));
+    }
+    if (keyed) {
+      // One at a time (a key names one job); one not answered is sent again, keyed, next.
+      for (const std::string& p : payloads) unanswered_keyed.push_back(p);
+      std::reverse(unanswered_keyed.begin(), unanswered_keyed.end());
+      continue;
     }
     std::vector<std::string_view> views(payloads.begin(), payloads.end());
     std::vector<EnqueueResult> results(views.size());
-    const Status s = producer->EnqueueBatch(views, results);
+    EnqueueOptions eo;
+    eo.priority = static_cast<int>(rng() % 10);
+    if (rng() % 3 == 0) eo.type = "t1";
+    const Status s = producer->EnqueueBatch(views, results, eo);
     for (size_t i = 0; i < views.size(); ++i) {
       if (s.ok() && results[i].status.ok()) {
         AppendLine(fd, "ok " + std::to_string(results[i].job_id) + " " + payloads[i]);
@@ -115,7 +166,7 @@ int ProducerMain(const std::string& queue, const std::string& log, int id, int c
 }
 
 // --- worker role: run jobs forever, logging each one before completing it ---
-int WorkerMain(const std::string& queue, const std::string& log) {
+int WorkerMain(const std::string& queue, const std::string& log, bool typed) {
   const int fd = OpenLog(log);
   std::mt19937_64 rng(std::random_device{}());
   for (;;) {
@@ -123,6 +174,7 @@ int WorkerMain(const std::string& queue, const std::string& log) {
     WorkerOptions wo;
     wo.queue = queue;
     wo.attach_timeout_ms = 200;
+    if (typed) wo.types = {"t1", ""};  // offered t1 jobs; takes untyped ones from the rings
     if (!Worker::Open(wo, &worker).ok()) {
       std::this_thread::sleep_for(20ms);
       continue;
@@ -208,25 +260,30 @@ class Battery {
       if (t.lost == 0) break;
       std::this_thread::sleep_for(200ms);
     }
-    uint64_t redelivered = 0, expired = 0;
+    uint64_t redelivered = 0, expired = 0, dedup_hits = 0;
     {
       std::unique_ptr<segment::Segment> seg;
       if (segment::Segment::Attach(queue_, true, &seg).ok()) {
         redelivered = seg->Read(segment::Counter::kRedelivered);
         expired = seg->Read(segment::Counter::kLeasesExpired);
+        dedup_hits = seg->Read(segment::Counter::kDedupHits);  // since the last daemon start
       }
     }
     std::printf(
         "rounds=%d kills=%d (daemon=%d producer=%d worker=%d) accepted=%zu completed=%zu "
-        "lost=%zu phantom=%zu corrupt=%zu duplicates=%zu redelivered=%llu leases_expired=%llu "
-        "durability=%s seed=%llu\n",
+        "lost=%zu phantom=%zu corrupt=%zu key_violations=%zu duplicates=%zu keyed=%zu "
+        "keyed_retries_answered_duplicate=%zu dedup_hits=%llu redelivered=%llu "
+        "leases_expired=%llu durability=%s seed=%llu\n",
         o_.rounds, kills_daemon + kills_producer + kills_worker, kills_daemon, kills_producer,
-        kills_worker, t.accepted, t.completed, t.lost, t.phantom, t.corrupt, t.duplicates,
+        kills_worker, t.accepted, t.completed, t.lost, t.phantom, t.corrupt, t.key_violations,
+        t.duplicates, t.keyed, t.keyed_retried_duplicates,
+        static_cast<unsigned long long>(dedup_hits),
         static_cast<unsigned long long>(redelivered), static_cast<unsigned long long>(expired),
         o_.durability.c_str(), static_cast<unsigned long long>(o_.seed));
     for (const std::string& line : t.examples) std::fprintf(stderr, "  %s\n", line.c_str());
     std::fflush(stdout);
-    const bool ok = t.lost == 0 && t.phantom == 0 && t.corrupt == 0 && t.accepted > 0;
+    const bool ok = t.lost == 0 && t.phantom == 0 && t.corrupt == 0 && t.key_violations == 0 &&
+                    t.accepted > 0 && t.keyed > 0;
     if (!ok) std::fprintf(stderr, "crash_battery: FAILED (files kept in %s)\n", dir_.c_str());
     if (!ok) o_.keep = true;
     return ok ? 0 : 1;
@@ -235,6 +292,7 @@ class Battery {
  private:
   struct Tally {
     size_t accepted = 0, completed = 0, lost = 0, phantom = 0, corrupt = 0, duplicates = 0;
+    size_t key_violations = 0, keyed = 0, keyed_retried_duplicates = 0;
     std::vector<std::string> examples;
   };
 
@@ -270,7 +328,8 @@ class Battery {
                  dir_ + "/producer.err");
   }
   pid_t StartWorker(int i) {
-    return Spawn({SelfPath(), "worker", queue_, dir_ + "/worker" + std::to_string(i)},
+    return Spawn({SelfPath(), "worker", queue_, dir_ + "/worker" + std::to_string(i),
+                  i % 3 == 2 ? "typed" : "any"},
                  dir_ + "/worker.err");
   }
 
@@ -278,11 +337,12 @@ class Battery {
     Tally t;
     std::set<std::string> tried;
     std::map<uint64_t, std::string> accepted;
+    std::map<std::string, std::set<uint64_t>> keyed_ids;
     for (int i = 0; i < o_.producers; ++i) {
       std::ifstream in(dir_ + "/producer" + std::to_string(i));
       std::string kind;
       while (in >> kind) {
-        if (kind == "try") {
+        if (kind == "try" || kind == "tryk") {
           std::string p;
           in >> p;
           tried.insert(p);
@@ -291,9 +351,23 @@ class Battery {
           std::string p;
           in >> id >> p;
           accepted[id] = p;
+          if (p[0] == 'k') keyed_ids[p].insert(id);
+        } else if (kind == "dup") {
+          uint64_t id;
+          std::string p;
+          in >> id >> p;
+          ++t.keyed_retried_duplicates;
         }
       }
     }
+    // A keyed payload answered with two ids, or run under two ids, broke its key.
+    for (const auto& [p, ids] : keyed_ids) {
+      if (ids.size() > 1) {
+        ++t.key_violations;
+        if (t.examples.size() < 5) t.examples.push_back("key answered twice: " + p);
+      }
+    }
+    std::map<std::string, std::set<uint64_t>> keyed_runs;
     std::map<uint64_t, int> runs;
     for (int i = 0; i < o_.workers; ++i) {
       std::ifstream in(dir_ + "/worker" + std::to_string(i));
@@ -304,6 +378,7 @@ class Battery {
         std::getline(in, p);
         if (!p.empty() && p[0] == ' ') p.erase(0, 1);
         ++runs[id];
+        if (!p.empty() && p[0] == 'k') keyed_runs[p].insert(id);
         if (!tried.count(p)) {
           ++t.phantom;
           if (t.examples.size() < 5) t.examples.push_back("phantom: job " + std::to_string(id));
@@ -313,6 +388,13 @@ class Battery {
         }
       }
     }
+    for (const auto& [p, ids] : keyed_runs) {
+      if (ids.size() > 1) {
+        ++t.key_violations;
+        if (t.examples.size() < 5) t.examples.push_back("key ran as two jobs: " + p);
+      }
+    }
+    t.keyed = keyed_ids.size();
     t.accepted = accepted.size();
     for (const auto& [id, p] : accepted) {
       auto it = runs.find(id);
@@ -344,8 +426,8 @@ int main(int argc, char** argv) {
     return ProducerMain(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]),
                         std::strtoull(argv[6], nullptr, 10));
   }
-  if (argc >= 2 && std::strcmp(argv[1], "worker") == 0 && argc == 4) {
-    return WorkerMain(argv[2], argv[3]);
+  if (argc >= 2 && std::strcmp(argv[1], "worker") == 0 && argc == 5) {
+    return WorkerMain(argv[2], argv[3], std::strcmp(argv[4], "typed") == 0);
   }
   Options o;
   o.seed = std::random_device{}();

@@ -3,7 +3,9 @@
 //  - fails writes with ENOSPC while $TASKRING_FAULT_DIR/write_enospc exists,
 //  - fails fdatasync/fsync with EIO while $TASKRING_FAULT_DIR/fsync_eio exists,
 //  - after every successful fdatasync/fsync appends "<path> <size>\n" to $TASKRING_SYNC_LOG, so
-//    a test can cut each file back to what was really made durable (a simulated power loss).
+//    a test can cut each file back to what was really made durable (a simulated power loss),
+//  - then, while $TASKRING_FAULT_DIR/sync_hang exists, never returns: the record is durable but
+//    nobody is told (a test kills the daemon there: a crash between log and answer).
 // Test-only code; never linked into the product.
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -70,6 +72,7 @@ int SyncCommon(SyncFn real, int fd) {
   }
   const int rc = real(fd);
   if (rc == 0 && wal) LogSync(fd, path);
+  while (rc == 0 && wal && FaultActive("sync_hang")) usleep(10000);
   return rc;
 }
 

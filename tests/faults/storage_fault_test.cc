@@ -13,6 +13,7 @@
 
 #include "segment/segment.h"
 #include "taskring/producer.h"
+#include "taskring/queue_control.h"
 #include "taskring/worker.h"
 #include "test_util.h"
 
@@ -204,6 +205,113 @@ TEST_F(StorageFaultTest, PowerLossKeepsEveryAcceptedJobInFsyncMode) {
   EXPECT_EQ(lost, 0u) << "cut " << cut << " unsynced bytes; " << accepted.size()
                       << " jobs were accepted and not completed";
   // Completed jobs may come back (their COMPLETE was not synced): that is at-least-once.
+}
+
+TEST_F(StorageFaultTest, PowerLossKeepsJobOptionsKeysAndCancellations) {
+  const std::vector<std::string> args = {"--wal-segment-mb", "1", "--capacity", "4096",
+                                         "--wal-prewrite-kb", "0"};
+  std::map<std::string, uint64_t> ids;  // key -> accepted id
+  {
+    test::Daemon d(queue_, wal_, args);
+    d.SetEnv(ShimEnv());
+    ASSERT_TRUE(d.Start());
+    auto p = test::OpenProducer(queue_);
+    ASSERT_NE(p, nullptr);
+    for (int i = 0; i < 100; ++i) ASSERT_OK(p->Enqueue("cancel-me", nullptr));
+    ProducerOptions po;
+    po.queue = queue_;
+    std::unique_ptr<QueueControl> ctl;
+    ASSERT_OK(QueueControl::Open(po, &ctl));
+    uint64_t cancelled = 0;
+    ASSERT_OK(ctl->Purge(&cancelled));  // CANCEL records, synced before the answer
+    ASSERT_EQ(cancelled, 100u);
+    for (int i = 0; i < 300; ++i) {
+      EnqueueOptions o;
+      o.idempotency_key = "key-" + std::to_string(i);
+      o.priority = i % 10;
+      o.type = i % 2 == 0 ? "even" : "";
+      o.headers = {{"n", std::to_string(i)}};
+      o.timeout_ms = 1000 + i;
+      EnqueueResult r;
+      ASSERT_OK(p->Enqueue("keep-" + std::to_string(i), o, &r));
+      ids[o.idempotency_key] = r.job_id;
+    }
+    d.Kill();
+  }
+  std::map<std::string, uintmax_t> synced;
+  {
+    std::ifstream log(tmp_.path() + "/synced");
+    std::string path;
+    uintmax_t size = 0;
+    while (log >> path >> size) synced[path] = size;
+  }
+  for (const auto& e : std::filesystem::directory_iterator(wal_)) {
+    if (e.path().extension() != ".log") continue;
+    const auto it = synced.find(e.path().string());
+    std::filesystem::resize_file(e.path(),
+                                 std::min(it == synced.end() ? 0 : it->second, e.file_size()));
+  }
+  test::Daemon d(queue_, wal_, {"--capacity", "4096"});
+  ASSERT_TRUE(d.Start());
+  // Every key still answers its job; nothing new is created.
+  auto p = test::OpenProducer(queue_);
+  ASSERT_NE(p, nullptr);
+  for (const auto& [key, id] : ids) {
+    EnqueueOptions o;
+    o.idempotency_key = key;
+    EnqueueResult r;
+    ASSERT_OK(p->Enqueue("again", o, &r));
+    EXPECT_TRUE(r.duplicate) << key;
+    EXPECT_EQ(r.job_id, id) << key;
+  }
+  // The jobs come back with what they carried, highest priority first; the cancelled ones not.
+  auto w = test::OpenWorker(queue_);
+  ASSERT_NE(w, nullptr);
+  int last_priority = kMaxPriority, got = 0;
+  Job job;
+  while (w->Take(&job, 500).ok()) {
+    ++got;
+    const std::string payload(job.payload());
+    ASSERT_EQ(payload.rfind("keep-", 0), 0u) << payload;
+    const int i = std::stoi(payload.substr(5));
+    EXPECT_EQ(job.priority(), i % 10);
+    EXPECT_LE(job.priority(), last_priority) << "taken out of priority order";
+    last_priority = job.priority();
+    EXPECT_EQ(job.type(), i % 2 == 0 ? "even" : "");
+    EXPECT_EQ(job.header("n"), std::to_string(i));
+    EXPECT_EQ(job.timeout_ms(), 1000u + i);
+    ASSERT_OK(w->Complete(job));
+  }
+  EXPECT_EQ(got, 300);
+}
+
+TEST_F(StorageFaultTest, ACrashBetweenLogAndAnswerKeepsTheKey) {
+  test::Daemon d(queue_, wal_);
+  d.SetEnv(ShimEnv());
+  ASSERT_TRUE(d.Start());
+  ProducerOptions po;
+  po.queue = queue_;
+  po.commit_timeout_ms = 1000;
+  std::unique_ptr<Producer> p;
+  ASSERT_OK(Producer::Open(po, &p));
+  Fault("sync_hang", true);  // the record reaches the disk, the answer never leaves
+  EnqueueOptions o;
+  o.idempotency_key = "charge-42";
+  EnqueueResult first;
+  const Status s = p->Enqueue("charge", o, &first);
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();  // outcome unknown: the producer will retry
+  d.Kill();
+  Fault("sync_hang", false);
+  p.reset();
+  test::Daemon again(queue_, wal_);
+  ASSERT_TRUE(again.Start());
+  p = test::OpenProducer(queue_);
+  ASSERT_NE(p, nullptr);
+  EnqueueResult retry;
+  ASSERT_OK(p->Enqueue("charge", o, &retry));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.job_id, first.job_id);
+  EXPECT_EQ(Drain().size(), 1u) << "one job for one key";
 }
 
 }  // namespace
