@@ -12,7 +12,9 @@ int StatCommand(int argc, char** argv);  // also "stats"
 int WalCommand(int argc, char** argv);
 int DeadCommand(int argc, char** argv);
 int BenchCommand(int argc, char** argv);  // execs taskring-bench (bench/loadgen)
-int QueueCommand(int argc, char** argv);  // "queue list"
+int QueueCommand(int argc, char** argv);  // "queue list | pause | resume | purge"
+// "queue pause | resume | purge" (sub), from QueueCommand.
+int QueueControlCommand(const std::string& sub, int argc, char** argv);
 
 // One-line error on stderr: "taskring <cmd>: <msg>".
 int Error(const std::string& cmd, const std::string& msg, int code);

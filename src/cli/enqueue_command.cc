@@ -1,6 +1,6 @@
 // taskring enqueue: stdin records -> jobs, submitted in batches so a large file goes in fast.
-// The input side (framing, JSON lines) is in enqueue_input.h; this file submits, retries Busy,
-// waits for and reopens the daemon, and prints one answer line per record.
+// The input side (framing, JSON lines, --keyed) is in enqueue_input.h; this file submits,
+// retries Busy, waits for and reopens the daemon, and prints one answer line per record.
 #include <poll.h>
 #include <unistd.h>
 
@@ -20,6 +20,8 @@
 #include "taskring/retry.h"
 #include "util/clock.h"
 #include "util/flags.h"
+#include "util/job_meta.h"
+#include "util/rfc3339.h"
 
 namespace taskring::cli {
 namespace {
@@ -34,11 +36,33 @@ constexpr const char* kDescription =
     "  -0, --null     records end with a NUL byte, as with xargs -0; bytes are taken as is\n"
     "  --json-lines   one JSON object per line: {\"payload\": \"<string>\"}; a malformed line,\n"
     "                 a missing or non-string payload, or any other field answers 'error'\n"
+    "  --keyed        with any of the above: each record carries an idempotency key. A line or\n"
+    "                 NUL record is KEY<TAB>PAYLOAD (the key ends at the first tab); a JSON line\n"
+    "                 is {\"key\": \"<string>\", \"payload\": \"<string>\"}. A record without a\n"
+    "                 tab or with an empty key answers 'error'. A key the queue saw within its\n"
+    "                 dedup window (taskringd --dedup-window) creates no job: the record answers\n"
+    "                 the first job's id with 'duplicate'. Keyed records go in one at a time,\n"
+    "                 so --keyed is slower than plain input.\n"
     "A final record without a separator counts; a final separator does not add an empty one.\n"
     "An empty record (empty line, two NULs in a row, \"payload\": \"\") is not enqueued.\n"
     "\n"
+    "job options (the same for every record; a bad value is a usage error, exit 2, before any\n"
+    "input is read):\n"
+    "  --priority N           0 (last) to 9 (first); default 5\n"
+    "  --type T               a job type such as email.send ([A-Za-z0-9._:-], up to 64 bytes);\n"
+    "                         only workers taking T (taskring worker --type) or all types run it\n"
+    "  --delay-ms N           run no earlier than N ms from now\n"
+    "  --run-at TIME          run no earlier than TIME, RFC 3339: 2026-11-30T08:00:00Z,\n"
+    "                         2026-11-30T09:00:00.5+01:00 (not together with --delay-ms)\n"
+    "  --max-attempts N       attempts before the job is dead-lettered (0: the queue's default)\n"
+    "  --timeout-ms N         execution limit of one attempt (0: the queue's default)\n"
+    "  --header K=V           a header carried to the worker (repeatable, up to 16; names\n"
+    "                         [A-Za-z0-9._-], values without control characters)\n"
+    "\n"
     "output: one line per input record, in input order:\n"
     "  accepted <id>           the job is in the daemon's log: it will run\n"
+    "  accepted <id> duplicate (--keyed) the key was seen before: <id> is the first job's,\n"
+    "                          nothing new was created\n"
     "  busy                    the queue was full (still full after --retry-busy SECONDS)\n"
     "  skipped empty           an empty record: nothing enqueued\n"
     "  error <reason>          not enqueued: a bad record (too large, bad JSON ...), or no\n"
@@ -61,10 +85,12 @@ enum class Answer { kPending, kAccepted, kBusy, kSkipped, kError, kUnknown };
 
 struct Entry {
   std::string payload;
+  std::string key;  // --keyed
   Answer answer = Answer::kPending;
   uint64_t job_id = 0;
-  std::string reason;  // kError, kUnknown
-  bool busy = false;   // answered Busy in the last round (--retry-busy may submit it again)
+  bool duplicate = false;  // kAccepted: the key named an earlier job
+  std::string reason;      // kError, kUnknown
+  bool busy = false;       // answered Busy in the last round (--retry-busy may submit it again)
 };
 
 struct Config {
@@ -73,6 +99,7 @@ struct Config {
   uint64_t batch = 256;
   uint64_t retry_busy_s = 0;
   uint64_t wait_s = 0;
+  bool keyed = false;
   EnqueueOptions eopts;
 };
 
@@ -108,11 +135,10 @@ class Submitter {
         for (size_t i : unanswered) Set(batch[i], Answer::kError, 0, give_up_reason_);
         return;
       }
-      views_.clear();
-      for (size_t i : unanswered) views_.emplace_back(batch[i].payload);
       // A result the call did not reach keeps this: never submitted.
       results_.assign(unanswered.size(), EnqueueResult{Status::Closed("not submitted"), 0});
-      const Status bs = producer_->EnqueueBatch(views_, results_, cfg_.eopts);
+      const Status bs =
+          cfg_.keyed ? SubmitKeyed(batch, unanswered) : SubmitBatch(batch, unanswered);
       // Only a daemon that went away is an outage to wait out; one that answers with an error
       // (refusing: its disk failed) answers these records, and the stream goes on.
       const bool outage = !bs.ok() && (bs.IsClosed() || bs.IsNotFound() || bs.IsNotReady());
@@ -124,6 +150,7 @@ class Submitter {
         e.busy = false;
         if (r.status.ok() && r.job_id != 0) {
           Set(e, Answer::kAccepted, r.job_id, {});
+          e.duplicate = r.duplicate;
         } else if (r.status.IsBusy()) {
           e.busy = busy_left = true;
           next.push_back(unanswered[k]);  // answered below unless --retry-busy has time left
@@ -177,6 +204,29 @@ class Submitter {
   }
 
  private:
+  // The fast path: every record in one EnqueueBatch, one WAL commit wait.
+  Status SubmitBatch(const std::vector<Entry>& batch, const std::vector<size_t>& unanswered) {
+    views_.clear();
+    for (size_t i : unanswered) views_.emplace_back(batch[i].payload);
+    return producer_->EnqueueBatch(views_, results_, cfg_.eopts);
+  }
+
+  // --keyed: a key names one job, so each record is its own Enqueue (the library refuses keys
+  // in a batch). Stops at a daemon that went away, as EnqueueBatch does: the records after it
+  // keep "not submitted" and Resolve submits them again once it has reopened the producer.
+  Status SubmitKeyed(const std::vector<Entry>& batch, const std::vector<size_t>& unanswered) {
+    EnqueueOptions opts = cfg_.eopts;
+    for (size_t k = 0; k < unanswered.size(); ++k) {
+      const Entry& e = batch[unanswered[k]];
+      opts.idempotency_key = e.key;
+      const Status s = producer_->Enqueue(e.payload, opts, &results_[k]);
+      if (results_[k].job_id == 0 && (s.IsClosed() || s.IsNotFound() || s.IsNotReady())) {
+        return s;
+      }
+    }
+    return Status::OK();
+  }
+
   // Opens a producer, waiting for a daemon until the current outage's deadline (--wait from
   // when the outage began).
   Status Reopen() {
@@ -229,6 +279,36 @@ class Submitter {
   std::vector<EnqueueResult> results_;
 };
 
+// The job options given as text (--run-at, --header) into `opts`, and every option checked
+// the way the library will check it: a mistake is a usage error before any input is read, not
+// one 'error' line per record.
+Status JobOptions(const util::FlagSet& flags, const std::string& run_at,
+                  const std::vector<std::string>& headers, EnqueueOptions* opts) {
+  if (flags.Seen("run-at")) {
+    if (flags.Seen("delay-ms"))
+      return Status::InvalidArgument("--delay-ms and --run-at exclude each other");
+    Status s = util::ParseRfc3339(run_at, &opts->run_at_unix_ns);
+    if (!s.ok()) return Status::InvalidArgument("--run-at: " + std::string(s.message()));
+  }
+  Status s = util::ValidateJobType(opts->type);
+  if (!s.ok()) return Status::InvalidArgument("--type: " + std::string(s.message()));
+  for (const std::string& h : headers) {
+    const size_t eq = h.find('=');
+    if (eq == std::string::npos) {
+      return Status::InvalidArgument("--header needs NAME=VALUE, not '" + h + "'");
+    }
+    opts->headers.emplace_back(h.substr(0, eq), h.substr(eq + 1));
+    s = util::ValidateJobHeader(opts->headers.back().first, opts->headers.back().second);
+    if (!s.ok()) return Status::InvalidArgument("--header " + h + ": " + std::string(s.message()));
+  }
+  // Count and total size (the key each --keyed record adds is checked per record).
+  util::JobMeta meta{opts->type, {}, opts->headers};
+  std::string encoded;
+  s = util::EncodeJobMeta(meta, &encoded);
+  if (!s.ok()) return Status::InvalidArgument("--type/--header: " + std::string(s.message()));
+  return Status::OK();
+}
+
 }  // namespace
 
 int EnqueueCommand(int argc, char** argv) {
@@ -236,7 +316,9 @@ int EnqueueCommand(int argc, char** argv) {
   bool null_sep = false, json_lines = false;
   util::FlagSet flags(
       "taskring enqueue --queue NAME [-0 | --null | --json-lines] [--retry-busy SECONDS]\n"
-      "                        [--wait SECONDS] [--batch N] [--max-attempts N] < input",
+      "                        [--wait SECONDS] [--batch N] [--max-attempts N] [--priority N]\n"
+      "                        [--type T] [--delay-ms N | --run-at RFC3339] [--timeout-ms N]\n"
+      "                        [--header K=V]... [--keyed] < input",
       kDescription);
   flags.String("queue", &cfg.queue, "queue name");
   flags.Bool("null", &null_sep, "(also -0) records end with NUL, not newline");
@@ -245,8 +327,18 @@ int EnqueueCommand(int argc, char** argv) {
              "retry a busy record up to N seconds, backoff with jitter (0)");
   flags.Uint("wait", &cfg.wait_s, 0, 86400, "wait up to N seconds for an absent daemon (0)");
   flags.Uint("batch", &cfg.batch, 1, 65536, "records per batch, one WAL commit wait each (256)");
-  uint64_t max_attempts = 0;
+  uint64_t max_attempts = 0, priority = kDefaultPriority, timeout_ms = 0;
+  std::string run_at;
+  std::vector<std::string> headers;
   flags.Uint("max-attempts", &max_attempts, 0, 255, "attempts per job (0 = queue default)");
+  flags.Uint("priority", &priority, kMinPriority, kMaxPriority, "0 (last) to 9 (first) (5)");
+  flags.String("type", &cfg.eopts.type, "job type, e.g. email.send (none)");
+  flags.Uint("delay-ms", &cfg.eopts.delay_ms, 0, UINT32_MAX, "run no earlier than N ms from now");
+  flags.String("run-at", &run_at, "run no earlier than this RFC 3339 time");
+  flags.Uint("timeout-ms", &timeout_ms, 0, UINT32_MAX,
+             "execution limit of one attempt (0 = queue default)");
+  flags.StringList("header", &headers, "K=V header for the worker (repeatable)");
+  flags.Bool("keyed", &cfg.keyed, "records carry an idempotency key (KEY<TAB>PAYLOAD)");
   // The flag parser knows only long flags: -0 is spelled --null for it.
   std::vector<std::string> args(argv, argv + argc);
   std::vector<char*> argv2;
@@ -268,6 +360,10 @@ int EnqueueCommand(int argc, char** argv) {
                : json_lines ? InputFormat::kJsonLines
                             : InputFormat::kLines;
   cfg.eopts.max_attempts = static_cast<uint32_t>(max_attempts);
+  cfg.eopts.priority = static_cast<int>(priority);
+  cfg.eopts.timeout_ms = static_cast<uint32_t>(timeout_ms);
+  s = JobOptions(flags, run_at, headers, &cfg.eopts);
+  if (!s.ok()) return Error("enqueue", enqueue_internal::OneLine(s.message()) + " (see --help)", 2);
 
   Submitter submitter(cfg);
   s = submitter.Open();
@@ -279,7 +375,7 @@ int EnqueueCommand(int argc, char** argv) {
         pollfd p{STDIN_FILENO, POLLIN, 0};
         return ::poll(&p, 1, 0) > 0;
       },
-      MaxRecordBytes(cfg.format, submitter.max_payload()));
+      MaxRecordBytes(cfg.format, submitter.max_payload(), cfg.keyed));
 
   bool any_busy = false, any_error = false;
   std::vector<Entry> batch;
@@ -289,7 +385,9 @@ int EnqueueCommand(int argc, char** argv) {
     out.clear();
     for (const Entry& e : batch) {
       switch (e.answer) {
-        case Answer::kAccepted: out += "accepted " + std::to_string(e.job_id) + "\n"; break;
+        case Answer::kAccepted:
+          out += "accepted " + std::to_string(e.job_id) + (e.duplicate ? " duplicate\n" : "\n");
+          break;
         case Answer::kSkipped: out += "skipped empty\n"; break;
         case Answer::kBusy:
           any_busy = true;
@@ -314,10 +412,13 @@ int EnqueueCommand(int argc, char** argv) {
   RawRecord raw;
   RecordReader::Result r;
   while ((r = reader.Next(&raw)) == RecordReader::Result::kRecord) {
-    ParsedRecord rec = ParseRecord(cfg.format, std::move(raw), submitter.max_payload());
+    ParsedRecord rec = ParseRecord(cfg.format, std::move(raw), submitter.max_payload(), cfg.keyed);
     Entry& e = batch.emplace_back();
     switch (rec.kind) {
-      case ParsedRecord::Kind::kPayload: e.payload = std::move(rec.payload); break;
+      case ParsedRecord::Kind::kPayload:
+        e.payload = std::move(rec.payload);
+        e.key = std::move(rec.key);
+        break;
       case ParsedRecord::Kind::kSkipEmpty: e.answer = Answer::kSkipped; break;
       case ParsedRecord::Kind::kError:
         e.answer = Answer::kError;

@@ -1,5 +1,6 @@
 // taskring enqueue's input side: splits a byte stream into records (lines, NUL-terminated
-// records or JSON lines) and turns each record into a payload, a skip or a per-record error.
+// records or JSON lines) and turns each record into a payload (with its idempotency key under
+// --keyed), a skip or a per-record error.
 // No daemon is involved, so tests/cli/enqueue_test.cc checks it directly. Header-only: the test
 // binaries do not link the command-line sources.
 #ifndef TASKRING_CLI_ENQUEUE_INPUT_H_
@@ -15,6 +16,9 @@
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "taskring/options.h"
+#include "util/job_meta.h"
 
 namespace taskring::cli {
 
@@ -149,6 +153,7 @@ struct ParsedRecord {
   Kind kind = Kind::kError;
   std::string payload;  // kPayload
   std::string error;    // kError: one line, no newline
+  std::string key;      // kPayload under --keyed: the idempotency key (never empty)
 };
 
 namespace enqueue_internal {
@@ -168,12 +173,31 @@ inline std::string Quoted(const std::string& s) {
 }
 
 inline ParsedRecord Error(std::string msg) {
-  return {ParsedRecord::Kind::kError, {}, OneLine(msg)};
+  return {ParsedRecord::Kind::kError, {}, OneLine(msg), {}};
 }
 
-inline ParsedRecord ParseJsonLine(const std::string& line) {
+// A --keyed record's key: present and valid, or the reason it is not.
+inline ParsedRecord CheckKey(ParsedRecord rec) {
+  if (rec.kind != ParsedRecord::Kind::kPayload) return rec;
+  if (rec.key.empty()) return Error("empty key: a --keyed record needs one");
+  if (const Status s = util::ValidateIdempotencyKey(rec.key); !s.ok()) {
+    return Error(std::string(s.message()));
+  }
+  return rec;
+}
+
+// KEY<TAB>PAYLOAD: the key ends at the first tab, so a payload may hold tabs of its own.
+inline ParsedRecord ParseKeyed(std::string&& data) {
+  const size_t tab = data.find('\t');
+  if (tab == std::string::npos) return Error("no tab: a --keyed record is KEY<TAB>PAYLOAD");
+  ParsedRecord rec{ParsedRecord::Kind::kPayload, data.substr(tab + 1), {}, data.substr(0, tab)};
+  if (rec.payload.empty()) return {ParsedRecord::Kind::kSkipEmpty, {}, {}, {}};
+  return CheckKey(std::move(rec));
+}
+
+inline ParsedRecord ParseJsonLine(const std::string& line, bool keyed = false) {
   if (line.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return {ParsedRecord::Kind::kSkipEmpty, {}, {}};
+    return {ParsedRecord::Kind::kSkipEmpty, {}, {}, {}};
   }
   nlohmann::json j;
   try {
@@ -192,9 +216,12 @@ inline ParsedRecord ParseJsonLine(const std::string& line) {
                  j.type_name());
   }
   // Unknown fields are refused rather than ignored: a later version adds fields (priority,
-  // type, key ...), and input written for it must not be half-understood by this one.
+  // type ...), and input written for it must not be half-understood by this one.
   for (const auto& [key, value] : j.items()) {
-    if (key != "payload") return Error("unknown field " + Quoted(key) + " (known: \"payload\")");
+    if (key == "payload" || (keyed && key == "key")) continue;
+    if (key == "key") return Error("field \"key\" needs --keyed");
+    return Error("unknown field " + Quoted(key) +
+                 (keyed ? " (known: \"payload\", \"key\")" : " (known: \"payload\")"));
   }
   const auto it = j.find("payload");
   if (it == j.end()) return Error("missing field \"payload\"");
@@ -202,15 +229,24 @@ inline ParsedRecord ParseJsonLine(const std::string& line) {
     return Error(std::string("field \"payload\" must be a string, got ") + it->type_name());
   }
   std::string payload = it->get<std::string>();
-  if (payload.empty()) return {ParsedRecord::Kind::kSkipEmpty, {}, {}};
-  return {ParsedRecord::Kind::kPayload, std::move(payload), {}};
+  if (payload.empty()) return {ParsedRecord::Kind::kSkipEmpty, {}, {}, {}};
+  if (!keyed) return {ParsedRecord::Kind::kPayload, std::move(payload), {}, {}};
+  const auto k = j.find("key");
+  if (k == j.end()) return Error("missing field \"key\" (--keyed)");
+  if (!k->is_string()) {
+    return Error(std::string("field \"key\" must be a string, got ") + k->type_name());
+  }
+  return CheckKey({ParsedRecord::Kind::kPayload, std::move(payload), {}, k->get<std::string>()});
 }
 
 }  // namespace enqueue_internal
 
 // Turns a record into a payload, a skip (empty record) or an error. max_payload is the queue's
-// limit, named in the error for an oversized record.
-inline ParsedRecord ParseRecord(InputFormat format, RawRecord&& rec, uint32_t max_payload) {
+// limit, named in the error for an oversized record. keyed (--keyed): a line or NUL record is
+// KEY<TAB>PAYLOAD, a JSON line has a "key" string field; a record without a key is an error,
+// an empty one (or one with an empty payload) is skipped.
+inline ParsedRecord ParseRecord(InputFormat format, RawRecord&& rec, uint32_t max_payload,
+                                bool keyed = false) {
   if (rec.oversized) {
     if (format == InputFormat::kJsonLines) {
       return enqueue_internal::Error("JSON line of " + std::to_string(rec.size) +
@@ -221,15 +257,18 @@ inline ParsedRecord ParseRecord(InputFormat format, RawRecord&& rec, uint32_t ma
                                    " bytes exceeds the queue's max payload of " +
                                    std::to_string(max_payload));
   }
-  if (format == InputFormat::kJsonLines) return enqueue_internal::ParseJsonLine(rec.data);
-  if (rec.data.empty()) return {ParsedRecord::Kind::kSkipEmpty, {}, {}};
-  return {ParsedRecord::Kind::kPayload, std::move(rec.data), {}};
+  if (format == InputFormat::kJsonLines) return enqueue_internal::ParseJsonLine(rec.data, keyed);
+  if (rec.data.empty()) return {ParsedRecord::Kind::kSkipEmpty, {}, {}, {}};
+  if (keyed) return enqueue_internal::ParseKeyed(std::move(rec.data));
+  return {ParsedRecord::Kind::kPayload, std::move(rec.data), {}, {}};
 }
 
 // The longest record the reader keeps for a queue with this max payload: anything longer is
 // refused anyway (a JSON line may escape every byte as \u00XX: 6 bytes each, plus the braces).
-inline size_t MaxRecordBytes(InputFormat format, uint32_t max_payload) {
-  const size_t payload = max_payload;
+// Under --keyed a line or NUL record also holds the longest key and its tab.
+inline size_t MaxRecordBytes(InputFormat format, uint32_t max_payload, bool keyed = false) {
+  const size_t payload =
+      max_payload + (keyed && format != InputFormat::kJsonLines ? kMaxKeyBytes + 1 : 0);
   // Lines: room for the '\r' of a CRLF line, which is counted before it is stripped.
   if (format == InputFormat::kLines) return payload + 1;
   return format == InputFormat::kJsonLines ? 6 * payload + 4096 : payload;

@@ -30,7 +30,8 @@ struct QueueRow {
   std::string state;  // running, starting, stopping, refusing, stopped, abandoned, dead, error
   std::string error;  // why the segment could not be read (state "error"), or a detail
   bool attached = false;
-  bool alive = false;  // the daemon holds the segment's life mutex
+  bool alive = false;   // the daemon holds the segment's life mutex
+  bool paused = false;  // QueueControl::Pause: the daemon hands out nothing
   std::string wal_dir;
   metrics::QueueSnapshot snap;
 };
@@ -98,6 +99,7 @@ QueueRow ReadQueue(const std::string& name) {
   const char* wal = seg->header()->wal_dir;  // NUL-terminated: checked on attach
   row.wal_dir.assign(wal, strnlen(wal, segment::kMaxWalDir));
   row.state = StateName(seg->header()->daemon_state.load(std::memory_order_acquire), row.alive);
+  row.paused = seg->header()->paused.load(std::memory_order_acquire) != 0;
   return row;
 }
 
@@ -117,7 +119,8 @@ void PrintTable(const std::vector<QueueRow>& rows) {
     const bool a = r.attached;
     const std::string metrics = MetricsAddress(r);
     cells.push_back(
-        {r.name, r.state, a && r.snap.daemon_pid > 0 ? std::to_string(r.snap.daemon_pid) : "-",
+        {r.name, r.paused ? r.state + ",paused" : r.state,
+         a && r.snap.daemon_pid > 0 ? std::to_string(r.snap.daemon_pid) : "-",
          a ? std::to_string(r.snap.queued) + "/" + std::to_string(r.snap.capacity) : "-",
          Num(a, r.snap.outstanding), Num(a, r.snap.workers), Num(a, r.snap.producers),
          metrics.empty() ? "-" : metrics, a && !r.wal_dir.empty() ? r.wal_dir : "-"});
@@ -161,6 +164,7 @@ nlohmann::ordered_json Json(const std::vector<QueueRow>& rows) {
       q["outstanding"] = s.outstanding;
       q["running"] = s.running;
       q["delayed"] = s.delayed;
+      q["paused"] = r.paused;
       q["workers"] = s.workers;
       q["producers"] = s.producers;
       q["dead_letters"] = s.dead_letters;
@@ -198,7 +202,9 @@ int ListCommand(int argc, char** argv) {
       "taskring queue list [--json | --file-sd]",
       "Lists every queue on this host: each segment /dev/shm/taskring.<name>, read-only. Columns:\n"
       "daemon state (running, starting, stopping, refusing, stopped, dead: the daemon process is\n"
-      "gone; error: the segment cannot be read, with the reason), daemon pid, depth/capacity,\n"
+      "gone; error: the segment cannot be read, with the reason; \",paused\" is added while the "
+      "queue\n"
+      "is paused: taskring queue pause), daemon pid, depth/capacity,\n"
       "outstanding jobs, live workers and producers, metrics address (127.0.0.1:PORT, '-' when\n"
       "off) and WAL directory. Exits 0 even when some rows are errors.\n"
       "--file-sd prints Prometheus file_sd target groups, one per queue whose daemon is alive and\n"
@@ -232,8 +238,12 @@ int ListCommand(int argc, char** argv) {
 
 constexpr const char* kQueueUsage =
     "usage: taskring queue list [--json | --file-sd]\n"
+    "       taskring queue (pause | resume | purge) --queue NAME [--yes]\n"
     "\n"
-    "  list    every queue on this host (see taskring queue list --help)\n";
+    "  list    every queue on this host (see taskring queue list --help)\n"
+    "  pause   stop handing out jobs (producers keep enqueueing)\n"
+    "  resume  hand out jobs again\n"
+    "  purge   cancel every queued and delayed job (asks first; --yes in scripts)\n";
 
 }  // namespace
 
@@ -248,6 +258,9 @@ int QueueCommand(int argc, char** argv) {
     return 0;
   }
   if (sub == "list" || sub == "ls") return ListCommand(argc, argv);
+  if (sub == "pause" || sub == "resume" || sub == "purge") {
+    return QueueControlCommand(sub, argc, argv);
+  }
   return Error("queue", "unknown subcommand '" + sub + "' (see taskring queue --help)", 2);
 }
 

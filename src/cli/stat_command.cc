@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "metrics/snapshot.h"
 #include "segment/segment.h"
+#include "segment/segment_header.h"
 #include "util/flags.h"
 
 namespace taskring::cli {
@@ -53,9 +54,11 @@ std::vector<Row> Rows(const QueueSnapshot& s) {
   return rows;
 }
 
-std::string Json(const QueueSnapshot& s) {
+// paused: the segment header's flag (taskring queue pause), read beside the snapshot.
+std::string Json(const QueueSnapshot& s, bool paused) {
   std::string out = "{\"queue\":\"" + s.queue + "\",\"daemon\":\"" + s.daemon_state +
-                    "\",\"durability\":\"" + s.durability + "\",\"up\":" + (s.up ? "1" : "0") +
+                    "\",\"paused\":" + (paused ? "1" : "0") + ",\"durability\":\"" + s.durability +
+                    "\",\"up\":" + (s.up ? "1" : "0") +
                     ",\"metrics_port\":" + std::to_string(s.metrics_port);
   std::string counters;
   for (const Row& r : Rows(s)) {
@@ -77,9 +80,10 @@ std::string Json(const QueueSnapshot& s) {
 }
 
 // `prev` (may be null) is the previous frame of --watch, `secs` the time between them.
-void PrintTable(const QueueSnapshot& s, const QueueSnapshot* prev, double secs) {
-  std::printf("queue          %s\ndaemon         %s\ndurability     %s\n", s.queue.c_str(),
-              s.daemon_state, s.durability);
+void PrintTable(const QueueSnapshot& s, bool paused, const QueueSnapshot* prev, double secs) {
+  std::printf("queue          %s\ndaemon         %s\npaused         %s\ndurability     %s\n",
+              s.queue.c_str(), s.daemon_state, paused ? "yes (taskring queue resume)" : "no",
+              s.durability);
   if (s.metrics_port != 0) {
     std::printf("metrics        port %u (/metrics)\n", s.metrics_port);
   } else {
@@ -147,12 +151,13 @@ int StatCommand(int argc, char** argv) {
   for (uint64_t frame = 0; !watch || count == 0 || frame < count; ++frame) {
     if (frame != 0) std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
     metrics::TakeSnapshot(*seg, &now);
+    const bool paused = seg->header()->paused.load(std::memory_order_acquire) != 0;
     if (json) {
-      std::fputs(Json(now).c_str(), stdout);
+      std::fputs(Json(now, paused).c_str(), stdout);
     } else {
       if (watch && tty) std::fputs("\033[H\033[2J", stdout);  // redraw in place
       if (watch && !tty && frame != 0) std::fputs("\n", stdout);
-      PrintTable(now, frame != 0 ? &prev : nullptr,
+      PrintTable(now, paused, frame != 0 ? &prev : nullptr,
                  static_cast<double>(now.unix_ns - prev.unix_ns) / 1e9);
     }
     std::fflush(stdout);

@@ -24,6 +24,7 @@
 #include "cli/text.h"
 #include "taskring/worker.h"
 #include "util/flags.h"
+#include "util/job_meta.h"
 
 namespace taskring::cli {
 namespace {
@@ -73,6 +74,7 @@ std::string Quote(const std::string& s) { return "\"" + Printable(s, s.size()) +
 
 struct Config {
   std::string queue, exec;
+  std::vector<std::string> types;  // --type: only these job types are taken
   bool print = false, quiet = false;
   uint64_t max_jobs = 0, idle_exit_s = 0, threads = 1, timeout_s = 0, grace_s = 10, wait_s = 0;
 };
@@ -83,7 +85,8 @@ struct Running {
   Job job;
   std::unique_ptr<SupervisedCommand> cmd;
   uint64_t start_ms = 0;
-  uint64_t deadline_ms = 0;  // --timeout; 0 = none
+  uint64_t deadline_ms = 0;  // --timeout or the job's own timeout, whichever is sooner; 0 = none
+  uint64_t timeout_ms = 0;   // the limit behind deadline_ms
   uint64_t term_at_ms = 0;   // SIGTERM due (the worker is stopping: grace is over); 0 = none
   uint64_t kill_at_ms = 0;   // SIGKILL due (after a SIGTERM); 0 = none
   bool timed_out = false;
@@ -91,6 +94,36 @@ struct Running {
   bool revoked = false;  // SIGTERMed because its lease was revoked
   bool killed = false;
 };
+
+// A header name as an environment variable: TASKRING_HEADER_ and the name upper-cased, every
+// character other than A-Z and 0-9 turned into '_' ("trace-id" -> TASKRING_HEADER_TRACE_ID).
+std::string HeaderVariable(std::string_view name) {
+  std::string var = "TASKRING_HEADER_";
+  for (char c : name) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    var += (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c : '_';
+  }
+  return var;
+}
+
+// What an --exec command learns about its job besides the payload on stdin.
+std::vector<std::string> JobEnvironment(const Job& job) {
+  std::vector<std::string> env = {"TASKRING_JOB_ID=" + std::to_string(job.id()),
+                                  "TASKRING_ATTEMPT=" + std::to_string(job.attempt()),
+                                  "TASKRING_TYPE=" + job.type(),
+                                  "TASKRING_PRIORITY=" + std::to_string(job.priority()),
+                                  "TASKRING_TIMEOUT_MS=" + std::to_string(job.timeout_ms())};
+  // Names that map to the same variable (a repeated name, "a.b" and "a-b"): the first wins, as
+  // with Job::header().
+  std::vector<std::string> seen;
+  for (const auto& [name, value] : job.headers()) {
+    std::string var = HeaderVariable(name);
+    if (std::find(seen.begin(), seen.end(), var) != seen.end()) continue;
+    seen.push_back(var);
+    env.push_back(var + "=" + value);
+  }
+  return env;
+}
 
 class WorkerLoop {
  public:
@@ -122,6 +155,7 @@ bool WorkerLoop::Connect(uint64_t now) {
   const uint64_t left = wait_deadline_ > now ? wait_deadline_ - now : 0;
   WorkerOptions o;
   o.queue = c_.queue;
+  o.types = c_.types;
   // Bounded attempts, so commands in hand are still watched while the daemon is away.
   o.attach_timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(left, 100));
   o.wait_for_daemon_ms = o.attach_timeout_ms;
@@ -197,7 +231,10 @@ void WorkerLoop::Report(Running& r, const ExecOutcome& o, uint64_t now) {
   const bool success = o.kind == ExecOutcome::Kind::kExited && o.code == 0 && !r.timed_out;
   std::string line = "job " + std::to_string(r.job.id()) + " attempt " +
                      std::to_string(r.job.attempt()) + (success ? " completed" : " failed");
-  if (r.timed_out) line += " timeout=" + std::to_string(c_.timeout_s) + "s";
+  if (r.timed_out) {
+    line += " timeout=" + (r.timeout_ms % 1000 == 0 ? std::to_string(r.timeout_ms / 1000) + "s"
+                                                    : std::to_string(r.timeout_ms) + "ms");
+  }
   switch (o.kind) {
     case ExecOutcome::Kind::kExited: line += " exit=" + std::to_string(o.code); break;
     case ExecOutcome::Kind::kSignaled: line += " signal=" + SignalName(o.code); break;
@@ -227,12 +264,17 @@ void WorkerLoop::HandleJob(const Job& job, uint64_t now) {
   r->worker = worker_;
   r->job = job;
   r->start_ms = now;
-  if (c_.timeout_s != 0) r->deadline_ms = now + c_.timeout_s * 1000;
+  // The job's own limit (EnqueueOptions::timeout_ms, or the queue's default) binds the command
+  // too: past it the library stops extending the lease, so the job would be handed out again.
+  r->timeout_ms = c_.timeout_s * 1000;
+  if (job.timeout_ms() != 0 && (r->timeout_ms == 0 || job.timeout_ms() < r->timeout_ms)) {
+    r->timeout_ms = job.timeout_ms();
+  }
+  if (r->timeout_ms != 0) r->deadline_ms = now + r->timeout_ms;
   SupervisedCommand::Spec spec;
   spec.command = c_.exec;
   spec.stdin_data = std::string(job.payload());
-  spec.env = {"TASKRING_JOB_ID=" + std::to_string(job.id()),
-              "TASKRING_ATTEMPT=" + std::to_string(job.attempt())};
+  spec.env = JobEnvironment(job);
   const Status s = SupervisedCommand::Start(spec, &r->cmd);
   if (!s.ok()) {
     ExecOutcome o;
@@ -367,11 +409,22 @@ int WorkerCommand(int argc, char** argv) {
       "taskring worker --queue NAME (--print | --exec CMD) [--threads N] [--timeout SECONDS]\n"
       "                       [--grace SECONDS] [--wait SECONDS] [--max-jobs N] [--idle-exit "
       "SECONDS]\n"
-      "                       [--quiet]",
+      "                       [--type T]... [--quiet]",
       "Takes jobs and runs them. --print writes each payload as one line to stdout (flushed)\n"
-      "before completing the job. --exec runs CMD with /bin/sh per job, the payload on its stdin\n"
-      "and TASKRING_JOB_ID / TASKRING_ATTEMPT in its environment: exit 0 completes the job,\n"
-      "anything else fails it (it is retried up to its max attempts, then dead-lettered).\n"
+      "before completing the job. --exec runs CMD with /bin/sh per job, the payload on its stdin:\n"
+      "exit 0 completes the job, anything else fails it (it is retried up to its max attempts,\n"
+      "then dead-lettered). The command's environment also holds:\n"
+      "  TASKRING_JOB_ID, TASKRING_ATTEMPT   the job's id and attempt (1 on the first run)\n"
+      "  TASKRING_TYPE                       its type (taskring enqueue --type); empty if none\n"
+      "  TASKRING_PRIORITY                   its priority, 0 to 9\n"
+      "  TASKRING_TIMEOUT_MS                 its execution limit in ms; 0: none\n"
+      "  TASKRING_HEADER_<NAME>              each header (--header K=V): NAME is the header's\n"
+      "                                      name upper-cased, every character other than A-Z\n"
+      "                                      and 0-9 turned into '_' (trace-id: TRACE_ID); of\n"
+      "                                      names that map to one variable, the first wins\n"
+      "\n"
+      "--type T (repeatable, up to 16): take only jobs of these types; others are left for other\n"
+      "workers. --type '' takes untyped jobs too. Without --type: every job, typed or not.\n"
       "\n"
       "Each command runs in a process group of its own under a small supervisor process: if the\n"
       "worker dies, even by SIGKILL, the command and everything it started (also double-forked\n"
@@ -383,7 +436,9 @@ int WorkerCommand(int argc, char** argv) {
       "timeout, duration, and for a failed attempt the last lines (up to 4, 1 KiB) of the\n"
       "command's stderr. --quiet drops these lines, except for outcomes the daemon could not\n"
       "record. --timeout SECONDS: a command still running then gets SIGTERM (its process group),\n"
-      "SIGKILL 2 s later, and its attempt fails. A command whose lease was revoked (the worker\n"
+      "SIGKILL 2 s later, and its attempt fails; a job's own timeout (enqueue --timeout-ms or the\n"
+      "queue's default), if shorter, applies the same way. A command whose lease was revoked (the "
+      "worker\n"
       "was stopped past it and the job handed out again) is stopped the same way.\n"
       "\n"
       "SIGTERM/SIGINT: take no more jobs and let the running commands finish for up to --grace\n"
@@ -416,6 +471,7 @@ int WorkerCommand(int argc, char** argv) {
   flags.Uint("idle-exit", &c.idle_exit_s, 0, 86400,
              "stop after this many idle seconds (0 = never)");
   flags.Bool("quiet", &c.quiet, "no per-job outcome lines on stderr (--exec)");
+  flags.StringList("type", &c.types, "take only jobs of this type (repeatable; '' = untyped)");
   Status s = flags.Parse(argc, argv, 2);
   if (flags.help()) {
     std::fputs(flags.Usage().c_str(), stdout);
@@ -425,6 +481,17 @@ int WorkerCommand(int argc, char** argv) {
   if (c.queue.empty()) return Error("worker", "--queue is required (see --help)", 2);
   if (c.print == !c.exec.empty()) {
     return Error("worker", "give exactly one of --print or --exec CMD (see --help)", 2);
+  }
+  if (c.types.size() > kMaxWorkerTypes) {
+    return Error("worker",
+                 "--type given " + std::to_string(c.types.size()) + " times; at most " +
+                     std::to_string(kMaxWorkerTypes),
+                 2);
+  }
+  for (const std::string& t : c.types) {
+    if (const Status ts = util::ValidateJobType(t); !ts.ok()) {
+      return Error("worker", "--type: " + std::string(ts.message()), 2);
+    }
   }
   if (c.print && (c.threads > 1 || flags.Seen("timeout") || flags.Seen("grace"))) {
     return Error("worker", "--threads, --timeout and --grace need --exec", 2);

@@ -63,6 +63,10 @@ void FlagSet::Uint(const std::string& name, uint64_t* dst, uint64_t min, uint64_
 void FlagSet::Bool(const std::string& name, bool* dst, const std::string& help) {
   flags_.push_back({name, Kind::kBool, dst, 0, 0, {}, help});
 }
+void FlagSet::StringList(const std::string& name, std::vector<std::string>* dst,
+                         const std::string& help) {
+  flags_.push_back({name, Kind::kStringList, dst, 0, 0, {}, help});
+}
 void FlagSet::Choice(const std::string& name, std::string* dst, std::vector<std::string> choices,
                      const std::string& help) {
   flags_.push_back({name, Kind::kChoice, dst, 0, 0, std::move(choices), help});
@@ -96,6 +100,9 @@ Status FlagSet::Set(const Flag& f, const std::string& value, bool store) {
   switch (f.kind) {
     case Kind::kString:
       if (store) *static_cast<std::string*>(f.dst) = value;
+      return Status::OK();
+    case Kind::kStringList:
+      if (store) static_cast<std::vector<std::string>*>(f.dst)->push_back(value);
       return Status::OK();
     case Kind::kBool:
       if (value != "true" && value != "false") {
@@ -169,7 +176,7 @@ Status FlagSet::Parse(int argc, char** argv, int first) {
     }
     Flag* flag = Find(name);
     if (flag == nullptr) return Status::InvalidArgument("unknown flag --" + name);
-    if (flag->source == Source::kCommandLine) {
+    if (flag->source == Source::kCommandLine && flag->kind != Kind::kStringList) {
       return Status::InvalidArgument("--" + name + " given twice");
     }
     if (flag->kind == Kind::kBool) {
@@ -177,6 +184,10 @@ Status FlagSet::Parse(int argc, char** argv, int first) {
     } else if (!has_value) {
       if (i + 1 >= argc) return Status::InvalidArgument("--" + name + " needs a value");
       value = argv[++i];
+    }
+    // A list read from a file first (ParseFile before Parse) is replaced, not added to.
+    if (flag->kind == Kind::kStringList && flag->source == Source::kFile) {
+      static_cast<std::vector<std::string>*>(flag->dst)->clear();
     }
     Status s = Set(*flag, value, /*store=*/true);
     if (!s.ok()) return s;
@@ -218,7 +229,8 @@ Status FlagSet::ParseFile(const std::string& path) {
     }
     Flag* flag = Find(name);
     if (flag == nullptr) return Status::InvalidArgument(where + "unknown key '" + name + "'");
-    if (auto [it, inserted] = first_line.emplace(name, line_no); !inserted) {
+    if (auto [it, inserted] = first_line.emplace(name, line_no);
+        !inserted && flag->kind != Kind::kStringList) {
       return Status::InvalidArgument(where + name + " given twice (first on line " +
                                      std::to_string(it->second) + ")");
     }
@@ -244,6 +256,7 @@ std::string FlagSet::Usage() const {
     std::string left = "  --" + f.name;
     if (f.kind == Kind::kUint) left += " N";
     if (f.kind == Kind::kString) left += " VALUE";
+    if (f.kind == Kind::kStringList) left += " VALUE...";
     if (f.kind == Kind::kChoice) {
       left += " ";
       for (size_t i = 0; i < f.choices.size(); ++i) left += (i ? "|" : "") + f.choices[i];

@@ -1,6 +1,7 @@
 // A small command-line flag parser shared by taskringd and taskring: "--name value",
-// "--name=value" and boolean "--name" (or "--name=true|false"). Unknown flags, a flag given twice,
-// missing or malformed values are InvalidArgument with a one-line reason; --help / -h sets help().
+// "--name=value" and boolean "--name" (or "--name=true|false"). Unknown flags, a flag given twice
+// (unless declared repeatable with StringList), missing or malformed values are InvalidArgument
+// with a one-line reason; --help / -h sets help().
 //
 // Optional extras, each enabled by one call before Parse():
 //
@@ -37,6 +38,9 @@ class FlagSet {
   void Uint(const std::string& name, uint64_t* dst, uint64_t min, uint64_t max,
             const std::string& help);
   void Bool(const std::string& name, bool* dst, const std::string& help);
+  // Repeatable: each occurrence appends its value, in order. In a config file, one line per
+  // value; values on the command line replace the file's (as for any other flag).
+  void StringList(const std::string& name, std::vector<std::string>* dst, const std::string& help);
   // Value must be one of `choices`.
   void Choice(const std::string& name, std::string* dst, std::vector<std::string> choices,
               const std::string& help);
@@ -65,7 +69,7 @@ class FlagSet {
   [[nodiscard]] std::string Usage() const;
 
  private:
-  enum class Kind { kString, kUint, kBool, kChoice };
+  enum class Kind { kString, kUint, kBool, kChoice, kStringList };
   enum class Source { kDefault, kFile, kCommandLine };
   struct Flag {
     std::string name;

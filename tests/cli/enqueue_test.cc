@@ -198,6 +198,38 @@ TEST(ParseRecordTest, PlainRecords) {
             "error payload of 5000 bytes exceeds the queue's max payload of 4096");
 }
 
+std::string ParseKeyed(InputFormat f, std::string data) {
+  RawRecord r;
+  r.size = data.size();
+  r.data = std::move(data);
+  const ParsedRecord p = cli::ParseRecord(f, std::move(r), 4096, /*keyed=*/true);
+  return p.kind == ParsedRecord::Kind::kPayload ? "key " + p.key + " " + Describe(p) : Describe(p);
+}
+
+TEST(ParseRecordTest, KeyedRecordsSplitAtTheFirstTabOrAnswerAnError) {
+  const auto l = InputFormat::kLines;
+  EXPECT_EQ(ParseKeyed(l, "order-17\thello\tworld"), "key order-17 payload hello\tworld");
+  EXPECT_EQ(ParseKeyed(InputFormat::kNull, "k\tmulti\nline"), "key k payload multi\nline");
+  EXPECT_EQ(ParseKeyed(l, "no tab here"), "error no tab: a --keyed record is KEY<TAB>PAYLOAD");
+  EXPECT_EQ(ParseKeyed(l, "\tpayload"), "error empty key: a --keyed record needs one");
+  EXPECT_EQ(ParseKeyed(l, "k\t"), "skip");
+  EXPECT_EQ(ParseKeyed(l, ""), "skip");
+  EXPECT_EQ(ParseKeyed(l, "a key\tx").rfind("error ", 0), 0u) << "a blank is not visible ASCII";
+  EXPECT_EQ(ParseKeyed(l, std::string(kMaxKeyBytes + 1, 'k') + "\tx").rfind("error ", 0), 0u);
+
+  const auto j = InputFormat::kJsonLines;
+  EXPECT_EQ(ParseKeyed(j, R"({"key": "k1", "payload": "x"})"), "key k1 payload x");
+  EXPECT_EQ(ParseKeyed(j, R"({"payload": "x"})"), R"(error missing field "key" (--keyed))");
+  EXPECT_EQ(ParseKeyed(j, R"({"key": 3, "payload": "x"})"),
+            R"(error field "key" must be a string, got number)");
+  EXPECT_EQ(ParseKeyed(j, R"({"key": "", "payload": "x"})"),
+            "error empty key: a --keyed record needs one");
+  EXPECT_EQ(ParseKeyed(j, R"({"key": "k", "payload": "x", "type": "t"})"),
+            R"(error unknown field "type" (known: "payload", "key"))");
+  EXPECT_EQ(Parse(j, R"({"key": "k", "payload": "x"})"), R"(error field "key" needs --keyed)");
+  EXPECT_EQ(Parse(l, "k\tx"), "payload k\tx") << "without --keyed a tab is payload";
+}
+
 // ---------------------------------------------------------------------------------------------
 // The command against a real daemon.
 

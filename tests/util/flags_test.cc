@@ -113,6 +113,27 @@ TEST(FlagsTest, VersionIsRecognisedOnlyWhenEnabled) {
   EXPECT_EQ(h.flags.Usage().find("--version"), std::string::npos);
 }
 
+TEST(FlagsTest, AStringListCollectsEveryOccurrenceInOrder) {
+  std::vector<std::string> tags;
+  std::string name;
+  FlagSet flags("prog [flags]", "does things");
+  flags.StringList("tag", &tags, "a tag (repeatable)");
+  flags.String("name", &name, "a name");
+  ASSERT_TRUE(ParseArgs(flags, {"--tag", "a=1", "--name", "x", "--tag=b=2", "--tag", ""}).ok());
+  EXPECT_EQ(tags, (std::vector<std::string>{"a=1", "b=2", ""}));
+  EXPECT_TRUE(flags.Seen("tag"));
+  EXPECT_NE(flags.Usage().find("--tag VALUE..."), std::string::npos) << flags.Usage();
+  EXPECT_TRUE(ParseArgs(flags, {"--name", "y"}).IsInvalidArgument()) << "others stay single";
+
+  std::vector<std::string> none;
+  FlagSet empty("prog", "");
+  empty.StringList("tag", &none, "a tag");
+  ASSERT_TRUE(ParseArgs(empty, {}).ok());
+  EXPECT_TRUE(none.empty());
+  EXPECT_FALSE(empty.Seen("tag"));
+  EXPECT_TRUE(ParseArgs(empty, {"--tag"}).IsInvalidArgument()) << "a list item needs a value";
+}
+
 class FlagsFileTest : public ::testing::Test {
  protected:
   std::string Write(const std::string& text) {
@@ -200,6 +221,29 @@ TEST_F(FlagsFileTest, CommandLineOverridesTheFileWhicheverIsParsedFirst) {
   Fixture bad;  // an overridden value in the file is still checked
   ASSERT_TRUE(ParseArgs(bad.flags, {"--count", "20"}).ok());
   EXPECT_FALSE(bad.flags.ParseFile(Write("count = 1000\n")).ok());
+}
+
+TEST_F(FlagsFileTest, AStringListTakesOneLinePerValueAndTheCommandLineReplacesIt) {
+  const std::string path = Write("tag = a\ntag = b\n");
+  std::vector<std::string> from_file;
+  FlagSet file_only("prog", "");
+  file_only.StringList("tag", &from_file, "a tag");
+  ASSERT_TRUE(file_only.ParseFile(path).ok());
+  EXPECT_EQ(from_file, (std::vector<std::string>{"a", "b"}));
+
+  std::vector<std::string> before;  // file, then command line
+  FlagSet b("prog", "");
+  b.StringList("tag", &before, "a tag");
+  ASSERT_TRUE(b.ParseFile(path).ok());
+  ASSERT_TRUE(ParseArgs(b, {"--tag", "c"}).ok());
+  EXPECT_EQ(before, (std::vector<std::string>{"c"}));
+
+  std::vector<std::string> after;  // command line, then file
+  FlagSet a("prog", "");
+  a.StringList("tag", &after, "a tag");
+  ASSERT_TRUE(ParseArgs(a, {"--tag", "c", "--tag", "d"}).ok());
+  ASSERT_TRUE(a.ParseFile(path).ok());
+  EXPECT_EQ(after, (std::vector<std::string>{"c", "d"}));
 }
 
 TEST_F(FlagsFileTest, BuiltInConfigFlagReadsTheFileAfterTheCommandLine) {
