@@ -30,6 +30,7 @@
 #include "segment/segment_header.h"
 #include "segment/slot.h"
 #include "util/coding.h"
+#include "util/job_meta.h"
 #include "wal/key_file_format.h"
 #include "wal/queue_identity.h"
 #include "wal/wal_record.h"
@@ -96,13 +97,31 @@ wal::WalRecord Other(wal::RecordType type, uint64_t job, uint32_t attempt) {
   return r;
 }
 
+// An ENQUEUE record carrying job meta (type, key, headers) and a timeout.
+wal::WalRecord EnqueueWithMeta(uint64_t job, std::string payload) {
+  wal::WalRecord r = Enqueue(job, std::move(payload));
+  r.priority = 9;
+  r.timeout_ms = 30000;
+  util::JobMeta meta;
+  meta.type = "email.send";
+  meta.key = "order-" + std::to_string(job);
+  meta.headers = {{"trace-id", "4bf92f3577b34da6"}, {"tenant", "acme"}};
+  Status s = util::EncodeJobMeta(meta, &r.meta);
+  if (!s.ok()) Die("EncodeJobMeta: " + s.ToString());
+  return r;
+}
+
 std::vector<wal::WalRecord> SmallRecords() {
   return {Enqueue(1, "hello"),
           Enqueue(2, std::string(100, 'x')),
           Other(wal::RecordType::kComplete, 1, 1),
           Other(wal::RecordType::kRetry, 2, 1),
           Enqueue(3, ""),
-          Other(wal::RecordType::kDead, 2, 2)};
+          Other(wal::RecordType::kDead, 2, 2),
+          EnqueueWithMeta(4, "typed"),
+          Other(wal::RecordType::kStart, 4, 1),
+          EnqueueWithMeta(5, ""),
+          Other(wal::RecordType::kCancel, 5, 0)};
 }
 
 // Writes `records` with WalWriter (one Flush per record) and returns the segment files' bytes.
@@ -171,6 +190,13 @@ void WalSeeds(const std::string& out, bool large) {
   std::string raw;
   wal::EncodeRecord(Enqueue(7, "raw record"), &raw);
   WriteSeed(out, "raw_record", raw);
+  std::string raw_meta;
+  wal::EncodeRecord(EnqueueWithMeta(8, "raw record with meta"), &raw_meta);
+  WriteSeed(out, "raw_record_meta", raw_meta);
+  // A version-1 record (before job meta): no timeout, meta length or meta.
+  std::string v1 = raw.substr(0, wal::kRecordFixedSizeV1) + "raw record";
+  v1[0] = 1;
+  WriteSeed(out, "raw_record_v1", v1);
 
   if (!large) return;
   // Many records: fragments cross 32 KiB block boundaries, block trailers appear.
@@ -183,6 +209,23 @@ void WalSeeds(const std::string& out, bool large) {
   const std::string huge_seg = WriteWal(huge, 64 << 20)[0];
   WriteSeed(out, "large_huge_record", WalInput(0, huge_seg));
   WriteSeed(out, "large_huge_record_torn", WalInput(0, huge_seg.substr(0, 40000)));
+}
+
+// --- job meta --------------------------------------------------------------------------------
+
+void JobMetaSeeds(const std::string& out) {
+  std::string full = EnqueueWithMeta(1, "").meta;
+  WriteSeed(out, "full", full);
+  WriteSeed(out, "cut", full.substr(0, full.size() - 3));
+  util::JobMeta only_type;
+  only_type.type = "resize";
+  std::string bytes;
+  if (!util::EncodeJobMeta(only_type, &bytes).ok()) Die("EncodeJobMeta");
+  WriteSeed(out, "type_only", bytes);
+  util::JobMeta many;
+  for (int i = 0; i < 16; ++i) many.headers.push_back({"h" + std::to_string(i), "v"});
+  if (!util::EncodeJobMeta(many, &bytes).ok()) Die("EncodeJobMeta");
+  WriteSeed(out, "sixteen_headers", bytes);
 }
 
 // --- segment ---------------------------------------------------------------------------------
@@ -329,7 +372,7 @@ void KeyFileSeeds(const std::string& out) {
 int main(int argc, char** argv) {
   if (argc < 3 || argc > 4 || (argc == 4 && std::strcmp(argv[3], "--large") != 0)) {
     std::fprintf(stderr,
-                 "usage: %s wal_reader|segment_attach|queue_identity|key_file DIR [--large]\n",
+                 "usage: %s wal_reader|segment_attach|queue_identity|key_file|job_meta DIR [--large]\n",
                  argv[0]);
     return 2;
   }
@@ -345,6 +388,8 @@ int main(int argc, char** argv) {
     IdentitySeeds(out);
   } else if (target == "key_file") {
     KeyFileSeeds(out);
+  } else if (target == "job_meta") {
+    JobMetaSeeds(out);
   } else {
     std::fprintf(stderr, "unknown target %s\n", target.c_str());
     return 2;

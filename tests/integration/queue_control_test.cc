@@ -2,7 +2,9 @@
 // a restart; resume hands out again; purge cancels queued and delayed jobs, durably.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "segment/segment.h"
 #include "taskring/producer.h"
@@ -108,7 +110,11 @@ TEST_F(QueueControlTest, PurgeCancelsQueuedAndDelayedJobsButNotRunningOnes) {
     EXPECT_EQ(Counter(segment::Counter::kCancelled), 5u);
     ASSERT_OK(worker->Complete(job));  // the running one was left alone
     JobStatus st;
-    ASSERT_OK(prod->GetStatus(running, &st));
+    for (int i = 0; i < 500; ++i) {  // the outcome is on its way to the daemon
+      ASSERT_OK(prod->GetStatus(running, &st));
+      if (st.state == JobState::kCompleted) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     EXPECT_EQ(st.state, JobState::kCompleted);
     EXPECT_TRUE(worker->Take(&job, 200).IsTimedOut());
     d.Kill();  // the CANCEL records must already be durable
