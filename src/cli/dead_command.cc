@@ -14,6 +14,7 @@
 #include "segment/segment.h"
 #include "taskring/producer.h"
 #include "util/clock.h"
+#include "util/job_meta.h"
 #include "util/file_lock.h"
 #include "util/flags.h"
 
@@ -123,6 +124,15 @@ int Show(const Args& a, deadletter::DeadLetterStore& store) {
       d.max_attempts, FormatUnixNs(d.enqueued_unix_ns).c_str(),
       FormatUnixNs(d.dead_unix_ns).c_str(), d.payload.size(),
       Printable(d.payload, d.payload.size()).c_str());
+  util::JobMeta meta;
+  std::printf("priority     %u\ntimeout_ms   %u\n", d.priority, d.timeout_ms);
+  if (util::DecodeJobMeta(d.meta, &meta).ok()) {
+    if (!meta.type.empty()) std::printf("type         %s\n", meta.type.c_str());
+    if (!meta.key.empty()) std::printf("key          %s\n", meta.key.c_str());
+    for (const auto& [name, value] : meta.headers) {
+      std::printf("header       %s=%s\n", name.c_str(), Printable(value, value.size()).c_str());
+    }
+  }
   return 0;
 }
 
@@ -164,6 +174,15 @@ int Change(const Args& a, deadletter::DeadLetterStore& store) {
     if (!s.ok()) return Error(cmd, s.ToString(), 1);
     EnqueueOptions eopts;
     eopts.max_attempts = d.max_attempts;
+    // A new job with what the dead one carried, but not its idempotency key: that would name
+    // the dead job and create nothing.
+    eopts.priority = d.priority;
+    eopts.timeout_ms = d.timeout_ms;
+    util::JobMeta meta;
+    if (util::DecodeJobMeta(d.meta, &meta).ok()) {
+      eopts.type = std::move(meta.type);
+      eopts.headers = std::move(meta.headers);
+    }
     uint64_t new_id = 0;
     s = producer->Enqueue(d.payload, &new_id, eopts);
     if (s.IsBusy()) {

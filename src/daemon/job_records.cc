@@ -1,5 +1,6 @@
 #include "daemon/job_records.h"
 
+#include <algorithm>
 #include <string>
 
 #include "taskring/options.h"
@@ -51,6 +52,17 @@ bool DeadLetterOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
   out->dead_unix_ns = now_unix_ns;
   out->reason = reason;
   out->payload.assign(seg.payload(slot), len);
+  // The meta was validated when the job was logged; one scribbled since is left out, as is a
+  // priority out of range.
+  const uint32_t meta_len = h->meta_len;
+  out->priority = static_cast<uint8_t>(std::min<uint32_t>(h->priority, kMaxPriority));
+  out->timeout_ms = h->timeout_ms;
+  out->meta.clear();
+  util::JobMeta meta;
+  if (meta_len <= kMaxJobMetaBytes &&
+      util::DecodeJobMeta(std::string_view(seg.meta(slot), meta_len), &meta).ok()) {
+    out->meta.assign(seg.meta(slot), meta_len);
+  }
   return true;
 }
 

@@ -10,6 +10,9 @@
 #include "io/fault_injection_env.h"
 #include "io/mem_env.h"
 #include "test_util.h"
+#include "util/coding.h"
+#include "util/crc32c.h"
+#include "util/job_meta.h"
 
 namespace taskring::deadletter {
 namespace {
@@ -23,6 +26,13 @@ DeadLetter Sample(uint64_t id) {
   d.dead_unix_ns = 1'700'000'001'000'000'000ULL;
   d.reason = DeadReason::kLost;
   d.payload = std::string("bin\0ary\xff", 8);
+  d.priority = 8;
+  d.timeout_ms = 1500;
+  util::JobMeta meta;
+  meta.type = "email.send";
+  meta.key = "k-" + std::to_string(id);
+  meta.headers = {{"trace-id", "abc"}};
+  EXPECT_OK(util::EncodeJobMeta(meta, &d.meta));
   return d;
 }
 
@@ -47,6 +57,45 @@ TEST(DeadLetterTest, EveryFlippedBitAndEveryTruncationIsCorruption) {
     EXPECT_TRUE(DecodeDeadLetter(std::string_view(buf).substr(0, n), &out).IsCorruption()) << n;
   }
   EXPECT_TRUE(DecodeDeadLetter(buf + "x", &out).IsCorruption());
+}
+
+// A letter written before job meta (version 1) still reads, with the defaults.
+TEST(DeadLetterTest, AVersion1LetterReadsWithDefaults) {
+  DeadLetter v1 = Sample(9);
+  v1.priority = 5;
+  v1.timeout_ms = 0;
+  v1.meta.clear();
+  std::string body;
+  body.push_back(1);
+  body.push_back(static_cast<char>(v1.reason));
+  util::PutFixed64(&body, v1.job_id);
+  util::PutFixed32(&body, v1.attempts);
+  util::PutFixed32(&body, v1.max_attempts);
+  util::PutFixed64(&body, v1.enqueued_unix_ns);
+  util::PutFixed64(&body, v1.dead_unix_ns);
+  util::PutFixed32(&body, static_cast<uint32_t>(v1.payload.size()));
+  body += v1.payload;
+  std::string file = "TRDEAD01";
+  util::PutFixed32(&file, util::crc32c::Mask(util::crc32c::Value(body.data(), body.size())));
+  util::PutFixed32(&file, static_cast<uint32_t>(body.size()));
+  file += body;
+  DeadLetter out;
+  ASSERT_OK(DecodeDeadLetter(file, &out));
+  EXPECT_EQ(out, v1);
+}
+
+TEST(DeadLetterTest, ABadMetaOrPriorityIsCorruption) {
+  DeadLetter d = Sample(3);
+  d.meta = std::string("\x03a b\x00\x00", 6);  // a type with a space
+  std::string buf;
+  EncodeDeadLetter(d, &buf);
+  DeadLetter out;
+  EXPECT_TRUE(DecodeDeadLetter(buf, &out).IsCorruption());
+  d = Sample(3);
+  d.priority = 10;
+  buf.clear();
+  EncodeDeadLetter(d, &buf);
+  EXPECT_TRUE(DecodeDeadLetter(buf, &out).IsCorruption());
 }
 
 class DeadLetterStoreTest : public ::testing::Test {

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "deadletter/dead_letter.h"
 #include "segment/free_stack.h"
 #include "segment/ring.h"
 #include "segment/segment_header.h"
@@ -228,6 +229,28 @@ void JobMetaSeeds(const std::string& out) {
   WriteSeed(out, "sixteen_headers", bytes);
 }
 
+// --- dead letters ----------------------------------------------------------------------------
+
+void DeadLetterSeeds(const std::string& out) {
+  deadletter::DeadLetter d;
+  d.job_id = 42;
+  d.attempts = 3;
+  d.max_attempts = 3;
+  d.enqueued_unix_ns = 1700000000000000000ULL;
+  d.dead_unix_ns = 1700000001000000000ULL;
+  d.payload = "dead payload";
+  std::string bytes;
+  deadletter::EncodeDeadLetter(d, &bytes);
+  WriteSeed(out, "plain", bytes);
+  d.priority = 9;
+  d.timeout_ms = 2500;
+  d.meta = EnqueueWithMeta(42, "").meta;
+  bytes.clear();
+  deadletter::EncodeDeadLetter(d, &bytes);
+  WriteSeed(out, "with_meta", bytes);
+  WriteSeed(out, "with_meta_cut", bytes.substr(0, bytes.size() - 4));
+}
+
 // --- segment ---------------------------------------------------------------------------------
 
 struct Image {
@@ -372,7 +395,8 @@ void KeyFileSeeds(const std::string& out) {
 int main(int argc, char** argv) {
   if (argc < 3 || argc > 4 || (argc == 4 && std::strcmp(argv[3], "--large") != 0)) {
     std::fprintf(stderr,
-                 "usage: %s wal_reader|segment_attach|queue_identity|key_file|job_meta DIR [--large]\n",
+                 "usage: %s wal_reader|segment_attach|queue_identity|key_file|job_meta|dead_letter DIR "
+                 "[--large]\n",
                  argv[0]);
     return 2;
   }
@@ -390,6 +414,8 @@ int main(int argc, char** argv) {
     KeyFileSeeds(out);
   } else if (target == "job_meta") {
     JobMetaSeeds(out);
+  } else if (target == "dead_letter") {
+    DeadLetterSeeds(out);
   } else {
     std::fprintf(stderr, "unknown target %s\n", target.c_str());
     return 2;

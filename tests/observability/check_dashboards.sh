@@ -58,12 +58,15 @@ METRICS = {
     "taskring_up", "taskring_queue_depth", "taskring_queue_capacity", "taskring_jobs_outstanding",
     "taskring_jobs_delayed", "taskring_jobs_running", "taskring_oldest_job_age_seconds",
     "taskring_workers", "taskring_producers", "taskring_wal_segments", "taskring_wal_disk_bytes",
-    "taskring_dead_letters", "taskring_build_info",
+    "taskring_dead_letters", "taskring_build_info", "taskring_queued_jobs", "taskring_paused",
+    "taskring_jobs_waiting_undeclared_type",
     # counters
     "taskring_jobs_accepted_total", "taskring_jobs_rejected_total", "taskring_jobs_completed_total",
     "taskring_jobs_failed_total", "taskring_jobs_retried_total", "taskring_jobs_dead_total",
     "taskring_jobs_redelivered_total", "taskring_stale_acks_total", "taskring_leases_expired_total",
-    "taskring_wal_bytes_total", "taskring_wal_fsyncs_total",
+    "taskring_wal_bytes_total", "taskring_wal_fsyncs_total", "taskring_dead_evicted_total",
+    "taskring_dedup_hits_total", "taskring_dedup_evicted_total", "taskring_job_timeouts_total",
+    "taskring_jobs_cancelled_total",
 }
 for h in ("taskring_job_wait_seconds", "taskring_job_run_seconds", "taskring_job_latency_seconds",
           "taskring_wal_fsync_seconds"):
@@ -187,7 +190,8 @@ for p in panels:
 
 # ---------------------------------------------------------------- alerts
 ALERTS = {"TaskringDown", "TaskringQueueNearCapacity", "TaskringRejecting", "TaskringOldestJobTooOld",
-          "TaskringNoWorkers", "TaskringWalFsyncSlow", "TaskringDeadLettersGrowing"}
+          "TaskringNoWorkers", "TaskringWalFsyncSlow", "TaskringDeadLettersGrowing",
+          "TaskringPausedTooLong", "TaskringJobsWaitingForUndeclaredType", "TaskringDedupKeysEvicted"}
 with open(os.path.join(dash_dir, "alerts.yml"), encoding="utf-8") as f:
     rules_doc = yaml.safe_load(f)
 groups = rules_doc.get("groups") or []
