@@ -120,8 +120,9 @@ void JobRouter::Dispatch(uint64_t now_mono_ns) {
   waiting_undeclared_ = 0;
   for (auto& [type, q] : held_by_type_) {
     if (q.size == 0) continue;
-    const bool declared = std::any_of(declared_.begin(), declared_.end(), [&](const Declared& w) {
-      return std::find(w.types.begin(), w.types.end(), type) != w.types.end();
+    const uint64_t t = type;  // a structured binding cannot be captured (before C++20 in clang)
+    const bool declared = std::any_of(declared_.begin(), declared_.end(), [t](const Declared& w) {
+      return std::find(w.types.begin(), w.types.end(), t) != w.types.end();
     });
     if (declared) continue;
     if (any_type_workers_ == 0) {
