@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/text.h"
 #include "util/flags.h"
+#include "util/job_meta.h"
 #include "wal/wal_reader.h"
 
 namespace taskring::cli {
@@ -58,7 +59,17 @@ int WalCommand(int argc, char** argv) {
                " job=" + std::to_string(r.job_id) + " attempt=" + std::to_string(r.attempt);
         if (r.type == wal::RecordType::kEnqueue) {
           line += " max_attempts=" + std::to_string(r.max_attempts) +
-                  " bytes=" + std::to_string(r.payload.size()) +
+                  " priority=" + std::to_string(r.priority);
+          if (r.timeout_ms != 0) line += " timeout_ms=" + std::to_string(r.timeout_ms);
+          util::JobMeta meta;
+          if (util::DecodeJobMeta(r.meta, &meta).ok()) {  // checked when the record was read
+            if (!meta.type.empty()) line += " type=" + meta.type;
+            if (!meta.key.empty()) line += " key=" + meta.key;
+            for (const auto& [name, value] : meta.headers) {
+              line += " header." + name + "=" + Printable(value, max_bytes);
+            }
+          }
+          line += " bytes=" + std::to_string(r.payload.size()) +
                   " payload=" + Printable(r.payload, max_bytes);
         }
         if (r.not_before_unix_ns != 0) {
