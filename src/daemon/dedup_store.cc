@@ -133,6 +133,21 @@ bool DedupStore::Add(std::string_view key, uint64_t job_id, uint64_t first_seen_
   return true;
 }
 
+bool DedupStore::AddFromLog(std::string_view key, uint64_t job_id, uint64_t first_seen_unix_ns) {
+  if (job_id == 0 || !wal::ValidIdempotencyKey(key)) return false;
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    // Job ids only grow: a later job for a key the file names means the key was forgotten
+    // (--dedup-max) and used again, and the log is the newer truth.
+    if (it->second.job_id >= job_id) return false;
+    Erase(it);
+  }
+  Insert(key, Entry{job_id, first_seen_unix_ns});
+  unpersisted_.emplace(key);
+  EvictOverflow();
+  return true;
+}
+
 void DedupStore::Expire(uint64_t now_unix_ns) {
   while (!by_age_.empty()) {
     const auto& [first_seen, key] = *by_age_.begin();

@@ -66,6 +66,11 @@ class DedupStore {
   // that fails wal::ValidIdempotencyKey or job id 0 (callers refuse those before).
   bool Add(std::string_view key, uint64_t job_id, uint64_t first_seen_unix_ns);
 
+  // At start, for each key found in the WAL's ENQUEUE records (in log order): as Add, except
+  // that a later job (higher id) for a key already present replaces it, since the key was
+  // forgotten and used again after the file recorded it. False if nothing changed.
+  bool AddFromLog(std::string_view key, uint64_t job_id, uint64_t first_seen_unix_ns);
+
   // Drops the keys expired at now_unix_ns. Costs nothing when none is due.
   void Expire(uint64_t now_unix_ns);
 

@@ -178,7 +178,9 @@ int Serve(const ServeConfig& cfg) {
   }
   // Keys logged with jobs the key file has not caught up with (it is written before WAL
   // segments are deleted, so every key is in one or the other).
-  for (const RecoveredKey& k : rec.keys) (void)dedup->Add(k.key, k.job_id, k.enqueued_unix_ns);
+  for (const RecoveredKey& k : rec.keys) {
+    (void)dedup->AddFromLog(k.key, k.job_id, k.enqueued_unix_ns);
+  }
   dedup->Expire(util::NowUnixNs());
   LogEvent("idempotency keys: %zu remembered (window %s, at most %llu)", dedup->size(),
            cfg.dedup_window.c_str(), static_cast<unsigned long long>(cfg.dedup_max));

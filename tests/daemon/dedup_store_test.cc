@@ -75,6 +75,25 @@ TEST_F(DedupStoreTest, ALiveKeyKeepsItsFirstJobId) {
   EXPECT_EQ(store->Find("a", kT0 + kSecond), 7u);
 }
 
+// A key evicted (--dedup-max), used again for a new job, and the daemon crashed before the key
+// file caught up: the file still names the old job, the WAL the new one, which must win.
+TEST_F(DedupStoreTest, AddFromLogLetsALaterJobOfAKeyReplaceTheFileEntry) {
+  {
+    auto store = Open();
+    ASSERT_TRUE(store->Add("a", 7, kT0));
+    ASSERT_OK(store->Persist());
+  }
+  auto store = Open(kT0 + kSecond);
+  EXPECT_FALSE(store->AddFromLog("a", 5, kT0)) << "an older job never replaces";
+  EXPECT_FALSE(store->AddFromLog("a", 7, kT0)) << "the same job: nothing changes";
+  EXPECT_TRUE(store->AddFromLog("a", 12, kT0 + kSecond));
+  EXPECT_EQ(store->Find("a", kT0 + kSecond), 12u);
+  EXPECT_TRUE(store->AddFromLog("b", 13, kT0 + kSecond));
+  ASSERT_OK(store->Persist());
+  auto reopened = Open(kT0 + 2 * kSecond);
+  EXPECT_EQ(reopened->Find("a", kT0 + 2 * kSecond), 12u);
+}
+
 TEST_F(DedupStoreTest, InvalidKeysAndJobIdZeroAreNotStored) {
   auto store = Open();
   EXPECT_FALSE(store->Add("", 1, kT0));
