@@ -34,6 +34,7 @@ std::vector<Row> Rows(const QueueSnapshot& s) {
       {"running", s.running, false},
       {"delayed", s.delayed, false},
       {"oldest_age_ms", s.oldest_queued_age_ns / 1'000'000, false},
+      {"untaken_types", s.waiting_undeclared, false},  // typed jobs no live worker can take
       {"workers", s.workers, false},
       {"producers", s.producers, false},
       {"dead_letters", s.dead_letters, false},
@@ -65,7 +66,11 @@ std::string Json(const QueueSnapshot& s, bool paused) {
     std::string& into = r.rate ? counters : out;
     into += (r.rate && into.empty() ? "\"" : ",\"") + r.name + "\":" + std::to_string(r.value);
   }
-  out += ",\"counters\":{" + counters + "},\"latency_ms\":{";
+  out += ",\"depth_by_priority\":[";
+  for (uint32_t p = 0; p < segment::kPriorityLevels; ++p) {
+    out += (p ? "," : "") + std::to_string(s.queued_by_priority[p]);
+  }
+  out += "],\"counters\":{" + counters + "},\"latency_ms\":{";
   for (uint32_t i = 0; i < segment::kHistogramCount; ++i) {
     const metrics::HistogramSnapshot& h = s.histograms[i];
     char buf[160];
@@ -99,6 +104,14 @@ void PrintTable(const QueueSnapshot& s, bool paused, const QueueSnapshot* prev, 
     }
     std::printf("\n");
   }
+  // Only the priorities that hold jobs, highest first: "9:1 5:120".
+  std::string by_priority;
+  for (uint32_t p = segment::kPriorityLevels; p-- > 0;) {
+    if (s.queued_by_priority[p] == 0) continue;
+    by_priority += (by_priority.empty() ? "" : " ") + std::to_string(p) + ":" +
+                   std::to_string(s.queued_by_priority[p]);
+  }
+  std::printf("%-14s %s\n", "depth_by_prio", by_priority.empty() ? "-" : by_priority.c_str());
   std::printf("%-14s %10s %10s %10s %10s\n", "latency (ms)", "count", "p50", "p99", "p99.9");
   for (uint32_t i = 0; i < segment::kHistogramCount; ++i) {
     const metrics::HistogramSnapshot& h = s.histograms[i];
