@@ -293,7 +293,8 @@ void BM_XProc_TaskringRing(benchmark::State& state) {
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   bool filled = bs.ok() && returns.ok();
   for (uint32_t s = 0; filled && s < kRingCapacity; ++s) {
-    filled = returns.seg->dispatch_ring(taskring::kDefaultPriority).TryPush(segment::PackSlotRef(s, 1));
+    filled =
+        returns.seg->dispatch_ring(taskring::kDefaultPriority).TryPush(segment::PackSlotRef(s, 1));
   }
   if (!filled || mem == MAP_FAILED) {
     state.SkipWithError("cannot create the segment or control page");

@@ -36,12 +36,12 @@ inline constexpr int kMaxPriority = 9;
 inline constexpr int kDefaultPriority = 5;
 
 // Limits of what a job carries besides its payload (bad values are InvalidArgument).
-inline constexpr size_t kMaxTypeBytes = 64;         // [A-Za-z0-9._:-]+
-inline constexpr size_t kMaxKeyBytes = 128;         // visible ASCII (0x21-0x7e)
-inline constexpr size_t kMaxHeaders = 16;           //
-inline constexpr size_t kMaxHeaderNameBytes = 64;   // [A-Za-z0-9._-]+
-inline constexpr size_t kMaxHeaderValueBytes = 256; // no control characters
-inline constexpr size_t kMaxJobMetaBytes = 1024;    // type + key + headers, encoded
+inline constexpr size_t kMaxTypeBytes = 64;          // [A-Za-z0-9._:-]+
+inline constexpr size_t kMaxKeyBytes = 128;          // visible ASCII (0x21-0x7e)
+inline constexpr size_t kMaxHeaders = 16;            //
+inline constexpr size_t kMaxHeaderNameBytes = 64;    // [A-Za-z0-9._-]+
+inline constexpr size_t kMaxHeaderValueBytes = 256;  // no control characters
+inline constexpr size_t kMaxJobMetaBytes = 1024;     // type + key + headers, encoded
 
 struct EnqueueOptions {
   // Attempts before the job is dead-lettered; 0 = the queue's default (taskringd

@@ -14,9 +14,9 @@
 #include "segment/segment.h"
 #include "taskring/producer.h"
 #include "util/clock.h"
-#include "util/job_meta.h"
 #include "util/file_lock.h"
 #include "util/flags.h"
+#include "util/job_meta.h"
 
 namespace taskring::cli {
 namespace {

@@ -1,5 +1,4 @@
 #include "taskring/job.h"
-
 #include "util/clock.h"
 
 namespace taskring {

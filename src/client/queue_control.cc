@@ -6,8 +6,7 @@ namespace taskring {
 
 using segment::LaneOp;
 
-QueueControl::QueueControl(std::unique_ptr<client::Session> session,
-                           const ProducerOptions& options)
+QueueControl::QueueControl(std::unique_ptr<client::Session> session, const ProducerOptions& options)
     : session_(std::move(session)), options_(options) {}
 
 QueueControl::~QueueControl() = default;

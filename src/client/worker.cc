@@ -138,13 +138,14 @@ bool Worker::Impl::TryTakeOffer(Job* job) {
   bool claimed = false;
   if (e->offer.compare_exchange_strong(ref, 0, std::memory_order_acq_rel)) {
     const uint32_t slot = segment::RefSlot(ref);
-    uint64_t expected = segment::PackSlotWord(segment::RefGen(ref), segment::kNoClient,
-                                              SlotState::kQueued);
-    claimed = seg.ValidSlot(slot) &&
-              seg.slot(slot)->word.compare_exchange_strong(
-                  expected,
-                  segment::PackSlotWord(segment::RefGen(ref), session_->index(), SlotState::kRunning),
-                  std::memory_order_acq_rel);
+    uint64_t expected =
+        segment::PackSlotWord(segment::RefGen(ref), segment::kNoClient, SlotState::kQueued);
+    claimed =
+        seg.ValidSlot(slot) &&
+        seg.slot(slot)->word.compare_exchange_strong(
+            expected,
+            segment::PackSlotWord(segment::RefGen(ref), session_->index(), SlotState::kRunning),
+            std::memory_order_acq_rel);
   }
   e->taking.store(0, std::memory_order_release);
   if (!claimed) return false;
@@ -228,8 +229,8 @@ bool Worker::Impl::WaitForJob(int spins, uint64_t wait_ns, TryTake try_take) {
   segment::ClientEntry* e = session_->seg().client(session_->index());
   e->want.store(1, std::memory_order_seq_cst);
   session_->RingDoorbell();
-  const bool got = util::SpinThenWait(&e->offer_futex, &e->offer_sleepers, spins, wait_ns,
-                                      try_take);
+  const bool got =
+      util::SpinThenWait(&e->offer_futex, &e->offer_sleepers, spins, wait_ns, try_take);
   e->want.store(0, std::memory_order_seq_cst);
   // An offer made just before `want` was cleared is still ours to take; one made after, the
   // daemon takes back.

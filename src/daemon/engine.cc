@@ -96,7 +96,8 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
   }
   seg_.header()->next_job_id.store(max_job_id + 1, std::memory_order_release);
   io::FileStat st;
-  if (!config_.wal_dir.empty() && config_.wal_options.env->Stat(config_.wal_dir + "/paused", &st).ok()) {
+  if (!config_.wal_dir.empty() &&
+      config_.wal_options.env->Stat(config_.wal_dir + "/paused", &st).ok()) {
     seg_.header()->paused.store(1, std::memory_order_relaxed);
     LogEvent("the queue is paused (taskring queue resume to hand out jobs again)");
   }
@@ -175,8 +176,7 @@ void Engine::Handle(uint32_t client, segment::LaneView& lane, uint64_t pos) {
   LogEvent("client %u: unknown lane op %u; ignored", client, rec.op);
 }
 
-void Engine::HandleEnqueue(uint32_t client, uint32_t slot, segment::LaneView& lane,
-                           uint64_t pos) {
+void Engine::HandleEnqueue(uint32_t client, uint32_t slot, segment::LaneView& lane, uint64_t pos) {
   wal::WalRecord r;
   util::JobMeta meta;
   std::string why;
@@ -492,7 +492,8 @@ void Engine::ApplyActions(std::vector<Pending>& actions) {
       case Action::kCancel:
         --outstanding_;
         seg_.Add(segment::Counter::kCancelled);
-        SetJobStatus(h->job_id, JobStateCode::kCancelled, h->attempt.load(std::memory_order_relaxed));
+        SetJobStatus(h->job_id, JobStateCode::kCancelled,
+                     h->attempt.load(std::memory_order_relaxed));
         retention_.Unpin(p.slot);
         handoff_.FreeSlot(p.slot);
         break;
@@ -608,29 +609,29 @@ void Engine::ReleaseDueJobs() {
 }
 
 void Engine::ExpireLeases() {
-  leases_.ExpireDue(now_.mono_ns, [&](uint32_t slot, const LeaseTable::Holder& lease,
-                                      bool timed_out) {
-    segment::SlotHeader* h = seg_.slot(slot);
-    uint64_t expected = PackSlotWord(lease.gen, lease.client, SlotState::kRunning);
-    // Fails if the worker fenced its lease for an outcome first: that record is on its way.
-    if (!h->word.compare_exchange_strong(
-            expected, PackSlotWord(lease.gen, segment::kNoClient, SlotState::kDelayed),
-            std::memory_order_acq_rel)) {
-      return;
-    }
-    if (timed_out) {
-      seg_.Add(segment::Counter::kTimeouts);
-      LogEvent("job %llu attempt %u timed out after %u ms (client %u); its run is revoked",
-               static_cast<unsigned long long>(h->job_id), lease.attempt, h->timeout_ms,
-               lease.client);
-    } else {
-      seg_.Add(segment::Counter::kLeasesExpired);
-      LogEvent("lease of job %llu attempt %u expired (client %u, no heartbeat for %u ms)",
-               static_cast<unsigned long long>(h->job_id), lease.attempt, lease.client,
-               config_.lease_ms);
-    }
-    ReclaimRun(slot, lease.gen);
-  });
+  leases_.ExpireDue(
+      now_.mono_ns, [&](uint32_t slot, const LeaseTable::Holder& lease, bool timed_out) {
+        segment::SlotHeader* h = seg_.slot(slot);
+        uint64_t expected = PackSlotWord(lease.gen, lease.client, SlotState::kRunning);
+        // Fails if the worker fenced its lease for an outcome first: that record is on its way.
+        if (!h->word.compare_exchange_strong(
+                expected, PackSlotWord(lease.gen, segment::kNoClient, SlotState::kDelayed),
+                std::memory_order_acq_rel)) {
+          return;
+        }
+        if (timed_out) {
+          seg_.Add(segment::Counter::kTimeouts);
+          LogEvent("job %llu attempt %u timed out after %u ms (client %u); its run is revoked",
+                   static_cast<unsigned long long>(h->job_id), lease.attempt, h->timeout_ms,
+                   lease.client);
+        } else {
+          seg_.Add(segment::Counter::kLeasesExpired);
+          LogEvent("lease of job %llu attempt %u expired (client %u, no heartbeat for %u ms)",
+                   static_cast<unsigned long long>(h->job_id), lease.attempt, lease.client,
+                   config_.lease_ms);
+        }
+        ReclaimRun(slot, lease.gen);
+      });
 }
 
 void Engine::RelogOldestSegment() {
@@ -703,7 +704,7 @@ Status Engine::Checkpoint() {
     wal::WalRecord r;
     r.job_id = h->job_id;
     r.attempt = h->attempt.load(std::memory_order_relaxed);
-    r.type = p.action == Action::kCancel            ? wal::RecordType::kCancel
+    r.type = p.action == Action::kCancel           ? wal::RecordType::kCancel
              : p.action != Action::kFree           ? wal::RecordType::kRetry
              : p.state == JobStateCode::kCompleted ? wal::RecordType::kComplete
                                                    : wal::RecordType::kDead;

@@ -21,7 +21,8 @@ bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attemp
   if (len > seg.params().max_payload) {
     return refuse("claims " + std::to_string(len) + " payload bytes");
   }
-  if (meta_len > kMaxJobMetaBytes) return refuse("claims " + std::to_string(meta_len) + " meta bytes");
+  if (meta_len > kMaxJobMetaBytes)
+    return refuse("claims " + std::to_string(meta_len) + " meta bytes");
   if (priority > kMaxPriority) return refuse("claims priority " + std::to_string(priority));
   out->type = wal::RecordType::kEnqueue;
   out->job_id = h->job_id;

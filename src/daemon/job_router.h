@@ -77,7 +77,7 @@ class JobRouter {
   std::vector<uint64_t> type_of_;  // per slot
   std::unordered_map<uint64_t, TypeQueue> held_by_type_;
   size_t held_ = 0;
-  std::vector<Declared> declared_;  // workers with a type declaration
+  std::vector<Declared> declared_;          // workers with a type declaration
   uint32_t any_type_workers_ = UINT32_MAX;  // unknown until the first refresh
   uint32_t seen_epoch_ = UINT32_MAX;
   uint64_t waiting_undeclared_ = 0;

@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
   uint64_t dedup_window_ms = 0;
   s = taskring::util::ParseDurationMs(cfg.dedup_window, &dedup_window_ms);
   if (!s.ok() || dedup_window_ms == 0) {
-    return Fail("--dedup-window: " + (s.ok() ? std::string("must be more than 0")
-                                             : std::string(s.message())));
+    return Fail("--dedup-window: " +
+                (s.ok() ? std::string("must be more than 0") : std::string(s.message())));
   }
   if ((cfg.lane_capacity & (cfg.lane_capacity - 1)) != 0) {
     return Fail("--lane-capacity must be a power of two");

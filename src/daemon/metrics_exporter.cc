@@ -98,8 +98,10 @@ class SegmentCollector : public prometheus::Collectable {
       b.Sample(by_priority, {"priority", std::to_string(p)}).gauge.value =
           static_cast<double>(s.queued_by_priority[p]);
     }
-    b.Gauge("taskring_paused", "1 while the queue is paused (taskring queue pause): nothing is "
-            "handed out, new jobs are still accepted.", s.paused ? 1 : 0);
+    b.Gauge("taskring_paused",
+            "1 while the queue is paused (taskring queue pause): nothing is "
+            "handed out, new jobs are still accepted.",
+            s.paused ? 1 : 0);
     b.Gauge("taskring_jobs_waiting_undeclared_type",
             "Queued typed jobs that no live worker can take (no worker declares their type and "
             "none takes every type).",

@@ -20,7 +20,7 @@ struct RecoveredJob {
   uint64_t not_before_unix_ns = 0;  // delayed (enqueue delay or retry backoff) until then
   uint64_t wal_segment = 0;         // the segment file holding its (latest) ENQUEUE record
   bool was_running = false;         // a START with no outcome after it: handed out again
-  uint32_t priority = 5;  // taskring/options.h kDefaultPriority
+  uint32_t priority = 5;            // taskring/options.h kDefaultPriority
   uint32_t timeout_ms = 0;
   std::string payload;
   std::string meta;  // encoded (util/job_meta.h)
@@ -37,8 +37,8 @@ struct RecoveryResult {
   std::vector<RecoveredJob> live;  // in id order (FIFO)
   uint64_t max_job_id = 0;
   uint64_t next_lsn = 1;
-  uint64_t terminal = 0;     // completed or dead jobs seen
-  uint64_t was_running = 0;  // live jobs that were running when the last daemon stopped
+  uint64_t terminal = 0;           // completed or dead jobs seen
+  uint64_t was_running = 0;        // live jobs that were running when the last daemon stopped
   std::vector<RecoveredKey> keys;  // in log order
   wal::ReplayReport report;
 };

@@ -26,7 +26,7 @@ struct ServeConfig {
   uint64_t retry_backoff_ms = 1000;
   uint64_t max_backoff_ms = 300000;
   uint64_t dead_max = 10000;
-  uint64_t job_timeout_ms = 0;  // a job's execution limit when it sets none; 0 = none
+  uint64_t job_timeout_ms = 0;       // a job's execution limit when it sets none; 0 = none
   std::string dedup_window = "24h";  // idempotency keys are remembered this long
   uint64_t dedup_max = 1000000;      // ... and at most this many (oldest forgotten first)
   std::string metrics_listen = "127.0.0.1:9464";

@@ -86,7 +86,8 @@ Status DecodeDeadLetter(std::string_view in, DeadLetter* out) {
   if (version != 1) {
     d.priority = static_cast<uint8_t>(p[38]);
     d.timeout_ms = util::DecodeFixed32(p + 39);
-    meta_len = static_cast<uint8_t>(p[43]) | (static_cast<uint32_t>(static_cast<uint8_t>(p[44])) << 8);
+    meta_len =
+        static_cast<uint8_t>(p[43]) | (static_cast<uint32_t>(static_cast<uint8_t>(p[44])) << 8);
     if (d.priority > 9) return Status::Corruption("dead letter: priority out of range");
   }
   if (payload_len > wal::kMaxPayloadBytes || meta_len > wal::kMaxRecordMetaBytes ||

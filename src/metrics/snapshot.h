@@ -32,7 +32,7 @@ struct QueueSnapshot {
   std::array<uint64_t, segment::kPriorityLevels> queued_by_priority{};
   bool paused = false;              // QueueControl::Pause: nothing is handed out
   uint64_t waiting_undeclared = 0;  // queued typed jobs no live worker declares
-  uint64_t workers = 0;  // live worker / producer processes attached
+  uint64_t workers = 0;             // live worker / producer processes attached
   uint64_t producers = 0;
   uint64_t dead_letters = 0;
   uint64_t wal_segments = 0;

@@ -33,8 +33,8 @@ struct CreateOptions {
   uint32_t lease_ms = 30000;
   uint32_t retry_backoff_ms = 1000;
   uint32_t default_timeout_ms = 0;  // a job's execution limit when it sets none; 0 = none
-  bool group_access = false;  // 0660 instead of 0600
-  std::string wal_dir;        // absolute, < kMaxWalDir bytes
+  bool group_access = false;        // 0660 instead of 0600
+  std::string wal_dir;              // absolute, < kMaxWalDir bytes
 };
 
 class Segment {
@@ -112,7 +112,9 @@ class Segment {
   char* payload(uint32_t i) const {
     return base_ + layout_.payloads_offset + uint64_t{i} * layout_.payload_stride;
   }
-  char* meta(uint32_t i) const { return base_ + layout_.meta_offset + uint64_t{i} * kSlotMetaBytes; }
+  char* meta(uint32_t i) const {
+    return base_ + layout_.meta_offset + uint64_t{i} * kSlotMetaBytes;
+  }
   bool ValidSlot(uint32_t i) const { return i < params_.capacity; }
   bool ValidClient(uint32_t i) const { return i < params_.max_clients; }
 

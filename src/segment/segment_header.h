@@ -111,7 +111,8 @@ struct Layout {
   uint64_t clients_offset = 0;
   uint64_t lanes_offset = 0;
   uint64_t free_stack_offset = 0;
-  uint64_t dispatch_ring_offset = 0;  // the first of kPriorityLevels rings, dispatch_ring_stride apart
+  uint64_t dispatch_ring_offset =
+      0;  // the first of kPriorityLevels rings, dispatch_ring_stride apart
   uint64_t status_offset = 0;
   uint64_t slots_offset = 0;
   uint64_t total_bytes = 0;
@@ -189,8 +190,8 @@ struct alignas(kCacheLine) SegmentHeader {
   // Bit p set: ring p has been pushed to, so workers scan it (high priorities first). Only bits
   // ever used are scanned, so a queue of one priority costs one ring per take.
   alignas(kCacheLine) std::atomic<uint32_t> priorities_in_use;
-  std::atomic<uint32_t> paused;   // 1: the daemon hands out nothing (QueueControl::Pause)
-  uint32_t default_timeout_ms;    // immutable after ready: --job-timeout-ms
+  std::atomic<uint32_t> paused;  // 1: the daemon hands out nothing (QueueControl::Pause)
+  uint32_t default_timeout_ms;   // immutable after ready: --job-timeout-ms
   uint32_t reserved0;
   std::atomic<uint64_t> waiting_undeclared;  // queued typed jobs no live worker declares
   // Workers that found every ring empty sleep here; the daemon wakes them after pushing.

@@ -117,8 +117,8 @@ Status EncodeJobMeta(const JobMeta& meta, std::string* out) {
   if (s.ok()) s = ValidateIdempotencyKey(meta.key);
   if (!s.ok()) return s;
   if (meta.headers.size() > kMaxHeaders) {
-    return Status::InvalidArgument(std::to_string(meta.headers.size()) +
-                                   " headers are more than " + std::to_string(kMaxHeaders));
+    return Status::InvalidArgument(std::to_string(meta.headers.size()) + " headers are more than " +
+                                   std::to_string(kMaxHeaders));
   }
   for (const auto& [name, value] : meta.headers) {
     s = ValidateJobHeader(name, value);
@@ -140,8 +140,7 @@ Status EncodeJobMeta(const JobMeta& meta, std::string* out) {
     const size_t n = out->size();
     out->clear();
     return Status::InvalidArgument("type, key and headers take " + std::to_string(n) +
-                                   " bytes encoded, more than " +
-                                   std::to_string(kMaxJobMetaBytes));
+                                   " bytes encoded, more than " + std::to_string(kMaxJobMetaBytes));
   }
   return Status::OK();
 }

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "util/job_meta.h"
 #include "util/coding.h"
+#include "util/job_meta.h"
 
 namespace taskring::wal {
 
@@ -71,13 +71,14 @@ Status DecodeRecord(std::string_view in, WalRecord* rec) {
     if (rec->type == RecordType::kEnqueue) rec->priority = kV1Priority;
   } else {
     rec->timeout_ms = DecodeFixed32(p + 48);
-    meta_len = static_cast<uint8_t>(p[52]) | (static_cast<uint32_t>(static_cast<uint8_t>(p[53])) << 8);
+    meta_len =
+        static_cast<uint8_t>(p[52]) | (static_cast<uint32_t>(static_cast<uint8_t>(p[53])) << 8);
   }
   const size_t available = in.size() - fixed;
   if (uint64_t{payload_len} + meta_len != available) {
-    return Status::Corruption("payload length " + std::to_string(payload_len) + " and meta length " +
-                              std::to_string(meta_len) + " do not match the " +
-                              std::to_string(available) + " bytes present");
+    return Status::Corruption("payload length " + std::to_string(payload_len) +
+                              " and meta length " + std::to_string(meta_len) +
+                              " do not match the " + std::to_string(available) + " bytes present");
   }
   if (payload_len > kMaxPayloadBytes) {
     return Status::Corruption("payload length " + std::to_string(payload_len) +

@@ -72,7 +72,8 @@ void EncodeRecord(const WalRecord& rec, std::string* out);
 // unspecified on error.
 [[nodiscard]] Status DecodeRecord(std::string_view in, WalRecord* rec);
 
-// "enqueue", "complete", "retry", "dead", "start", "cancel" or "unknown" (for logs and the WAL dump tool).
+// "enqueue", "complete", "retry", "dead", "start", "cancel" or "unknown" (for logs and the WAL dump
+// tool).
 const char* RecordTypeName(RecordType type);
 
 }  // namespace taskring::wal

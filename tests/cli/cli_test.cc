@@ -267,8 +267,9 @@ TEST_F(CliTest, WalDumpPrintsRecordsAndVerifyReportsTheFirstCorruptOffset) {
   }
   CommandResult r = RunCommand({Cli(), "wal", "dump", "--dir", wal});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("type=enqueue job=1 attempt=0 max_attempts=3 priority=5 bytes=5 payload=hello"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("type=enqueue job=1 attempt=0 max_attempts=3 priority=5 bytes=5 payload=hello"),
+      std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("job=2"), std::string::npos) << r.out;
   r = RunCommand({Cli(), "wal", "verify", "--dir", wal});

@@ -277,9 +277,9 @@ class Battery {
         o_.rounds, kills_daemon + kills_producer + kills_worker, kills_daemon, kills_producer,
         kills_worker, t.accepted, t.completed, t.lost, t.phantom, t.corrupt, t.key_violations,
         t.duplicates, t.keyed, t.keyed_retried_duplicates,
-        static_cast<unsigned long long>(dedup_hits),
-        static_cast<unsigned long long>(redelivered), static_cast<unsigned long long>(expired),
-        o_.durability.c_str(), static_cast<unsigned long long>(o_.seed));
+        static_cast<unsigned long long>(dedup_hits), static_cast<unsigned long long>(redelivered),
+        static_cast<unsigned long long>(expired), o_.durability.c_str(),
+        static_cast<unsigned long long>(o_.seed));
     for (const std::string& line : t.examples) std::fprintf(stderr, "  %s\n", line.c_str());
     std::fflush(stdout);
     const bool ok = t.lost == 0 && t.phantom == 0 && t.corrupt == 0 && t.key_violations == 0 &&

@@ -57,8 +57,7 @@ class JobRouterTest : public ::testing::Test {
     uint64_t expected = segment::PackSlotWord(segment::RefGen(ref), kNoClient, SlotState::kQueued);
     return seg_->slot(segment::RefSlot(ref))
         ->word.compare_exchange_strong(
-            expected,
-            segment::PackSlotWord(segment::RefGen(ref), client, SlotState::kRunning));
+            expected, segment::PackSlotWord(segment::RefGen(ref), client, SlotState::kRunning));
   }
   std::multiset<uint64_t> Ring(uint32_t priority) {
     std::multiset<uint64_t> out;

@@ -18,7 +18,9 @@ struct Expired {
 
 std::vector<Expired> ExpireAt(LeaseTable& t, uint64_t now) {
   std::vector<Expired> out;
-  t.ExpireDue(now, [&](uint32_t slot, const LeaseTable::Holder& h, bool) { out.push_back({slot, h}); });
+  t.ExpireDue(now, [&](uint32_t slot, const LeaseTable::Holder& h, bool) {
+    out.push_back({slot, h});
+  });
   return out;
 }
 

@@ -67,11 +67,13 @@ TEST_F(SlotHandoffTest, DispatchPushesQueuedJobsCountsTheirAttemptAndDropsStaleO
   EXPECT_EQ(handoff_.ready(), 0u);
   EXPECT_EQ(seg_->slot(1)->attempt.load(), 1u);
   EXPECT_EQ(seg_->slot(2)->attempt.load(), 0u);
-  EXPECT_EQ(Drain(seg_->dispatch_ring(taskring::kDefaultPriority)), (std::multiset<uint64_t>{PackSlotRef(1, 1)}));
+  EXPECT_EQ(Drain(seg_->dispatch_ring(taskring::kDefaultPriority)),
+            (std::multiset<uint64_t>{PackSlotRef(1, 1)}));
 }
 
 TEST_F(SlotHandoffTest, JobsThatDoNotFitWaitInOrderWithoutCountingAnAttempt) {
-  for (uint32_t i = 0; i + 1 < kCapacity; ++i) ASSERT_TRUE(seg_->dispatch_ring(taskring::kDefaultPriority).TryPush(999));
+  for (uint32_t i = 0; i + 1 < kCapacity; ++i)
+    ASSERT_TRUE(seg_->dispatch_ring(taskring::kDefaultPriority).TryPush(999));
   for (uint32_t s = 0; s < 3; ++s) {
     seg_.SetSlot(s, 1, kNoClient, SlotState::kQueued);
     handoff_.MarkReady(PackSlotRef(s, 1), taskring::kDefaultPriority);

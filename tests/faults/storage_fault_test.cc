@@ -208,7 +208,7 @@ TEST_F(StorageFaultTest, PowerLossKeepsEveryAcceptedJobInFsyncMode) {
 }
 
 TEST_F(StorageFaultTest, PowerLossKeepsJobOptionsKeysAndCancellations) {
-  const std::vector<std::string> args = {"--wal-segment-mb", "1", "--capacity", "4096",
+  const std::vector<std::string> args = {"--wal-segment-mb",  "1", "--capacity", "4096",
                                          "--wal-prewrite-kb", "0"};
   std::map<std::string, uint64_t> ids;  // key -> accepted id
   {

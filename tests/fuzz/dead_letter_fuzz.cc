@@ -36,8 +36,8 @@ void Check(std::string_view input) {
   std::string encoded;
   EncodeDeadLetter(d, &encoded);
   const bool version2 = input.size() > 16 && input[16] == 2;
-  FUZZ_CHECK(!version2 || encoded == input, "re-encoding changed %zu bytes into %zu",
-             input.size(), encoded.size());
+  FUZZ_CHECK(!version2 || encoded == input, "re-encoding changed %zu bytes into %zu", input.size(),
+             encoded.size());
   DeadLetter again;
   s = DecodeDeadLetter(encoded, &again);
   FUZZ_CHECK(s.ok(), "a re-encoded letter does not decode: %s", s.ToString().c_str());

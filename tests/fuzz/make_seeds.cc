@@ -394,10 +394,11 @@ void KeyFileSeeds(const std::string& out) {
 
 int main(int argc, char** argv) {
   if (argc < 3 || argc > 4 || (argc == 4 && std::strcmp(argv[3], "--large") != 0)) {
-    std::fprintf(stderr,
-                 "usage: %s wal_reader|segment_attach|queue_identity|key_file|job_meta|dead_letter DIR "
-                 "[--large]\n",
-                 argv[0]);
+    std::fprintf(
+        stderr,
+        "usage: %s wal_reader|segment_attach|queue_identity|key_file|job_meta|dead_letter DIR "
+        "[--large]\n",
+        argv[0]);
     return 2;
   }
   const std::string target = argv[1];

@@ -342,7 +342,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       uint64_t tail = 0;
       LaneView lane = seg->lane(p.max_clients - 1);
       if (lane.Pending(&head, &tail)) sink += lane.Read(head + p.lane_capacity - 1).op;
-      sink += seg->free_stack().SizeApprox() + seg->dispatch_ring(taskring::kDefaultPriority).SizeApprox();
+      sink += seg->free_stack().SizeApprox() +
+              seg->dispatch_ring(taskring::kDefaultPriority).SizeApprox();
       sink += seg->status_entry(UINT64_MAX)->updated_unix_ns.load();
       sink += seg->slot(p.capacity - 1)->not_before_unix_ns;
       sink += Touch(seg->payload(p.capacity - 1) + p.max_payload - 1);

@@ -9,10 +9,10 @@
 #include <set>
 #include <thread>
 
+#include "io/env.h"
 #include "segment/segment.h"
 #include "taskring/producer.h"
 #include "taskring/worker.h"
-#include "io/env.h"
 #include "test_util.h"
 #include "wal/wal_segment.h"
 

@@ -293,8 +293,7 @@ TEST_F(JobOptionsTest, TheDaemonRevokesARunPastItsTimeoutDespiteHeartbeats) {
   // A client that ignores the timeout and keeps touching (Touch refuses after the deadline,
   // so this is what a misbehaving client looks like at most).
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (std::chrono::steady_clock::now() < until &&
-         Counter(segment::Counter::kTimeouts) == 0) {
+  while (std::chrono::steady_clock::now() < until && Counter(segment::Counter::kTimeouts) == 0) {
     (void)worker->Touch(job);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -1,5 +1,7 @@
 // Queue operations with a real daemon: pause stops hand-out without refusing jobs and survives
 // a restart; resume hands out again; purge cancels queued and delayed jobs, durably.
+#include "taskring/queue_control.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -8,7 +10,6 @@
 
 #include "segment/segment.h"
 #include "taskring/producer.h"
-#include "taskring/queue_control.h"
 #include "taskring/worker.h"
 #include "test_util.h"
 
