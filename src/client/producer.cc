@@ -121,11 +121,15 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
   for (size_t i = 0; i < payloads.size(); ++i) {
     EnqueueResult& r = results[i];
     r = EnqueueResult{};
-    if (payloads[i].size() > seg.params().max_payload) {
+    // The job's meta (type, key, headers) shares the payload's room in the slot.
+    if (payloads[i].size() + prep.meta.size() > seg.params().max_payload) {
       seg.AddRejected(session_->index(), segment::RejectReason::kTooLarge);
-      r.status = Status::InvalidArgument("payload of " + std::to_string(payloads[i].size()) +
-                                         " bytes exceeds the queue's max payload of " +
-                                         std::to_string(seg.params().max_payload));
+      r.status = Status::InvalidArgument(
+          "payload of " + std::to_string(payloads[i].size()) + " bytes" +
+          (prep.meta.empty() ? std::string()
+                             : " and " + std::to_string(prep.meta.size()) +
+                                   " bytes of type, key and headers") +
+          " exceeds the queue's max payload of " + std::to_string(seg.params().max_payload));
       continue;
     }
     uint32_t slot = 0, gen = 0;
@@ -149,7 +153,10 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
             .timeout_ms = prep.timeout_ms});
     if (!payloads[i].empty())
       std::memcpy(seg.payload(slot), payloads[i].data(), payloads[i].size());
-    if (!prep.meta.empty()) std::memcpy(seg.meta(slot), prep.meta.data(), prep.meta.size());
+    if (!prep.meta.empty()) {
+      std::memcpy(seg.meta(slot, static_cast<uint32_t>(payloads[i].size())), prep.meta.data(),
+                  prep.meta.size());
+    }
     segment::StatusEntry* st = seg.status_entry(id);
     st->updated_unix_ns.store(now, std::memory_order_relaxed);
     st->packed.store(segment::PackStatus(id, segment::JobStateCode::kPending, 0),

@@ -174,8 +174,8 @@ void Worker::Impl::FillJob(uint32_t slot, uint32_t gen, Job* job) {
   if (meta_len != 0) {
     util::JobMeta meta;
     // The daemon checked it when it logged the job; a scribbler since gets an untyped job.
-    if (meta_len <= segment::kSlotMetaBytes &&
-        util::DecodeJobMeta(std::string_view(seg.meta(slot), meta_len), &meta).ok()) {
+    if (uint64_t{len} + meta_len <= seg.params().max_payload &&
+        util::DecodeJobMeta(std::string_view(seg.meta(slot, len), meta_len), &meta).ok()) {
       job->type_ = std::move(meta.type);
       job->headers_ = std::move(meta.headers);
     }

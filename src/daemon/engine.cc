@@ -58,13 +58,14 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
   }
   uint32_t slot = 0;
   for (RecoveredJob& j : jobs) {
-    if (j.payload.size() > p.max_payload) {
-      return Status::InvalidArgument(
-          "the WAL holds job " + std::to_string(j.id) + " of " + std::to_string(j.payload.size()) +
-          " bytes, more than --max-payload " + std::to_string(p.max_payload));
+    if (j.payload.size() + j.meta.size() > p.max_payload) {
+      return Status::InvalidArgument("the WAL holds job " + std::to_string(j.id) + " of " +
+                                     std::to_string(j.payload.size() + j.meta.size()) +
+                                     " bytes (payload and meta), more than --max-payload " +
+                                     std::to_string(p.max_payload));
     }
     util::JobMeta meta;
-    if (j.meta.size() > segment::kSlotMetaBytes || !util::DecodeJobMeta(j.meta, &meta).ok()) {
+    if (!util::DecodeJobMeta(j.meta, &meta).ok()) {
       return Status::Corruption("the WAL holds job " + std::to_string(j.id) +
                                 " with a meta that does not decode");
     }
@@ -80,7 +81,10 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
          .meta_len = static_cast<uint16_t>(j.meta.size()),
          .timeout_ms = j.timeout_ms});
     std::memcpy(seg_.payload(slot), j.payload.data(), j.payload.size());
-    if (!j.meta.empty()) std::memcpy(seg_.meta(slot), j.meta.data(), j.meta.size());
+    if (!j.meta.empty()) {
+      std::memcpy(seg_.meta(slot, static_cast<uint32_t>(j.payload.size())), j.meta.data(),
+                  j.meta.size());
+    }
     router_.SetType(slot, util::JobTypeHash(meta.type));
     retention_.Pin(slot, j.wal_segment);
     Schedule(slot, 1);
@@ -447,6 +451,7 @@ Status Engine::CollectSync(bool wait) {
   syncing_pending_.clear();
   if (!stopping_) router_.Dispatch(now_.mono_ns);  // as in Apply
   clients_.PublishCommitted(syncing_group_);
+  router_.WakeWorkers();
   syncing_group_.clear();
   // Records written meanwhile may still be failing to write: their flush ends the refusal.
   if (wal_->buffered_bytes() == 0) EndRefusal();
@@ -464,9 +469,11 @@ void Engine::Apply() {
   ApplyActions(pending_);
   pending_.clear();
   // Handed out before producers hear Accepted: a job a producer was told about is already in
-  // its place in priority order.
+  // its place in priority order. Workers are woken after, so the futex call does not delay the
+  // producers' answer.
   if (!stopping_) router_.Dispatch(now_.mono_ns);
   clients_.PublishCommitted();
+  router_.WakeWorkers();
 }
 
 void Engine::ApplyActions(std::vector<Pending>& actions) {
@@ -839,6 +846,7 @@ bool Engine::Step() {
   if (config_.dedup != nullptr) config_.dedup->Expire(now_.unix_ns);
   dead_letters_.Refresh(now_.mono_ns, /*force=*/false);
   if (!stopping_) router_.Dispatch(now_.mono_ns);  // one handed out now could not finish
+  router_.WakeWorkers();
   PublishGauges();
   return did;
 }

@@ -18,11 +18,11 @@ bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attemp
     if (why != nullptr) *why = reason;
     return false;
   };
-  if (len > seg.params().max_payload) {
-    return refuse("claims " + std::to_string(len) + " payload bytes");
+  if (len > seg.params().max_payload || meta_len > kMaxJobMetaBytes ||
+      len + meta_len > seg.params().max_payload) {
+    return refuse("claims " + std::to_string(len) + " payload and " + std::to_string(meta_len) +
+                  " meta bytes");
   }
-  if (meta_len > kMaxJobMetaBytes)
-    return refuse("claims " + std::to_string(meta_len) + " meta bytes");
   if (priority > kMaxPriority) return refuse("claims priority " + std::to_string(priority));
   out->type = wal::RecordType::kEnqueue;
   out->job_id = h->job_id;
@@ -33,7 +33,7 @@ bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attemp
   out->not_before_unix_ns = h->not_before_unix_ns;
   out->timeout_ms = h->timeout_ms;
   out->payload.assign(seg.payload(slot), len);
-  out->meta.assign(seg.meta(slot), meta_len);
+  out->meta.assign(seg.meta(slot, len), meta_len);
   util::JobMeta decoded;
   Status s = util::DecodeJobMeta(out->meta, meta != nullptr ? meta : &decoded);
   if (!s.ok()) return refuse("holds a bad meta: " + s.ToString());
@@ -60,9 +60,9 @@ bool DeadLetterOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
   out->timeout_ms = h->timeout_ms;
   out->meta.clear();
   util::JobMeta meta;
-  if (meta_len <= kMaxJobMetaBytes &&
-      util::DecodeJobMeta(std::string_view(seg.meta(slot), meta_len), &meta).ok()) {
-    out->meta.assign(seg.meta(slot), meta_len);
+  if (meta_len <= kMaxJobMetaBytes && len + meta_len <= seg.params().max_payload &&
+      util::DecodeJobMeta(std::string_view(seg.meta(slot, len), meta_len), &meta).ok()) {
+    out->meta.assign(seg.meta(slot, len), meta_len);
   }
   return true;
 }

@@ -155,15 +155,19 @@ void JobRouter::Dispatch(uint64_t now_mono_ns) {
       util::WakeIfSleepers(&e->offer_futex, &e->offer_sleepers, 1);
     }
   }
-  const uint32_t pushed = paused ? 0 : handoff_.Dispatch(now_mono_ns);
-  if (pushed != 0) {
-    // Declared workers that also take untyped jobs sleep on their own word, not the rings'.
-    for (const Declared& w : declared_) {
-      segment::ClientEntry* e = seg_.client(w.client);
-      if (!w.takes_untyped || e->want.load(std::memory_order_seq_cst) == 0) continue;
-      e->offer_futex.fetch_add(1, std::memory_order_seq_cst);
-      util::WakeIfSleepers(&e->offer_futex, &e->offer_sleepers, 1);
-    }
+  if (!paused && handoff_.Dispatch(now_mono_ns) != 0) pushed_since_wake_ = true;
+}
+
+void JobRouter::WakeWorkers() {
+  handoff_.WakeWorkers();
+  if (!pushed_since_wake_) return;
+  pushed_since_wake_ = false;
+  // Declared workers that also take untyped jobs sleep on their own word, not the rings'.
+  for (const Declared& w : declared_) {
+    segment::ClientEntry* e = seg_.client(w.client);
+    if (!w.takes_untyped || e->want.load(std::memory_order_seq_cst) == 0) continue;
+    e->offer_futex.fetch_add(1, std::memory_order_seq_cst);
+    util::WakeIfSleepers(&e->offer_futex, &e->offer_sleepers, 1);
   }
 }
 

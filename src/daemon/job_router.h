@@ -41,6 +41,8 @@ class JobRouter {
   // nobody is waiting for, offers typed jobs to waiting workers, sends typed jobs only any-type
   // workers can take to the rings, then pushes the rings (SlotHandoff::Dispatch).
   void Dispatch(uint64_t now_mono_ns);
+  // Wakes the workers sleeping for what Dispatch pushed to the rings (after producers were told).
+  void WakeWorkers();
   // Takes back everything handed out but not yet taken: the rings' jobs and every offer
   // (pause). Returns how many.
   uint64_t Recall();
@@ -81,6 +83,7 @@ class JobRouter {
   uint32_t any_type_workers_ = UINT32_MAX;  // unknown until the first refresh
   uint32_t seen_epoch_ = UINT32_MAX;
   uint64_t waiting_undeclared_ = 0;
+  bool pushed_since_wake_ = false;
 };
 
 }  // namespace taskring::daemon

@@ -82,11 +82,16 @@ uint32_t SlotHandoff::Dispatch(uint64_t now_mono_ns) {
       ready.push_back(*again);
     }
   }
-  if (pushed != 0) {
-    util::WakeIfSleepers(&hdr->dispatch_futex, &hdr->dispatch_sleepers,
-                         pushed > INT_MAX ? INT_MAX : static_cast<int>(pushed));
-  }
+  unwoken_ += pushed;
   return pushed;
+}
+
+void SlotHandoff::WakeWorkers() {
+  if (unwoken_ == 0) return;
+  segment::SegmentHeader* hdr = seg_.header();
+  util::WakeIfSleepers(&hdr->dispatch_futex, &hdr->dispatch_sleepers,
+                       unwoken_ > INT_MAX ? INT_MAX : static_cast<int>(unwoken_));
+  unwoken_ = 0;
 }
 
 size_t SlotHandoff::ready() const {

@@ -34,9 +34,12 @@ class SlotHandoff {
   void MarkReady(uint64_t slot_ref, uint32_t priority) {
     ready_[std::min(priority, segment::kPriorityLevels - 1)].push_back(slot_ref);
   }
-  // Pushes ready jobs to workers, highest priority first, and wakes sleeping ones. Each pushed
-  // job's attempt counts from here. Returns how many were pushed.
+  // Pushes ready jobs to workers, highest priority first. Each pushed job's attempt counts from
+  // here. Returns how many were pushed. Sleeping workers are woken by WakeWorkers(), which the
+  // engine calls after it has told producers: a futex wake first would delay their answer.
   uint32_t Dispatch(uint64_t now_mono_ns);
+  // Wakes as many sleeping workers as jobs were pushed since the last call.
+  void WakeWorkers();
   // Takes back every job still in the dispatch rings (pause, re-routing): their attempts are
   // uncounted and they wait here again, in front, in their order. `keep` says which ones stay
   // with this class; the others (and those of the waiting ones it refuses) are handed to
@@ -79,6 +82,7 @@ class SlotHandoff {
   std::deque<uint64_t> ready_[segment::kPriorityLevels];  // waiting for room in their ring
   std::deque<uint64_t> free_backlog_;  // freed slot refs the free stack could not take yet
   StuckWatch dispatch_watch_[segment::kPriorityLevels];
+  uint64_t unwoken_ = 0;  // jobs pushed since the last WakeWorkers
 };
 
 template <typename Keep, typename Elsewhere>

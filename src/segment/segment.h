@@ -112,9 +112,9 @@ class Segment {
   char* payload(uint32_t i) const {
     return base_ + layout_.payloads_offset + uint64_t{i} * layout_.payload_stride;
   }
-  char* meta(uint32_t i) const {
-    return base_ + layout_.meta_offset + uint64_t{i} * kSlotMetaBytes;
-  }
+  // A job's meta follows its payload in the slot's payload area: payload_len + meta_len must be
+  // at most max_payload (checked by the caller), so meta costs no memory of its own.
+  char* meta(uint32_t i, uint32_t payload_len) const { return payload(i) + payload_len; }
   bool ValidSlot(uint32_t i) const { return i < params_.capacity; }
   bool ValidClient(uint32_t i) const { return i < params_.max_clients; }
 

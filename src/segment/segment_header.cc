@@ -10,11 +10,8 @@
 #include "segment/ring.h"
 #include "segment/slot.h"
 #include "segment/status_table.h"
-#include "taskring/options.h"
 
 namespace taskring::segment {
-
-static_assert(kSlotMetaBytes >= kMaxJobMetaBytes, "a slot's meta area must hold any meta");
 
 namespace {
 
@@ -59,8 +56,6 @@ Status ComputeLayout(const Params& p, Layout* out) {
   off += RoundUp(uint64_t{l.status_entries} * sizeof(StatusEntry), 4096);
   l.slots_offset = off;
   off += SlotHeadersBytes(p.capacity);
-  l.meta_offset = off;
-  off += uint64_t{p.capacity} * kSlotMetaBytes;
   l.payloads_offset = off;
   off += RoundUp(uint64_t{p.capacity} * l.payload_stride, 4096);
   l.total_bytes = off;

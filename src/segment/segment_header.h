@@ -30,8 +30,8 @@
 //             |                                             |  (status_table.h)
 //             +---------------------------------------------+
 //             | Slot headers: capacity x 64 B               |  SlotHeader, dense (slot.h)
-//             | Meta areas: capacity x 1 KiB                |  type, key, headers (job_meta.h)
-//             | Payloads: capacity x payload_stride         |  each job's bytes
+//             | Payloads: capacity x payload_stride         |  each job's bytes, then its meta
+//             |                                             |  (type, key, headers: job_meta.h)
 //             +---------------------------------------------+
 //
 // Each region starts on a 4 KiB boundary. Every struct placed in the segment pins its size and
@@ -117,11 +117,10 @@ struct Layout {
   uint64_t slots_offset = 0;
   uint64_t total_bytes = 0;
   uint64_t dispatch_ring_stride = 0;
-  uint64_t meta_offset = 0;  // after the slot headers
-  uint64_t payloads_offset = 0;
+  uint64_t payloads_offset = 0;  // after the slot headers
   bool operator==(const Layout&) const = default;
 };
-static_assert(sizeof(Layout) == 104);
+static_assert(sizeof(Layout) == 96);
 static_assert(offsetof(Layout, ring_capacity) == 0);
 static_assert(offsetof(Layout, status_entries) == 4);
 static_assert(offsetof(Layout, payload_stride) == 8);
@@ -134,8 +133,7 @@ static_assert(offsetof(Layout, status_offset) == 56);
 static_assert(offsetof(Layout, slots_offset) == 64);
 static_assert(offsetof(Layout, total_bytes) == 72);
 static_assert(offsetof(Layout, dispatch_ring_stride) == 80);
-static_assert(offsetof(Layout, meta_offset) == 88);
-static_assert(offsetof(Layout, payloads_offset) == 96);
+static_assert(offsetof(Layout, payloads_offset) == 88);
 
 // The slot headers come first, dense, so the daemon (which reads only headers) touches one
 // cache line per job wherever the payloads are: interleaved with 4 KiB payloads, every header
@@ -143,9 +141,6 @@ static_assert(offsetof(Layout, payloads_offset) == 96);
 inline uint64_t SlotHeadersBytes(uint32_t capacity) {
   return (uint64_t{capacity} * 64 + 4095) / 4096 * 4096;
 }
-// Each slot's meta area (type, key, headers), dense after the headers: touched only by jobs
-// that carry meta.
-inline constexpr uint64_t kSlotMetaBytes = 1024;
 
 // Checks limits and derives the layout. InvalidArgument names the offending parameter.
 Status ComputeLayout(const Params& params, Layout* out);
@@ -206,14 +201,14 @@ static_assert(offsetof(SegmentHeader, header_bytes) == 12);
 static_assert(offsetof(SegmentHeader, segment_bytes) == 16);
 static_assert(offsetof(SegmentHeader, params) == 24);
 static_assert(offsetof(SegmentHeader, layout) == 40);
-static_assert(offsetof(SegmentHeader, durability) == 144);
-static_assert(offsetof(SegmentHeader, default_max_attempts) == 148);
-static_assert(offsetof(SegmentHeader, lease_ms) == 152);
-static_assert(offsetof(SegmentHeader, retry_backoff_ms) == 156);
-static_assert(offsetof(SegmentHeader, incarnation) == 160);
-static_assert(offsetof(SegmentHeader, created_unix_ns) == 168);
-static_assert(offsetof(SegmentHeader, queue_name) == 176);
-static_assert(offsetof(SegmentHeader, wal_dir) == 240);
+static_assert(offsetof(SegmentHeader, durability) == 136);
+static_assert(offsetof(SegmentHeader, default_max_attempts) == 140);
+static_assert(offsetof(SegmentHeader, lease_ms) == 144);
+static_assert(offsetof(SegmentHeader, retry_backoff_ms) == 148);
+static_assert(offsetof(SegmentHeader, incarnation) == 152);
+static_assert(offsetof(SegmentHeader, created_unix_ns) == 160);
+static_assert(offsetof(SegmentHeader, queue_name) == 168);
+static_assert(offsetof(SegmentHeader, wal_dir) == 232);
 static_assert(offsetof(SegmentHeader, daemon_pid) == 1280);
 static_assert(offsetof(SegmentHeader, daemon_state) == 1284);
 static_assert(offsetof(SegmentHeader, drain_rate_milli) == 1288);
