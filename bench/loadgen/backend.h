@@ -9,12 +9,31 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "taskring/status.h"
 
 namespace taskring::loadgen {
 
 enum class BackendKind { kTaskring, kBoostMq, kRedis, kBeanstalkd };
+
+// What each taskring job carries besides its payload (issue 12's job options), so the cost of
+// each can be measured against plain jobs. The defaults are plain jobs: EnqueueOptions{} and
+// workers that declare no type. Peers have no such options; the tool refuses them there.
+struct JobOptions {
+  int priority = -1;             // 0..9 for every job; -1: not set (the library's default, 5)
+  bool random_priority = false;  // a random 0..9 per send (per job at batch 1, else per batch)
+  std::string type;              // EnqueueOptions::type of every job; empty: untyped
+  std::vector<std::string> worker_types;  // WorkerOptions::types of every worker
+  uint32_t headers = 0;                   // this many small headers per job ("h0"="v0000000", ...)
+  bool keyed = false;                     // each job enqueued alone (Enqueue) with a unique key
+  uint64_t delay_ms = 0;                  // EnqueueOptions::delay_ms of every job
+
+  bool plain() const {
+    return priority < 0 && !random_priority && type.empty() && worker_types.empty() &&
+           headers == 0 && !keyed && delay_ms == 0;
+  }
+};
 
 struct Target {
   BackendKind kind = BackendKind::kTaskring;
@@ -26,6 +45,7 @@ struct Target {
   // taskring workers take (TakeMany) and complete (CompleteMany) up to this many jobs per call:
   // the load's --batch, so a batched run is batched at both ends where the API allows it.
   uint32_t take_batch = 1;
+  JobOptions job;  // taskring only
 };
 
 // "taskring", "boost-mq", "redis" or "beanstalkd"; false for anything else.

@@ -26,6 +26,7 @@
 #include "harness/process.h"
 #include "loadgen/driver.h"
 #include "loadgen/peers.h"
+#include "taskring/options.h"
 #include "util/clock.h"
 #include "util/flags.h"
 
@@ -52,6 +53,10 @@ struct Args {
   bool json = false;
   bool disk_probe = false;
   bool daemon_defaults = false;
+  // Job options (taskring only; the defaults are plain jobs).
+  uint64_t priority = 5, headers = 0, delay_ms = 0;
+  bool priorities = false, keyed = false;
+  std::string type, worker_types;
 };
 
 // A taskringd of our own, in a temp dir: started from the directory of this binary (taskringd
@@ -122,7 +127,29 @@ std::string Row(const char* name, const Percentiles& p) {
   return buf;
 }
 
-std::string Describe(const Args& a, const LoadOptions& o) {
+// The job options of a run, as its flags name them ("" for plain jobs).
+std::string DescribeJob(const JobOptions& j) {
+  std::ostringstream d;
+  const char* sep = "";
+  auto item = [&](const std::string& s) {
+    d << sep << s;
+    sep = " ";
+  };
+  if (j.priority >= 0) item("--priority " + std::to_string(j.priority));
+  if (j.random_priority) item("--priorities");
+  if (!j.type.empty()) item("--type " + j.type);
+  if (!j.worker_types.empty()) {
+    std::string list;
+    for (const std::string& t : j.worker_types) list += (list.empty() ? "" : ",") + t;
+    item("--worker-types " + list);
+  }
+  if (j.headers != 0) item("--headers " + std::to_string(j.headers));
+  if (j.keyed) item("--keyed");
+  if (j.delay_ms != 0) item("--delay-ms " + std::to_string(j.delay_ms));
+  return d.str();
+}
+
+std::string Describe(const Args& a, const LoadOptions& o, const JobOptions& job) {
   std::ostringstream d;
   d << (a.label.empty() ? a.target : a.label);
   if (a.target == "taskring") {
@@ -135,11 +162,12 @@ std::string Describe(const Args& a, const LoadOptions& o) {
     << ", work " << o.work_us << " us " << (o.work_sleeps ? "sleeping" : "busy");
   if (o.duration_s != 0) d << ", for " << o.duration_s << " s";
   if (o.contention != 0) d << ", " << o.contention << " busy loop(s) competing";
+  if (a.target == "taskring" && !job.plain()) d << ", job options: " << DescribeJob(job);
   return d.str();
 }
 
-void PrintHuman(const Args& a, const LoadOptions& o, const LoadResult& r) {
-  std::printf("%s\n", Describe(a, o).c_str());
+void PrintHuman(const Args& a, const LoadOptions& o, const JobOptions& job, const LoadResult& r) {
+  std::printf("%s\n", Describe(a, o, job).c_str());
   std::printf("jobs %llu accepted, %llu busy answers, %llu errors, %llu duplicates\n",
               static_cast<unsigned long long>(r.accepted), static_cast<unsigned long long>(r.busy),
               static_cast<unsigned long long>(r.errors),
@@ -165,7 +193,8 @@ double Fixed(double v, int decimals) {
 
 // One run as a JSON object; the field names and their order are what tools/peers_table.py and
 // tools/bench-peers.sh read.
-nlohmann::ordered_json Json(const Args& a, const LoadOptions& o, const LoadResult& r) {
+nlohmann::ordered_json Json(const Args& a, const LoadOptions& o, const JobOptions& job,
+                            const LoadResult& r) {
   nlohmann::ordered_json j;
   j["target"] = a.target;
   j["label"] = a.label;
@@ -192,6 +221,8 @@ nlohmann::ordered_json Json(const Args& a, const LoadOptions& o, const LoadResul
   j["latency_us"] = {{"enqueue", PercentilesJson(r.enqueue)},
                      {"handoff", PercentilesJson(r.handoff)},
                      {"end_to_end", PercentilesJson(r.end_to_end)}};
+  // Only when set, so a plain run's line is what it always was.
+  if (a.target == "taskring" && !job.plain()) j["job_options"] = DescribeJob(job);
   return j;
 }
 
@@ -346,6 +377,25 @@ int Main(int argc, char** argv) {
                "script are kept beside it, PATH.dat and PATH.gp)");
   flags.String("label", &a.label, "name of this run in the output");
   flags.Bool("json", &a.json, "one JSON object per run");
+  flags.Uint("priority", &a.priority, 0, 9,
+             "taskring: every job with this priority, 0 (last) to 9 (first) (not set: the "
+             "library's default, 5)");
+  flags.Bool("priorities", &a.priorities,
+             "taskring: a random priority 0..9 for each send (each job at --batch 1, else each "
+             "batch)");
+  flags.String("type", &a.type, "taskring: every job has this type (EnqueueOptions::type)");
+  flags.String("worker-types", &a.worker_types,
+               "taskring: the workers declare these types, comma-separated "
+               "(WorkerOptions::types); with --type T, T takes the offer path to a declaring "
+               "worker. Without it, typed jobs no worker declares go to the rings");
+  flags.Uint("headers", &a.headers, 0, kMaxHeaders,
+             "taskring: this many small headers per job (name h<i>, a 16-character value)");
+  flags.Bool("keyed", &a.keyed,
+             "taskring: each job enqueued alone (Producer::Enqueue) with an idempotency key "
+             "never used before; only with --batch 1");
+  flags.Uint("delay-ms", &a.delay_ms, 0, 86'400'000,
+             "taskring: every job runs no earlier than this many ms after it is enqueued "
+             "(end-to-end latency includes the delay)");
   flags.Bool("disk-probe", &a.disk_probe,
              "also time 96-byte write + fdatasync in the WAL directory (paced at --rate if "
              "given): the disk's own floor under fsync-mode enqueue latency");
@@ -393,6 +443,35 @@ int Main(int argc, char** argv) {
       std::max<uint32_t>(64, static_cast<uint32_t>(a.payload));  // slots sized to the job
   t.queue = a.queue.empty() ? "taskring-bench-" + std::to_string(::getpid()) : a.queue;
   t.take_batch = static_cast<uint32_t>(a.batch);
+  JobOptions& job = t.job;
+  if (flags.Seen("priority")) job.priority = static_cast<int>(a.priority);
+  job.random_priority = a.priorities;
+  job.type = a.type;
+  if (!a.worker_types.empty()) {
+    std::stringstream in(a.worker_types);
+    for (std::string item; std::getline(in, item, ',');) job.worker_types.push_back(item);
+  }
+  job.headers = static_cast<uint32_t>(a.headers);
+  job.keyed = a.keyed;
+  job.delay_ms = a.delay_ms;
+  if (!job.plain()) {
+    if (t.kind != BackendKind::kTaskring) {
+      return Error(
+          "--priority, --priorities, --type, --worker-types, --headers, --keyed and "
+          "--delay-ms are taskring job options; " +
+              a.target + " has none",
+          2);
+    }
+    if (!a.vs.empty()) {
+      return Error("job options and --vs do not go together (the peer has none to compare)", 2);
+    }
+    if (job.priority >= 0 && job.random_priority) {
+      return Error("--priority and --priorities exclude each other", 2);
+    }
+    if (job.keyed && a.batch != 1) {
+      return Error("--keyed needs --batch 1: an idempotency key names one job", 2);
+    }
+  }
 
   OwnDaemon daemon;
   LoadOptions o;
@@ -423,9 +502,9 @@ int Main(int argc, char** argv) {
     Status rs = RunLoad(t, ro, r);
     if (!rs.ok()) return rs;
     if (a.json) {
-      PrintJsonLine(Json(a, ro, *r));
+      PrintJsonLine(Json(a, ro, t.job, *r));
     } else {
-      PrintHuman(a, ro, *r);
+      PrintHuman(a, ro, t.job, *r);
       std::printf("\n");
     }
     std::fflush(stdout);
@@ -471,10 +550,10 @@ int Main(int argc, char** argv) {
         pa.target = a.vs;
         pa.label = a.vs;
         if (a.json) {
-          PrintJsonLine(Json(pa, po, pr));
+          PrintJsonLine(Json(pa, po, peer.job, pr));
           PrintJsonLine(RatioJson(a.vs, r, pr));
         } else {
-          PrintHuman(pa, po, pr);
+          PrintHuman(pa, po, peer.job, pr);
           PrintRatio(a.vs, r, pr);
         }
       }
@@ -509,7 +588,7 @@ int Main(int argc, char** argv) {
       }
     }
     if (!a.plot.empty() && !rows.empty()) {
-      std::string title = Describe(a, o);
+      std::string title = Describe(a, o, t.job);
       title.replace(title.find("closed loop"), 11, "open-loop sweep");
       Plot(a.plot, title, rows);
     }

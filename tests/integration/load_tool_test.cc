@@ -198,5 +198,86 @@ TEST_F(LoadToolTest, DaemonDefaultsStartsTaskringdAsAnApplicationGetsIt) {
   EXPECT_NE(r.out.find("\"accepted\":1000,\"busy\":0,"), std::string::npos) << r.out;
 }
 
+// The job options of issue 12 (priority, type, headers, key, delay) reach every job: the
+// receiver checks each job's type, fixed priority and header count and fails the run if one
+// lost them, so a run that accounts for every job also says the options arrived.
+TEST_F(LoadToolTest, JobOptionsReachEveryJob) {
+  test::Daemon d(queue_, tmp_.path() + "/wal", {"--durability", "none"});
+  ASSERT_TRUE(d.Start());
+  auto run = [&](const JobOptions& job, uint32_t batch, LoadResult* r) {
+    Target t;
+    t.queue = queue_;
+    t.job = job;
+    t.take_batch = batch;
+    LoadOptions o = Options();
+    o.jobs = 400;
+    o.batch = batch;
+    return RunLoad(t, o, r);
+  };
+  LoadResult r;
+  JobOptions typed;  // --type with a declaring worker: the offer path
+  typed.priority = 7;
+  typed.type = "bench.typed";
+  typed.worker_types = {"bench.typed"};
+  typed.headers = 3;
+  ASSERT_OK(run(typed, 1, &r));
+  EXPECT_EQ(r.accepted, 400u);
+  EXPECT_EQ(r.end_to_end.count, 400u);
+  typed.worker_types.clear();  // no worker declares it: the rings, taken by an any-type worker
+  ASSERT_OK(run(typed, 8, &r));
+  EXPECT_EQ(r.end_to_end.count, 400u);
+  JobOptions keyed;  // one Enqueue per job, each key new: no duplicate answer (else Corruption)
+  keyed.keyed = true;
+  keyed.random_priority = true;
+  ASSERT_OK(run(keyed, 1, &r));
+  EXPECT_EQ(r.accepted, 400u);
+  EXPECT_EQ(r.duplicates, 0u);
+  JobOptions delayed;
+  delayed.delay_ms = 150;
+  ASSERT_OK(run(delayed, 16, &r));
+  EXPECT_EQ(r.end_to_end.count, 400u);
+  EXPECT_GE(r.end_to_end.p50, 150'000.0) << "a job ran before its delay";
+  EXPECT_LT(r.enqueue.p50, 100'000.0) << "the producer does not wait out the delay";
+}
+
+TEST_F(LoadToolTest, JobOptionFlagsAreNamedInTheOutputAndPlainRunsAreUnchanged) {
+  const test::CommandResult r = test::RunCommand(
+      {test::BinDir() + "/taskring", "bench", "--jobs", "500", "--durability", "none", "--keyed",
+       "--priorities", "--headers", "2", "--type", "t1", "--worker-types", "t1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"accepted\":500,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(
+                "\"job_options\":\"--priorities --type t1 --worker-types t1 --headers 2 --keyed\""),
+            std::string::npos)
+      << r.out;
+  const test::CommandResult plain = test::RunCommand(
+      {test::BinDir() + "/taskring", "bench", "--jobs", "500", "--durability", "none", "--json"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out.find("job_options"), std::string::npos) << plain.out;
+  const test::CommandResult human =
+      test::RunCommand({test::BinDir() + "/taskring", "bench", "--jobs", "200", "--durability",
+                        "none", "--priority", "0", "--delay-ms", "1"});
+  ASSERT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_NE(human.out.find("job options: --priority 0 --delay-ms 1"), std::string::npos)
+      << human.out;
+  struct Bad {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  for (const Bad& b :
+       std::vector<Bad>{{{"--keyed", "--batch", "4"}, "--keyed needs --batch 1"},
+                        {{"--priority", "3", "--priorities"}, "exclude each other"},
+                        {{"--priority", "10"}, "priority"},
+                        {{"--headers", "17"}, "headers"},
+                        {{"--target", "boost-mq", "--type", "t"}, "taskring job options"},
+                        {{"--vs", "boost-mq", "--keyed"}, "--vs do not go together"}}) {
+    std::vector<std::string> cmd = {test::BinDir() + "/taskring", "bench", "--jobs", "10"};
+    cmd.insert(cmd.end(), b.args.begin(), b.args.end());
+    const test::CommandResult bad = test::RunCommand(cmd);
+    EXPECT_EQ(bad.exit_code, 2) << b.says;
+    EXPECT_NE(bad.err.find(b.says), std::string::npos) << bad.err;
+  }
+}
+
 }  // namespace
 }  // namespace taskring::loadgen
