@@ -41,7 +41,9 @@ inline constexpr size_t kMaxKeyBytes = 128;          // visible ASCII (0x21-0x7e
 inline constexpr size_t kMaxHeaders = 16;            //
 inline constexpr size_t kMaxHeaderNameBytes = 64;    // [A-Za-z0-9._-]+
 inline constexpr size_t kMaxHeaderValueBytes = 256;  // no control characters
-inline constexpr size_t kMaxJobMetaBytes = 1024;     // type + key + headers, encoded
+// Type, key and headers, encoded; they share the slot with the payload: payload + meta must
+// fit the queue's max payload.
+inline constexpr size_t kMaxJobMetaBytes = 1024;
 
 struct EnqueueOptions {
   // Attempts before the job is dead-lettered; 0 = the queue's default (taskringd

@@ -59,7 +59,7 @@ struct alignas(kCacheLine) SlotHeader {
   uint32_t max_attempts;
   uint8_t priority;  // kMinPriority..kMaxPriority (validated by every reader)
   uint8_t reserved0;
-  uint16_t meta_len;  // bytes of the job's meta (job_meta.h) in its meta area; 0 = none
+  uint16_t meta_len;  // bytes of the job's meta (job_meta.h), after the payload; 0 = none
   uint64_t not_before_unix_ns;
   uint32_t timeout_ms;  // execution limit of an attempt; 0 = none
   uint32_t reserved1;
