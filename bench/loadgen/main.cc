@@ -454,6 +454,10 @@ int Main(int argc, char** argv) {
   job.headers = static_cast<uint32_t>(a.headers);
   job.keyed = a.keyed;
   job.delay_ms = a.delay_ms;
+  // Type, key and headers share the slot with the payload: room for them in the daemon's slots.
+  if (!job.type.empty() || job.headers != 0 || job.keyed) {
+    t.max_payload += static_cast<uint32_t>(kMaxJobMetaBytes);
+  }
   if (!job.plain()) {
     if (t.kind != BackendKind::kTaskring) {
       return Error(

@@ -347,12 +347,21 @@ TEST_F(JobOptionsTest, BadOptionsAreRefusedWithAMessageAndCreateNothing) {
   o = {};
   o.headers.assign(16, {std::string(60, 'h'), std::string(200, 'v')});
   refused(o, "more than 1024");
+  // The meta shares the payload's room in the slot.
+  o = {};
+  o.type = "abc";  // 6 bytes encoded
+  uint64_t id = 0;
+  ASSERT_OK(prod->Enqueue(std::string(prod->max_payload() - 6, 'p'), &id, o));
+  Status s = prod->Enqueue(std::string(prod->max_payload() - 5, 'p'), &id, o);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.ToString().find("6 bytes of type, key and headers"), std::string::npos)
+      << s.ToString();
   std::vector<std::string_view> two = {"a", "b"};
   std::vector<EnqueueResult> results(2);
   o = {};
   o.idempotency_key = "k";
   EXPECT_TRUE(prod->EnqueueBatch(two, results, o).IsInvalidArgument());
-  EXPECT_EQ(Counter(segment::Counter::kAccepted), 0u);
+  EXPECT_EQ(Counter(segment::Counter::kAccepted), 1u) << "only the job that fit";
 }
 
 }  // namespace
