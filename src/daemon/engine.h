@@ -17,9 +17,10 @@
 // through Post() (a moodycamel queue), so no lock guards its state.
 //
 // The engine's concerns live in their own classes, each unit-tested (tests/daemon/):
-// ClientRegistry (attached clients, lane cursors), SlotHandoff (free and dispatch rings, cell
-// repair), LeaseTable, DelayQueue, WalRetention (which WAL segments live jobs pin) and
-// DeadLetterKeeper. The engine itself decides what each lane record means and what goes into the
+// ClientRegistry (attached clients, lane cursors), SlotHandoff (free stack and dispatch rings,
+// cell repair), JobRouter (typed jobs to the workers that declare them), LeaseTable (leases and
+// job timeouts), DelayQueue, WalRetention (which WAL segments live jobs pin) and
+// DeadLetterKeeper; DedupStore (idempotency keys) is the daemon's and outlives the engine. The engine itself decides what each lane record means and what goes into the
 // WAL.
 #ifndef TASKRING_DAEMON_ENGINE_H_
 #define TASKRING_DAEMON_ENGINE_H_
