@@ -10,7 +10,10 @@ using segment::PackSlotWord;
 using segment::SlotState;
 
 JobRouter::JobRouter(const segment::Segment& seg, SlotHandoff& handoff)
-    : seg_(seg), handoff_(handoff), type_of_(seg.params().capacity, 0) {}
+    : seg_(seg),
+      handoff_(handoff),
+      type_of_(seg.params().capacity, 0),
+      offered_mono_(seg.params().max_clients, 0) {}
 
 bool JobRouter::StillQueued(uint64_t ref) const {
   const uint32_t slot = segment::RefSlot(ref);
@@ -112,8 +115,9 @@ void JobRouter::Dispatch(uint64_t now_mono_ns) {
   RefreshWorkers();
   for (const Declared& w : declared_) {
     segment::ClientEntry* e = seg_.client(w.client);
-    if (e->want.load(std::memory_order_seq_cst) == 0) {
-      TakeBackOffer(w.client);  // offered after the worker had stopped waiting
+    if (e->want.load(std::memory_order_seq_cst) == 0 ||
+        now_mono_ns - offered_mono_[w.client] >= kOfferTimeoutNs) {
+      TakeBackOffer(w.client);  // it stopped waiting, or is not running to take it
     }
   }
   // Jobs of a type no declaring worker is there for go to the any-type workers' rings.
@@ -151,6 +155,7 @@ void JobRouter::Dispatch(uint64_t now_mono_ns) {
       // Counted as an attempt from here, as a ring push is.
       seg_.slot(segment::RefSlot(ref))->attempt.fetch_add(1, std::memory_order_relaxed);
       e->offer.store(ref, std::memory_order_seq_cst);
+      offered_mono_[w.client] = now_mono_ns;
       e->offer_futex.fetch_add(1, std::memory_order_seq_cst);
       util::WakeIfSleepers(&e->offer_futex, &e->offer_sleepers, 1);
     }

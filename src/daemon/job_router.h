@@ -11,7 +11,8 @@
 //   none does, but an any-type worker lives -> its dispatch ring (any-type workers take it)
 //   no live worker can take it              -> it waits here (counted: waiting_undeclared)
 // An offer is a hint like a ring cell: the slot's state word decides who owns the job. Offers a
-// worker left (it stopped waiting) or never took (it died) come back (Reclaim, ReleaseWorker).
+// worker left (it stopped waiting), did not take within kOfferTimeoutNs (it is stopped or
+// starved of CPU: another worker may take the job) or never took (it died) come back.
 // Owned by the engine thread.
 #ifndef TASKRING_DAEMON_JOB_ROUTER_H_
 #define TASKRING_DAEMON_JOB_ROUTER_H_
@@ -51,6 +52,10 @@ class JobRouter {
   void ReleaseWorker(uint32_t client);
 
   uint64_t waiting_undeclared() const { return waiting_undeclared_; }
+
+  // A waiting worker takes its offer within microseconds of its wake-up; one that has not after
+  // this long is not running.
+  static constexpr uint64_t kOfferTimeoutNs = 500'000'000;
   size_t held() const { return held_; }
 
  private:
@@ -76,7 +81,8 @@ class JobRouter {
 
   const segment::Segment& seg_;
   SlotHandoff& handoff_;
-  std::vector<uint64_t> type_of_;  // per slot
+  std::vector<uint64_t> type_of_;       // per slot
+  std::vector<uint64_t> offered_mono_;  // per client: when its offer was made
   std::unordered_map<uint64_t, TypeQueue> held_by_type_;
   size_t held_ = 0;
   std::vector<Declared> declared_;          // workers with a type declaration

@@ -117,6 +117,22 @@ TEST_F(JobRouterTest, AnOfferLeftByAWorkerThatStoppedWaitingComesBack) {
   EXPECT_EQ(seg_->slot(1)->attempt.load(), 1u) << "counted once, not per offer";
 }
 
+TEST_F(JobRouterTest, AnOfferNotTakenInTimeGoesToAnotherWaitingWorker) {
+  AddWorker(0, {"t"});
+  const uint64_t job = Queue(1, "t");
+  Want(0, true);
+  router_.Dispatch(1000);
+  ASSERT_EQ(Offer(0), job);
+  AddWorker(1, {"t"});  // worker 0 is stopped (SIGSTOP) while "waiting"; worker 1 waits too
+  Want(1, true);
+  router_.Dispatch(1000 + JobRouter::kOfferTimeoutNs - 1);
+  EXPECT_EQ(Offer(0), job) << "not yet";
+  EXPECT_EQ(Offer(1), 0u);
+  router_.Dispatch(1000 + JobRouter::kOfferTimeoutNs);
+  EXPECT_EQ(Offer(0) + Offer(1), job) << "taken back and offered again, to one of them";
+  EXPECT_EQ(seg_->slot(1)->attempt.load(), 1u);
+}
+
 TEST_F(JobRouterTest, AWorkerThatDiedBetweenClearingItsOfferAndClaimingLosesNothing) {
   AddWorker(0, {"t"});
   AddWorker(1, {"t"});
