@@ -21,7 +21,8 @@ namespace {
 
 constexpr uint64_t kMsNs = 1'000'000;
 
-Status ClaimEntry(const segment::Segment& seg, segment::ClientRole role, uint32_t* index) {
+Status ClaimEntry(const segment::Segment& seg, segment::ClientRole role, uint32_t* index,
+                  const std::function<void(segment::ClientEntry*)>& prepare) {
   const pid_t pid = ::getpid();
   const uint64_t ticks = util::ProcessStartTicks(pid);
   for (uint32_t i = 0; i < seg.params().max_clients; ++i) {
@@ -36,6 +37,7 @@ Status ClaimEntry(const segment::Segment& seg, segment::ClientRole role, uint32_
     // The daemon reset the lane cursors when it freed the entry.
     e->start_ticks.store(ticks, std::memory_order_relaxed);
     e->role.store(static_cast<uint32_t>(role), std::memory_order_relaxed);
+    if (prepare) prepare(e);
     e->owner.store(segment::PackClientOwner(pid, ClientState::kActive), std::memory_order_release);
     seg.header()->clients_epoch.fetch_add(1, std::memory_order_release);
     *index = i;
@@ -68,7 +70,8 @@ Session::~Session() {
 }
 
 Status Session::Open(const std::string& queue, segment::ClientRole role, uint32_t attach_timeout_ms,
-                     uint32_t wait_for_daemon_ms, std::unique_ptr<Session>* out) {
+                     uint32_t wait_for_daemon_ms, std::unique_ptr<Session>* out,
+                     const std::function<void(segment::ClientEntry*)>& prepare) {
   const uint64_t start = util::NowMonoNs();
   const uint64_t absent_deadline = start + wait_for_daemon_ms * kMsNs;
   const uint64_t starting_deadline =
@@ -97,7 +100,7 @@ Status Session::Open(const std::string& queue, segment::ClientRole role, uint32_
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   uint32_t index = 0;
-  if (!ClaimEntry(*seg, role, &index).ok()) {
+  if (!ClaimEntry(*seg, role, &index, prepare).ok()) {
     const uint32_t n = seg->params().max_clients;
     return Status::ResourceExhausted(
         "all " + std::to_string(n) + " client entries of queue '" + queue +

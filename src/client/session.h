@@ -4,6 +4,7 @@
 #define TASKRING_CLIENT_SESSION_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,8 +18,11 @@ class Session {
   // Attaches to `queue` and claims a client entry for `role`. Waits up to attach_timeout_ms
   // while the daemon starts (then NotReady), and up to wait_for_daemon_ms while no daemon runs
   // (then NotFound or Closed). ResourceExhausted when every client entry is taken.
+  // `prepare`, if given, fills in the entry before it is published as active (a worker's type
+  // declaration: the daemon must never see it as a worker of every type for a moment).
   static Status Open(const std::string& queue, segment::ClientRole role, uint32_t attach_timeout_ms,
-                     uint32_t wait_for_daemon_ms, std::unique_ptr<Session>* out);
+                     uint32_t wait_for_daemon_ms, std::unique_ptr<Session>* out,
+                     const std::function<void(segment::ClientEntry*)>& prepare = {});
   ~Session();  // marks the entry closing; the daemon drains and frees it
 
   const segment::Segment& seg() const { return *seg_; }

@@ -52,22 +52,19 @@ Status Worker::Open(const WorkerOptions& options, std::unique_ptr<Worker>* out) 
     if (!v.ok()) return v;
   }
   std::unique_ptr<client::Session> session;
-  Status s = client::Session::Open(options.queue, segment::ClientRole::kWorker,
-                                   options.attach_timeout_ms, options.wait_for_daemon_ms, &session);
+  Status s = client::Session::Open(
+      options.queue, segment::ClientRole::kWorker, options.attach_timeout_ms,
+      options.wait_for_daemon_ms, &session,
+      [&](segment::ClientEntry* e) { Impl::WriteDeclaration(e, options.types); });
   if (!s.ok()) return s;
   auto impl = std::make_unique<Impl>(std::move(session), options);
-  s = impl->Declare(options.types);
-  if (!s.ok()) return s;
+  impl->AdoptDeclaration(options.types);
   out->reset(new Worker(std::move(impl)));
   return Status::OK();
 }
 
-Status Worker::Impl::Declare(const std::vector<std::string>& types) {
-  if (types.size() > kMaxWorkerTypes) {
-    return Status::InvalidArgument("a worker declares at most " + std::to_string(kMaxWorkerTypes) +
-                                   " types");
-  }
-  segment::ClientEntry* e = session_->seg().client(session_->index());
+void Worker::Impl::WriteDeclaration(segment::ClientEntry* e,
+                                    const std::vector<std::string>& types) {
   uint32_t n = 0;
   bool untyped = false;
   for (const std::string& t : types) {
@@ -77,12 +74,24 @@ Status Worker::Impl::Declare(const std::vector<std::string>& types) {
       e->type_hashes[n++].store(util::JobTypeHash(t), std::memory_order_relaxed);
     }
   }
-  declared_ = !types.empty();
-  takes_untyped_ = !declared_ || untyped;
   // Only "" declared: untyped jobs only; a hash no type has keeps the count non-zero.
-  if (declared_ && n == 0) e->type_hashes[n++].store(0, std::memory_order_relaxed);
-  e->takes_untyped.store(takes_untyped_ ? 1 : 0, std::memory_order_relaxed);
-  e->type_count.store(declared_ ? n : 0, std::memory_order_release);
+  if (!types.empty() && n == 0) e->type_hashes[n++].store(0, std::memory_order_relaxed);
+  e->takes_untyped.store(types.empty() || untyped ? 1 : 0, std::memory_order_relaxed);
+  e->type_count.store(types.empty() ? 0 : n, std::memory_order_release);
+}
+
+void Worker::Impl::AdoptDeclaration(const std::vector<std::string>& types) {
+  declared_ = !types.empty();
+  takes_untyped_ = !declared_ || std::find(types.begin(), types.end(), "") != types.end();
+}
+
+Status Worker::Impl::Declare(const std::vector<std::string>& types) {
+  if (types.size() > kMaxWorkerTypes) {
+    return Status::InvalidArgument("a worker declares at most " + std::to_string(kMaxWorkerTypes) +
+                                   " types");
+  }
+  WriteDeclaration(session_->seg().client(session_->index()), types);
+  AdoptDeclaration(types);
   session_->seg().header()->clients_epoch.fetch_add(1, std::memory_order_acq_rel);
   session_->RingDoorbell();
   return Status::OK();

@@ -41,6 +41,10 @@ class __attribute__((visibility("hidden"))) Worker::Impl {
   Status RunRouted(const Worker::Handlers& handlers, const RunOptions& options);
   // Declares the job types this worker takes (WorkerOptions::types); empty: every job.
   Status Declare(const std::vector<std::string>& types);
+  // The declaration's two halves: in the client entry (before it is published, at Open) and in
+  // this object.
+  static void WriteDeclaration(segment::ClientEntry* e, const std::vector<std::string>& types);
+  void AdoptDeclaration(const std::vector<std::string>& types);
 
   // Set by Worker::Stop from any thread or a signal handler (a lock-free store), read by Run.
   std::atomic<bool> stop{false};

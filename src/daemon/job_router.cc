@@ -77,9 +77,18 @@ void JobRouter::RefreshWorkers() {
   if (any_before != 0 && any_type_workers_ == 0 && !declared_.empty()) {
     // Typed jobs sent to the rings for the any-type workers that are gone: back here, where
     // declaring workers can be offered them.
-    handoff_.Recall([&](uint64_t ref) { return type_of_[segment::RefSlot(ref)] == 0; },
-                    [&](uint64_t ref) { Hold(ref, /*front=*/true); });
+    RecallTypedFromRings();
   }
+}
+
+uint64_t JobRouter::RecallTypedFromRings() {
+  std::vector<uint64_t> typed;  // oldest first
+  const uint64_t n =
+      handoff_.Recall([&](uint64_t ref) { return type_of_[segment::RefSlot(ref)] == 0; },
+                      [&](uint64_t ref) { typed.push_back(ref); });
+  // Back in front of what is held, in their order (they were handed out before it).
+  for (auto it = typed.rbegin(); it != typed.rend(); ++it) Hold(*it, /*front=*/true);
+  return n;
 }
 
 uint64_t JobRouter::TakeBackOffer(uint32_t client) {
@@ -177,8 +186,7 @@ void JobRouter::WakeWorkers() {
 }
 
 uint64_t JobRouter::Recall() {
-  uint64_t n = handoff_.Recall([&](uint64_t ref) { return type_of_[segment::RefSlot(ref)] == 0; },
-                               [&](uint64_t ref) { Hold(ref, /*front=*/true); });
+  uint64_t n = RecallTypedFromRings();
   for (const Declared& w : declared_) {
     const uint64_t before = held_;
     TakeBackOffer(w.client);

@@ -69,6 +69,8 @@ class JobRouter {
     size_t size = 0;
   };
   void RefreshWorkers();
+  // Takes back every job in the rings; the typed ones are held here again, in their order.
+  uint64_t RecallTypedFromRings();
   // Still QUEUED and unowned under the ref's generation.
   bool StillQueued(uint64_t ref) const;
   uint32_t PriorityOf(uint64_t ref) const;

@@ -166,6 +166,20 @@ TEST_F(JobRouterTest, TypedJobsGoToTheRingsWhenOnlyAnyTypeWorkersLiveAndBackWhen
   EXPECT_EQ(seg_->slot(1)->attempt.load(), 1u);
 }
 
+TEST_F(JobRouterTest, TypedJobsTakenBackFromTheRingsKeepTheirOrder) {
+  AddWorker(0, {});
+  const uint64_t first = Queue(1, "t"), second = Queue(2, "t"), third = Queue(3, "t");
+  router_.Dispatch(0);  // all three in ring 5, for the any-type worker
+  RemoveWorker(0);
+  AddWorker(1, {"t"});
+  for (const uint64_t want : {first, second, third}) {
+    Want(1, true);
+    router_.Dispatch(0);
+    ASSERT_EQ(Offer(1), want) << "FIFO within a priority, across the recall";
+    ASSERT_TRUE(TakeOffer(1));
+  }
+}
+
 TEST_F(JobRouterTest, RecallEmptiesRingsAndOffersAndPauseHandsOutNothing) {
   AddWorker(0, {});
   AddWorker(1, {"t"});
