@@ -126,9 +126,9 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
       seg.AddRejected(session_->index(), segment::RejectReason::kTooLarge);
       r.status = Status::InvalidArgument(
           "payload of " + std::to_string(payloads[i].size()) + " bytes" +
-          (prep.meta.empty() ? std::string()
-                             : " and " + std::to_string(prep.meta.size()) +
-                                   " bytes of type, key and headers") +
+          (prep.meta.empty()
+               ? std::string()
+               : " and " + std::to_string(prep.meta.size()) + " bytes of type, key and headers") +
           " exceeds the queue's max payload of " + std::to_string(seg.params().max_payload));
       continue;
     }

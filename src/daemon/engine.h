@@ -20,8 +20,8 @@
 // ClientRegistry (attached clients, lane cursors), SlotHandoff (free stack and dispatch rings,
 // cell repair), JobRouter (typed jobs to the workers that declare them), LeaseTable (leases and
 // job timeouts), DelayQueue, WalRetention (which WAL segments live jobs pin) and
-// DeadLetterKeeper; DedupStore (idempotency keys) is the daemon's and outlives the engine. The engine itself decides what each lane record means and what goes into the
-// WAL.
+// DeadLetterKeeper; DedupStore (idempotency keys) is the daemon's and outlives the engine. The
+// engine itself decides what each lane record means and what goes into the WAL.
 #ifndef TASKRING_DAEMON_ENGINE_H_
 #define TASKRING_DAEMON_ENGINE_H_
 
