@@ -1,0 +1,150 @@
+// OutcomeIndex: the shared-memory job id -> outcome location table, on one thread (the race
+// between its writer and readers is in tests/concurrency/outcome_index_race_test.cc).
+#include "outcome/outcome_index.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace taskring::outcome {
+namespace {
+
+class OutcomeIndexTest : public ::testing::Test {
+ protected:
+  explicit OutcomeIndexTest(uint32_t n = 64) : entries_(n), index_(entries_.data(), n) {}
+
+  std::vector<OutcomeIndexEntry> entries_;
+  OutcomeIndex index_;
+};
+
+TEST(OutcomeLocTest, PacksFileAndOffset) {
+  const uint64_t loc = PackOutcomeLoc(7, 123456);
+  EXPECT_EQ(LocFile(loc), 7u);
+  EXPECT_EQ(LocOffset(loc), 123456u);
+  EXPECT_EQ(LocFile(PackOutcomeLoc(UINT32_MAX, kMaxOutcomeOffset)), UINT32_MAX);
+  EXPECT_EQ(LocOffset(PackOutcomeLoc(UINT32_MAX, kMaxOutcomeOffset)), kMaxOutcomeOffset);
+  EXPECT_NE(PackOutcomeLoc(0, 8), 0u) << "a record's offset is past the file header";
+  // Later files, then later offsets, order after earlier ones: "oldest" is the smallest.
+  EXPECT_LT(PackOutcomeLoc(1, kMaxOutcomeOffset), PackOutcomeLoc(2, 8));
+}
+
+TEST(OutcomeIndexViewTest, InvalidViewsFindNothingAndStoreNothing) {
+  std::vector<OutcomeIndexEntry> entries(48);
+  for (OutcomeIndex index : {OutcomeIndex(), OutcomeIndex(entries.data(), 48),
+                             OutcomeIndex(entries.data(), 0), OutcomeIndex(nullptr, 64)}) {
+    EXPECT_FALSE(index.valid());
+    EXPECT_EQ(index.Put(5, PackOutcomeLoc(1, 8), 1), 0u);
+    EXPECT_EQ(index.Find(5), 0u);
+    index.Clear();
+  }
+  for (const OutcomeIndexEntry& e : entries) EXPECT_EQ(e.id.load(), 0u);
+}
+
+TEST_F(OutcomeIndexTest, FindsWhatWasPut) {
+  EXPECT_TRUE(index_.valid());
+  EXPECT_EQ(index_.Find(5), 0u);
+  EXPECT_EQ(index_.Put(5, PackOutcomeLoc(1, 8), 1), 0u);
+  EXPECT_EQ(index_.Put(70, PackOutcomeLoc(1, 100), 1), 0u);
+  EXPECT_EQ(index_.Find(5), PackOutcomeLoc(1, 8));
+  EXPECT_EQ(index_.Find(70), PackOutcomeLoc(1, 100));
+  EXPECT_EQ(index_.Find(6), 0u);
+  EXPECT_EQ(index_.Find(0), 0u);
+  EXPECT_EQ(index_.Put(0, PackOutcomeLoc(1, 8), 1), 0u) << "id 0 is never stored";
+  EXPECT_EQ(index_.Put(9, 0, 1), 0u) << "nor location 0";
+  EXPECT_EQ(index_.Find(9), 0u);
+}
+
+TEST_F(OutcomeIndexTest, ALaterRecordOfAnIdReplacesItsLocation) {
+  ASSERT_EQ(index_.Put(5, PackOutcomeLoc(1, 8), 1), 0u);
+  ASSERT_EQ(index_.Put(5, PackOutcomeLoc(2, 8), 1), 0u);
+  EXPECT_EQ(index_.Find(5), PackOutcomeLoc(2, 8));
+  int entries_of_5 = 0;
+  for (const OutcomeIndexEntry& e : entries_) entries_of_5 += e.id.load() == 5;
+  EXPECT_EQ(entries_of_5, 1);
+}
+
+// Ids that share a home entry (id & 63) fill the 16-entry window, then displace the oldest.
+TEST_F(OutcomeIndexTest, AFullWindowDisplacesTheOldestLocation) {
+  constexpr uint64_t kHome = 10;
+  for (uint64_t i = 0; i < OutcomeIndex::kProbe; ++i) {
+    // Written out of order: the oldest location is the one with i == 3.
+    const uint64_t offset = i == 3 ? 8 : 1000 + i;
+    ASSERT_EQ(index_.Put(kHome + 64 * i, PackOutcomeLoc(5, offset), 5), 0u) << i;
+  }
+  uint64_t displaced_loc = 0;
+  const uint64_t displaced = index_.Put(kHome + 64 * 100, PackOutcomeLoc(6, 8), 5, &displaced_loc);
+  EXPECT_EQ(displaced, kHome + 64 * 3);
+  EXPECT_EQ(displaced_loc, PackOutcomeLoc(5, 8));
+  EXPECT_EQ(index_.Find(kHome + 64 * 3), 0u);
+  EXPECT_EQ(index_.Find(kHome + 64 * 100), PackOutcomeLoc(6, 8));
+  for (uint64_t i = 0; i < OutcomeIndex::kProbe; ++i) {
+    if (i != 3) {
+      EXPECT_NE(index_.Find(kHome + 64 * i), 0u) << i;
+    }
+  }
+}
+
+TEST_F(OutcomeIndexTest, EntriesOfDeletedFilesAreTakenFirstAndNotCountedAsDisplaced) {
+  constexpr uint64_t kHome = 20;
+  for (uint64_t i = 0; i < OutcomeIndex::kProbe; ++i) {
+    // Two entries in file 2, the rest in file 4.
+    const uint32_t file = (i == 6 || i == 9) ? 2 : 4;
+    ASSERT_EQ(index_.Put(kHome + 64 * i, PackOutcomeLoc(file, 8 + i), 2), 0u);
+  }
+  // File 2 was deleted: the oldest live file is 3.
+  uint64_t displaced_loc = 1;
+  EXPECT_EQ(index_.Put(kHome + 64 * 50, PackOutcomeLoc(5, 8), 3, &displaced_loc), 0u);
+  EXPECT_EQ(displaced_loc, 0u);
+  EXPECT_EQ(index_.Find(kHome + 64 * 6), 0u) << "the first dead entry was taken";
+  EXPECT_EQ(index_.Put(kHome + 64 * 51, PackOutcomeLoc(5, 100), 3), 0u);
+  EXPECT_EQ(index_.Find(kHome + 64 * 9), 0u);
+  // No dead entry left: the oldest live one goes, and is reported.
+  EXPECT_EQ(index_.Put(kHome + 64 * 52, PackOutcomeLoc(5, 200), 3), kHome + 64 * 0);
+}
+
+TEST_F(OutcomeIndexTest, TheWindowWrapsAroundTheEnd) {
+  // Home entry 62: the window is entries 62, 63, 0, 1, ...
+  for (uint64_t i = 0; i < OutcomeIndex::kProbe; ++i) {
+    ASSERT_EQ(index_.Put(62 + 64 * i, PackOutcomeLoc(1, 8 + i), 1), 0u);
+  }
+  for (uint64_t i = 0; i < OutcomeIndex::kProbe; ++i) {
+    EXPECT_EQ(index_.Find(62 + 64 * i), PackOutcomeLoc(1, 8 + i)) << i;
+  }
+  EXPECT_EQ(entries_[0].id.load(), 62u + 64 * 2);
+  EXPECT_EQ(entries_[13].id.load(), 62u + 64 * 15);
+  EXPECT_EQ(entries_[14].id.load(), 0u);
+}
+
+TEST_F(OutcomeIndexTest, ClearEmptiesEveryEntry) {
+  for (uint64_t id = 1; id <= 40; ++id) ASSERT_EQ(index_.Put(id, PackOutcomeLoc(1, id), 1), 0u);
+  index_.Clear();
+  for (uint64_t id = 1; id <= 40; ++id) EXPECT_EQ(index_.Find(id), 0u);
+  for (const OutcomeIndexEntry& e : entries_) {
+    EXPECT_EQ(e.id.load(), 0u);
+    EXPECT_EQ(e.loc.load(), 0u);
+  }
+}
+
+TEST(OutcomeIndexSmallTest, ATableSmallerThanTheWindowProbesEachEntryOnce) {
+  std::vector<OutcomeIndexEntry> entries(4);
+  OutcomeIndex index(entries.data(), 4);
+  for (uint64_t id = 1; id <= 4; ++id) ASSERT_EQ(index.Put(id, PackOutcomeLoc(1, 8 * id), 1), 0u);
+  EXPECT_EQ(index.Put(5, PackOutcomeLoc(2, 8), 1), 1u) << "the oldest of the four";
+  EXPECT_EQ(index.Find(5), PackOutcomeLoc(2, 8));
+  EXPECT_EQ(index.Find(1), 0u);
+  EXPECT_EQ(index.Find(4), PackOutcomeLoc(1, 32));
+}
+
+// Entries are shared memory: garbage in them never makes Put fail to store or Find misbehave.
+TEST_F(OutcomeIndexTest, ScribbledEntriesAreSurvived) {
+  for (OutcomeIndexEntry& e : entries_) {
+    e.id.store(0xdeadbeefdeadbeefULL);
+    e.loc.store(UINT64_MAX);
+  }
+  EXPECT_EQ(index_.Find(7), 0u);
+  EXPECT_EQ(index_.Put(7, PackOutcomeLoc(1, 8), 1), 0xdeadbeefdeadbeefULL);
+  EXPECT_EQ(index_.Find(7), PackOutcomeLoc(1, 8));
+}
+
+}  // namespace
+}  // namespace taskring::outcome
