@@ -5,6 +5,7 @@
 //   taskring_fuzz_seeds segment_attach DIR [--large]
 //   taskring_fuzz_seeds queue_identity DIR
 //   taskring_fuzz_seeds key_file DIR
+//   taskring_fuzz_seeds outcome_file DIR [--large]
 //
 // Without --large only the small seeds are written (those checked in under corpus/<target>/);
 // --large adds bigger ones (WAL records spanning 32 KiB blocks, whole segment images) that
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "deadletter/dead_letter.h"
+#include "outcome/outcome_record.h"
 #include "segment/free_stack.h"
 #include "segment/ring.h"
 #include "segment/segment_header.h"
@@ -390,15 +392,75 @@ void KeyFileSeeds(const std::string& out) {
   WriteSeed(out, "other_version", other_version);
 }
 
+// Outcome data files (DIR/outcomes/*.out) as OutcomeStore writes them, whole, torn and
+// damaged, and single records (the fuzzer decodes its input both ways).
+outcome::OutcomeRecord SeedOutcome(uint64_t id, JobState state, std::string result) {
+  outcome::OutcomeRecord r;
+  r.job_id = id;
+  for (size_t i = 0; i < outcome::kSecretBytes; ++i) r.secret[i] = static_cast<uint8_t>(i * 17);
+  r.state = state;
+  r.attempt = 2;
+  r.max_attempts = 3;
+  r.priority = 5;
+  r.enqueued_unix_ns = 1764000000000000000ULL;
+  r.started_unix_ns = 1764000001000000000ULL;
+  r.finished_unix_ns = 1764000002000000000ULL + id;
+  if (state != JobState::kCompleted) r.error = "handler failed: timeout";
+  r.result = std::move(result);
+  return r;
+}
+
+void OutcomeFileSeeds(const std::string& out, bool large) {
+  outcome::OutcomeRecord with_meta = SeedOutcome(1, JobState::kCompleted, "{\"ok\":true}");
+  with_meta.meta = EnqueueWithMeta(1, "").meta;
+  const outcome::OutcomeRecord records[] = {
+      with_meta, SeedOutcome(2, JobState::kRetrying, ""), SeedOutcome(3, JobState::kDead, ""),
+      SeedOutcome(4, JobState::kCancelled, ""),
+      SeedOutcome(2, JobState::kCompleted, std::string(300, 'r'))};
+  std::string header;
+  outcome::EncodeOutcomeFileHeader(&header);
+  std::string file = header;
+  std::vector<size_t> starts;
+  for (const outcome::OutcomeRecord& r : records) {
+    starts.push_back(file.size());
+    outcome::EncodeOutcome(r, &file);
+  }
+  WriteSeed(out, "header_only", header);
+  WriteSeed(out, "five_records", file);
+  WriteSeed(out, "torn_header", header.substr(0, 5));
+  WriteSeed(out, "torn_last_record", file.substr(0, file.size() - 7));
+  WriteSeed(out, "torn_last_head", file.substr(0, starts.back() + 30));
+  std::string bad_head = file;
+  bad_head[starts[1] + outcome::kOutcomeFrameSize + 5] ^= 0x01;
+  WriteSeed(out, "bad_head_crc_middle", bad_head);
+  std::string bad_result = file;
+  bad_result[file.size() - 10] ^= 0x01;
+  WriteSeed(out, "bad_result_crc_last", bad_result);
+  std::string other_version = file;
+  other_version[7] = '2';
+  WriteSeed(out, "other_version", other_version);
+  std::string raw;
+  outcome::EncodeOutcome(with_meta, &raw);
+  WriteSeed(out, "raw_record_meta", raw);
+  raw.clear();
+  outcome::EncodeOutcome(records[2], &raw);
+  WriteSeed(out, "raw_record_dead", raw);
+
+  if (!large) return;
+  std::string big = header;
+  outcome::EncodeOutcome(SeedOutcome(9, JobState::kCompleted, std::string(100000, 'b')), &big);
+  outcome::EncodeOutcome(SeedOutcome(10, JobState::kDead, ""), &big);
+  WriteSeed(out, "large_result", big);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3 || argc > 4 || (argc == 4 && std::strcmp(argv[3], "--large") != 0)) {
-    std::fprintf(
-        stderr,
-        "usage: %s wal_reader|segment_attach|queue_identity|key_file|job_meta|dead_letter DIR "
-        "[--large]\n",
-        argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s wal_reader|segment_attach|queue_identity|key_file|job_meta|dead_letter|"
+                 "outcome_file DIR [--large]\n",
+                 argv[0]);
     return 2;
   }
   const std::string target = argv[1];
@@ -417,6 +479,8 @@ int main(int argc, char** argv) {
     JobMetaSeeds(out);
   } else if (target == "dead_letter") {
     DeadLetterSeeds(out);
+  } else if (target == "outcome_file") {
+    OutcomeFileSeeds(out, large);
   } else {
     std::fprintf(stderr, "unknown target %s\n", target.c_str());
     return 2;
