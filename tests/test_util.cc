@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -180,6 +181,29 @@ uint64_t StatsCounter(const std::string& queue, const std::string& name) {
   const size_t at = r.out.find(key);
   if (at == std::string::npos) return UINT64_MAX;
   return std::strtoull(r.out.c_str() + at + key.size(), nullptr, 10);
+}
+
+std::string IdNumbers::operator()(const std::string& text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t end = i;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    // 13 digits or more, not part of a longer word: an id from the clock (see the header).
+    const bool word_start = i == 0 || !std::isalnum(static_cast<unsigned char>(text[i - 1]));
+    if (end - i >= 13 && end - i <= 19 && word_start) {
+      const uint64_t id = std::stoull(text.substr(i, end - i));
+      if (first_ == 0) first_ = id;
+      out += id >= first_ ? std::to_string(id - first_ + 1) : "before-first-" + std::to_string(id);
+      i = end;
+    } else if (end > i) {
+      out.append(text, i, end - i);
+      i = end;
+    } else {
+      out.push_back(text[i++]);
+    }
+  }
+  return out;
 }
 
 }  // namespace taskring::test

@@ -94,6 +94,19 @@ uint64_t StatsCounter(const std::string& queue, const std::string& name);
 // Waits for a child; returns its exit code or 128+signal.
 int WaitChild(pid_t pid);
 
+// Job ids start from the clock in microseconds (never reused on a host), not from 1: this
+// rewrites every such id (a number of 13 or more digits) in CLI output as N, counted from the
+// first id it ever saw (1), so tests can state the order and the duplicates they expect. Keep
+// one per queue.
+class IdNumbers {
+ public:
+  std::string operator()(const std::string& text);
+  uint64_t first() const { return first_; }
+
+ private:
+  uint64_t first_ = 0;
+};
+
 }  // namespace taskring::test
 
 #endif  // TASKRING_TESTS_TEST_UTIL_H_

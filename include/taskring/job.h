@@ -3,6 +3,9 @@
 #ifndef TASKRING_JOB_H_
 #define TASKRING_JOB_H_
 
+#include <array>
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,16 +26,50 @@ enum class JobState : uint8_t {
   kCompleted = 5,  // terminal: a handler succeeded
   kRetrying = 6,   // a handler failed; will run again
   kDead = 7,       // terminal: failed max_attempts times, dead-lettered
-  kExpired = 8,    // finished long ago; its status is no longer retained
-  kCancelled = 9,  // terminal: removed before it ran (queue purge)
+  kExpired = 8,    // finished longer ago than the daemon's --result-ttl (or evicted)
+  kCancelled = 9,  // terminal: cancelled (by id or a queue purge) before or while it ran
 };
 TASKRING_EXPORT const char* JobStateName(JobState s);
+// True for kCompleted, kDead, kCancelled and kExpired: the job will not change again.
+TASKRING_EXPORT bool IsTerminal(JobState s);
 
+// A job's token: its id and 96 random bits, written as 40 lowercase hex digits (the id's 16,
+// then the secret's 24). What URLs carry instead of the bare id: a client that knows one token
+// cannot derive another job's. Tokens are checked in constant time.
+struct TASKRING_EXPORT JobToken {
+  static constexpr size_t kSecretBytes = 12;
+  static constexpr size_t kChars = 40;
+  uint64_t id = 0;
+  std::array<uint8_t, kSecretBytes> secret{};
+  [[nodiscard]] bool valid() const { return id != 0; }
+  [[nodiscard]] std::string ToString() const;
+  // False unless `text` is exactly 40 hex digits naming a non-zero id.
+  [[nodiscard]] static bool Parse(std::string_view text, JobToken* out);
+};
+
+// What a job is and how far it got: JobClient::GetStatus (or Producer::GetStatus).
 struct JobStatus {
   uint64_t id = 0;
   JobState state = JobState::kUnknown;
-  uint32_t attempt = 0;          // attempts started (capped at 255 in the status table)
+  uint32_t attempt = 0;          // attempts started (capped at 255 while it is live)
   uint64_t updated_unix_ns = 0;  // when the state was last set
+  // The rest is filled in when the job is live or its outcome is still kept (not kExpired,
+  // kUnknown or kPending).
+  std::string token;  // JobToken::ToString()
+  uint32_t max_attempts = 0;
+  int priority = 0;
+  std::string type;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // The running attempt's latest report (Worker::ReportProgress); not kept after the job ends.
+  bool has_progress = false;
+  uint32_t progress_percent = 0;
+  std::string progress_message;
+  uint64_t enqueued_unix_ns = 0;
+  uint64_t started_unix_ns = 0;   // the latest attempt's start; 0 if it never started
+  uint64_t finished_unix_ns = 0;  // terminal, or the latest failed attempt's end
+  std::string error;              // the latest failed attempt's error, if any
+  uint64_t result_bytes = 0;      // kCompleted: the size of its result (JobClient::GetResult)
+  bool cancel_requested = false;  // a cancel reached it while it ran
 };
 
 // A job taken by a worker. The payload view points into shared memory and stays valid until the
@@ -63,7 +100,12 @@ class Job {
   // This attempt's execution limit (0: none) and whether it has passed: a handler should check
   // cancel_requested() between steps and return early; its attempt fails as timed out anyway.
   [[nodiscard]] uint32_t timeout_ms() const { return timeout_ms_; }
+  // True once the attempt is past its timeout or someone cancelled the job
+  // (JobClient::Cancel): a handler should check it between steps and return early. A handler
+  // that then fails ends the job as cancelled (not retried); one that completes completes it.
   [[nodiscard]] bool cancel_requested() const;
+  // The job's token (for a URL a handler reports, for example).
+  [[nodiscard]] const JobToken& token() const { return token_; }
 
  private:
   friend class Worker;
@@ -77,6 +119,8 @@ class Job {
   int priority_ = 0;
   uint32_t timeout_ms_ = 0;
   uint64_t deadline_mono_ns_ = 0;  // when timeout_ms_ passes (CLOCK_MONOTONIC); 0: never
+  const std::atomic<uint32_t>* cancel_flag_ = nullptr;  // in the segment (SlotExtra::cancel)
+  JobToken token_;
   std::string type_;
   std::vector<std::pair<std::string, std::string>> headers_;
 };

@@ -24,6 +24,9 @@ namespace taskring {
 namespace client {
 class Session;
 }
+namespace util {
+class SecretSource;
+}
 
 struct EnqueueResult {
   Status status;        // OK (accepted), Busy, or an error
@@ -31,6 +34,9 @@ struct EnqueueResult {
   // The idempotency key was seen within the dedup window: job_id is the first job's, and
   // nothing was created.
   bool duplicate = false;
+  // The job's token (token.id == job_id), for a URL to poll: JobClient looks jobs up by it.
+  // Of a duplicate: the first job's token, when its status is still kept (else invalid).
+  JobToken token;
 };
 
 class TASKRING_EXPORT Producer {
@@ -60,7 +66,8 @@ class TASKRING_EXPORT Producer {
   [[nodiscard]] Status EnqueueBatch(std::span<const std::string_view> payloads,
                                     std::span<EnqueueResult> results,
                                     const EnqueueOptions& options = {});
-  // The status of a job by id (what an HTTP API polls to answer "202, check here").
+  // The status of a job by id (what an HTTP API polls to answer "202, check here"). The same
+  // as JobClient::GetStatus, which many threads can share.
   [[nodiscard]] Status GetStatus(uint64_t job_id, JobStatus* out) const;
 
   // After a Busy: suggested wait in ms before retrying (Little's law: depth / drain rate).
@@ -75,6 +82,7 @@ class TASKRING_EXPORT Producer {
                      const EnqueueOptions& options);
   std::unique_ptr<client::Session> session_;
   ProducerOptions options_;
+  std::unique_ptr<util::SecretSource> secrets_;
 };
 
 }  // namespace taskring

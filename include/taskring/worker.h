@@ -7,7 +7,7 @@
 // Thread-safety: Take/Complete/Fail on one Worker must come from one thread at a time. Stop()
 // may be called from any thread or a signal handler (it is one lock-free atomic store). Run() with
 // threads > 1 runs the handler on a pool inside this process (jobs pass through a moodycamel queue)
-// and serialises lane access itself.
+// and serialises lane access itself. ReportProgress may be called from any thread.
 #ifndef TASKRING_WORKER_H_
 #define TASKRING_WORKER_H_
 
@@ -17,6 +17,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "taskring/export.h"
 #include "taskring/job.h"
@@ -54,12 +55,25 @@ class TASKRING_EXPORT Worker {
   // the front of `jobs`). TimedOut when none came, Closed when the daemon stopped.
   [[nodiscard]] Status TakeMany(std::span<Job> jobs, size_t* taken, uint32_t timeout_ms);
   [[nodiscard]] Status Complete(const Job& job);
+  // Completes the job with a result (any bytes, at most the daemon's --max-result; 64 KiB by
+  // default), which JobClient::GetResult returns for --result-ttl. A larger result fails the
+  // attempt instead, with an error naming the bound, and returns InvalidArgument. Waits for the
+  // daemon to take the bytes of the previous result before it writes them (one result buffer
+  // per Worker), so it costs a round trip to the daemon that Complete(job) does not.
+  [[nodiscard]] Status Complete(const Job& job, std::string_view result);
   // Completes every job in `jobs`, waking the daemon once for all of them. outcomes[i], if
   // given (same size as jobs), answers jobs[i] as Complete would; the return value is the first
   // error that is not StaleLease.
   [[nodiscard]] Status CompleteMany(std::span<const Job> jobs, std::span<Status> outcomes = {});
   // The job will be retried (up to its max attempts) or dead-lettered.
   [[nodiscard]] Status Fail(const Job& job);
+  // The same, recording why (cut to 2 KiB): the job's status shows it as its last error.
+  [[nodiscard]] Status Fail(const Job& job, std::string_view error);
+  // How far the job in hand got: percent 0..100 and a short message (cut to 96 bytes), shown by
+  // GetStatus at once. Not durable, and only the latest report is kept. Any thread may call it
+  // for a job this Worker holds; StaleLease if the lease is gone.
+  [[nodiscard]] Status ReportProgress(const Job& job, uint32_t percent,
+                                      std::string_view message = {});
   // Heartbeat: extends the job's lease by the queue's lease period (like beanstalkd `touch`).
   // StaleLease if the lease was already revoked.
   [[nodiscard]] Status Touch(const Job& job);
@@ -71,6 +85,10 @@ class TASKRING_EXPORT Worker {
   // before Run returns. Returns OK on a normal stop, or the error that ended it.
   using Handler = std::function<Status(const Job&)>;
   [[nodiscard]] Status Run(const Handler& handler, const RunOptions& options = {});
+  // The same with a result: what the handler leaves in *result when it returns OK completes the
+  // job (Complete(job, result)); a handler that fails records its Status message as the error.
+  using ResultHandler = std::function<Status(const Job&, std::string* result)>;
+  [[nodiscard]] Status Run(const ResultHandler& handler, const RunOptions& options = {});
   // Routes by type, Brighter-style: each job goes to the handler of its type ("" for untyped
   // jobs). For the run, the worker takes only the types it has handlers for (unless
   // WorkerOptions::types already names them; a declared type without a handler is

@@ -13,6 +13,7 @@ int WalCommand(int argc, char** argv);
 int DeadCommand(int argc, char** argv);
 int BenchCommand(int argc, char** argv);  // execs taskring-bench (bench/loadgen)
 int QueueCommand(int argc, char** argv);  // "queue list | pause | resume | purge"
+int JobCommand(int argc, char** argv);    // "job show | result | cancel | wait"
 // "queue pause | resume | purge" (sub), from QueueCommand.
 int QueueControlCommand(const std::string& sub, int argc, char** argv);
 

@@ -35,6 +35,9 @@ constexpr const char* kUsage =
     "                            address; --file-sd: Prometheus file_sd targets\n"
     "  queue (pause | resume | purge) --queue NAME [--yes]\n"
     "                            stop or restart handing out jobs; cancel every queued job\n"
+    "  job (show | result | cancel | wait) --queue NAME --id ID\n"
+    "                            one job: its status and progress, its result, cancel it, or\n"
+    "                            wait for it to finish\n"
     "  version                   print \"taskring VERSION\" (also --version)\n"
     "  bench [--target taskring|boost-mq|redis|beanstalkd] [--producers P --workers W ...]\n"
     "                            load tool: throughput, latency percentiles, CPU per job (runs\n"
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
   if (cmd == "wal") return taskring::cli::WalCommand(argc, argv);
   if (cmd == "dead") return taskring::cli::DeadCommand(argc, argv);
   if (cmd == "queue") return taskring::cli::QueueCommand(argc, argv);
+  if (cmd == "job") return taskring::cli::JobCommand(argc, argv);
   if (cmd == "bench") return taskring::cli::BenchCommand(argc, argv);
   std::fprintf(stderr, "taskring: unknown command '%s' (see taskring --help)\n", cmd.c_str());
   return 2;

@@ -1,5 +1,6 @@
 #include "taskring/producer.h"
 
+#include <cerrno>
 #include <cstring>
 
 #include "admission/admission.h"
@@ -7,6 +8,8 @@
 #include "segment/ring.h"
 #include "util/clock.h"
 #include "util/job_meta.h"
+#include "util/secret_source.h"
+#include "client/job_lookup.h"
 
 namespace taskring {
 
@@ -15,7 +18,9 @@ using segment::LaneRecord;
 using segment::SlotState;
 
 Producer::Producer(std::unique_ptr<client::Session> session, const ProducerOptions& options)
-    : session_(std::move(session)), options_(options) {}
+    : session_(std::move(session)),
+      options_(options),
+      secrets_(std::make_unique<util::SecretSource>()) {}
 
 Producer::~Producer() = default;
 
@@ -29,6 +34,21 @@ Status Producer::Open(const ProducerOptions& options, std::unique_ptr<Producer>*
 }
 
 namespace {
+
+// The next job id whose status entry holds no live job (segment/status_table.h): ids are never
+// dense anyway (a producer that dies holding one leaves a gap), and a live job must keep its
+// entry so its status is found in O(1). Bounded: past it a live job's entry is taken, and that
+// job's status falls back to a scan of the slots.
+uint64_t DrawJobId(const segment::Segment& seg) {
+  uint64_t id = 0;
+  for (int tries = 0; tries < 64; ++tries) {
+    id = seg.header()->next_job_id.fetch_add(1, std::memory_order_relaxed);
+    if (!segment::HoldsLiveJob(seg.status_entry(id)->packed.load(std::memory_order_acquire))) {
+      break;
+    }
+  }
+  return id;
+}
 
 // What EnqueueOptions put in a slot beyond the payload, validated once per call.
 struct Prepared {
@@ -132,6 +152,12 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
           " exceeds the queue's max payload of " + std::to_string(seg.params().max_payload));
       continue;
     }
+    uint8_t secret[segment::kTokenSecretBytes];
+    if (!secrets_->Next(secret)) {
+      r.status = Status::IOError(std::string("no random bytes for the job's token: ") +
+                                 std::strerror(errno));
+      continue;
+    }
     uint32_t slot = 0, gen = 0;
     if (!admission::TryAcquireSlot(seg, session_->index(), &slot, &gen)) {
       seg.AddRejected(session_->index(), segment::RejectReason::kBusy);
@@ -139,7 +165,7 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
       continue;
     }
     segment::SlotHeader* h = seg.slot(slot);
-    const uint64_t id = seg.header()->next_job_id.fetch_add(1, std::memory_order_relaxed);
+    const uint64_t id = DrawJobId(seg);
     const uint64_t now = util::NowUnixNs();
     segment::FillSlotHeader(
         h, {.job_id = id,
@@ -157,7 +183,9 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
       std::memcpy(seg.meta(slot, static_cast<uint32_t>(payloads[i].size())), prep.meta.data(),
                   prep.meta.size());
     }
+    segment::ResetSlotExtra(seg.extra(slot), secret);
     segment::StatusEntry* st = seg.status_entry(id);
+    st->slot.store(slot, std::memory_order_relaxed);
     st->updated_unix_ns.store(now, std::memory_order_relaxed);
     st->packed.store(segment::PackStatus(id, segment::JobStateCode::kPending, 0),
                      std::memory_order_release);
@@ -180,6 +208,8 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
     }
     any_pushed = true;
     r.job_id = id;
+    r.token.id = id;
+    std::memcpy(r.token.secret.data(), secret, sizeof(secret));
   }
   if (!any_pushed) return Status::OK();
   session_->RingDoorbell();
@@ -208,6 +238,12 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
       } else {
         results[0].job_id = first;
         results[0].duplicate = true;
+        // The first job's token, from its status (live, or its outcome still kept).
+        JobStatus st;
+        results[0].token = JobToken{};
+        if (client::LookupJob(seg, first, &st).ok()) {
+          (void)JobToken::Parse(st.token, &results[0].token);
+        }
       }
     }
   }
@@ -215,37 +251,7 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
 }
 
 Status Producer::GetStatus(uint64_t job_id, JobStatus* out) const {
-  const segment::Segment& seg = session_->seg();
-  *out = JobStatus{};
-  out->id = job_id;
-  const uint64_t next = seg.header()->next_job_id.load(std::memory_order_acquire);
-  if (job_id == 0 || job_id >= next) {
-    return Status::NotFound("job " + std::to_string(job_id) + " was never enqueued");
-  }
-  const segment::StatusEntry* e = seg.status_entry(job_id);
-  const uint64_t packed = e->packed.load(std::memory_order_acquire);
-  const uint64_t updated = e->updated_unix_ns.load(std::memory_order_relaxed);
-  if (segment::UnpackStatus(packed, job_id, &out->state, &out->attempt)) {
-    out->updated_unix_ns = updated;
-    return Status::OK();
-  }
-  // Overwritten by a newer job. A live job is still in its slot; otherwise it ended long ago.
-  for (uint32_t i = 0; i < seg.params().capacity; ++i) {
-    const segment::SlotHeader* h = seg.slot(i);
-    const uint64_t w = h->word.load(std::memory_order_acquire);
-    if (segment::SlotStateOf(w) == segment::SlotState::kFree || h->job_id != job_id) continue;
-    switch (segment::SlotStateOf(w)) {
-      case SlotState::kWriting:
-      case SlotState::kSubmitted: out->state = JobState::kPending; break;
-      case SlotState::kQueued: out->state = JobState::kQueued; break;
-      case SlotState::kDelayed: out->state = JobState::kDelayed; break;
-      default: out->state = JobState::kRunning; break;
-    }
-    out->attempt = h->attempt.load(std::memory_order_relaxed);
-    return Status::OK();
-  }
-  out->state = JobState::kExpired;
-  return Status::OK();
+  return client::LookupJob(session_->seg(), job_id, out);
 }
 
 uint32_t Producer::RetryAfterMs() const {

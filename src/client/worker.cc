@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "segment/slot_claim.h"
 #include "util/clock.h"
 #include "util/futex.h"
+#include "outcome/outcome_record.h"
 #include "util/job_meta.h"
 
 namespace taskring {
@@ -102,13 +104,25 @@ Status Worker::TakeMany(std::span<Job> jobs, size_t* taken, uint32_t timeout_ms)
   return impl_->TakeMany(jobs, taken, timeout_ms);
 }
 Status Worker::Complete(const Job& job) { return impl_->Finish(job, true); }
+Status Worker::Complete(const Job& job, std::string_view result) {
+  return impl_->Finish(job, true, result);
+}
 Status Worker::CompleteMany(std::span<const Job> jobs, std::span<Status> outcomes) {
   return impl_->CompleteMany(jobs, outcomes);
 }
 Status Worker::Fail(const Job& job) { return impl_->Finish(job, false); }
+Status Worker::Fail(const Job& job, std::string_view error) {
+  return impl_->Finish(job, false, error);
+}
+Status Worker::ReportProgress(const Job& job, uint32_t percent, std::string_view message) {
+  return impl_->ReportProgress(job, percent, message);
+}
 Status Worker::Touch(const Job& job) { return impl_->Touch(job); }
 uint32_t Worker::lease_ms() const { return impl_->lease_ms(); }
 Status Worker::Run(const Handler& handler, const RunOptions& options) {
+  return impl_->Run([&handler](const Job& job, std::string*) { return handler(job); }, options);
+}
+Status Worker::Run(const ResultHandler& handler, const RunOptions& options) {
   return impl_->Run(handler, options);
 }
 Status Worker::Run(const Handlers& handlers, const RunOptions& options) {
@@ -176,6 +190,9 @@ void Worker::Impl::FillJob(uint32_t slot, uint32_t gen, Job* job) {
   job->slot_gen_ = gen;
   job->priority_ = std::min<int>(h->priority, kMaxPriority);
   job->timeout_ms_ = h->timeout_ms;
+  job->cancel_flag_ = &seg.extra(slot)->cancel;
+  job->token_.id = job->id_;
+  segment::LoadSecret(seg.extra(slot), job->token_.secret.data());
   if (job->timeout_ms_ != 0) {
     job->deadline_mono_ns_ = util::NowMonoNs() + uint64_t{job->timeout_ms_} * kMsNs;
   }
@@ -266,13 +283,69 @@ Status Worker::Impl::Fence(const Job& job, bool success) {
   return Status::OK();
 }
 
-Status Worker::Impl::Finish(const Job& job, bool success) {
+Status Worker::Impl::Finish(const Job& job, bool success, std::string_view text) {
+  const uint32_t max_result = session_->seg().params().max_result;
+  if (success && text.size() > max_result) {
+    // Never cut a result: the attempt fails, saying why, and may run again (or die).
+    const std::string why = "result of " + std::to_string(text.size()) +
+                            " bytes exceeds the queue's max result of " +
+                            std::to_string(max_result) + " bytes (taskringd --max-result)";
+    Status s = Finish(job, false, why);
+    return s.ok() ? Status::InvalidArgument(why) : s;
+  }
   Status s = Fence(job, success);
   if (!s.ok()) return s;
-  s = Push(success ? LaneOp::kComplete : LaneOp::kFail, job.slot_, job.slot_gen_, job.attempt_);
+  if (text.empty()) {
+    s = Push(success ? LaneOp::kComplete : LaneOp::kFail, job.slot_, job.slot_gen_,
+             job.attempt_);
+  } else {
+    std::lock_guard<std::mutex> lock(push_mu_);
+    s = PushText(success ? LaneOp::kCompleteResult : LaneOp::kFailError, job,
+                 success ? text : text.substr(0, outcome::kMaxErrorBytes));
+  }
   if (!s.ok()) return s;
   session_->RingDoorbell();  // outcomes wake the daemon at once
   jobs_done.fetch_add(1, std::memory_order_relaxed);
+  return Status::OK();
+}
+
+Status Worker::Impl::PushText(LaneOp op, const Job& job, std::string_view text) {
+  if (text_in_flight_) {
+    // The daemon copies the bytes when it drains the record, before it commits it.
+    Status s = session_->WaitCommitted(text_pos_, options_.spin_iterations, 30000);
+    if (!s.ok()) return s;
+    text_in_flight_ = false;
+  }
+  const segment::Segment& seg = session_->seg();
+  std::memcpy(seg.result_buffer(session_->index()), text.data(), text.size());
+  seg.client(session_->index())
+      ->result_len.store(static_cast<uint32_t>(text.size()), std::memory_order_release);
+  uint64_t pos = 0;
+  Status s = session_->Push(
+      LaneRecord{static_cast<uint32_t>(op), job.slot_, job.slot_gen_, job.attempt_}, &pos);
+  if (!s.ok()) return s;
+  text_in_flight_ = true;
+  text_pos_ = pos;
+  return Status::OK();
+}
+
+Status Worker::Impl::ReportProgress(const Job& job, uint32_t percent, std::string_view message) {
+  if (!job.valid()) return Status::InvalidArgument("job was not taken by this worker");
+  if (percent > 100) {
+    return Status::InvalidArgument("progress is a percentage: " + std::to_string(percent) +
+                                   " is over 100");
+  }
+  const segment::Segment& seg = session_->seg();
+  if (!seg.ValidSlot(job.slot_)) return Status::InvalidArgument("job handle is corrupt");
+  const segment::SlotHeader* h = seg.slot(job.slot_);
+  if (h->word.load(std::memory_order_acquire) !=
+          segment::PackSlotWord(job.slot_gen_, session_->index(), SlotState::kRunning) ||
+      h->attempt.load(std::memory_order_relaxed) != job.attempt_) {
+    return Status::StaleLease("lease of job " + std::to_string(job.id_) + " attempt " +
+                              std::to_string(job.attempt_) + " is no longer held");
+  }
+  segment::WriteProgress(seg.extra(job.slot_), job.attempt_, static_cast<uint8_t>(percent),
+                         message);
   return Status::OK();
 }
 
@@ -298,17 +371,26 @@ Status Worker::Impl::CompleteMany(std::span<const Job> jobs, std::span<Status> o
   return first_error;
 }
 
-Status Worker::Impl::Invoke(const Handler& handler, const Job& job) {
+Status Worker::Impl::Invoke(const ResultHandler& handler, const Job& job, std::string* result) {
+  result->clear();
   try {
-    Status s = handler(job);
-    // Past its timeout the attempt fails whatever the handler says.
-    if (job.cancel_requested()) return Status::TimedOut();
+    Status s = handler(job, result);
+    // Past its timeout the attempt fails whatever the handler says (a cancel, by contrast,
+    // leaves the decision to the handler).
+    if (job.deadline_mono_ns_ != 0 && util::NowMonoNs() >= job.deadline_mono_ns_) {
+      return Status::TimedOut();
+    }
     return s;
   } catch (const std::exception& e) {
     return Status::IOError(std::string("handler threw: ") + e.what());
   } catch (...) {
     return Status::IOError("handler threw a non-standard exception");
   }
+}
+
+std::string Worker::Impl::ErrorText(const Status& s) {
+  if (s.IsTimedOut()) return "timed out (the job's timeout passed while its handler ran)";
+  return s.message().empty() ? s.ToString() : std::string(s.message());
 }
 
 Status Worker::Impl::Push(LaneOp op, uint32_t slot, uint32_t gen, uint32_t attempt) {
@@ -353,7 +435,7 @@ Status Worker::Impl::RunRouted(const Worker::Handlers& handlers, const RunOption
     if (!s.ok()) return s;
   }
   Status s = Run(
-      [&handlers](const Job& job) -> Status {
+      [&handlers](const Job& job, std::string*) -> Status {
         auto it = handlers.find(job.type());
         if (it == handlers.end()) {
           return Status::InvalidArgument("no handler for job type \"" + job.type() + "\"");
@@ -365,7 +447,7 @@ Status Worker::Impl::RunRouted(const Worker::Handlers& handlers, const RunOption
   return s;
 }
 
-Status Worker::Impl::Run(const Handler& handler, const RunOptions& options) {
+Status Worker::Impl::Run(const ResultHandler& handler, const RunOptions& options) {
   if (options.threads > 1) return RunPool(handler, options);
   if (options.batch > 1) return RunBatches(handler, options);
   std::optional<client::Heartbeat> heartbeat;
@@ -384,10 +466,12 @@ Status Worker::Impl::Run(const Handler& handler, const RunOptions& options) {
     }
     if (!s.ok()) return s;
     if (heartbeat) heartbeat->Add(job);
-    const Status outcome = Invoke(handler, job);
+    std::string result;
+    const Status outcome = Invoke(handler, job, &result);
     if (heartbeat) heartbeat->Remove(job);
-    s = Finish(job, outcome.ok());
-    if (!s.ok() && !s.IsStaleLease()) return s;
+    s = outcome.ok() ? Finish(job, true, result) : Finish(job, false, ErrorText(outcome));
+    // InvalidArgument: an oversized result, which failed the attempt; the run goes on.
+    if (!s.ok() && !s.IsStaleLease() && !s.IsInvalidArgument()) return s;
     ++done;
     idle_since = util::NowMonoNs();
   }

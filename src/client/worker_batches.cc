@@ -2,6 +2,7 @@
 // in order on this thread, and complete the successful ones together, so the daemon is woken
 // once per batch rather than once per job.
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "client/heartbeat.h"
@@ -10,7 +11,7 @@
 
 namespace taskring {
 
-Status Worker::Impl::RunBatches(const Handler& handler, const RunOptions& options) {
+Status Worker::Impl::RunBatches(const ResultHandler& handler, const RunOptions& options) {
   std::optional<client::Heartbeat> heartbeat;
   if (options.heartbeat) {
     heartbeat.emplace(HeartbeatPeriod(lease_ms()), [this](const Job& j) { (void)Touch(j); });
@@ -39,12 +40,14 @@ Status Worker::Impl::RunBatches(const Handler& handler, const RunOptions& option
     succeeded.clear();
     for (size_t i = 0; i < taken; ++i) {
       // Stopping mid-batch still finishes every job in hand, as Run promises.
-      const Status outcome = Invoke(handler, jobs[i]);
-      if (outcome.ok()) {
-        succeeded.push_back(jobs[i]);
+      std::string result;
+      const Status outcome = Invoke(handler, jobs[i], &result);
+      if (outcome.ok() && result.empty()) {
+        succeeded.push_back(jobs[i]);  // completed together below
       } else {
-        s = Finish(jobs[i], false);
-        if (!s.ok() && !s.IsStaleLease()) return s;
+        s = outcome.ok() ? Finish(jobs[i], true, result)
+                         : Finish(jobs[i], false, ErrorText(outcome));
+        if (!s.ok() && !s.IsStaleLease() && !s.IsInvalidArgument()) return s;
       }
     }
     s = CompleteMany(succeeded, {});

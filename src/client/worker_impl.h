@@ -11,6 +11,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "client/session.h"
@@ -20,6 +21,8 @@
 #include "taskring/worker.h"
 
 namespace taskring {
+
+using ResultHandler = Worker::ResultHandler;
 
 // Nested in Worker, so it may fill in a Job (Job befriends Worker). Hidden explicitly: a nested
 // class takes the visibility of the class around it, and Worker is TASKRING_EXPORT.
@@ -33,11 +36,13 @@ class __attribute__((visibility("hidden"))) Worker::Impl {
     size_t taken = 0;
     return TakeMany(std::span<Job>(job, 1), &taken, timeout_ms);
   }
-  Status Finish(const Job& job, bool success);  // Complete (success) or Fail
+  // Complete (success, `text` its result) or Fail (`text` its error); an empty text sends none.
+  Status Finish(const Job& job, bool success, std::string_view text = {});
+  Status ReportProgress(const Job& job, uint32_t percent, std::string_view message);
   Status CompleteMany(std::span<const Job> jobs, std::span<Status> outcomes);
   Status Touch(const Job& job);
   uint32_t lease_ms() const;
-  Status Run(const Handler& handler, const RunOptions& options);
+  Status Run(const ResultHandler& handler, const RunOptions& options);
   Status RunRouted(const Worker::Handlers& handlers, const RunOptions& options);
   // Declares the job types this worker takes (WorkerOptions::types); empty: every job.
   Status Declare(const std::vector<std::string>& types);
@@ -72,11 +77,16 @@ class __attribute__((visibility("hidden"))) Worker::Impl {
   // was revoked.
   Status Fence(const Job& job, bool success);
   // Run with options.batch > 1.
-  Status RunBatches(const Handler& handler, const RunOptions& options);
+  Status RunBatches(const ResultHandler& handler, const RunOptions& options);
   // Runs the handler; an exception it throws fails the job instead of ending the process.
-  static Status Invoke(const Handler& handler, const Job& job);
+  static Status Invoke(const ResultHandler& handler, const Job& job, std::string* result);
+  // What a failed handler's Status records as the attempt's error.
+  static std::string ErrorText(const Status& s);
   // Run with options.threads > 1 (worker_pool.cc).
-  Status RunPool(const Handler& handler, const RunOptions& options);
+  Status RunPool(const ResultHandler& handler, const RunOptions& options);
+  // Pushes a kCompleteResult/kFailError record with `text` in the client's result buffer,
+  // after the daemon has taken the previous one (push_mu_ held by the caller).
+  Status PushText(segment::LaneOp op, const Job& job, std::string_view text);
   static std::chrono::milliseconds HeartbeatPeriod(uint32_t lease_ms);
   // Run's idle exit: idle_exit_ms is set and has passed since `idle_since` (monotonic ns).
   static bool IdleExitDue(const RunOptions& options, uint64_t idle_since);
@@ -84,6 +94,10 @@ class __attribute__((visibility("hidden"))) Worker::Impl {
   const std::unique_ptr<client::Session> session_;
   const WorkerOptions options_;
   std::mutex push_mu_;
+  // The lane position of the last record whose text is in the result buffer (guarded by
+  // push_mu_): the buffer is free again once the daemon has committed it.
+  bool text_in_flight_ = false;
+  uint64_t text_pos_ = 0;
   // The declaration in force (mirrors the client entry's).
   bool declared_ = false;
   bool takes_untyped_ = true;

@@ -4,6 +4,7 @@
 #include <concurrentqueue/blockingconcurrentqueue.h>
 
 #include <optional>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -15,9 +16,17 @@
 
 namespace taskring {
 
-Status Worker::Impl::RunPool(const Handler& handler, const RunOptions& options) {
+namespace {
+struct Outcome {
+  Job job;
+  Status status;
+  std::string result;
+};
+}  // namespace
+
+Status Worker::Impl::RunPool(const ResultHandler& handler, const RunOptions& options) {
   moodycamel::BlockingConcurrentQueue<Job> work;
-  moodycamel::BlockingConcurrentQueue<std::pair<Job, bool>> outcomes;
+  moodycamel::BlockingConcurrentQueue<Outcome> outcomes;
   std::atomic<bool> handlers_stop{false};
   std::vector<std::thread> pool;
   pool.reserve(options.threads);
@@ -26,8 +35,9 @@ Status Worker::Impl::RunPool(const Handler& handler, const RunOptions& options) 
       Job job;
       while (!handlers_stop.load(std::memory_order_acquire)) {
         if (!work.wait_dequeue_timed(job, std::chrono::milliseconds(50))) continue;
-        const bool ok = Invoke(handler, job).ok();
-        outcomes.enqueue({job, ok});
+        Outcome o{job, Status(), std::string()};
+        o.status = Invoke(handler, job, &o.result);
+        outcomes.enqueue(std::move(o));
       }
     });
   }
@@ -40,14 +50,15 @@ Status Worker::Impl::RunPool(const Handler& handler, const RunOptions& options) 
   uint64_t taken = 0;
   uint64_t idle_since = util::NowMonoNs();
   Status result;
-  auto finish_one = [&](const std::pair<Job, bool>& o) {
-    if (heartbeat) heartbeat->Remove(o.first);
-    Status s = Finish(o.first, o.second);
+  auto finish_one = [&](const Outcome& o) {
+    if (heartbeat) heartbeat->Remove(o.job);
+    Status s = o.status.ok() ? Finish(o.job, true, o.result)
+                             : Finish(o.job, false, ErrorText(o.status));
     --in_flight;
-    if (!s.ok() && !s.IsStaleLease() && result.ok()) result = s;
+    if (!s.ok() && !s.IsStaleLease() && !s.IsInvalidArgument() && result.ok()) result = s;
   };
   for (;;) {
-    std::pair<Job, bool> o;
+    Outcome o;
     while (outcomes.try_dequeue(o)) finish_one(o);
     const bool want_more = result.ok() && !stop.load(std::memory_order_relaxed) &&
                            (options.max_jobs == 0 || taken < options.max_jobs);

@@ -85,6 +85,14 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
       std::memcpy(seg_.meta(slot, static_cast<uint32_t>(j.payload.size())), j.meta.data(),
                   j.meta.size());
     }
+    uint8_t secret[segment::kTokenSecretBytes];
+    std::memcpy(secret, j.secret.data(), sizeof(secret));
+    segment::ResetSlotExtra(seg_.extra(slot), secret);
+    seg_.slot(slot)->started_unix_ns = j.started_unix_ns;
+    segment::StatusEntry* entry = seg_.status_entry(j.id);
+    entry->slot.store(slot, std::memory_order_relaxed);
+    entry->packed.store(segment::PackStatus(j.id, JobStateCode::kPending, j.attempts_made),
+                        std::memory_order_release);  // the entry is the job's from here
     router_.SetType(slot, util::JobTypeHash(meta.type));
     retention_.Pin(slot, j.wal_segment);
     Schedule(slot, 1);
@@ -98,7 +106,12 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
       return Status::Corruption("free stack is smaller than the capacity");
     }
   }
-  seg_.header()->next_job_id.store(max_job_id + 1, std::memory_order_release);
+  // Ids never repeat on this host, even when the WAL directory was wiped: the next one is at
+  // least the wall clock in microseconds, so ids handed out before stay below it unless the
+  // last run handed out more than a million ids a second on average (or the clock went back).
+  // Microseconds keep ids below 2^53, exact in JavaScript's numbers (JSON clients).
+  seg_.header()->next_job_id.store(std::max(max_job_id + 1, now_.unix_ns / 1000),
+                                   std::memory_order_release);
   io::FileStat st;
   if (!config_.wal_dir.empty() &&
       config_.wal_options.env->Stat(config_.wal_dir + "/paused", &st).ok()) {
@@ -112,6 +125,13 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
 
 void Engine::SetJobStatus(uint64_t id, JobStateCode state, uint32_t attempt) {
   segment::StatusEntry* e = seg_.status_entry(id);
+  JobState ignored_state;
+  uint32_t ignored_attempt;
+  // A newer job took the entry (only if its producer drew ids past many live ones): leave it.
+  if (!segment::UnpackStatus(e->packed.load(std::memory_order_acquire), id, &ignored_state,
+                             &ignored_attempt)) {
+    return;
+  }
   e->updated_unix_ns.store(now_.unix_ns, std::memory_order_relaxed);
   e->packed.store(segment::PackStatus(id, state, attempt), std::memory_order_release);
 }
@@ -154,6 +174,7 @@ void Engine::Handle(uint32_t client, segment::LaneView& lane, uint64_t pos) {
     case LaneOp::kPause:
     case LaneOp::kResume:
     case LaneOp::kPurge: HandleQueueOp(client, static_cast<LaneOp>(rec.op), lane, pos); return;
+    case LaneOp::kCancel: HandleCancel(client, lane, pos); return;
     default: break;
   }
   if (!seg_.ValidSlot(rec.slot)) {
@@ -173,8 +194,10 @@ void Engine::Handle(uint32_t client, segment::LaneView& lane, uint64_t pos) {
     }
     case LaneOp::kStart: HandleHeartbeat(client, rec, /*start=*/true); return;
     case LaneOp::kTouch: HandleHeartbeat(client, rec, /*start=*/false); return;
-    case LaneOp::kComplete: HandleOutcome(client, rec, /*complete=*/true); return;
-    case LaneOp::kFail: HandleOutcome(client, rec, /*complete=*/false); return;
+    case LaneOp::kComplete: HandleOutcome(client, rec, /*complete=*/true, false); return;
+    case LaneOp::kFail: HandleOutcome(client, rec, /*complete=*/false, false); return;
+    case LaneOp::kCompleteResult: HandleOutcome(client, rec, /*complete=*/true, true); return;
+    case LaneOp::kFailError: HandleOutcome(client, rec, /*complete=*/false, true); return;
     default: break;
   }
   LogEvent("client %u: unknown lane op %u; ignored", client, rec.op);
@@ -267,19 +290,7 @@ uint64_t Engine::Purge() {
         segment::SlotOwner(w) != segment::kNoClient || deciding[i] != 0) {
       continue;
     }
-    // Daemon-held until the CANCEL record is logged; fails if a worker claimed it just now.
-    if (!h->word.compare_exchange_strong(
-            w, PackSlotWord(segment::SlotGen(w), segment::kNoClient, SlotState::kDelayed),
-            std::memory_order_acq_rel)) {
-      continue;
-    }
-    wal::WalRecord r;
-    r.type = wal::RecordType::kCancel;
-    r.job_id = h->job_id;
-    r.attempt = h->attempt.load(std::memory_order_relaxed);
-    AddRecord(r);
-    pending_.push_back({Action::kCancel, i, JobStateCode::kCancelled});
-    ++cancelled;
+    cancelled += CancelWaitingJob(i);
   }
   if (cancelled != 0) enqueues_unsynced_ = true;  // durable before QueueControl is answered
   return cancelled;
@@ -311,10 +322,12 @@ void Engine::HandleHeartbeat(uint32_t client, const segment::LaneRecord& rec, bo
   r.type = wal::RecordType::kStart;
   r.job_id = h->job_id;
   r.attempt = rec.attempt;
+  r.event_unix_ns = h->started_unix_ns;
   AddRecord(r);
 }
 
-void Engine::HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool complete) {
+void Engine::HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool complete,
+                           bool with_text) {
   segment::SlotHeader* h = seg_.slot(rec.slot);
   if (h->word.load(std::memory_order_acquire) !=
           PackSlotWord(rec.slot_gen, client,
@@ -323,26 +336,118 @@ void Engine::HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool
     seg_.Add(segment::Counter::kStaleAcks);
     return;
   }
+  std::string text;
+  if (with_text) {
+    // The client's buffer holds the bytes until this record's commit, which it waits for.
+    const uint32_t len =
+        seg_.client(client)->result_len.load(std::memory_order_acquire);  // validated:
+    const uint64_t limit = complete ? seg_.params().max_result : outcome::kMaxErrorBytes;
+    if (len <= limit && len <= seg_.layout().result_stride) {
+      text.assign(seg_.result_buffer(client), len);
+    } else {
+      LogEvent("client %u: job %llu claims a %s of %u bytes, over the limit; dropped", client,
+               static_cast<unsigned long long>(h->job_id), complete ? "result" : "error", len);
+    }
+  }
   leases_.End(rec.slot);
   Observe(segment::Histogram::kJobRun, SinceUnixNs(h->started_unix_ns));
   wal::WalRecord r;
   r.job_id = h->job_id;
   r.attempt = rec.attempt;
+  r.event_unix_ns = now_.unix_ns;
+  // A failure after a cancel request ends the job: the handler gave up because it was asked to.
+  const bool cancel_requested =
+      seg_.extra(rec.slot)->cancel.load(std::memory_order_relaxed) != 0;
   if (complete) {
     r.type = wal::RecordType::kComplete;
-    pending_.push_back({Action::kFree, rec.slot, JobStateCode::kCompleted});
+    r.text = text;
+    pending_.push_back({Action::kFree, rec.slot, JobStateCode::kCompleted, std::move(text)});
+  } else if (cancel_requested) {
+    r.type = wal::RecordType::kCancel;
+    pending_.push_back({Action::kCancel, rec.slot, JobStateCode::kCancelled, std::move(text)});
   } else if (rec.attempt >= h->max_attempts &&
              KeepDeadLetter(rec.slot, rec.attempt, deadletter::DeadReason::kFailed)) {
     r.type = wal::RecordType::kDead;
-    pending_.push_back({Action::kFree, rec.slot, JobStateCode::kDead});
+    r.text = text;
+    pending_.push_back({Action::kFree, rec.slot, JobStateCode::kDead, std::move(text)});
   } else {
     r.type = wal::RecordType::kRetry;
+    r.text = text;
     r.not_before_unix_ns = now_.unix_ns + RetryDelayNs(rec.attempt, config_.retry_backoff_ms,
                                                        config_.max_backoff_ms, rng_);
     h->not_before_unix_ns = r.not_before_unix_ns;  // the slot is the daemon's until requeued
-    pending_.push_back({Action::kRequeue, rec.slot, JobStateCode::kFailedRetrying});
+    pending_.push_back(
+        {Action::kRequeue, rec.slot, JobStateCode::kFailedRetrying, std::move(text)});
   }
   AddRecord(r);
+}
+
+void Engine::HandleCancel(uint32_t client, segment::LaneView& lane, uint64_t pos) {
+  const segment::LaneRecord rec = lane.Read(pos);
+  const uint64_t id = (static_cast<uint64_t>(rec.slot_gen) << 32) | rec.slot;
+  auto answer = [&](segment::CancelAnswer a) {
+    lane.Answer(pos, segment::MakeAnswer(LaneOp::kCancel, static_cast<uint64_t>(a), 0));
+  };
+  const segment::StatusEntry* e = seg_.status_entry(id);
+  JobState state;
+  uint32_t attempt;
+  if (id == 0 || !segment::UnpackStatus(e->packed.load(std::memory_order_acquire), id, &state,
+                                        &attempt)) {
+    return answer(segment::CancelAnswer::kNotFound);  // never enqueued, or long finished
+  }
+  if (state == JobState::kCompleted || state == JobState::kDead ||
+      state == JobState::kCancelled) {
+    return answer(segment::CancelAnswer::kAlreadyFinished);
+  }
+  const uint32_t slot = e->slot.load(std::memory_order_relaxed);
+  if (!seg_.ValidSlot(slot) || seg_.slot(slot)->job_id != id) {
+    return answer(segment::CancelAnswer::kNotFound);
+  }
+  segment::SlotHeader* h = seg_.slot(slot);
+  const SlotState slot_state = segment::SlotStateOf(h->word.load(std::memory_order_acquire));
+  if (!segment::IsLive(slot_state)) {
+    // Submitted but not yet accepted: the caller cannot have been told its id yet.
+    return answer(segment::CancelAnswer::kNotFound);
+  }
+  // From here the job is the canceller's to stop: a worker that takes it, or holds it, sees it.
+  seg_.extra(slot)->cancel.store(1, std::memory_order_release);
+  bool deciding = false;  // a record about it is in flight: its outcome decides (see below)
+  for (const Pending& p : pending_) deciding |= p.slot == slot;
+  for (const Pending& p : syncing_pending_) deciding |= p.slot == slot;
+  if (!deciding && !segment::IsLeased(slot_state) && CancelWaitingJob(slot)) {
+    LogEvent("client %u: job %llu cancelled", client, static_cast<unsigned long long>(id));
+    return answer(segment::CancelAnswer::kCancelled);
+  }
+  // Running (or claimed by a worker this instant, or being requeued): its handler sees
+  // cancel_requested(); a failure from here ends it as cancelled, not retried.
+  seg_.Add(segment::Counter::kCancelRequests);
+  answer(segment::CancelAnswer::kRequested);
+}
+
+bool Engine::CancelWaitingJob(uint32_t slot) {
+  segment::SlotHeader* h = seg_.slot(slot);
+  uint64_t w = h->word.load(std::memory_order_acquire);
+  const SlotState state = segment::SlotStateOf(w);
+  if ((state != SlotState::kQueued && state != SlotState::kDelayed) ||
+      segment::SlotOwner(w) != segment::kNoClient) {
+    return false;
+  }
+  // Daemon-held until the CANCEL record is logged; fails if a worker claimed it just now. Ring
+  // entries and offers naming it are hints: a worker's claim of a DELAYED slot fails.
+  if (!h->word.compare_exchange_strong(
+          w, PackSlotWord(segment::SlotGen(w), segment::kNoClient, SlotState::kDelayed),
+          std::memory_order_acq_rel)) {
+    return false;
+  }
+  wal::WalRecord r;
+  r.type = wal::RecordType::kCancel;
+  r.job_id = h->job_id;
+  r.attempt = h->attempt.load(std::memory_order_relaxed);
+  r.event_unix_ns = now_.unix_ns;
+  AddRecord(r);
+  pending_.push_back({Action::kCancel, slot, JobStateCode::kCancelled});
+  enqueues_unsynced_ = true;  // durable before the canceller is answered
+  return true;
 }
 
 Status Engine::Commit() {
@@ -476,8 +581,46 @@ void Engine::Apply() {
   router_.WakeWorkers();
 }
 
+void Engine::StoreOutcomes(std::vector<Pending>& actions) {
+  if (config_.outcomes == nullptr) return;
+  uint64_t added = 0;
+  for (Pending& p : actions) {
+    JobState state;
+    switch (p.action) {
+      case Action::kPublish: continue;
+      case Action::kFree:
+        state = p.state == JobStateCode::kCompleted ? JobState::kCompleted : JobState::kDead;
+        break;
+      case Action::kCancel: state = JobState::kCancelled; break;
+      case Action::kRequeue:
+      case Action::kRedeliver: state = JobState::kRetrying; break;
+    }
+    const segment::SlotHeader* h = seg_.slot(p.slot);
+    outcome::OutcomeRecord rec;
+    OutcomeRecordOf(seg_, p.slot, state, h->attempt.load(std::memory_order_relaxed),
+                    std::move(p.text), now_.unix_ns, &rec);
+    // Refused only if a slot was scribbled on (an id or priority no producer writes).
+    added += config_.outcomes->Add(rec) ? 1 : 0;
+  }
+  if (added == 0) return;
+  Status s = config_.outcomes->Flush();
+  if (!s.ok()) {
+    // Kept in the store's buffer for the next Flush; the WAL has them meanwhile.
+    if (!outcome_flush_failed_) {
+      LogEvent("cannot write the outcome store: %s; results are kept in the WAL until it works",
+               s.ToString().c_str());
+    }
+    outcome_flush_failed_ = true;
+  } else {
+    outcome_flush_failed_ = false;
+  }
+}
+
 void Engine::ApplyActions(std::vector<Pending>& actions) {
+  StoreOutcomes(actions);
+  bool any_terminal = false;
   for (const Pending& p : actions) {
+    any_terminal |= p.action == Action::kFree || p.action == Action::kCancel;
     segment::SlotHeader* h = seg_.slot(p.slot);
     const uint32_t gen = segment::SlotGen(h->word.load(std::memory_order_relaxed));
     switch (p.action) {
@@ -516,6 +659,11 @@ void Engine::ApplyActions(std::vector<Pending>& actions) {
         break;
     }
   }
+  // JobClient::Wait callers re-check their job (the status entry is already set).
+  segment::SegmentHeader* hdr = seg_.header();
+  if (any_terminal) {
+    util::WakeIfSleepers(&hdr->outcome_futex, &hdr->outcome_waiters, INT32_MAX);
+  }
 }
 
 bool Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
@@ -539,7 +687,7 @@ bool Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
       ++dropped;
     } else if (segment::IsLeased(state)) {
       leases_.End(i);
-      ReclaimRun(i, segment::SlotGen(w));
+      ReclaimRun(i, segment::SlotGen(w), "the worker process died while running it");
       ++requeued;
     }
   }
@@ -560,7 +708,7 @@ bool Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
   return true;
 }
 
-void Engine::ReclaimRun(uint32_t slot, uint32_t gen) {
+void Engine::ReclaimRun(uint32_t slot, uint32_t gen, std::string why) {
   segment::SlotHeader* h = seg_.slot(slot);
   // Daemon-held (DELAYED) until the record is logged, so nobody can take or finish it meanwhile.
   h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kDelayed),
@@ -568,13 +716,19 @@ void Engine::ReclaimRun(uint32_t slot, uint32_t gen) {
   wal::WalRecord r;
   r.job_id = h->job_id;
   r.attempt = h->attempt.load(std::memory_order_relaxed);
-  if (r.attempt >= h->max_attempts &&
-      KeepDeadLetter(slot, r.attempt, deadletter::DeadReason::kLost)) {
+  r.event_unix_ns = now_.unix_ns;
+  if (seg_.extra(slot)->cancel.load(std::memory_order_relaxed) != 0) {
+    r.type = wal::RecordType::kCancel;  // asked to stop, and it did (or died): not run again
+    pending_.push_back({Action::kCancel, slot, JobStateCode::kCancelled, std::move(why)});
+  } else if (r.attempt >= h->max_attempts &&
+             KeepDeadLetter(slot, r.attempt, deadletter::DeadReason::kLost)) {
     r.type = wal::RecordType::kDead;
-    pending_.push_back({Action::kFree, slot, JobStateCode::kDead});
+    r.text = why;
+    pending_.push_back({Action::kFree, slot, JobStateCode::kDead, std::move(why)});
   } else {
     r.type = wal::RecordType::kRetry;
-    pending_.push_back({Action::kRedeliver, slot, JobStateCode::kQueued});
+    r.text = why;
+    pending_.push_back({Action::kRedeliver, slot, JobStateCode::kQueued, std::move(why)});
   }
   AddRecord(r);
 }
@@ -637,7 +791,11 @@ void Engine::ExpireLeases() {
                    static_cast<unsigned long long>(h->job_id), lease.attempt, lease.client,
                    config_.lease_ms);
         }
-        ReclaimRun(slot, lease.gen);
+        ReclaimRun(slot, lease.gen,
+                   timed_out ? "timed out after " + std::to_string(h->timeout_ms) + " ms"
+                             : "lease expired: no heartbeat for " +
+                                   std::to_string(config_.lease_ms) +
+                                   " ms (worker stopped, stuck or too slow)");
       });
 }
 
@@ -716,6 +874,8 @@ Status Engine::Checkpoint() {
              : p.state == JobStateCode::kCompleted ? wal::RecordType::kComplete
                                                    : wal::RecordType::kDead;
     r.not_before_unix_ns = r.type == wal::RecordType::kRetry ? h->not_before_unix_ns : 0;
+    r.event_unix_ns = now_.unix_ns;
+    if (r.type != wal::RecordType::kCancel) r.text = p.text;
     fresh->Add(r);
   }
   s = fresh->Flush();
@@ -755,6 +915,16 @@ uint64_t Engine::CountLeasedSlots() const {
 }
 
 bool Engine::PersistKeys() {
+  if (config_.outcomes != nullptr) {
+    // The WAL's COMPLETE/DEAD records are the outcomes' durable copy until the store is synced.
+    Status o = config_.outcomes->Flush();
+    if (o.ok()) o = config_.outcomes->Sync();
+    if (!o.ok()) {
+      LogEvent("cannot sync the outcome store: %s; WAL segments are kept until it works",
+               o.ToString().c_str());
+      return false;
+    }
+  }
   if (config_.dedup == nullptr || !config_.dedup->dirty()) return true;
   Status s = config_.dedup->Persist();
   if (!s.ok()) {
@@ -795,6 +965,17 @@ void Engine::PublishGauges() {
   if (config_.dedup != nullptr && config_.dedup->evicted() != dedup_evicted_) {
     seg_.Add(segment::Counter::kDedupEvicted, config_.dedup->evicted() - dedup_evicted_);
     dedup_evicted_ = config_.dedup->evicted();
+  }
+  if (config_.outcomes != nullptr) {
+    const OutcomeStore& o = *config_.outcomes;
+    hdr->outcome_bytes.store(o.bytes(), std::memory_order_relaxed);
+    hdr->outcome_records.store(o.records(), std::memory_order_relaxed);
+    seg_.Add(segment::Counter::kOutcomesStored, o.stored() - outcomes_stored_);
+    seg_.Add(segment::Counter::kOutcomesEvicted, o.evicted() - outcomes_evicted_);
+    seg_.Add(segment::Counter::kOutcomesExpired, o.expired() - outcomes_expired_);
+    outcomes_stored_ = o.stored();
+    outcomes_evicted_ = o.evicted();
+    outcomes_expired_ = o.expired();
   }
 }
 
@@ -844,6 +1025,10 @@ bool Engine::Step() {
   ExpireLeases();
   ReleaseDueJobs();
   if (config_.dedup != nullptr) config_.dedup->Expire(now_.unix_ns);
+  if (config_.outcomes != nullptr && now_.mono_ns >= next_outcome_expiry_mono_ns_) {
+    config_.outcomes->Expire(now_.unix_ns);
+    next_outcome_expiry_mono_ns_ = now_.mono_ns + 1000 * kMsNs;
+  }
   dead_letters_.Refresh(now_.mono_ns, /*force=*/false);
   if (!stopping_) router_.Dispatch(now_.mono_ns);  // one handed out now could not finish
   router_.WakeWorkers();

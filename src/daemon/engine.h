@@ -40,6 +40,7 @@
 #include "daemon/delay_queue.h"
 #include "daemon/job_router.h"
 #include "daemon/lease_table.h"
+#include "daemon/outcome_store.h"
 #include "daemon/recovery.h"
 #include "daemon/slot_handoff.h"
 #include "daemon/wal_retention.h"
@@ -75,6 +76,9 @@ struct EngineConfig {
   // Idempotency keys seen within the dedup window; outlives the engine. nullptr: keys are
   // logged with their jobs but not checked (tests that do not need them).
   DedupStore* dedup = nullptr;
+  // What jobs gave back (results, errors, terminal states), kept beyond the WAL; outlives the
+  // engine. nullptr: outcomes are logged in the WAL only (tests that do not need them).
+  OutcomeStore* outcomes = nullptr;
 };
 
 // Sent by the supervisor thread.
@@ -110,6 +114,7 @@ class Engine {
     Action action;
     uint32_t slot;
     segment::JobStateCode state = segment::JobStateCode::kUnknown;  // kFree: which end
+    std::string text;  // kFree/kRequeue: the result or the failed attempt's error
   };
 
   void ProcessCommands();
@@ -122,7 +127,18 @@ class Engine {
   Status SetPaused(bool paused);
   uint64_t Purge();
   void HandleHeartbeat(uint32_t client, const segment::LaneRecord& rec, bool start);
-  void HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool complete);
+  // kComplete/kFail, and with `with_text` their kCompleteResult/kFailError forms, whose result
+  // or error waits in the client's result buffer.
+  void HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool complete,
+                     bool with_text);
+  // kCancel: a queued or delayed job is cancelled (CANCEL logged), a running one asked to stop.
+  void HandleCancel(uint32_t client, segment::LaneView& lane, uint64_t pos);
+  // Takes a queued or delayed job no one holds away from the workers and logs its CANCEL.
+  // False if a worker claimed it first.
+  bool CancelWaitingJob(uint32_t slot);
+  // Puts the outcome records of `actions` (terminal and retrying jobs) in the outcome store,
+  // before their states are published, so a reader that sees the state finds the record.
+  void StoreOutcomes(std::vector<Pending>& actions);
   Status Commit();
   // fsync mode with pipelined_commit: collects a finished sync (applying its group), writes the
   // next group while one is in flight, starts its sync once none is. Sets *did if it did work.
@@ -148,15 +164,16 @@ class Engine {
   bool KeepDeadLetter(uint32_t slot, uint32_t attempts, deadletter::DeadReason reason);
   // A run that ended without an outcome (worker died, lease expired): counts as an attempt;
   // logs RETRY and hands the job out again, or DEAD once its attempts are used up.
-  void ReclaimRun(uint32_t slot, uint32_t gen);
+  // `why` is the attempt's error (the outcome store shows it as the job's last error).
+  void ReclaimRun(uint32_t slot, uint32_t gen, std::string why);
   // QUEUED and ready for dispatch, or DELAYED until its run time.
   void Schedule(uint32_t slot, uint32_t gen);
   void ExpireLeases();
   void ReleaseDueJobs();
   void RelogOldestSegment();
   void CollectSegments();
-  // Makes the idempotency keys durable in their own file before WAL segments holding them go.
-  // False (logged) if it failed: nothing may be deleted.
+  // Makes the idempotency keys and the outcome store durable in their own files before WAL
+  // segments holding them go. False (logged) if it failed: nothing may be deleted.
   bool PersistKeys();
   // After a failed fdatasync the writer cannot be trusted (the kernel may have dropped pages):
   // continue in a new segment holding every live job and pending outcome, synced, and delete
@@ -203,6 +220,10 @@ class Engine {
   bool stopping_ = false;
   uint64_t outstanding_ = 0;
   uint64_t dedup_evicted_ = 0;  // as last added to the counter
+  // As last added to the counters.
+  uint64_t outcomes_stored_ = 0, outcomes_evicted_ = 0, outcomes_expired_ = 0;
+  uint64_t next_outcome_expiry_mono_ns_ = 0;
+  bool outcome_flush_failed_ = false;  // logged once per run of failures
 };
 
 }  // namespace taskring::daemon

@@ -1,6 +1,7 @@
 #include "daemon/job_records.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "taskring/options.h"
@@ -34,6 +35,7 @@ bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attemp
   out->timeout_ms = h->timeout_ms;
   out->payload.assign(seg.payload(slot), len);
   out->meta.assign(seg.meta(slot, len), meta_len);
+  segment::LoadSecret(seg.extra(slot), out->secret.data());
   util::JobMeta decoded;
   Status s = util::DecodeJobMeta(out->meta, meta != nullptr ? meta : &decoded);
   if (!s.ok()) return refuse("holds a bad meta: " + s.ToString());
@@ -65,6 +67,38 @@ bool DeadLetterOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
     out->meta.assign(seg.meta(slot, len), meta_len);
   }
   return true;
+}
+
+void OutcomeRecordOf(const segment::Segment& seg, uint32_t slot, JobState state,
+                     uint32_t attempt, std::string text, uint64_t now_unix_ns,
+                     outcome::OutcomeRecord* out) {
+  const segment::SlotHeader* h = seg.slot(slot);
+  const uint32_t len = h->payload_len;  // read once, then bounds-checked
+  const uint32_t meta_len = h->meta_len;
+  out->job_id = h->job_id;
+  segment::LoadSecret(seg.extra(slot), out->secret.data());
+  out->state = state;
+  out->attempt = attempt;
+  out->max_attempts = h->max_attempts;
+  out->priority = static_cast<uint8_t>(std::min<uint32_t>(h->priority, kMaxPriority));
+  out->enqueued_unix_ns = h->enqueued_unix_ns;
+  out->started_unix_ns = h->started_unix_ns;
+  out->finished_unix_ns = now_unix_ns;
+  out->meta.clear();
+  util::JobMeta meta;
+  if (len <= seg.params().max_payload && meta_len <= kMaxJobMetaBytes &&
+      len + meta_len <= seg.params().max_payload &&
+      util::DecodeJobMeta(std::string_view(seg.meta(slot, len), meta_len), &meta).ok()) {
+    out->meta.assign(seg.meta(slot, len), meta_len);
+  }
+  out->error.clear();
+  out->result.clear();
+  if (state == JobState::kCompleted) {
+    out->result = std::move(text);
+  } else {
+    out->error = std::move(text);
+    if (out->error.size() > outcome::kMaxErrorBytes) out->error.resize(outcome::kMaxErrorBytes);
+  }
 }
 
 }  // namespace taskring::daemon

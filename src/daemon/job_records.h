@@ -1,12 +1,15 @@
 // What the engine writes about a job that sits in a slot: the ENQUEUE record that re-creates it
-// (a new enqueue, a re-log out of an old WAL segment, a checkpoint) and its dead letter. One
+// (a new enqueue, a re-log out of an old WAL segment, a checkpoint), its dead letter and its
+// outcome record. One
 // place reads a slot for them, so a slot's fields are read once and bounds-checked alike.
 #ifndef TASKRING_DAEMON_JOB_RECORDS_H_
 #define TASKRING_DAEMON_JOB_RECORDS_H_
 
 #include <cstdint>
+#include <string>
 
 #include "deadletter/dead_letter.h"
+#include "outcome/outcome_record.h"
 #include "segment/segment.h"
 #include "util/job_meta.h"
 #include "wal/wal_record.h"
@@ -24,6 +27,13 @@ bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attemp
 // The dead letter of the job in `slot`. False as for EnqueueRecordOf.
 bool DeadLetterOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
                   deadletter::DeadReason reason, uint64_t now_unix_ns, deadletter::DeadLetter* out);
+
+// The outcome record (outcome/outcome_record.h) of the job in `slot` ending in `state` (or
+// retrying) at `attempt`: `text` is its result (kCompleted) or error (cut to kMaxErrorBytes).
+// A meta scribbled on since the job was logged is left out.
+void OutcomeRecordOf(const segment::Segment& seg, uint32_t slot, JobState state,
+                     uint32_t attempt, std::string text, uint64_t now_unix_ns,
+                     outcome::OutcomeRecord* out);
 
 }  // namespace taskring::daemon
 

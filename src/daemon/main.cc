@@ -50,6 +50,13 @@ int main(int argc, char** argv) {
                "how long an idempotency key is remembered, e.g. 5m, 24h (24h)");
   flags.Uint("dedup-max", &cfg.dedup_max, 1, 100000000,
              "most idempotency keys remembered; the oldest are forgotten first (1000000)");
+  flags.Uint("max-result", &cfg.max_result, 0, 16u << 20,
+             "max bytes of a job's result; a larger one fails the attempt (65536). Each client "
+             "entry reserves this much shared memory for results on their way in");
+  flags.String("result-ttl", &cfg.result_ttl,
+               "how long a finished job's status, result and error are kept, e.g. 1h, 7d (24h)");
+  flags.Uint("result-max-mb", &cfg.result_max_mb, 1, 1u << 20,
+             "MiB of outcomes kept in DIR/outcomes; the oldest are dropped first (256)");
   flags.Uint("max-clients", &cfg.max_clients, 1, 4096,
              "client handles attached at once: each open Producer or Worker (and each "
              "`taskring enqueue`/`worker` thread) takes one; more get ResourceExhausted (256)");

@@ -9,11 +9,31 @@ namespace taskring::daemon {
 
 Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out) {
   out->keys.clear();
+  out->outcomes.clear();
   std::unordered_map<uint64_t, RecoveredJob> live;
   wal::ReplayOptions opts;
   opts.salvage = salvage;
   uint64_t max_id = 0;
   uint64_t terminal = 0;
+  auto add_outcome = [&](const RecoveredJob& j, const wal::WalRecord& r, JobState state) {
+    outcome::OutcomeRecord o;
+    o.job_id = j.id;
+    o.secret = j.secret;
+    o.state = state;
+    o.attempt = r.attempt;
+    o.max_attempts = j.max_attempts;
+    o.priority = static_cast<uint8_t>(std::min<uint32_t>(j.priority, 9));
+    o.enqueued_unix_ns = j.enqueued_unix_ns;
+    o.started_unix_ns = j.started_unix_ns;
+    o.finished_unix_ns = r.event_unix_ns;
+    o.meta = j.meta;
+    if (state == JobState::kCompleted) {
+      o.result = r.text;
+    } else {
+      o.error = r.text.substr(0, outcome::kMaxErrorBytes);
+    }
+    out->outcomes.push_back(std::move(o));
+  };
   Status s = wal::ReplayWal(
       dir, opts,
       [&](const wal::WalRecord& r) -> Status {
@@ -31,6 +51,7 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
             j.timeout_ms = r.timeout_ms;
             j.payload = r.payload;  // a re-log keeps was_running: the job may still be running
             j.meta = r.meta;
+            j.secret = r.secret;
             if (!r.meta.empty()) {
               util::JobMeta meta;
               if (util::DecodeJobMeta(r.meta, &meta).ok() && !meta.key.empty()) {
@@ -45,6 +66,7 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
               it->second.attempts_made = std::max(it->second.attempts_made, r.attempt);
               it->second.not_before_unix_ns = r.not_before_unix_ns;
               it->second.was_running = false;
+              add_outcome(it->second, r, JobState::kRetrying);
             }
             break;
           }
@@ -54,12 +76,23 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
             if (it != live.end()) {
               it->second.attempts_made = std::max(it->second.attempts_made, r.attempt);
               it->second.was_running = true;
+              if (r.event_unix_ns != 0) it->second.started_unix_ns = r.event_unix_ns;
             }
             break;
           }
           case wal::RecordType::kComplete:
           case wal::RecordType::kDead:
-          case wal::RecordType::kCancel: terminal += live.erase(r.job_id); break;
+          case wal::RecordType::kCancel: {
+            auto it = live.find(r.job_id);
+            if (it == live.end()) break;
+            add_outcome(it->second, r,
+                        r.type == wal::RecordType::kComplete ? JobState::kCompleted
+                        : r.type == wal::RecordType::kDead   ? JobState::kDead
+                                                             : JobState::kCancelled);
+            live.erase(it);
+            ++terminal;
+            break;
+          }
         }
         return Status::OK();
       },
@@ -92,6 +125,24 @@ uint64_t ReconcileDeadLetters(deadletter::DeadLetterStore& store,
     if (it != live.end() && it->id == id) removed += store.Remove(id).ok();
   }
   return removed;
+}
+
+uint64_t RestoreOutcomes(OutcomeStore* store, std::vector<outcome::OutcomeRecord>* outcomes) {
+  auto terminal = [](JobState s) {
+    return s == JobState::kCompleted || s == JobState::kDead || s == JobState::kCancelled;
+  };
+  uint64_t added = 0;
+  for (outcome::OutcomeRecord& o : *outcomes) {
+    JobState state;
+    uint32_t attempt = 0;
+    if (store->Latest(o.job_id, &state, &attempt) &&
+        (terminal(state) || attempt > o.attempt ||
+         (attempt == o.attempt && !terminal(o.state)))) {
+      continue;  // the store already has this or a later word on the job
+    }
+    added += store->Add(o) ? 1 : 0;
+  }
+  return added;
 }
 
 }  // namespace taskring::daemon

@@ -2,11 +2,14 @@
 #ifndef TASKRING_DAEMON_RECOVERY_H_
 #define TASKRING_DAEMON_RECOVERY_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "daemon/outcome_store.h"
 #include "deadletter/dead_letter_store.h"
+#include "outcome/outcome_record.h"
 #include "taskring/status.h"
 #include "wal/wal_reader.h"
 
@@ -24,6 +27,8 @@ struct RecoveredJob {
   uint32_t timeout_ms = 0;
   std::string payload;
   std::string meta;  // encoded (util/job_meta.h)
+  std::array<uint8_t, 12> secret{};  // its token secret
+  uint64_t started_unix_ns = 0;      // of its last START
 };
 
 // An idempotency key found in an ENQUEUE record (of a live or a finished job).
@@ -40,6 +45,10 @@ struct RecoveryResult {
   uint64_t terminal = 0;           // completed or dead jobs seen
   uint64_t was_running = 0;        // live jobs that were running when the last daemon stopped
   std::vector<RecoveredKey> keys;  // in log order
+  // What the WAL says jobs gave back (COMPLETE, RETRY, DEAD, CANCEL records of jobs whose
+  // ENQUEUE it still holds), in log order: the outcome store may have lost the latest of them
+  // (it is synced only before WAL segments are deleted), so the engine adds what it lacks.
+  std::vector<outcome::OutcomeRecord> outcomes;
   wal::ReplayReport report;
 };
 
@@ -52,6 +61,11 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
 // Returns how many stale letters were removed.
 uint64_t ReconcileDeadLetters(deadletter::DeadLetterStore& store,
                               const std::vector<RecoveredJob>& live);
+
+// Adds to the outcome store each recovered outcome it lacks (its latest record of the job is
+// older: a lower attempt, or a retry where the WAL has the end). Returns how many it added;
+// the caller flushes and syncs the store.
+uint64_t RestoreOutcomes(OutcomeStore* store, std::vector<outcome::OutcomeRecord>* outcomes);
 
 }  // namespace taskring::daemon
 

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -35,6 +37,15 @@ segment::Durability ParseDurability(const std::string& s) {
   if (s == "interval") return segment::Durability::kInterval;
   if (s == "none") return segment::Durability::kNone;
   return segment::Durability::kFsync;
+}
+
+// The outcome index (in the segment, so reserved with it) holds one entry per 256 B of the
+// store's bound: enough for records of small results; beyond that, the oldest records are
+// displaced from the index (counted as evicted) before the byte bound removes them.
+uint32_t OutcomeIndexEntriesFor(uint64_t result_max_mb) {
+  const uint64_t wanted = std::max<uint64_t>((result_max_mb << 20) / 256, 4096);
+  return static_cast<uint32_t>(
+      std::min<uint64_t>(std::bit_ceil(wanted), segment::kMaxOutcomeIndexEntries));
 }
 
 int Fail(const std::string& msg, int code = 1) {
@@ -199,6 +210,12 @@ int Serve(const ServeConfig& cfg) {
   copts.params.max_payload = static_cast<uint32_t>(cfg.max_payload);
   copts.params.max_clients = static_cast<uint32_t>(cfg.max_clients);
   copts.params.lane_capacity = static_cast<uint32_t>(cfg.lane_capacity);
+  copts.params.max_result = static_cast<uint32_t>(cfg.max_result);
+  uint64_t result_ttl_ms = 0;
+  s = util::ParseDurationMs(cfg.result_ttl, &result_ttl_ms);
+  if (!s.ok()) return Fail("--result-ttl: " + s.ToString());
+  copts.result_ttl_ns = result_ttl_ms * 1'000'000;
+  copts.params.outcome_index_entries = OutcomeIndexEntriesFor(cfg.result_max_mb);
   copts.durability = ParseDurability(cfg.durability);
   copts.default_max_attempts = static_cast<uint32_t>(cfg.max_attempts);
   copts.lease_ms = static_cast<uint32_t>(cfg.lease_ms);
@@ -212,6 +229,35 @@ int Serve(const ServeConfig& cfg) {
   s = segment::Segment::Create(cfg.queue, copts, &seg);
   if (!s.ok()) return Fail(s.ToString());
 
+  OutcomeStoreOptions oopts;
+  oopts.max_bytes = cfg.result_max_mb << 20;
+  oopts.ttl_ns = result_ttl_ms * 1'000'000;
+  oopts.file_mode = file_mode;
+  std::unique_ptr<OutcomeStore> outcomes;
+  s = OutcomeStore::Open(
+      io::Env::Default(), cfg.dir, oopts,
+      outcome::OutcomeIndex(static_cast<outcome::OutcomeIndexEntry*>(seg->outcome_index()),
+                            seg->params().outcome_index_entries),
+      util::NowUnixNs(), &outcomes);
+  if (!s.ok()) return Fail(s.ToString());
+  if (outcomes->truncated_bytes() != 0 || outcomes->damaged_records() != 0) {
+    LogEvent("outcome store: cut a torn tail of %llu byte(s), skipped %llu damaged record(s)",
+             static_cast<unsigned long long>(outcomes->truncated_bytes()),
+             static_cast<unsigned long long>(outcomes->damaged_records()));
+  }
+  const uint64_t restored = RestoreOutcomes(outcomes.get(), &rec.outcomes);
+  rec.outcomes.clear();
+  rec.outcomes.shrink_to_fit();
+  s = outcomes->Flush();
+  if (s.ok()) s = outcomes->Sync();
+  if (!s.ok()) return Fail("outcome store: " + s.ToString());
+  LogEvent("outcome store: %llu record(s), %llu MiB (%llu restored from the WAL; kept %s, at most "
+           "%llu MiB)",
+           static_cast<unsigned long long>(outcomes->records()),
+           static_cast<unsigned long long>(outcomes->bytes() >> 20),
+           static_cast<unsigned long long>(restored), cfg.result_ttl.c_str(),
+           static_cast<unsigned long long>(cfg.result_max_mb));
+
   EngineConfig ecfg;
   ecfg.durability = copts.durability;
   ecfg.interval_ms = static_cast<uint32_t>(cfg.interval_ms);
@@ -224,6 +270,7 @@ int Serve(const ServeConfig& cfg) {
   ecfg.dead_letters = dead_letters.get();
   ecfg.dead_max = cfg.dead_max;
   ecfg.dedup = dedup.get();
+  ecfg.outcomes = outcomes.get();
   Engine engine(*seg, std::move(wal), ecfg);
   s = engine.Load(rec.live, rec.max_job_id);
   if (!s.ok()) return Fail(s.ToString());

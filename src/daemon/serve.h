@@ -29,6 +29,9 @@ struct ServeConfig {
   uint64_t job_timeout_ms = 0;       // a job's execution limit when it sets none; 0 = none
   std::string dedup_window = "24h";  // idempotency keys are remembered this long
   uint64_t dedup_max = 1000000;      // ... and at most this many (oldest forgotten first)
+  uint64_t max_result = 65536;       // bytes of a job's result
+  std::string result_ttl = "24h";    // outcomes (status, result, error) are kept this long
+  uint64_t result_max_mb = 256;      // ... within this many MiB (oldest dropped first)
   std::string metrics_listen = "127.0.0.1:9464";
   std::string metrics_sd_file;
   bool metrics_listen_given = false;  // an explicit address is never swapped for a free port

@@ -129,7 +129,8 @@ class Window {
 OutcomeReader::OutcomeReader(std::string outcome_dir, OutcomeIndex index)
     : dir_(std::move(outcome_dir)), index_(index) {}
 
-Status OutcomeReader::Find(uint64_t job_id, bool with_result, OutcomeRecord* out) const {
+Status OutcomeReader::Find(uint64_t job_id, bool with_result, OutcomeRecord* out,
+                           uint32_t* result_len) const {
   if (job_id == 0) return NotFoundFor(job_id, "");
   uint32_t file = 0;
   uint64_t offset = 0;
@@ -142,11 +143,11 @@ Status OutcomeReader::Find(uint64_t job_id, bool with_result, OutcomeRecord* out
     Status s = Scan(job_id, &file, &offset);
     if (!s.ok()) return s;
   }
-  return ReadAt(file, offset, job_id, with_result, out);
+  return ReadAt(file, offset, job_id, with_result, out, result_len);
 }
 
 Status OutcomeReader::ReadAt(uint32_t file, uint64_t offset, uint64_t job_id, bool with_result,
-                             OutcomeRecord* out) const {
+                             OutcomeRecord* out, uint32_t* result_len_out) const {
   const std::string path = dir_ + "/" + OutcomeFileName(file);
   int raw_fd = -1;
   uint64_t size = 0;
@@ -191,6 +192,7 @@ Status OutcomeReader::ReadAt(uint32_t file, uint64_t offset, uint64_t job_id, bo
     if (!s.ok()) return Damaged(path, offset, s);
   }
   *out = std::move(rec);
+  if (result_len_out != nullptr) *result_len_out = result_len;
   return Status::OK();
 }
 

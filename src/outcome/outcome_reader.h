@@ -35,14 +35,16 @@ class OutcomeReader {
   //  - Corruption, naming the file and offset: the bytes at the indexed place are damaged (a
   //    checksum, a length or a field fails), or the record is cut by the end of its file.
   //  - IOError: the OS refused (open, fstat, pread, reading the directory).
-  [[nodiscard]] Status Find(uint64_t job_id, bool with_result, OutcomeRecord* out) const;
+  // *result_len, if given, is the size of the record's result (read or not).
+  [[nodiscard]] Status Find(uint64_t job_id, bool with_result, OutcomeRecord* out,
+                            uint32_t* result_len = nullptr) const;
 
   const std::string& dir() const { return dir_; }
 
  private:
   // The record at (file, offset), which should be job_id's.
   Status ReadAt(uint32_t file, uint64_t offset, uint64_t job_id, bool with_result,
-                OutcomeRecord* out) const;
+                OutcomeRecord* out, uint32_t* result_len) const;
   // Without an index: the newest file holding a record of job_id, and that record's offset (the
   // last one in the file). NotFound when no file has one.
   Status Scan(uint64_t job_id, uint32_t* file, uint64_t* offset) const;

@@ -58,6 +58,9 @@ struct alignas(kCacheLine) ClientEntry {
   // the entry is published or, when it changes, followed by a bump of clients_epoch.
   std::atomic<uint32_t> type_count;
   std::atomic<uint32_t> takes_untyped;
+  // Bytes of the result or error text in this client's result buffer (segment.h result()) for
+  // its next kCompleteResult/kFailError record; the daemon validates it against the buffer.
+  std::atomic<uint32_t> result_len;
   alignas(kCacheLine) std::atomic<uint64_t> type_hashes[16];
 };
 static_assert(sizeof(ClientEntry) == kClientEntryBytes);
@@ -78,6 +81,7 @@ static_assert(offsetof(ClientEntry, offer_futex) == 340);
 static_assert(offsetof(ClientEntry, offer_sleepers) == 344);
 static_assert(offsetof(ClientEntry, type_count) == 348);
 static_assert(offsetof(ClientEntry, takes_untyped) == 352);
+static_assert(offsetof(ClientEntry, result_len) == 356);
 static_assert(offsetof(ClientEntry, type_hashes) == 384);
 
 }  // namespace taskring::segment

@@ -15,6 +15,7 @@ namespace taskring::segment {
 
 // A lane record: what a client asks the daemon to do with a slot.
 // kPause/kResume/kPurge act on the whole queue (QueueControl); their slot field is unused.
+// kCancel names a job by id instead of a slot.
 enum class LaneOp : uint32_t {
   kEnqueue = 1,
   kStart = 2,
@@ -24,6 +25,21 @@ enum class LaneOp : uint32_t {
   kPause = 6,
   kResume = 7,
   kPurge = 8,
+  // As kComplete/kFail, with the result or error text in the client's result buffer
+  // (ClientEntry::result_len bytes): the client waits for the record's commit before it
+  // writes the buffer again.
+  kCompleteResult = 9,
+  kFailError = 10,
+  // Cancels a job by id (slot | slot_gen << 32 hold the id); answered with a CancelAnswer.
+  kCancel = 11,
+};
+
+// The daemon's answer to kCancel.
+enum class CancelAnswer : uint32_t {
+  kCancelled = 1,      // it was queued or delayed: it will never run
+  kRequested = 2,      // it is running: its handler sees cancel_requested()
+  kAlreadyFinished = 3,
+  kNotFound = 4,       // no live job has this id (never enqueued, or finished and forgotten)
 };
 
 struct LaneRecord {

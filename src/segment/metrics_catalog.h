@@ -32,7 +32,11 @@ enum class Counter : uint32_t {
   kDedupHits,     // enqueues answered with an earlier job's id (idempotency key seen)
   kDedupEvicted,  // keys forgotten before their window ended, to stay within --dedup-max
   kTimeouts,      // attempts that ran past their job's timeout
-  kCancelled,     // jobs cancelled before they ran (queue purge)
+  kCancelled,     // jobs cancelled before they ran (queue purge, cancel by id)
+  kCancelRequests,   // cancels asked of running jobs (their handlers decide)
+  kOutcomesStored,   // outcome records written (terminal states, failed attempts)
+  kOutcomesEvicted,  // outcomes dropped before --result-ttl, to stay within --result-max-mb
+  kOutcomesExpired,  // outcomes dropped after --result-ttl
   kCount,
 };
 inline constexpr uint32_t kCounterCount = static_cast<uint32_t>(Counter::kCount);

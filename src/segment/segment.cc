@@ -138,6 +138,7 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   h->default_max_attempts = opts.default_max_attempts;
   h->lease_ms = opts.lease_ms;
   h->default_timeout_ms = opts.default_timeout_ms;
+  h->result_ttl_ns = opts.result_ttl_ns;
   h->retry_backoff_ms = opts.retry_backoff_ms;
   h->incarnation = RandomIncarnation();
   h->created_unix_ns = util::NowUnixNs();

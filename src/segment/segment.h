@@ -33,6 +33,7 @@ struct CreateOptions {
   uint32_t lease_ms = 30000;
   uint32_t retry_backoff_ms = 1000;
   uint32_t default_timeout_ms = 0;  // a job's execution limit when it sets none; 0 = none
+  uint64_t result_ttl_ns = 0;       // how long outcomes are kept; 0 = no limit
   bool group_access = false;        // 0660 instead of 0600
   std::string wal_dir;              // absolute, < kMaxWalDir bytes
 };
@@ -115,6 +116,16 @@ class Segment {
   // A job's meta follows its payload in the slot's payload area: payload_len + meta_len must be
   // at most max_payload (checked by the caller), so meta costs no memory of its own.
   char* meta(uint32_t i, uint32_t payload_len) const { return payload(i) + payload_len; }
+  SlotExtra* extra(uint32_t i) const {
+    return reinterpret_cast<SlotExtra*>(base_ + layout_.extras_offset) + i;
+  }
+  // Client i's result buffer (layout_.result_stride bytes; at most params().max_result of a
+  // result, or an error text of at most 2 KiB).
+  char* result_buffer(uint32_t client) const {
+    return base_ + layout_.results_offset + uint64_t{client} * layout_.result_stride;
+  }
+  // The outcome index's entries (params().outcome_index_entries of them; none when 0).
+  void* outcome_index() const { return base_ + layout_.outcome_index_offset; }
   bool ValidSlot(uint32_t i) const { return i < params_.capacity; }
   bool ValidClient(uint32_t i) const { return i < params_.max_clients; }
 

@@ -1,5 +1,6 @@
 #include "segment/segment_header.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <string>
@@ -34,6 +35,14 @@ Status ComputeLayout(const Params& p, Layout* out) {
     return Status::InvalidArgument("lane capacity must be a power of two in 2.." +
                                    std::to_string(kMaxLaneCapacity));
   }
+  if (p.max_result > kMaxResult) {
+    return Status::InvalidArgument("max result must be at most " + std::to_string(kMaxResult));
+  }
+  if (p.outcome_index_entries > kMaxOutcomeIndexEntries ||
+      (p.outcome_index_entries != 0 && !std::has_single_bit(p.outcome_index_entries))) {
+    return Status::InvalidArgument("outcome index entries must be 0 or a power of two up to " +
+                                   std::to_string(kMaxOutcomeIndexEntries));
+  }
   Layout l;
   l.ring_capacity = std::bit_ceil(p.capacity);
   l.status_entries = std::bit_ceil(p.capacity * 4ULL) > (1ULL << 26)
@@ -58,6 +67,14 @@ Status ComputeLayout(const Params& p, Layout* out) {
   off += SlotHeadersBytes(p.capacity);
   l.payloads_offset = off;
   off += RoundUp(uint64_t{p.capacity} * l.payload_stride, 4096);
+  l.extras_offset = off;
+  off += RoundUp(uint64_t{p.capacity} * sizeof(SlotExtra), 4096);
+  // Room for an error text even when results are off (max_result 0).
+  l.result_stride = static_cast<uint32_t>(RoundUp(std::max<uint64_t>(p.max_result, 2048), 4096));
+  l.results_offset = off;
+  off += uint64_t{p.max_clients} * l.result_stride;
+  l.outcome_index_offset = off;
+  off += RoundUp(uint64_t{p.outcome_index_entries} * kOutcomeIndexEntryBytes, 4096);
   l.total_bytes = off;
   if (l.total_bytes > kMaxSegmentBytes) {
     return Status::InvalidArgument("segment would need " + std::to_string(l.total_bytes >> 20) +

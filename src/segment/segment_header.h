@@ -33,6 +33,15 @@
 //             | Payloads: capacity x payload_stride         |  each job's bytes, then its meta
 //             |                                             |  (type, key, headers: job_meta.h)
 //             +---------------------------------------------+
+//             | Slot extras: capacity x 128 B               |  token secret, progress, cancel
+//             |                                             |  request (slot.h SlotExtra)
+//             +---------------------------------------------+
+//             | Result buffers: max_clients x result_stride |  a worker's result or error on
+//             |                                             |  its way to the daemon
+//             +---------------------------------------------+
+//             | Outcome index: entries x 16 B               |  job id -> outcome record in
+//             |                                             |  DIR/outcomes (outcome_index.h)
+//             +---------------------------------------------+
 //
 // Each region starts on a 4 KiB boundary. Every struct placed in the segment pins its size and
 // field offsets with static_asserts, so changing the bytes is a compile error until the asserts
@@ -62,7 +71,7 @@ namespace taskring::segment {
 inline constexpr uint64_t kMagic = 0x474E49524B534154ULL;  // "TASKRING" little-endian
 // Bumped on any incompatible change of the segment's bytes (any struct in the diagram above).
 // 0 in the header means "not ready yet".
-inline constexpr uint32_t kLayoutVersion = 8;
+inline constexpr uint32_t kLayoutVersion = 9;
 inline constexpr size_t kHeaderBytes = 4096;
 // Dispatch rings: one per priority (taskring/options.h kMinPriority..kMaxPriority).
 inline constexpr uint32_t kPriorityLevels = 10;
@@ -75,6 +84,10 @@ inline constexpr uint32_t kMaxClients = 4096;
 inline constexpr uint32_t kMaxLaneCapacity = 1u << 16;
 inline constexpr uint64_t kMaxSegmentBytes = 64ULL << 30;
 inline constexpr size_t kMaxWalDir = 1024;  // with its NUL
+inline constexpr uint32_t kMaxResult = 16u << 20;
+inline constexpr uint32_t kMaxOutcomeIndexEntries = 1u << 26;
+// outcome/outcome_index.h OutcomeIndexEntry (asserted there).
+inline constexpr uint64_t kOutcomeIndexEntryBytes = 16;
 
 enum class Durability : uint32_t { kFsync = 0, kInterval = 1, kNone = 2 };
 
@@ -94,12 +107,17 @@ struct Params {
   uint32_t max_payload = 0;    // bytes per job payload
   uint32_t max_clients = 0;    // attached producer/worker processes at once
   uint32_t lane_capacity = 0;  // records per client lane, power of two
+  uint32_t max_result = 0;     // bytes of a job's result (a worker's result buffer)
+  // Entries of the outcome index (outcome/outcome_index.h), a power of two; 0 = no index.
+  uint32_t outcome_index_entries = 0;
 };
-static_assert(sizeof(Params) == 16);
+static_assert(sizeof(Params) == 24);
 static_assert(offsetof(Params, capacity) == 0);
 static_assert(offsetof(Params, max_payload) == 4);
 static_assert(offsetof(Params, max_clients) == 8);
 static_assert(offsetof(Params, lane_capacity) == 12);
+static_assert(offsetof(Params, max_result) == 16);
+static_assert(offsetof(Params, outcome_index_entries) == 20);
 
 // Region offsets and sizes, a pure function of Params (ComputeLayout). The creator records it in
 // the header; an attacher recomputes it from the recorded Params and refuses any mismatch.
@@ -118,9 +136,14 @@ struct Layout {
   uint64_t total_bytes = 0;
   uint64_t dispatch_ring_stride = 0;
   uint64_t payloads_offset = 0;  // after the slot headers
+  uint64_t extras_offset = 0;    // capacity x SlotExtra: token, progress, cancel (slot.h)
+  uint64_t results_offset = 0;   // max_clients x result_stride: results on their way in
+  uint64_t outcome_index_offset = 0;
+  uint32_t result_stride = 0;  // a client's result buffer: max(max_result, 2 KiB) rounded to 4 KiB
+  uint32_t reserved = 0;
   bool operator==(const Layout&) const = default;
 };
-static_assert(sizeof(Layout) == 96);
+static_assert(sizeof(Layout) == 128);
 static_assert(offsetof(Layout, ring_capacity) == 0);
 static_assert(offsetof(Layout, status_entries) == 4);
 static_assert(offsetof(Layout, payload_stride) == 8);
@@ -134,6 +157,10 @@ static_assert(offsetof(Layout, slots_offset) == 64);
 static_assert(offsetof(Layout, total_bytes) == 72);
 static_assert(offsetof(Layout, dispatch_ring_stride) == 80);
 static_assert(offsetof(Layout, payloads_offset) == 88);
+static_assert(offsetof(Layout, extras_offset) == 96);
+static_assert(offsetof(Layout, results_offset) == 104);
+static_assert(offsetof(Layout, outcome_index_offset) == 112);
+static_assert(offsetof(Layout, result_stride) == 120);
 
 // The slot headers come first, dense, so the daemon (which reads only headers) touches one
 // cache line per job wherever the payloads are: interleaved with 4 KiB payloads, every header
@@ -192,42 +219,56 @@ struct alignas(kCacheLine) SegmentHeader {
   // Workers that found every ring empty sleep here; the daemon wakes them after pushing.
   alignas(kCacheLine) std::atomic<uint32_t> dispatch_futex;
   std::atomic<uint32_t> dispatch_sleepers;
+  // Bumped (and woken) by the daemon after jobs reach a terminal state while outcome_waiters >
+  // 0: what JobClient::Wait sleeps on.
+  alignas(kCacheLine) std::atomic<uint32_t> outcome_futex;
+  std::atomic<uint32_t> outcome_waiters;
+  std::atomic<uint64_t> outcome_bytes;    // the outcome store's size on disk (gauge)
+  std::atomic<uint64_t> outcome_records;  // and the records it holds
+  // Immutable after ready: --result-ttl. Readers treat an outcome older than this as expired
+  // even before the store deletes its file (it deletes whole files).
+  uint64_t result_ttl_ns;
 };
 static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
-static_assert(sizeof(SegmentHeader) == 2688);
+static_assert(sizeof(SegmentHeader) == 2816);
 static_assert(offsetof(SegmentHeader, magic) == 0);
 static_assert(offsetof(SegmentHeader, layout_version) == 8);
 static_assert(offsetof(SegmentHeader, header_bytes) == 12);
 static_assert(offsetof(SegmentHeader, segment_bytes) == 16);
 static_assert(offsetof(SegmentHeader, params) == 24);
-static_assert(offsetof(SegmentHeader, layout) == 40);
-static_assert(offsetof(SegmentHeader, durability) == 136);
-static_assert(offsetof(SegmentHeader, default_max_attempts) == 140);
-static_assert(offsetof(SegmentHeader, lease_ms) == 144);
-static_assert(offsetof(SegmentHeader, retry_backoff_ms) == 148);
-static_assert(offsetof(SegmentHeader, incarnation) == 152);
-static_assert(offsetof(SegmentHeader, created_unix_ns) == 160);
-static_assert(offsetof(SegmentHeader, queue_name) == 168);
-static_assert(offsetof(SegmentHeader, wal_dir) == 232);
-static_assert(offsetof(SegmentHeader, daemon_pid) == 1280);
-static_assert(offsetof(SegmentHeader, daemon_state) == 1284);
-static_assert(offsetof(SegmentHeader, drain_rate_milli) == 1288);
-static_assert(offsetof(SegmentHeader, outstanding) == 1296);
-static_assert(offsetof(SegmentHeader, dead_letters) == 1304);
-static_assert(offsetof(SegmentHeader, metrics_port) == 1312);
-static_assert(offsetof(SegmentHeader, doorbell) == 1344);
-static_assert(offsetof(SegmentHeader, daemon_sleeping) == 1348);
-static_assert(offsetof(SegmentHeader, clients_epoch) == 1352);
-static_assert(offsetof(SegmentHeader, next_job_id) == 1408);
-static_assert(offsetof(SegmentHeader, daemon_life) == 1472);
+static_assert(offsetof(SegmentHeader, layout) == 48);
+static_assert(offsetof(SegmentHeader, durability) == 176);
+static_assert(offsetof(SegmentHeader, default_max_attempts) == 180);
+static_assert(offsetof(SegmentHeader, lease_ms) == 184);
+static_assert(offsetof(SegmentHeader, retry_backoff_ms) == 188);
+static_assert(offsetof(SegmentHeader, incarnation) == 192);
+static_assert(offsetof(SegmentHeader, created_unix_ns) == 200);
+static_assert(offsetof(SegmentHeader, queue_name) == 208);
+static_assert(offsetof(SegmentHeader, wal_dir) == 272);
+static_assert(offsetof(SegmentHeader, daemon_pid) == 1344);
+static_assert(offsetof(SegmentHeader, daemon_state) == 1348);
+static_assert(offsetof(SegmentHeader, drain_rate_milli) == 1352);
+static_assert(offsetof(SegmentHeader, outstanding) == 1360);
+static_assert(offsetof(SegmentHeader, dead_letters) == 1368);
+static_assert(offsetof(SegmentHeader, metrics_port) == 1376);
+static_assert(offsetof(SegmentHeader, doorbell) == 1408);
+static_assert(offsetof(SegmentHeader, daemon_sleeping) == 1412);
+static_assert(offsetof(SegmentHeader, clients_epoch) == 1416);
+static_assert(offsetof(SegmentHeader, next_job_id) == 1472);
+static_assert(offsetof(SegmentHeader, daemon_life) == 1536);
 static_assert(sizeof(pthread_mutex_t) <= kCacheLine);  // 40 B on x86-64, 48 B on aarch64
-static_assert(offsetof(SegmentHeader, histograms) == 1536);
-static_assert(offsetof(SegmentHeader, priorities_in_use) == 2560);
-static_assert(offsetof(SegmentHeader, paused) == 2564);
-static_assert(offsetof(SegmentHeader, default_timeout_ms) == 2568);
-static_assert(offsetof(SegmentHeader, waiting_undeclared) == 2576);
-static_assert(offsetof(SegmentHeader, dispatch_futex) == 2624);
-static_assert(offsetof(SegmentHeader, dispatch_sleepers) == 2628);
+static_assert(offsetof(SegmentHeader, histograms) == 1600);
+static_assert(offsetof(SegmentHeader, priorities_in_use) == 2624);
+static_assert(offsetof(SegmentHeader, paused) == 2628);
+static_assert(offsetof(SegmentHeader, default_timeout_ms) == 2632);
+static_assert(offsetof(SegmentHeader, waiting_undeclared) == 2640);
+static_assert(offsetof(SegmentHeader, dispatch_futex) == 2688);
+static_assert(offsetof(SegmentHeader, dispatch_sleepers) == 2692);
+static_assert(offsetof(SegmentHeader, outcome_futex) == 2752);
+static_assert(offsetof(SegmentHeader, outcome_waiters) == 2756);
+static_assert(offsetof(SegmentHeader, outcome_bytes) == 2760);
+static_assert(offsetof(SegmentHeader, outcome_records) == 2768);
+static_assert(offsetof(SegmentHeader, result_ttl_ns) == 2776);
 
 // Validates a mapped header of `mapped_bytes` bytes: magic, version, limits, recomputed layout,
 // sizes. Returns Incompatible for a different layout version, Corruption for anything else

@@ -1,7 +1,10 @@
 // The status table: what producers poll to learn a job's state. Each entry is one atomic word,
 // id (48 bits) | state code (8) | attempt (8), so a reader never sees a torn entry, plus the
-// time it was set. Indexed by id & (status_entries - 1): a newer job overwrites the entry of an
-// older one, which then reads as another job's (UnpackStatus returns false).
+// time it was set and the job's slot. Indexed by id & (status_entries - 1): a newer job
+// overwrites the entry of an older one, which then reads as another job's (UnpackStatus returns
+// false). Never the entry of a live job: a producer drawing an id whose entry holds a live job
+// draws again (HoldsLiveJob), so a live job is always found in O(1), through its entry's slot;
+// a finished one is in the outcome store (outcome/).
 #ifndef TASKRING_SEGMENT_STATUS_TABLE_H_
 #define TASKRING_SEGMENT_STATUS_TABLE_H_
 
@@ -47,14 +50,29 @@ static_assert(static_cast<uint8_t>(JobState::kExpired) > static_cast<uint8_t>(Jo
 struct StatusEntry {
   std::atomic<uint64_t> packed;  // see PackStatus
   std::atomic<uint64_t> updated_unix_ns;
+  // The job's slot while it is live: written by its producer before the kPending state (and by
+  // the daemon for the jobs it recovers). Validated against the slot's job id by readers.
+  std::atomic<uint32_t> slot;
+  uint32_t reserved0;
+  uint64_t reserved1;
 };
-static_assert(sizeof(StatusEntry) == 16);
+static_assert(sizeof(StatusEntry) == 32);
 static_assert(offsetof(StatusEntry, packed) == 0);
 static_assert(offsetof(StatusEntry, updated_unix_ns) == 8);
+static_assert(offsetof(StatusEntry, slot) == 16);
 
 // Attempts above 255 are stored as 255.
 inline uint64_t PackStatus(uint64_t id, JobStateCode s, uint32_t attempt) {
   return (id << 16) | (static_cast<uint64_t>(s) << 8) | (attempt > 255 ? 255 : attempt);
+}
+
+// Whether a `packed` word names a job that has not finished (pending, queued, running, delayed or
+// retrying): its entry must not be taken by a newer id.
+inline bool HoldsLiveJob(uint64_t packed) {
+  const auto code = static_cast<JobStateCode>((packed >> 8) & 0xff);
+  return code == JobStateCode::kPending || code == JobStateCode::kQueued ||
+         code == JobStateCode::kRunning || code == JobStateCode::kDelayed ||
+         code == JobStateCode::kFailedRetrying;
 }
 
 // Reads a `packed` word for `job_id`: false if it belongs to another job (only the low 48 bits

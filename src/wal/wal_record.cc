@@ -12,11 +12,20 @@ using util::DecodeFixed64;
 using util::PutFixed32;
 using util::PutFixed64;
 
+namespace {
+
+bool CarriesText(RecordType t) {
+  return t == RecordType::kComplete || t == RecordType::kRetry || t == RecordType::kDead;
+}
+
+}  // namespace
+
 void EncodeRecord(const WalRecord& rec, std::string* out) {
   const bool is_enqueue = rec.type == RecordType::kEnqueue;
   const size_t payload_len = is_enqueue ? rec.payload.size() : 0;
   const size_t meta_len = is_enqueue ? rec.meta.size() : 0;
-  out->reserve(out->size() + kRecordFixedSize + payload_len + meta_len);
+  const size_t text_len = CarriesText(rec.type) ? rec.text.size() : 0;
+  out->reserve(out->size() + kRecordFixedSize + payload_len + meta_len + text_len);
   out->push_back(static_cast<char>(kRecordFormatVersion));
   out->push_back(static_cast<char>(rec.type));
   PutFixed64(out, rec.lsn);
@@ -31,19 +40,29 @@ void EncodeRecord(const WalRecord& rec, std::string* out) {
   out->push_back(static_cast<char>(meta_len & 0xff));
   out->push_back(static_cast<char>(meta_len >> 8));
   if (is_enqueue) {
+    out->append(reinterpret_cast<const char*>(rec.secret.data()), rec.secret.size());
+  } else {
+    out->append(rec.secret.size(), '\0');
+  }
+  PutFixed64(out, is_enqueue ? 0 : rec.event_unix_ns);
+  PutFixed32(out, static_cast<uint32_t>(text_len));
+  if (is_enqueue) {
     out->append(rec.payload);
     out->append(rec.meta);
   }
+  if (text_len != 0) out->append(rec.text);
 }
 
 Status DecodeRecord(std::string_view in, WalRecord* rec) {
   if (in.empty()) return Status::Corruption("empty record");
   const char* p = in.data();
   const auto version = static_cast<uint8_t>(p[0]);
-  if (version != 1 && version != kRecordFormatVersion) {
+  if (version < 1 || version > kRecordFormatVersion) {
     return Status::Corruption("unknown record format version " + std::to_string(version));
   }
-  const size_t fixed = version == 1 ? kRecordFixedSizeV1 : kRecordFixedSize;
+  const size_t fixed = version == 1   ? kRecordFixedSizeV1
+                       : version == 2 ? kRecordFixedSizeV2
+                                      : kRecordFixedSize;
   if (in.size() < fixed) {
     return Status::Corruption("record of " + std::to_string(in.size()) +
                               " bytes is shorter than its fixed fields");
@@ -66,7 +85,10 @@ Status DecodeRecord(std::string_view in, WalRecord* rec) {
   const uint32_t payload_len = DecodeFixed32(p + 44);
   static_assert(kRecordFixedSizeV1 == 2 + 48, "field offsets above must match the fixed size");
   uint32_t meta_len = 0;
+  uint32_t text_len = 0;
   rec->timeout_ms = 0;
+  rec->secret.fill(0);
+  rec->event_unix_ns = 0;
   if (version == 1) {
     if (rec->type == RecordType::kEnqueue) rec->priority = kV1Priority;
   } else {
@@ -74,11 +96,32 @@ Status DecodeRecord(std::string_view in, WalRecord* rec) {
     meta_len =
         static_cast<uint8_t>(p[52]) | (static_cast<uint32_t>(static_cast<uint8_t>(p[53])) << 8);
   }
+  if (version >= 3) {
+    static_assert(kRecordFixedSize == 2 + 54 + 12 + 8 + 4);
+    for (size_t i = 0; i < rec->secret.size(); ++i) rec->secret[i] = static_cast<uint8_t>(p[54 + i]);
+    rec->event_unix_ns = DecodeFixed64(p + 66);
+    text_len = DecodeFixed32(p + 74);
+    // Only one encoding per record (the WAL fuzzer re-encodes what it decodes).
+    const bool is_enqueue = rec->type == RecordType::kEnqueue;
+    bool secret_set = false;
+    for (uint8_t b : rec->secret) secret_set |= b != 0;
+    if ((!is_enqueue && secret_set) || (is_enqueue && rec->event_unix_ns != 0)) {
+      return Status::Corruption(std::string("secret or event time on the wrong kind of record (") +
+                                RecordTypeName(rec->type) + ")");
+    }
+  }
   const size_t available = in.size() - fixed;
-  if (uint64_t{payload_len} + meta_len != available) {
+  if (uint64_t{payload_len} + meta_len + text_len != available) {
     return Status::Corruption("payload length " + std::to_string(payload_len) +
-                              " and meta length " + std::to_string(meta_len) +
-                              " do not match the " + std::to_string(available) + " bytes present");
+                              ", meta length " + std::to_string(meta_len) + " and text length " +
+                              std::to_string(text_len) + " do not match the " +
+                              std::to_string(available) + " bytes present");
+  }
+  if (text_len > kMaxRecordTextBytes) {
+    return Status::Corruption("text length " + std::to_string(text_len) + " exceeds the limit");
+  }
+  if (text_len != 0 && !CarriesText(rec->type)) {
+    return Status::Corruption(std::string("text on a ") + RecordTypeName(rec->type) + " record");
   }
   if (payload_len > kMaxPayloadBytes) {
     return Status::Corruption("payload length " + std::to_string(payload_len) +
@@ -92,6 +135,7 @@ Status DecodeRecord(std::string_view in, WalRecord* rec) {
   }
   rec->payload.assign(in.data() + fixed, payload_len);
   rec->meta.assign(in.data() + fixed + payload_len, meta_len);
+  rec->text.assign(in.data() + fixed + payload_len + meta_len, text_len);
   if (meta_len != 0) {
     util::JobMeta meta;
     Status s = util::DecodeJobMeta(rec->meta, &meta);

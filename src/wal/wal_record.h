@@ -1,16 +1,19 @@
 // Logical WAL records: what the daemon logs about a job, and their byte encoding.
 //
-// Encoding (all integers little-endian, fixed width; spec in docs/wal_format.md), version 2:
+// Encoding (all integers little-endian, fixed width; spec in docs/wal_format.md), version 3:
 //   version (1) | type (1) | lsn (8) | job_id (8) | attempt (4) | max_attempts (4) |
 //   priority (4) | enqueued_unix_ns (8) | not_before_unix_ns (8) | payload_len (4) |
-//   timeout_ms (4) | meta_len (2) | payload | meta
-// Version 1 (before job meta) lacks timeout_ms, meta_len and meta; it is still read, so a WAL
-// written before the upgrade recovers (its jobs get the default priority).
+//   timeout_ms (4) | meta_len (2) | secret (12) | event_unix_ns (8) | text_len (4) |
+//   payload | meta | text
+// Version 2 lacks secret, event_unix_ns, text_len and text; version 1 (before job meta) also
+// timeout_ms, meta_len and meta. Both are still read, so a WAL written before an upgrade
+// recovers (version-1 jobs get the default priority, older jobs an all-zero token secret).
 // Fixed width costs a few bytes per record but keeps decoding branch-free and trivially
 // bounds-checked.
 #ifndef TASKRING_WAL_WAL_RECORD_H_
 #define TASKRING_WAL_WAL_RECORD_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -43,15 +46,22 @@ struct WalRecord {
   uint32_t timeout_ms = 0;          // kEnqueue: execution limit of an attempt (0 = none)
   std::string payload;              // kEnqueue only (arbitrary bytes, may be empty)
   std::string meta;                 // kEnqueue only: type, key, headers (segment/job_meta.h)
+  std::array<uint8_t, 12> secret{};  // kEnqueue: the job's token secret (taskring/job.h)
+  uint64_t event_unix_ns = 0;        // not kEnqueue: when it happened (started, finished)
+  // kComplete: the result; kRetry/kDead: the failed attempt's error text. Empty elsewhere.
+  std::string text;
 
   friend bool operator==(const WalRecord&, const WalRecord&) = default;
 };
 
 // Version written by EncodeRecord; DecodeRecord refuses any other.
-inline constexpr uint8_t kRecordFormatVersion = 2;
-// Size of everything before the payload bytes, in version 1 and in version 2.
+inline constexpr uint8_t kRecordFormatVersion = 3;
+// Size of everything before the payload bytes, in versions 1, 2 and 3.
 inline constexpr size_t kRecordFixedSizeV1 = 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4;
-inline constexpr size_t kRecordFixedSize = kRecordFixedSizeV1 + 4 + 2;
+inline constexpr size_t kRecordFixedSizeV2 = kRecordFixedSizeV1 + 4 + 2;
+inline constexpr size_t kRecordFixedSize = kRecordFixedSizeV2 + 12 + 8 + 4;
+// Largest text (a result) a record may carry: segment_header.h kMaxResult.
+inline constexpr size_t kMaxRecordTextBytes = 16u << 20;
 // Largest meta a record may carry (taskring/options.h kMaxJobMetaBytes).
 inline constexpr size_t kMaxRecordMetaBytes = 1024;
 // What a version-1 ENQUEUE record's job gets (taskring/options.h kDefaultPriority).
@@ -60,9 +70,10 @@ inline constexpr uint32_t kV1Priority = 5;
 // WAL, since DecodeRecord treats a larger length as corruption.
 inline constexpr size_t kMaxPayloadBytes = 16u << 20;
 
-// Appends the encoding of rec to *out. The payload and meta are written only for kEnqueue
-// (other types carry none, whatever rec holds). Preconditions: payload.size() <=
-// kMaxPayloadBytes, meta.size() <= kMaxRecordMetaBytes.
+// Appends the encoding of rec to *out. The payload and meta are written only for kEnqueue, the
+// text only for kComplete/kRetry/kDead (other types carry none, whatever rec holds).
+// Preconditions: payload.size() <= kMaxPayloadBytes, meta.size() <= kMaxRecordMetaBytes,
+// text.size() <= kMaxRecordTextBytes.
 void EncodeRecord(const WalRecord& rec, std::string* out);
 
 // Parses exactly one record from in (which must contain nothing else). Returns Corruption for

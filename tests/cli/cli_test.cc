@@ -51,8 +51,9 @@ TEST_F(CliTest, EnqueuePrintsOneAcceptedLinePerInputLineAndExitsZero) {
   const CommandResult r = RunCommand({Cli(), "enqueue", "--queue", queue_}, input);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(CountLines(r.out), 1000);
-  EXPECT_EQ(r.out.rfind("accepted 1\naccepted 2\n", 0), 0u) << r.out.substr(0, 100);
-  EXPECT_NE(r.out.find("accepted 1000\n"), std::string::npos);
+  const std::string out = test::IdNumbers()(r.out);
+  EXPECT_EQ(out.rfind("accepted 1\naccepted 2\n", 0), 0u) << out.substr(0, 100);
+  EXPECT_NE(out.find("accepted 1000\n"), std::string::npos);
 }
 
 TEST_F(CliTest, EnqueueSaysBusyPerRefusedLineAndExits75) {
@@ -60,7 +61,7 @@ TEST_F(CliTest, EnqueueSaysBusyPerRefusedLineAndExits75) {
   ASSERT_TRUE(d.Start());
   const CommandResult r = RunCommand({Cli(), "enqueue", "--queue", queue_}, "a\nb\nc\nd\ne\n");
   EXPECT_EQ(r.exit_code, 75) << r.err;
-  EXPECT_EQ(r.out, "accepted 1\naccepted 2\naccepted 3\nbusy\nbusy\n");
+  EXPECT_EQ(test::IdNumbers()(r.out), "accepted 1\naccepted 2\naccepted 3\nbusy\nbusy\n");
 }
 
 TEST_F(CliTest, EnqueueReportsOversizedLinesAsErrorsAndExitsOne) {
@@ -70,9 +71,10 @@ TEST_F(CliTest, EnqueueReportsOversizedLinesAsErrorsAndExitsOne) {
       RunCommand({Cli(), "enqueue", "--queue", queue_}, "short\nthis one is too long\nok\n");
   EXPECT_EQ(r.exit_code, 1);
   ASSERT_EQ(CountLines(r.out), 3) << r.out;
-  EXPECT_EQ(r.out.rfind("accepted 1\nerror ", 0), 0u) << r.out;
-  EXPECT_NE(r.out.find("exceeds the queue's max payload of 8"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\naccepted 2\n"), std::string::npos) << "a bad line loses nothing else";
+  const std::string out = test::IdNumbers()(r.out);
+  EXPECT_EQ(out.rfind("accepted 1\nerror ", 0), 0u) << out;
+  EXPECT_NE(out.find("exceeds the queue's max payload of 8"), std::string::npos) << out;
+  EXPECT_NE(out.find("\naccepted 2\n"), std::string::npos) << "a bad line loses nothing else";
 }
 
 TEST_F(CliTest, MissingDaemonIsAOneLineErrorWithExitOne) {
@@ -169,7 +171,8 @@ TEST_F(CliTest, WorkerExecCompletesOnExitZeroAndFailsOtherwise) {
       "", 30);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(log);
-  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string all = test::IdNumbers()(
+      std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
   EXPECT_NE(all.find("good 1 1\n"), std::string::npos) << all;
   EXPECT_NE(all.find("bad 2 1\n"), std::string::npos) << all;
   EXPECT_NE(all.find("bad 2 2\n"), std::string::npos) << all;
@@ -267,6 +270,7 @@ TEST_F(CliTest, WalDumpPrintsRecordsAndVerifyReportsTheFirstCorruptOffset) {
   }
   CommandResult r = RunCommand({Cli(), "wal", "dump", "--dir", wal});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  r.out = test::IdNumbers()(r.out);
   EXPECT_NE(
       r.out.find("type=enqueue job=1 attempt=0 max_attempts=3 priority=5 bytes=5 payload=hello"),
       std::string::npos)

@@ -63,14 +63,14 @@ TEST_F(JobOptionsTest, PriorityTypeTimeoutAndHeadersReachTheExecCommandsEnvironm
                "trace-id=abc=1", "--header", "Tenant.Name=acme corp", "--header", "trace_id=2"},
               "hello\n");
   ASSERT_EQ(e.exit_code, 0) << e.err;
-  ASSERT_EQ(e.out, "accepted 1\n");
+  ASSERT_EQ(test::IdNumbers()(e.out), "accepted 1\n");
 
   const std::string env = tmp_.path() + "/env";
   const CommandResult w =
       RunCommand({Cli(), "worker", "--queue", queue_, "--max-jobs", "1", "--type", "email.send",
                   "--exec", "env | grep '^TASKRING_' | sort > " + env});
   ASSERT_EQ(w.exit_code, 0) << w.err;
-  const std::vector<std::string> vars = Lines(ReadFile(env));
+  const std::vector<std::string> vars = Lines(test::IdNumbers()(ReadFile(env)));
   for (const std::string want :
        {"TASKRING_ATTEMPT=1", "TASKRING_JOB_ID=1", "TASKRING_PRIORITY=7",
         "TASKRING_TYPE=email.send", "TASKRING_TIMEOUT_MS=60000",
@@ -102,7 +102,8 @@ TEST_F(JobOptionsTest, KeyedRepeatedKeyAnswersTheFirstIdAsDuplicateAndCreatesOne
   ASSERT_TRUE(d.Start());
   const CommandResult r = Enqueue({"--keyed"}, "k1\tone\nk2\ttwo\nk1\tagain\nno tab\n\tempty\n");
   EXPECT_EQ(r.exit_code, 1) << "error lines make exit 1\n" << r.err;
-  EXPECT_EQ(r.out,
+  test::IdNumbers ids;
+  EXPECT_EQ(ids(r.out),
             "accepted 1\naccepted 2\naccepted 1 duplicate\n"
             "error no tab: a --keyed record is KEY<TAB>PAYLOAD\n"
             "error empty key: a --keyed record needs one\n");
@@ -111,7 +112,7 @@ TEST_F(JobOptionsTest, KeyedRepeatedKeyAnswersTheFirstIdAsDuplicateAndCreatesOne
                                   "{\"key\": \"k2\", \"payload\": \"x\"}\n"
                                   "{\"key\": \"k3\", \"payload\": \"three\"}\n");
   EXPECT_EQ(j.exit_code, 0) << j.err;
-  const std::vector<std::string> answers = Lines(j.out);
+  const std::vector<std::string> answers = Lines(ids(j.out));
   ASSERT_EQ(answers.size(), 2u) << j.out;
   EXPECT_EQ(answers[0], "accepted 2 duplicate");
   // A new job's id: ids are unique, not dense (a duplicate may use one up).
@@ -128,7 +129,8 @@ TEST_F(JobOptionsTest, AJobsOwnTimeoutStopsItsExecCommand) {
   const CommandResult w = RunCommand(
       {Cli(), "worker", "--queue", queue_, "--max-jobs", "1", "--exec", "exec sleep 30"});
   EXPECT_EQ(w.exit_code, 0) << w.err;
-  EXPECT_NE(w.err.find("job 1 attempt 1 failed timeout=300ms signal=SIGTERM"), std::string::npos)
+  EXPECT_NE(test::IdNumbers()(w.err).find("job 1 attempt 1 failed timeout=300ms signal=SIGTERM"),
+            std::string::npos)
       << w.err;
 }
 

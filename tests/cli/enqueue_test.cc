@@ -333,7 +333,7 @@ TEST_F(EnqueueTest, CrlfInputIsStrippedOfItsCarriageReturn) {
   const CommandResult r =
       RunCommand({Cli(), "enqueue", "--queue", queue_}, "one\r\ntwo\r\nthree\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "accepted 1\naccepted 2\naccepted 3\n");
+  EXPECT_EQ(test::IdNumbers()(r.out), "accepted 1\naccepted 2\naccepted 3\n");
   EXPECT_EQ(Drain(3), "one\ntwo\nthree\n") << "payload bytes hold no '\\r'";
 }
 
@@ -362,7 +362,7 @@ TEST_F(EnqueueTest, JsonLinesAnswerEachLineInOrderAndBadLinesLoseNothingElse) {
                                      "{\"payload\": \"\"}\n"
                                      "{\"payload\": \"last\"}");
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  const std::vector<std::string> lines = Lines(r.out);
+  const std::vector<std::string> lines = Lines(test::IdNumbers()(r.out));
   ASSERT_EQ(lines.size(), 7u) << r.out;
   EXPECT_EQ(lines[0], "accepted 1");
   EXPECT_EQ(lines[1].rfind("error invalid JSON: parse error at line 1, column ", 0), 0u)
@@ -381,10 +381,11 @@ TEST_F(EnqueueTest, EmptyRecordsAreSkippedNotEnqueued) {
   ASSERT_TRUE(d.Start());
   CommandResult r = RunCommand({Cli(), "enqueue", "--queue", queue_}, "a\n\n\r\nb\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "accepted 1\nskipped empty\nskipped empty\naccepted 2\n");
+  test::IdNumbers ids;
+  EXPECT_EQ(ids(r.out), "accepted 1\nskipped empty\nskipped empty\naccepted 2\n");
   r = RunCommand({Cli(), "enqueue", "--queue", queue_, "-0"}, "c\0\0d"s);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "accepted 3\nskipped empty\naccepted 4\n");
+  EXPECT_EQ(ids(r.out), "accepted 3\nskipped empty\naccepted 4\n");
   EXPECT_EQ(Drain(4), "a\nb\nc\nd\n");
 }
 
@@ -418,7 +419,7 @@ TEST_F(EnqueueTest, RetryBusyStillAnswersBusyWhenNothingDrains) {
   const CommandResult r =
       RunCommand({Cli(), "enqueue", "--queue", queue_, "--retry-busy", "1"}, "a\nb\n");
   EXPECT_EQ(r.exit_code, 75) << r.err;
-  EXPECT_EQ(r.out, "accepted 1\nbusy\n");
+  EXPECT_EQ(test::IdNumbers()(r.out), "accepted 1\nbusy\n");
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900))
       << "retried for about the second it was given";
 }
@@ -435,7 +436,7 @@ TEST_F(EnqueueTest, WaitCoversADaemonStartedAfterTheCommand) {
   ASSERT_TRUE(d.Start());
   cli.join();
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "accepted 1\naccepted 2\n");
+  EXPECT_EQ(test::IdNumbers()(r.out), "accepted 1\naccepted 2\n");
 }
 
 TEST_F(EnqueueTest, WithoutWaitAMissingDaemonFailsAtOnce) {
@@ -516,7 +517,7 @@ TEST_F(EnqueueTest, AJobTheDaemonNeverConfirmedIsReportedUnknownAndNotResubmitte
   ASSERT_TRUE(d.Start());
   Streaming cli({Cli(), "enqueue", "--queue", queue_, "--wait", "30"});
   cli.Write("a\n");
-  ASSERT_EQ(cli.ReadLines(1), "accepted 1\n");
+  ASSERT_EQ(cli.ReadLines(1).rfind("accepted ", 0), 0u);
   // Freeze the daemon, hand it a job, and kill it once the job is in its lane: the command
   // cannot know whether it was logged.
   ASSERT_EQ(::kill(d.pid(), SIGSTOP), 0);
@@ -526,7 +527,7 @@ TEST_F(EnqueueTest, AJobTheDaemonNeverConfirmedIsReportedUnknownAndNotResubmitte
   }
   ASSERT_TRUE(UncommittedRecord(queue_));
   d.Kill();
-  const std::vector<std::string> lines = Lines(cli.ReadLines(2));
+  const std::vector<std::string> lines = Lines(test::IdNumbers()(cli.ReadLines(2)));
   ASSERT_EQ(lines.size(), 2u) << cli.out();
   EXPECT_EQ(lines[1].rfind("unknown 2 Closed: ", 0), 0u) << lines[1];
   EXPECT_NE(lines[1].find("outcome unknown"), std::string::npos) << lines[1];
@@ -547,7 +548,7 @@ TEST_F(EnqueueTest, GivingUpOnTheDaemonAnswersTheRestWithErrorAndExitsOne) {
   ASSERT_TRUE(d.Start());
   Streaming cli({Cli(), "enqueue", "--queue", queue_, "--wait", "1"});
   cli.Write("a\n");
-  ASSERT_EQ(cli.ReadLines(1), "accepted 1\n");
+  ASSERT_EQ(cli.ReadLines(1).rfind("accepted ", 0), 0u);
   d.Kill();
   const auto start = std::chrono::steady_clock::now();
   cli.Write("b\nc\n");

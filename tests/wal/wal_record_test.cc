@@ -81,7 +81,7 @@ TEST(WalRecordTest, MaxPayloadRoundTrips) {
 TEST(WalRecordTest, UnknownVersionIsCorruption) {
   std::string buf;
   EncodeRecord(SampleEnqueue(), &buf);
-  buf[0] = 3;
+  buf[0] = static_cast<char>(kRecordFormatVersion + 1);
   WalRecord out;
   Status s = DecodeRecord(buf, &out);
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
@@ -147,6 +147,74 @@ TEST(WalRecordTest, RandomBytesNeverCrash) {
   }
   // Random lengths almost never match the buffer; anything accepted decoded within bounds.
   EXPECT_LT(accepted, 100);
+}
+
+}  // namespace
+}  // namespace taskring::wal
+
+namespace taskring::wal {
+namespace {
+
+TEST(WalRecordTest, OutcomesCarryTheirTextAndTimeAndEnqueuesTheirSecret) {
+  WalRecord enq = SampleEnqueue();
+  for (size_t i = 0; i < enq.secret.size(); ++i) enq.secret[i] = static_cast<uint8_t>(0xa0 + i);
+  std::string buf;
+  EncodeRecord(enq, &buf);
+  WalRecord out;
+  ASSERT_TRUE(DecodeRecord(buf, &out).ok());
+  EXPECT_EQ(out, enq);
+  for (RecordType t : {RecordType::kComplete, RecordType::kRetry, RecordType::kDead}) {
+    WalRecord in;
+    in.type = t;
+    in.job_id = 9;
+    in.attempt = 2;
+    in.event_unix_ns = 1700000002000000000ull;
+    in.text = std::string("result\0bytes\xff", 13);
+    buf.clear();
+    EncodeRecord(in, &buf);
+    EXPECT_EQ(kRecordFixedSize + in.text.size(), buf.size());
+    ASSERT_TRUE(DecodeRecord(buf, &out).ok()) << RecordTypeName(t);
+    EXPECT_EQ(out, in);
+  }
+}
+
+TEST(WalRecordTest, TextIsWrittenOnlyForOutcomes) {
+  for (RecordType t : {RecordType::kEnqueue, RecordType::kStart, RecordType::kCancel}) {
+    WalRecord in;
+    in.type = t;
+    in.job_id = 3;
+    in.text = "ignored";
+    std::string buf;
+    EncodeRecord(in, &buf);
+    WalRecord out;
+    ASSERT_TRUE(DecodeRecord(buf, &out).ok()) << RecordTypeName(t);
+    EXPECT_TRUE(out.text.empty());
+  }
+}
+
+TEST(WalRecordTest, ASecretOnANonEnqueueRecordIsCorruption) {
+  WalRecord in;
+  in.type = RecordType::kComplete;
+  in.job_id = 3;
+  std::string buf;
+  EncodeRecord(in, &buf);
+  buf[2 + 54] = 1;  // the first secret byte
+  WalRecord out;
+  EXPECT_TRUE(DecodeRecord(buf, &out).IsCorruption());
+}
+
+// A version-2 record (before issue 13) is the version-3 one without secret, event time and
+// text length: a WAL written before the upgrade still replays.
+TEST(WalRecordTest, VersionTwoRecordsAreStillRead) {
+  WalRecord in = SampleEnqueue();
+  in.meta.clear();
+  std::string v3;
+  EncodeRecord(in, &v3);
+  std::string v2 = v3.substr(0, kRecordFixedSizeV2) + v3.substr(kRecordFixedSize);
+  v2[0] = 2;
+  WalRecord out;
+  ASSERT_TRUE(DecodeRecord(v2, &out).ok());
+  EXPECT_EQ(out, in);  // secret all zero, no event time, no text
 }
 
 }  // namespace

@@ -341,8 +341,8 @@ struct TornFixture {
 };
 
 void MakeTornFixture(const std::string& dir, TornFixture* f) {
-  // 58 records of 557 bytes end at 32306, so the 3057-byte record crosses into block 1.
-  for (int i = 0; i < 58; ++i) f->records.push_back(MakeRecord(i, 500));
+  // 55 records of 587 bytes end at 32285, so the 3087-byte record crosses into block 1.
+  for (int i = 0; i < 55; ++i) f->records.push_back(MakeRecord(i, 500));
   f->records.push_back(MakeRecord(1000, 3000));
   WriteRecords(dir, &f->records);
   f->path = SegmentPath(dir, 1);
