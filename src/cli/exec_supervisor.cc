@@ -24,8 +24,9 @@
 //   rather than to init, and it can still find (/proc) and kill them;
 // - when the worker dies, SIGKILLs the command's group and every remaining descendant until none
 //   is left, then exits;
-// - otherwise relays the command's exit status and the tail of its stderr to the worker, and
-//   executes the worker's requests: SIGTERM (worker stopping, --timeout) or SIGKILL (grace over);
+// - otherwise passes the command's stderr through to the worker's, relays its exit status and
+//   the tail of its stderr to the worker, and executes the worker's requests: SIGTERM (worker
+//   stopping, --timeout) or SIGKILL (grace over);
 // - when the command exits, SIGTERMs what it left running (SIGKILL 1 s later): a job's processes
 //   do not outlive the job, so none are left unwatched after the supervisor exits.
 // The supervisor sits in a process group of its own and ignores the terminal and termination
@@ -34,6 +35,18 @@
 //
 // The signal to a process group is sent only while its leader (the command) is not yet reaped,
 // and signals to other descendants only to unreaped children: no pid can have been reused.
+//
+// The command's stdout (the job's result) and its progress descriptor are pipes that the worker
+// reads itself; the supervisor only hands their write ends to the command. Relaying them
+// through the supervisor would mean buffering up to --max-result there and sending it over the
+// socket with flow control (the worker may be busy), while still watching for the worker's
+// death: a second copy and a protocol, for nothing the supervisor needs to see. Reading them
+// directly is safe because the supervisor sends the outcome only once every process that could
+// hold a write end is reaped: the pipes then hold all there will ever be, at most a pipe's
+// capacity each, and Collect reads them to their EOF. If the supervisor is lost instead (killed
+// by SIGKILL), a process left behind may still hold a pipe: Collect then reads what is there and
+// closes it, never waiting for an EOF. Stderr stays with the supervisor, which keeps its tail
+// and passes it on only while the worker's stderr takes it without blocking.
 #include "cli/exec_supervisor.h"
 
 #include <dirent.h>
@@ -55,6 +68,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 extern char** environ;
 
@@ -65,6 +79,15 @@ constexpr size_t kTailBytes = 1024;
 constexpr int kTailLines = 4;
 constexpr uint64_t kLeftoverGraceMs = 1000;  // SIGTERM to SIGKILL for processes left behind
 constexpr int kKillRoundMs = 10;             // re-scan while killing: orphans re-parent to us
+
+// The supervisor's descriptors besides stdin/stdout/stderr. The command gets the pipes' write
+// ends as its stdout and as kProgressFd (which is kCtlFd's number: the command has no use for the
+// socket, and it is close-on-exec anyway).
+constexpr int kCtlFd = 3;            // the socket to the worker
+constexpr int kOutWriteFd = 4;       // the command's stdout pipe
+constexpr int kProgressWriteFd = 5;  // the command's progress pipe
+constexpr int kFirstOtherFd = 6;
+constexpr char kProgressVariable[] = "TASKRING_PROGRESS_FD";
 
 // Supervisor -> worker: the one message it sends.
 struct ResultMsg {
@@ -169,7 +192,8 @@ struct Prepared {
 
 class Supervisor {
  public:
-  Supervisor(const Prepared& p, int ctl, pid_t worker) : p_(p), ctl_(ctl), worker_(worker) {}
+  Supervisor(const Prepared& p, int ctl, int out, int progress, pid_t worker)
+      : p_(p), ctl_(ctl), out_(out), progress_(progress), worker_(worker) {}
   [[noreturn]] void Run();
 
  private:
@@ -187,6 +211,7 @@ class Supervisor {
 
   const Prepared& p_;
   int ctl_;
+  int out_, progress_;  // write ends of the command's stdout and progress pipes, until it has them
   const pid_t worker_;
   pid_t self_ = 0;
   int pidfd_ = -1, sigfd_ = -1, in_fd_ = -1, err_fd_ = -1;
@@ -207,14 +232,22 @@ void Supervisor::Setup() {
   // A group of our own: a signal to the worker's whole group (kill -- -PGID, a terminal's
   // hangup) ends the worker but not us, so we can still clean up after it.
   ::setpgid(0, 0);
-  // Keep stdin/stdout/stderr and the control socket (as fd 3); drop everything else inherited
-  // from the worker: other supervisors' sockets, the segment's descriptors.
-  if (ctl_ != 3) {
-    ::dup2(ctl_, 3);
-    ctl_ = 3;
+  // Keep stdin/stdout/stderr, the control socket and the command's pipes (at their fixed
+  // numbers); drop everything else inherited from the worker: other supervisors' sockets and
+  // pipes, the segment's descriptors. Each is copied above the fixed numbers first, so moving one
+  // into place cannot overwrite another.
+  const int keep[] = {ctl_, out_, progress_};
+  const int fixed[] = {kCtlFd, kOutWriteFd, kProgressWriteFd};
+  int high[3];
+  for (int i = 0; i < 3; ++i) {
+    high[i] = ::fcntl(keep[i], F_DUPFD_CLOEXEC, kFirstOtherFd);
+    if (high[i] < 0) _exit(1);  // the worker sees the socket's EOF: "exited without an outcome"
   }
-  ::fcntl(ctl_, F_SETFD, FD_CLOEXEC);
-  CloseFdsFrom(4);
+  for (int i = 0; i < 3; ++i) ::dup3(high[i], fixed[i], O_CLOEXEC);
+  ctl_ = kCtlFd;
+  out_ = kOutWriteFd;
+  progress_ = kProgressWriteFd;
+  CloseFdsFrom(kFirstOtherFd);
   for (int sig :
        {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2}) {
     ::signal(sig, SIG_IGN);
@@ -242,7 +275,9 @@ void Supervisor::StartCommand() {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (::getppid() != self_) _exit(127);
     ::dup2(in[0], STDIN_FILENO);
+    ::dup2(out_, STDOUT_FILENO);
     ::dup2(err[1], STDERR_FILENO);
+    ::dup2(progress_, kProgressFd);  // not close-on-exec, unlike everything else of ours
     for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
     ::sigprocmask(SIG_SETMASK, &orig_mask_, nullptr);
     ::execve("/bin/sh", p_.argv.data(), p_.envp.data());
@@ -251,6 +286,10 @@ void Supervisor::StartCommand() {
   ::setpgid(cmd_, cmd_);  // also here, so the group exists before we might signal it
   ::close(in[0]);
   ::close(err[1]);
+  // Only the command's processes hold the write ends now: when they are all gone, the pipes
+  // reach their EOF.
+  ::close(out_);
+  ::close(progress_);
   in_fd_ = in[1];
   err_fd_ = err[0];
   ::fcntl(in_fd_, F_SETFL, O_NONBLOCK);
@@ -410,54 +449,171 @@ void Supervisor::Run() {
 
 }  // namespace
 
+void ProgressReader::Add(const char* p, size_t n) {
+  while (n > 0) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', n));
+    const size_t len = nl != nullptr ? static_cast<size_t>(nl - p) : n;
+    const size_t room = kKeepBytes - line_.size();
+    line_.append(p, std::min(len, room));
+    if (len > room) cut_ = true;
+    if (nl == nullptr) return;
+    EndLine();
+    p = nl + 1;
+    n -= len + 1;
+  }
+}
+
+void ProgressReader::EndLine() {
+  std::string_view s = line_;
+  if (!cut_ && !s.empty() && s.back() == '\r') s.remove_suffix(1);
+  size_t digits = 0;
+  int percent = 0;
+  while (digits < s.size() && digits < 4 && s[digits] >= '0' && s[digits] <= '9') {
+    percent = percent * 10 + (s[digits] - '0');
+    ++digits;
+  }
+  bool ok =
+      digits >= 1 && digits <= 3 && percent <= 100 && (digits == s.size() || s[digits] == ' ');
+  std::string_view message = ok && digits < s.size() ? s.substr(digits + 1) : std::string_view();
+  for (const char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) ok = false;
+  }
+  if (ok) {
+    if (message.size() > kMaxProgressMessageBytes) {
+      // Not in the middle of a UTF-8 character (at most 3 continuation bytes back).
+      size_t end = kMaxProgressMessageBytes;
+      for (int i = 0; i < 3 && end > 0 && (static_cast<unsigned char>(message[end]) & 0xC0) == 0x80;
+           ++i) {
+        --end;
+      }
+      message = message.substr(0, end);
+    }
+    latest_.percent = percent;
+    latest_.message.assign(message);
+    fresh_ = true;
+  } else {
+    ++malformed_;
+  }
+  line_.clear();
+  cut_ = false;
+}
+
+bool ProgressReader::Take(ExecProgress* latest) {
+  if (!fresh_) return false;
+  *latest = latest_;
+  fresh_ = false;
+  return true;
+}
+
 Status SupervisedCommand::Start(const Spec& spec, std::unique_ptr<SupervisedCommand>* out) {
   // Build everything before fork: the supervisor only reads it.
   Prepared p;
   p.command = spec.command;
   p.stdin_data = spec.stdin_data;
+  auto named = [](std::string_view entry, std::string_view name) {
+    return entry.size() > name.size() && entry.substr(0, name.size()) == name &&
+           entry[name.size()] == '=';
+  };
+  // Ours last, and only ours: one inherited from an enclosing job is not this one's.
+  std::vector<std::string> set;
+  for (const std::string& e : spec.env) {
+    if (!named(e, kProgressVariable)) set.push_back(e);
+  }
+  set.push_back(std::string(kProgressVariable) + "=" + std::to_string(kProgressFd));
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const std::string_view entry(*e);
     const std::string_view name = entry.substr(0, entry.find('='));
-    const bool replaced = std::any_of(spec.env.begin(), spec.env.end(), [&](const std::string& s) {
-      return s.size() > name.size() && s.compare(0, name.size(), name) == 0 &&
-             s[name.size()] == '=';
-    });
+    const bool replaced =
+        std::any_of(set.begin(), set.end(), [&](const std::string& s) { return named(s, name); });
     if (!replaced) p.env.emplace_back(entry);
   }
-  p.env.insert(p.env.end(), spec.env.begin(), spec.env.end());
+  p.env.insert(p.env.end(), set.begin(), set.end());
   static char sh[] = "sh", dash_c[] = "-c";
   p.argv = {sh, dash_c, p.command.data(), nullptr};
   for (std::string& e : p.env) p.envp.push_back(e.data());
   p.envp.push_back(nullptr);
 
-  int sv[2];
+  // [0]: ours, [1]: the supervisor's (the write ends, for the command).
+  int sv[2] = {-1, -1}, so[2] = {-1, -1}, pr[2] = {-1, -1};
+  auto close_all = [&] {
+    for (int fd : {sv[0], sv[1], so[0], so[1], pr[0], pr[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+  };
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     return Status::IOError(std::string("socketpair: ") + std::strerror(errno));
+  }
+  if (::pipe2(so, O_CLOEXEC) != 0 || ::pipe2(pr, O_CLOEXEC) != 0) {
+    const int e = errno;
+    close_all();
+    return Status::IOError(std::string("pipe: ") + std::strerror(e));
   }
   const pid_t worker = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     const int e = errno;
-    ::close(sv[0]);
-    ::close(sv[1]);
+    close_all();
     return Status::IOError(std::string("fork: ") + std::strerror(e));
   }
   if (pid == 0) {
     ::close(sv[0]);
+    ::close(so[0]);
+    ::close(pr[0]);
     try {
-      Supervisor(p, sv[1], worker).Run();
+      Supervisor(p, sv[1], so[1], pr[1], worker).Run();
     } catch (...) {
     }
     _exit(1);
   }
   ::close(sv[1]);
-  ::fcntl(sv[0], F_SETFL, O_NONBLOCK);
-  out->reset(new SupervisedCommand(pid, sv[0]));
+  ::close(so[1]);
+  ::close(pr[1]);
+  for (int fd : {sv[0], so[0], pr[0]}) ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  out->reset(new SupervisedCommand(pid, sv[0], so[0], pr[0], spec.max_stdout));
   return Status::OK();
 }
 
 void SupervisedCommand::Send(char op) {
   if (!done_) (void)::send(fd_, &op, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+std::vector<int> SupervisedCommand::fds() const {
+  std::vector<int> out;
+  if (done_) return out;
+  out.push_back(fd_);
+  if (out_fd_ >= 0) out.push_back(out_fd_);
+  if (progress_fd_ >= 0) out.push_back(progress_fd_);
+  return out;
+}
+
+void SupervisedCommand::Pump() {
+  if (out_fd_ >= 0) ReadPipe(&out_fd_, kPumpBytes);
+  if (progress_fd_ >= 0) ReadPipe(&progress_fd_, kPumpBytes);
+}
+
+void SupervisedCommand::ReadPipe(int* fd, size_t budget) {
+  char buf[16384];
+  while (budget > 0) {
+    const ssize_t n = ::read(*fd, buf, std::min(sizeof(buf), budget));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {  // EOF (the command closed it, or is gone), or an error: nothing more comes
+      ::close(*fd);
+      *fd = -1;
+      return;
+    }
+    const size_t got = static_cast<size_t>(n);
+    budget -= got;
+    if (fd == &progress_fd_) {
+      progress_.Add(buf, got);
+      continue;
+    }
+    // Past the bound, read on and drop: a command blocked on a full pipe would never end.
+    const size_t keep = std::min(got, max_stdout_ - stdout_.size());
+    stdout_.append(buf, keep);
+    if (keep < got) overflow_ = true;
+  }
 }
 
 bool SupervisedCommand::Collect(ExecOutcome* out) {
@@ -476,6 +632,18 @@ bool SupervisedCommand::Collect(ExecOutcome* out) {
     out->kind = ExecOutcome::Kind::kLost;
     out->detail = "the command's supervisor exited without an outcome";
   }
+  // See the top of this file: with an outcome, every writer is gone and a pipe holds at most its
+  // capacity, so this reads to the EOF; without one (supervisor lost), it stops there anyway.
+  for (int* fd : {&out_fd_, &progress_fd_}) {
+    if (*fd < 0) continue;
+    const int capacity = ::fcntl(*fd, F_GETPIPE_SZ);
+    ReadPipe(fd, (capacity > 0 ? static_cast<size_t>(capacity) : kPumpBytes) + 1);
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
+  out->stdout_data = std::move(stdout_);
+  out->stdout_overflow = overflow_;
+  out->progress_malformed = progress_.malformed();
   ::close(fd_);
   fd_ = -1;
   done_ = true;
@@ -492,6 +660,10 @@ SupervisedCommand::~SupervisedCommand() {
   if (done_) return;
   ::close(fd_);  // EOF: the supervisor kills the command and everything it started, then exits
   while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  // Only now: a command blocked on a full pipe is killed like any other, not by SIGPIPE.
+  for (int fd : {out_fd_, progress_fd_}) {
+    if (fd >= 0) ::close(fd);
   }
 }
 

@@ -1,9 +1,10 @@
 // taskring worker: runs jobs by printing them or by running a shell command per job.
 //
 // One thread runs everything: it takes jobs, starts each command under its supervisor
-// (cli/exec_supervisor.h), waits on the supervisors' sockets, enforces --timeout and the stop
-// grace, touches the leases of jobs in hand, reports outcomes, and reconnects when the daemon
-// goes away (--wait). Take/Complete/Fail/Touch thus all come from one thread, as Worker wants.
+// (cli/exec_supervisor.h), waits on the supervisors' sockets and the commands' stdout and
+// progress pipes, enforces --timeout and the stop grace, touches the leases of jobs in hand,
+// reports outcomes, and reconnects when the daemon goes away (--wait). Take/Complete/Fail/Touch
+// thus all come from one thread, as Worker wants.
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/commands.h"
@@ -31,6 +33,8 @@ namespace {
 
 constexpr uint64_t kShortKillGraceMs =
     2000;  // --timeout, revoked lease: SIGTERM, SIGKILL this later
+// Of a failed attempt's error text: what the store keeps.
+constexpr size_t kMaxErrorBytes = 2048;
 
 std::atomic<int> g_stop_signals{0};  // SIGTERM/SIGINT received (lock-free: set in the handler)
 static_assert(std::atomic<int>::is_always_lock_free);
@@ -77,6 +81,7 @@ struct Config {
   std::vector<std::string> types;  // --type: only these job types are taken
   bool print = false, quiet = false;
   uint64_t max_jobs = 0, idle_exit_s = 0, threads = 1, timeout_s = 0, grace_s = 10, wait_s = 0;
+  uint64_t max_result = kDefaultMaxStdout;  // bytes of a command's stdout kept as the result
 };
 
 // A job whose command is running.
@@ -135,7 +140,9 @@ class WorkerLoop {
   void Lost(const Status& why, uint64_t now);
   void HandleJob(const Job& job, uint64_t now);
   void Report(Running& r, const ExecOutcome& o, uint64_t now);
-  void Outcome(const std::shared_ptr<Worker>& w, const Job& job, bool success, std::string line);
+  void Progress(Running& r, int percent, std::string_view message);
+  void Outcome(const std::shared_ptr<Worker>& w, const Job& job, bool success,
+               std::string_view result, std::string_view error, std::string line);
   void Stop(uint64_t now);
   void PollCommands(int timeout_ms);
 
@@ -204,9 +211,12 @@ void WorkerLoop::Stop(uint64_t now) {
   for (auto& r : running_) r->term_at_ms = now + c_.grace_s * 1000;
 }
 
-// Completes or fails the job and logs `line` with what became of the outcome.
+// Completes the job (its result: `result`) or fails the attempt (its error: `error`), and logs
+// `line` with what became of the outcome. The library's Complete and Fail do not take a result
+// or an error yet (Worker::Complete(job, result) and Fail(job, error) are being added): until
+// they do, both are dropped here.
 void WorkerLoop::Outcome(const std::shared_ptr<Worker>& w, const Job& job, bool success,
-                         std::string line) {
+                         std::string_view result, std::string_view error, std::string line) {
   const Status s = success ? w->Complete(job) : w->Fail(job);
   bool always = false;
   if (s.IsStaleLease()) {
@@ -228,24 +238,63 @@ void WorkerLoop::Outcome(const std::shared_ptr<Worker>& w, const Job& job, bool 
 }
 
 void WorkerLoop::Report(Running& r, const ExecOutcome& o, uint64_t now) {
-  const bool success = o.kind == ExecOutcome::Kind::kExited && o.code == 0 && !r.timed_out;
-  std::string line = "job " + std::to_string(r.job.id()) + " attempt " +
-                     std::to_string(r.job.attempt()) + (success ? " completed" : " failed");
+  const bool success =
+      o.kind == ExecOutcome::Kind::kExited && o.code == 0 && !r.timed_out && !o.stdout_overflow;
+  // How it ended, as the log line says it: "timeout=1s signal=SIGTERM (worker stopping)".
+  std::string how;
   if (r.timed_out) {
-    line += " timeout=" + (r.timeout_ms % 1000 == 0 ? std::to_string(r.timeout_ms / 1000) + "s"
-                                                    : std::to_string(r.timeout_ms) + "ms");
+    how += " timeout=" + (r.timeout_ms % 1000 == 0 ? std::to_string(r.timeout_ms / 1000) + "s"
+                                                   : std::to_string(r.timeout_ms) + "ms");
   }
   switch (o.kind) {
-    case ExecOutcome::Kind::kExited: line += " exit=" + std::to_string(o.code); break;
-    case ExecOutcome::Kind::kSignaled: line += " signal=" + SignalName(o.code); break;
-    case ExecOutcome::Kind::kLost: line += " error=" + Quote(o.detail); break;
+    case ExecOutcome::Kind::kExited: how += " exit=" + std::to_string(o.code); break;
+    case ExecOutcome::Kind::kSignaled: how += " signal=" + SignalName(o.code); break;
+    case ExecOutcome::Kind::kLost: break;
   }
-  if (r.stopped) line += " (worker stopping)";
-  if (r.revoked) line += " (lease revoked)";
+  if (r.stopped) how += " (worker stopping)";
+  if (r.revoked) how += " (lease revoked)";
+  if (!how.empty()) how.erase(0, 1);
+  // What went wrong besides the command's own failure.
+  std::string problem = o.kind == ExecOutcome::Kind::kLost ? o.detail : "";
+  if (o.stdout_overflow) {
+    problem += (problem.empty() ? "" : "; ") + std::string("stdout exceeded --max-result ") +
+               std::to_string(c_.max_result) + " bytes";
+  }
+
+  // The job's result and the failed attempt's error, as the library will take them. The error:
+  // the worker's reason when it failed the attempt itself, then the command's last stderr lines;
+  // just how it ended if there is neither.
+  const std::string& result = o.stdout_data;
+  std::string error;
+  if (!success) {
+    auto add = [&error](std::string_view part) {
+      if (part.empty()) return;
+      if (!error.empty()) error += '\n';
+      error += part;
+    };
+    add(problem);
+    if (r.timed_out || r.stopped || r.revoked) add(how);
+    add(o.stderr_tail);
+    if (error.empty()) add(how);
+    if (error.size() > kMaxErrorBytes) error.resize(kMaxErrorBytes);
+  }
+
+  std::string line = "job " + std::to_string(r.job.id()) + " attempt " +
+                     std::to_string(r.job.attempt()) + (success ? " completed" : " failed");
+  if (!how.empty()) line += " " + how;
+  if (!problem.empty()) line += " error=" + Quote(problem);
   line += " duration=" + Seconds(now - r.start_ms);
+  if (o.progress_malformed != 0) {
+    line += " progress_malformed=" + std::to_string(o.progress_malformed);
+  }
   if (!success && !o.stderr_tail.empty()) line += " stderr=" + Quote(o.stderr_tail);
-  Outcome(r.worker, r.job, success, std::move(line));
+  Outcome(r.worker, r.job, success, result, error, std::move(line));
 }
+
+// A running command's newest progress report (the protocol: cli/exec_supervisor.h). The
+// library's Worker::ReportProgress(job, percent, message) is being added; it is called here, and
+// until then reports go no further.
+void WorkerLoop::Progress(Running& r, int percent, std::string_view message) {}
 
 void WorkerLoop::HandleJob(const Job& job, uint64_t now) {
   ++taken_;
@@ -255,7 +304,7 @@ void WorkerLoop::HandleJob(const Job& job, uint64_t now) {
     line += '\n';
     const bool ok =
         std::fwrite(line.data(), 1, line.size(), stdout) == line.size() && std::fflush(stdout) == 0;
-    Outcome(worker_, job, ok,
+    Outcome(worker_, job, ok, /*result=*/"", /*error=*/ok ? "" : "stdout is closed",
             "job " + std::to_string(job.id()) + " attempt " + std::to_string(job.attempt()) +
                 (ok ? " printed" : " failed: stdout is closed"));
     return;
@@ -275,6 +324,7 @@ void WorkerLoop::HandleJob(const Job& job, uint64_t now) {
   spec.command = c_.exec;
   spec.stdin_data = std::string(job.payload());
   spec.env = JobEnvironment(job);
+  spec.max_stdout = c_.max_result;
   const Status s = SupervisedCommand::Start(spec, &r->cmd);
   if (!s.ok()) {
     ExecOutcome o;
@@ -287,14 +337,31 @@ void WorkerLoop::HandleJob(const Job& job, uint64_t now) {
 }
 
 void WorkerLoop::PollCommands(int timeout_ms) {
+  // Each command's supervisor socket and open pipes; running_[i]'s are fds[first[i], first[i+1]).
   std::vector<pollfd> fds;
-  for (auto& r : running_) fds.push_back({r->cmd->fd(), POLLIN, 0});
+  std::vector<size_t> first;
+  for (auto& r : running_) {
+    first.push_back(fds.size());
+    for (const int fd : r->cmd->fds()) fds.push_back({fd, POLLIN, 0});
+  }
+  first.push_back(fds.size());
   if (::poll(fds.data(), fds.size(), timeout_ms) <= 0) return;
   std::vector<std::unique_ptr<Running>> still;
   for (size_t i = 0; i < running_.size(); ++i) {
+    Running& r = *running_[i];
+    const bool ready = std::any_of(fds.begin() + first[i], fds.begin() + first[i + 1],
+                                   [](const pollfd& p) { return p.revents != 0; });
     ExecOutcome o;
-    if (fds[i].revents != 0 && running_[i]->cmd->Collect(&o)) {
-      Report(*running_[i], o, NowMs());
+    bool done = false;
+    if (ready) {
+      r.cmd->Pump();
+      done = r.cmd->Collect(&o);
+      // Also the last report of a command that just ended: it tells how far a failed one got.
+      ExecProgress progress;
+      if (r.cmd->TakeProgress(&progress)) Progress(r, progress.percent, progress.message);
+    }
+    if (done) {
+      Report(r, o, NowMs());
       idle_since_ = NowMs();
     } else {
       still.push_back(std::move(running_[i]));
@@ -407,9 +474,8 @@ int WorkerCommand(int argc, char** argv) {
   Config c;
   util::FlagSet flags(
       "taskring worker --queue NAME (--print | --exec CMD) [--threads N] [--timeout SECONDS]\n"
-      "                       [--grace SECONDS] [--wait SECONDS] [--max-jobs N] [--idle-exit "
-      "SECONDS]\n"
-      "                       [--type T]... [--quiet]",
+      "                       [--grace SECONDS] [--max-result BYTES] [--wait SECONDS]\n"
+      "                       [--max-jobs N] [--idle-exit SECONDS] [--type T]... [--quiet]",
       "Takes jobs and runs them. --print writes each payload as one line to stdout (flushed)\n"
       "before completing the job. --exec runs CMD with /bin/sh per job, the payload on its stdin:\n"
       "exit 0 completes the job, anything else fails it (it is retried up to its max attempts,\n"
@@ -418,6 +484,7 @@ int WorkerCommand(int argc, char** argv) {
       "  TASKRING_TYPE                       its type (taskring enqueue --type); empty if none\n"
       "  TASKRING_PRIORITY                   its priority, 0 to 9\n"
       "  TASKRING_TIMEOUT_MS                 its execution limit in ms; 0: none\n"
+      "  TASKRING_PROGRESS_FD                where to report progress (below); always 3\n"
       "  TASKRING_HEADER_<NAME>              each header (--header K=V): NAME is the header's\n"
       "                                      name upper-cased, every character other than A-Z\n"
       "                                      and 0-9 turned into '_' (trace-id: TRACE_ID); of\n"
@@ -429,8 +496,24 @@ int WorkerCommand(int argc, char** argv) {
       "Each command runs in a process group of its own under a small supervisor process: if the\n"
       "worker dies, even by SIGKILL, the command and everything it started (also double-forked\n"
       "or setsid processes) are killed, so a redelivered job never runs twice at once. What a\n"
-      "command leaves running when it exits gets SIGTERM, then SIGKILL 1 s later. The command's\n"
-      "stdout is the worker's; its stderr passes through to the worker's stderr.\n"
+      "command leaves running when it exits gets SIGTERM, then SIGKILL 1 s later.\n"
+      "\n"
+      "What the command writes to stdout is the job's result, not the worker's output: up\n"
+      "to --max-result bytes (default 65536, at most 16 MiB) are kept; writing more fails the\n"
+      "attempt with \"stdout exceeded --max-result N bytes\" (the rest is read and dropped, so\n"
+      "the command is not blocked). Its stderr passes through to the worker's stderr, and its\n"
+      "last lines (up to 4, 1 KiB) become the error of a failed attempt, after the worker's own\n"
+      "reason if the worker failed it (--timeout, a stop, a revoked lease, --max-result).\n"
+      "\n"
+      "Progress: while it runs, the command may report how far it got by writing lines\n"
+      "  PERCENT [MESSAGE]\n"
+      "to the descriptor that TASKRING_PROGRESS_FD names, as in\n"
+      "  echo \"40 parsing\" >&$TASKRING_PROGRESS_FD\n"
+      "PERCENT is an integer 0 to 100 (1 to 3 digits); then either the end of the line or one\n"
+      "space and MESSAGE, the rest of the line (its first 200 bytes are kept). Each line must\n"
+      "end with a newline; the newest report counts. Other lines (\"40%\", \"101\", control\n"
+      "characters) are ignored and counted (progress_malformed=N on the outcome line).\n"
+      "Reporting is optional, and a command may close the descriptor.\n"
       "\n"
       "--exec logs one line per job outcome on stderr: id, attempt, exit code or signal or\n"
       "timeout, duration, and for a failed attempt the last lines (up to 4, 1 KiB) of the\n"
@@ -465,6 +548,8 @@ int WorkerCommand(int argc, char** argv) {
              "seconds a command may run, then its attempt fails (0 = no limit)");
   flags.Uint("grace", &c.grace_s, 0, 86400,
              "on a stop, seconds the running commands get to finish before SIGTERM (--exec) (10)");
+  flags.Uint("max-result", &c.max_result, 0, kMaxMaxStdout,
+             "stdout bytes kept as a job's result; more fails it (--exec) (65536)");
   flags.Uint("wait", &c.wait_s, 0, 31536000,
              "seconds to wait for a daemon, at start and when it goes (0)");
   flags.Uint("max-jobs", &c.max_jobs, 0, UINT64_MAX, "stop after N jobs (0 = no limit)");
@@ -493,8 +578,9 @@ int WorkerCommand(int argc, char** argv) {
       return Error("worker", "--type: " + std::string(ts.message()), 2);
     }
   }
-  if (c.print && (c.threads > 1 || flags.Seen("timeout") || flags.Seen("grace"))) {
-    return Error("worker", "--threads, --timeout and --grace need --exec", 2);
+  if (c.print &&
+      (c.threads > 1 || flags.Seen("timeout") || flags.Seen("grace") || flags.Seen("max-result"))) {
+    return Error("worker", "--threads, --timeout, --grace and --max-result need --exec", 2);
   }
 
   struct sigaction sa {};

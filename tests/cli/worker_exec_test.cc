@@ -302,6 +302,28 @@ TEST_F(WorkerExecTest, OneLinePerOutcomeWithTheStderrTailAndQuietDropsThem) {
   EXPECT_TRUE(StatsCounterReaches(queue_, "dead", 2));
 }
 
+TEST_F(WorkerExecTest, StdoutIsTheResultNotTheWorkersOutputAndMoreThanMaxResultFailsTheAttempt) {
+  Daemon d(queue_, Path("wal"), {"--max-attempts", "1"});
+  ASSERT_TRUE(d.Start());
+  Enqueue("small\nbig\n");
+  const std::string cmd =
+      "read p; echo '50 half' >&$TASKRING_PROGRESS_FD; echo 'bad' >&$TASKRING_PROGRESS_FD\n"
+      "if [ \"$p\" = big ]; then head -c 100000 /dev/zero; else echo \"$p\"; fi";
+  const CommandResult r = RunCommand({Cli(), "worker", "--queue", queue_, "--exec", cmd,
+                                      "--max-jobs", "2", "--max-result", "1000"},
+                                     "", 60);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "") << "a command's stdout is its job's result, not the worker's output";
+  EXPECT_NE(r.err.find("job 1 attempt 1 completed exit=0 duration="), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("job 2 attempt 1 failed exit=0 error=\"stdout exceeded --max-result 1000 "
+                       "bytes\" duration="),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(Count(r.err, " progress_malformed=1"), 2u) << r.err;
+  EXPECT_TRUE(StatsCounterReaches(queue_, "completed", 1));
+  EXPECT_TRUE(StatsCounterReaches(queue_, "dead", 1));
+}
+
 TEST_F(WorkerExecTest, RidesThroughADaemonCrashAndRestart) {
   const std::string out = Path("out");
   // Started before the daemon: --wait covers a daemon that is not up yet, too.
@@ -346,14 +368,21 @@ TEST_F(WorkerExecTest, NoDaemonWithinTheWaitIsOneClearLineAndExitZero) {
 TEST_F(WorkerExecTest, HelpListsTheFlagsAndWrongOnesExitTwo) {
   const CommandResult help = RunCommand({Cli(), "worker", "--help"});
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* flag : {"--exec", "--print", "--threads", "--timeout", "--grace", "--wait",
-                           "--max-jobs", "--idle-exit", "--quiet"}) {
+  for (const char* doc : {"the job's result", "TASKRING_PROGRESS_FD", "PERCENT [MESSAGE]"}) {
+    EXPECT_NE(help.out.find(doc), std::string::npos) << doc;
+  }
+  for (const char* flag : {"--exec", "--print", "--threads", "--timeout", "--grace", "--max-result",
+                           "--wait", "--max-jobs", "--idle-exit", "--quiet"}) {
     EXPECT_NE(help.out.find(std::string("  ") + flag + " "), std::string::npos) << flag;
   }
   const std::vector<std::vector<std::string>> bad = {
-      {"--print", "--timeout", "5"},           {"--print", "--grace", "5"},
-      {"--exec", "true", "--timeout", "soon"}, {"--exec", "true", "--wait", "-1"},
+      {"--print", "--timeout", "5"},
+      {"--print", "--grace", "5"},
+      {"--exec", "true", "--timeout", "soon"},
+      {"--exec", "true", "--wait", "-1"},
       {"--exec", "true", "--grace"},
+      {"--print", "--max-result", "5"},
+      {"--exec", "true", "--max-result", "16777217"},
   };
   for (const auto& args : bad) {
     std::vector<std::string> argv = {Cli(), "worker", "--queue", queue_};
