@@ -212,15 +212,18 @@ void WorkerLoop::Stop(uint64_t now) {
 }
 
 // Completes the job (its result: `result`) or fails the attempt (its error: `error`), and logs
-// `line` with what became of the outcome. The library's Complete and Fail do not take a result
-// or an error yet (Worker::Complete(job, result) and Fail(job, error) are being added): until
-// they do, both are dropped here.
+// `line` with what became of the outcome.
 void WorkerLoop::Outcome(const std::shared_ptr<Worker>& w, const Job& job, bool success,
                          std::string_view result, std::string_view error, std::string line) {
-  const Status s = success ? w->Complete(job) : w->Fail(job);
+  const Status s = success ? w->Complete(job, result) : w->Fail(job, error);
   bool always = false;
   if (s.IsStaleLease()) {
     line += "; outcome rejected: the lease had been revoked and the job handed out again";
+    always = true;
+  } else if (s.IsInvalidArgument() && success) {
+    // A result over the daemon's --max-result (smaller than this worker's): the library failed
+    // the attempt instead, saying so in the job's error.
+    line += "; attempt failed instead: " + std::string(s.message());
     always = true;
   } else if (!s.ok()) {
     line += "; outcome not recorded (" + s.ToString() +
@@ -291,10 +294,11 @@ void WorkerLoop::Report(Running& r, const ExecOutcome& o, uint64_t now) {
   Outcome(r.worker, r.job, success, result, error, std::move(line));
 }
 
-// A running command's newest progress report (the protocol: cli/exec_supervisor.h). The
-// library's Worker::ReportProgress(job, percent, message) is being added; it is called here, and
-// until then reports go no further.
-void WorkerLoop::Progress(Running& r, int percent, std::string_view message) {}
+// A running command's newest progress report (the protocol: cli/exec_supervisor.h). A report
+// for a lease already gone changes nothing (StaleLease), which is all there is to do about it.
+void WorkerLoop::Progress(Running& r, int percent, std::string_view message) {
+  (void)r.worker->ReportProgress(r.job, static_cast<uint32_t>(percent), message);
+}
 
 void WorkerLoop::HandleJob(const Job& job, uint64_t now) {
   ++taken_;

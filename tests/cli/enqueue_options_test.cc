@@ -72,7 +72,7 @@ TEST_F(JobOptionsTest, PriorityTypeTimeoutAndHeadersReachTheExecCommandsEnvironm
   ASSERT_EQ(w.exit_code, 0) << w.err;
   const std::vector<std::string> vars = Lines(test::IdNumbers()(ReadFile(env)));
   for (const std::string want :
-       {"TASKRING_ATTEMPT=1", "TASKRING_JOB_ID=1", "TASKRING_PRIORITY=7",
+       {"TASKRING_ATTEMPT=1", "TASKRING_JOB_ID=1", "TASKRING_PROGRESS_FD=3", "TASKRING_PRIORITY=7",
         "TASKRING_TYPE=email.send", "TASKRING_TIMEOUT_MS=60000",
         // Upper-cased, other characters '_'; the value keeps its '=' and blanks; of two names
         // with one variable (trace-id, trace_id) the first wins.
@@ -80,7 +80,7 @@ TEST_F(JobOptionsTest, PriorityTypeTimeoutAndHeadersReachTheExecCommandsEnvironm
     EXPECT_NE(std::find(vars.begin(), vars.end(), want), vars.end()) << want << "\n"
                                                                      << ReadFile(env);
   }
-  EXPECT_EQ(vars.size(), 7u) << ReadFile(env);
+  EXPECT_EQ(vars.size(), 8u) << ReadFile(env);
 }
 
 TEST_F(JobOptionsTest, PlainJobsHaveTheDefaultPriorityAndNoType) {

@@ -104,7 +104,8 @@ class WorkerExecTest : public ::testing::Test {
     ::close(fd);
     ASSERT_GE(worker_, 0);
   }
-  std::string WorkerErr() const { return ReadFile(Path("worker.err")); }
+  // With job ids renumbered from 1 (test::IdNumbers).
+  std::string WorkerErr() const { return test::IdNumbers()(ReadFile(Path("worker.err"))); }
   // The worker's exit code (or 128+signal); -1, the worker killed, if it is still running
   // after the bound.
   int WaitWorker() {
@@ -150,9 +151,9 @@ class WorkerExecTest : public ::testing::Test {
 };
 
 // A command that starts a grandchild in its group and one that leaves it (setsid), records the
-// three pids, and sleeps.
+// three pids (in files named after its payload, a job number), and sleeps.
 std::string TreeScript(const std::string& dir) {
-  return "d=" + dir + "/$TASKRING_JOB_ID\n" +
+  return "read p\nd=" + dir + "/$p\n" +
          "sleep 300 &\n"
          "echo $! > $d.gc.tmp; mv $d.gc.tmp $d.gc\n"
          "setsid sh -c 'echo $$ > '$d'.sid.tmp; mv '$d'.sid.tmp '$d'.sid; exec sleep 300' &\n"
@@ -166,7 +167,7 @@ TEST_P(WorkerSigkillTest, TakesTheCommandAndEverythingItStartedAlong) {
   const int threads = GetParam();
   Daemon d(queue_, Path("wal"));
   ASSERT_TRUE(d.Start());
-  for (int i = 0; i < threads; ++i) Enqueue("job\n");
+  for (int i = 1; i <= threads; ++i) Enqueue(std::to_string(i) + "\n");
   StartWorker(
       {"--exec", Script("tree.sh", TreeScript(tmp_.path())), "--threads", std::to_string(threads)});
   std::vector<pid_t> tree;
@@ -279,6 +280,7 @@ TEST_F(WorkerExecTest, OneLinePerOutcomeWithTheStderrTailAndQuietDropsThem) {
       RunCommand({Cli(), "worker", "--queue", queue_, "--exec", cmd, "--max-jobs", "2"}, "", 60);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Count(r.err, "taskring worker: job "), 2u) << r.err;
+  r.err = test::IdNumbers()(r.err);
   EXPECT_NE(r.err.find("taskring worker: job 1 attempt 1 completed exit=0 duration="),
             std::string::npos)
       << r.err;
@@ -309,11 +311,12 @@ TEST_F(WorkerExecTest, StdoutIsTheResultNotTheWorkersOutputAndMoreThanMaxResultF
   const std::string cmd =
       "read p; echo '50 half' >&$TASKRING_PROGRESS_FD; echo 'bad' >&$TASKRING_PROGRESS_FD\n"
       "if [ \"$p\" = big ]; then head -c 100000 /dev/zero; else echo \"$p\"; fi";
-  const CommandResult r = RunCommand({Cli(), "worker", "--queue", queue_, "--exec", cmd,
+  CommandResult r = RunCommand({Cli(), "worker", "--queue", queue_, "--exec", cmd,
                                       "--max-jobs", "2", "--max-result", "1000"},
                                      "", 60);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "") << "a command's stdout is its job's result, not the worker's output";
+  r.err = test::IdNumbers()(r.err);
   EXPECT_NE(r.err.find("job 1 attempt 1 completed exit=0 duration="), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("job 2 attempt 1 failed exit=0 error=\"stdout exceeded --max-result 1000 "
                        "bytes\" duration="),
