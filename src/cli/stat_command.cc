@@ -40,6 +40,8 @@ std::vector<Row> Rows(const QueueSnapshot& s) {
       {"dead_letters", s.dead_letters, false},
       {"wal_segments", s.wal_segments, false},
       {"wal_disk_bytes", s.wal_disk_bytes, false},
+      {"outcome_bytes", s.outcome_bytes, false},  // the outcome store, DIR/outcomes
+      {"outcome_records", s.outcome_records, false},
       {"max_payload", s.max_payload, false},
       {"daemon_pid", static_cast<uint64_t>(s.daemon_pid), false},
       {"next_job_id", s.next_job_id, false},

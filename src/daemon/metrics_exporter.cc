@@ -68,7 +68,8 @@ struct Builder {
 
 class SegmentCollector : public prometheus::Collectable {
  public:
-  explicit SegmentCollector(const segment::Segment& seg) : seg_(seg) {}
+  SegmentCollector(const segment::Segment& seg, uint64_t outcome_max_bytes)
+      : seg_(seg), outcome_max_bytes_(outcome_max_bytes) {}
 
   std::vector<MetricFamily> Collect() const override {
     metrics::QueueSnapshot s;
@@ -108,6 +109,19 @@ class SegmentCollector : public prometheus::Collectable {
             static_cast<double>(s.waiting_undeclared));
     b.Gauge("taskring_wal_segments", "WAL segment files on disk.", s.wal_segments);
     b.Gauge("taskring_wal_disk_bytes", "Disk space used by WAL segment files.", s.wal_disk_bytes);
+    b.Gauge("taskring_outcome_store_bytes",
+            "Size of the outcome store (DIR/outcomes): the status, result and error of finished "
+            "jobs and failed attempts.",
+            s.outcome_bytes);
+    b.Gauge("taskring_outcome_store_records",
+            "Outcome records in the store (superseded ones included until their file goes).",
+            s.outcome_records);
+    if (outcome_max_bytes_ != 0) {
+      b.Gauge("taskring_outcome_store_max_bytes",
+              "The outcome store's bound (--result-max-mb): the oldest outcomes beyond it are "
+              "evicted (the file being written can take the store past it).",
+              static_cast<double>(outcome_max_bytes_));
+    }
 
     b.CounterFamily("taskring_jobs_accepted_total", "Jobs accepted (logged in the WAL).",
                     s.counter(Counter::kAccepted));
@@ -154,8 +168,24 @@ class SegmentCollector : public prometheus::Collectable {
     b.CounterFamily("taskring_job_timeouts_total",
                     "Attempts revoked because they ran past their job's timeout.",
                     s.counter(Counter::kTimeouts));
-    b.CounterFamily("taskring_jobs_cancelled_total", "Jobs cancelled before they ran (purge).",
+    b.CounterFamily("taskring_jobs_cancelled_total",
+                    "Jobs that ended cancelled: queued or delayed jobs cancelled by purge or by "
+                    "id (never run), and running jobs that stopped after a cancel request.",
                     s.counter(Counter::kCancelled));
+    b.CounterFamily("taskring_cancel_requests_total",
+                    "Cancels asked of running jobs: their handlers see cancel_requested() and "
+                    "decide (a failure from then on ends the job cancelled).",
+                    s.counter(Counter::kCancelRequests));
+    b.CounterFamily("taskring_outcomes_stored_total",
+                    "Outcome records written to the store: jobs that ended (completed, dead, "
+                    "cancelled) and failed attempts.",
+                    s.counter(Counter::kOutcomesStored));
+    b.CounterFamily("taskring_outcomes_evicted_total",
+                    "Outcomes no longer readable before --result-ttl ended: deleted to stay "
+                    "within --result-max-mb, or displaced from the outcome index it sizes.",
+                    s.counter(Counter::kOutcomesEvicted));
+    b.CounterFamily("taskring_outcomes_expired_total", "Outcomes deleted after --result-ttl.",
+                    s.counter(Counter::kOutcomesExpired));
     b.CounterFamily("taskring_wal_bytes_total", "Bytes written to the WAL.",
                     s.counter(Counter::kWalBytes));
     MetricFamily& fsyncs =
@@ -181,6 +211,7 @@ class SegmentCollector : public prometheus::Collectable {
 
  private:
   const segment::Segment& seg_;
+  const uint64_t outcome_max_bytes_;  // 0: not served
 };
 
 // The errno of binding a TCP socket to `address` (HOST:PORT, HOST may be [v6]), 0 if it binds.
@@ -245,7 +276,8 @@ Status ValidateListenAddress(const std::string& address) {
 }
 
 Status MetricsExporter::Start(const std::string& address, const segment::Segment& seg,
-                              std::unique_ptr<MetricsExporter>* out, bool* in_use) {
+                              uint64_t outcome_max_bytes, std::unique_ptr<MetricsExporter>* out,
+                              bool* in_use) {
   if (in_use != nullptr) *in_use = false;
   Status s = ValidateListenAddress(address);
   if (!s.ok()) return s;
@@ -270,7 +302,7 @@ Status MetricsExporter::Start(const std::string& address, const segment::Segment
                            " (choose another with --metrics-listen HOST:PORT, port 0 = any "
                            "free port, or --no-metrics)");
   }
-  e->collector_ = std::make_shared<SegmentCollector>(seg);
+  e->collector_ = std::make_shared<SegmentCollector>(seg, outcome_max_bytes);
   e->exposer_->RegisterCollectable(e->collector_);
   const std::vector<int> ports = e->exposer_->GetListeningPorts();
   e->port_ = ports.empty() ? 0 : ports.front();

@@ -4,6 +4,7 @@
 #ifndef TASKRING_DAEMON_METRICS_EXPORTER_H_
 #define TASKRING_DAEMON_METRICS_EXPORTER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -24,8 +25,11 @@ class MetricsExporter {
  public:
   // Listens on `address` ("127.0.0.1:9464"; port 0 picks a free one). InvalidArgument for a
   // malformed address, IOError with the reason if it cannot listen; *in_use (if given) tells
-  // whether that reason is a port already taken.
+  // whether that reason is a port already taken. `outcome_max_bytes` is the outcome store's
+  // bound (--result-max-mb), which only the daemon knows (the segment does not hold it), served
+  // as taskring_outcome_store_max_bytes; 0 leaves that gauge out.
   [[nodiscard]] static Status Start(const std::string& address, const segment::Segment& seg,
+                                    uint64_t outcome_max_bytes,
                                     std::unique_ptr<MetricsExporter>* out, bool* in_use = nullptr);
   ~MetricsExporter();  // stops serving within milliseconds
   int port() const { return port_; }

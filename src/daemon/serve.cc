@@ -86,13 +86,14 @@ Status CheckIdentity(const ServeConfig& cfg, wal::QueueIdentity* record, bool* c
 Status StartExporter(const ServeConfig& cfg, const segment::Segment& seg,
                      std::unique_ptr<MetricsExporter>* out, std::string* address) {
   *address = cfg.metrics_listen;
+  const uint64_t outcome_max_bytes = cfg.result_max_mb << 20;  // OutcomeStoreOptions::max_bytes
   bool in_use = false;
-  Status s = MetricsExporter::Start(*address, seg, out, &in_use);
+  Status s = MetricsExporter::Start(*address, seg, outcome_max_bytes, out, &in_use);
   if (in_use && !cfg.metrics_listen_given) {
     const std::string host = cfg.metrics_listen.substr(0, cfg.metrics_listen.rfind(':'));
     LogEvent("metrics: %s is taken (another queue?); using a free port", address->c_str());
     *address = host + ":0";
-    s = MetricsExporter::Start(*address, seg, out);
+    s = MetricsExporter::Start(*address, seg, outcome_max_bytes, out);
   }
   if (s.ok()) {
     *address = address->substr(0, address->rfind(':')) + ":" + std::to_string((*out)->port());

@@ -102,6 +102,8 @@ void TakeSnapshot(const segment::Segment& seg, QueueSnapshot* out) {
   out->max_payload = seg.params().max_payload;
   out->outstanding = h->outstanding.load(std::memory_order_relaxed);
   out->dead_letters = h->dead_letters.load(std::memory_order_relaxed);
+  out->outcome_bytes = h->outcome_bytes.load(std::memory_order_relaxed);
+  out->outcome_records = h->outcome_records.load(std::memory_order_relaxed);
   out->next_job_id = h->next_job_id.load(std::memory_order_relaxed);
   out->metrics_port = h->metrics_port.load(std::memory_order_relaxed);
   out->paused = h->paused.load(std::memory_order_relaxed) != 0;

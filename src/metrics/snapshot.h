@@ -37,6 +37,8 @@ struct QueueSnapshot {
   uint64_t dead_letters = 0;
   uint64_t wal_segments = 0;
   uint64_t wal_disk_bytes = 0;
+  uint64_t outcome_bytes = 0;    // the outcome store (DIR/outcomes): its size on disk
+  uint64_t outcome_records = 0;  // and the records it holds (superseded ones included)
   uint64_t next_job_id = 0;
   uint32_t metrics_port = 0;
 

@@ -210,18 +210,30 @@ TEST_F(CliTest, StatReadsTheSegmentWithTheHttpEndpointOff) {
   ASSERT_EQ(
       RunCommand({Cli(), "worker", "--queue", queue_, "--print", "--max-jobs", "1"}).exit_code, 0);
   EXPECT_EQ(StatsCounterSettles(queue_, "completed", 1), 1u);
+  EXPECT_EQ(StatsCounterSettles(queue_, "outcomes_stored", 1), 1u) << "the completed job's";
   CommandResult r = RunCommand({Cli(), "stat", "--queue", queue_});
   EXPECT_EQ(r.exit_code, 0);
   for (const char* want : {"capacity       77\n", "depth          1\n", "daemon         running\n",
-                           "metrics        off\n", "completed      1\n", "rejected_busy  0\n"}) {
+                           "metrics        off\n", "completed      1\n", "rejected_busy  0\n",
+                           "outcome_records 1\n", "outcomes_stored 1\n", "outcomes_evicted 0\n",
+                           "outcomes_expired 0\n", "cancel_requests 0\n", "cancelled      0\n"}) {
     EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
   }
+  EXPECT_EQ(r.out.find("outcome_bytes  0\n"), std::string::npos) << "the record takes bytes\n"
+                                                                 << r.out;
+  EXPECT_NE(r.out.find("outcome_bytes  "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("job_run                 1 "), std::string::npos) << "one run recorded\n"
                                                                          << r.out;
   EXPECT_EQ(StatsCounterSettles(queue_, "outstanding", 1), 1u);
   EXPECT_EQ(StatsCounterSettles(queue_, "workers", 0), 0u);
   r = RunCommand({Cli(), "stat", "--queue", queue_, "--json"});
   EXPECT_NE(r.out.find("\"job_latency\":{\"count\":1,"), std::string::npos) << r.out;
+  // The store's size is a gauge, beside the others; what it stored, a counter.
+  const size_t counters = r.out.find("\"counters\":{");
+  EXPECT_LT(r.out.find(",\"outcome_records\":1,"), counters) << r.out;
+  EXPECT_LT(r.out.find(",\"outcome_bytes\":"), counters) << r.out;
+  const size_t stored = r.out.find(",\"outcomes_stored\":1,");
+  EXPECT_TRUE(stored != std::string::npos && stored > counters) << r.out;
 
   // --watch: one frame per interval, counters with their rate.
   r = RunCommand(

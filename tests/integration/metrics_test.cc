@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "segment/segment.h"
+#include "taskring/job_client.h"
 #include "taskring/producer.h"
 #include "taskring/worker.h"
 #include "test_util.h"
@@ -86,7 +87,10 @@ TEST_F(MetricsTest, EndpointServesEveryMetricFromSharedMemory) {
   std::string text;
   for (int i = 0; i < 300; ++i) {  // outcomes reach the counters a moment after the calls
     text = Scrape(port);
-    if (Value(text, "taskring_jobs_dead_total" + q) == 1) break;
+    if (Value(text, "taskring_jobs_dead_total" + q) == 1 &&
+        Value(text, "taskring_outcomes_stored_total" + q) == 2) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_NE(text.find("200 OK"), std::string::npos) << text.substr(0, 200);
@@ -101,6 +105,15 @@ TEST_F(MetricsTest, EndpointServesEveryMetricFromSharedMemory) {
   EXPECT_EQ(Value(text, "taskring_jobs_failed_total" + q), 1);
   EXPECT_EQ(Value(text, "taskring_jobs_dead_total" + q), 1);
   EXPECT_EQ(Value(text, "taskring_dead_letters" + q), 1);
+  // The completed and the dead job each left an outcome record; nothing was cancelled.
+  EXPECT_EQ(Value(text, "taskring_outcomes_stored_total" + q), 2);
+  EXPECT_EQ(Value(text, "taskring_outcome_store_records" + q), 2);
+  EXPECT_GT(Value(text, "taskring_outcome_store_bytes" + q), 0);
+  EXPECT_EQ(Value(text, "taskring_outcome_store_max_bytes" + q), 256 << 20) << "--result-max-mb";
+  EXPECT_EQ(Value(text, "taskring_outcomes_evicted_total" + q), 0);
+  EXPECT_EQ(Value(text, "taskring_outcomes_expired_total" + q), 0);
+  EXPECT_EQ(Value(text, "taskring_cancel_requests_total" + q), 0);
+  EXPECT_EQ(Value(text, "taskring_jobs_cancelled_total" + q), 0);
   const std::string qr = "{queue=\"" + queue_ + "\",reason=";
   EXPECT_EQ(Value(text, "taskring_jobs_rejected_total" + qr + "\"busy\"}"), 1);
   EXPECT_EQ(Value(text, "taskring_jobs_rejected_total" + qr + "\"too_large\"}"), 1);
@@ -125,9 +138,84 @@ TEST_F(MetricsTest, EndpointServesEveryMetricFromSharedMemory) {
             std::string::npos);
   for (const char* type :
        {"# TYPE taskring_jobs_accepted_total counter", "# TYPE taskring_queue_depth gauge",
-        "# TYPE taskring_job_wait_seconds histogram"}) {
+        "# TYPE taskring_job_wait_seconds histogram",
+        "# TYPE taskring_outcomes_evicted_total counter",
+        "# TYPE taskring_outcome_store_bytes gauge"}) {
     EXPECT_NE(text.find(type), std::string::npos) << type;
   }
+}
+
+// Cancels and the outcome store, as the endpoint and `taskring stat` report them. A 1 MiB store
+// (64 KiB files) with 60 kB results: twenty of them pass the bound, so the oldest are evicted.
+TEST_F(MetricsTest, CancelsAndTheOutcomeStoreAreCounted) {
+  Daemon d(queue_, tmp_.path() + "/wal", {"--result-max-mb", "1"});
+  ASSERT_TRUE(d.Start());
+  const uint32_t port = Port();
+  ASSERT_NE(port, 0u);
+  std::unique_ptr<Producer> prod = test::OpenProducer(queue_);
+  ASSERT_NE(prod, nullptr);
+  std::unique_ptr<Worker> worker = test::OpenWorker(queue_);
+  ASSERT_NE(worker, nullptr);
+  JobClientOptions co;
+  co.queue = queue_;
+  std::unique_ptr<JobClient> client;
+  ASSERT_OK(JobClient::Open(co, &client));
+
+  uint64_t running = 0, waiting = 0;
+  ASSERT_OK(prod->Enqueue("running", &running));
+  Job job;
+  ASSERT_OK(worker->Take(&job, 5000));
+  ASSERT_EQ(job.id(), running);
+  ASSERT_OK(prod->Enqueue("waiting", &waiting));
+  CancelOutcome out;
+  ASSERT_OK(client->Cancel(waiting, &out));
+  EXPECT_EQ(out, CancelOutcome::kCancelled);  // never runs: no request to anyone
+  ASSERT_OK(client->Cancel(running, &out));
+  EXPECT_EQ(out, CancelOutcome::kRequested);
+  ASSERT_OK(worker->Fail(job, "stopped on request"));  // ends it cancelled
+  constexpr int kResults = 20;
+  const std::string result(60000, 'r');
+  for (int i = 0; i < kResults; ++i) {
+    uint64_t id = 0;
+    ASSERT_OK(prod->Enqueue("job", &id));
+    ASSERT_OK(worker->Take(&job, 5000));
+    ASSERT_OK(worker->Complete(job, result));
+  }
+
+  const std::string q = "{queue=\"" + queue_ + "\"}";
+  constexpr double kMaxBytes = 1 << 20;
+  std::string text;
+  for (int i = 0; i < 500; ++i) {  // the store is trimmed to its bound once a second
+    text = Scrape(port);
+    if (Value(text, "taskring_outcomes_stored_total" + q) == kResults + 2 &&
+        Value(text, "taskring_outcomes_evicted_total" + q) > 0 &&
+        Value(text, "taskring_outcome_store_bytes" + q) <= kMaxBytes) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Value(text, "taskring_cancel_requests_total" + q), 1);
+  EXPECT_EQ(Value(text, "taskring_jobs_cancelled_total" + q), 2) << "by id, and after a request";
+  EXPECT_EQ(Value(text, "taskring_outcomes_stored_total" + q), kResults + 2);
+  EXPECT_EQ(Value(text, "taskring_outcome_store_max_bytes" + q), kMaxBytes);
+  const double bytes = Value(text, "taskring_outcome_store_bytes" + q);
+  EXPECT_GT(bytes, kMaxBytes / 2);
+  EXPECT_LE(bytes, kMaxBytes);
+  const double records = Value(text, "taskring_outcome_store_records" + q);
+  const double evicted = Value(text, "taskring_outcomes_evicted_total" + q);
+  EXPECT_GT(evicted, 0);
+  EXPECT_EQ(Value(text, "taskring_outcomes_expired_total" + q), 0) << "--result-ttl is 24h";
+  // One record per job, none superseded: each stored record is still there or was evicted.
+  EXPECT_EQ(records + evicted, kResults + 2);
+
+  // `taskring stat` reads the same cells from the segment.
+  EXPECT_EQ(test::StatsCounter(queue_, "cancel_requests"), 1u);
+  EXPECT_EQ(test::StatsCounter(queue_, "cancelled"), 2u);
+  EXPECT_EQ(test::StatsCounter(queue_, "outcomes_stored"), uint64_t{kResults + 2});
+  EXPECT_EQ(test::StatsCounter(queue_, "outcomes_evicted"), static_cast<uint64_t>(evicted));
+  EXPECT_EQ(test::StatsCounter(queue_, "outcomes_expired"), 0u);
+  EXPECT_EQ(test::StatsCounter(queue_, "outcome_records"), static_cast<uint64_t>(records));
+  EXPECT_EQ(test::StatsCounter(queue_, "outcome_bytes"), static_cast<uint64_t>(bytes));
 }
 
 TEST_F(MetricsTest, TakenPortIsAClearErrorAndNoMetricsTurnsTheEndpointOff) {

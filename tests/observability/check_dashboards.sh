@@ -59,14 +59,17 @@ METRICS = {
     "taskring_jobs_delayed", "taskring_jobs_running", "taskring_oldest_job_age_seconds",
     "taskring_workers", "taskring_producers", "taskring_wal_segments", "taskring_wal_disk_bytes",
     "taskring_dead_letters", "taskring_build_info", "taskring_queued_jobs", "taskring_paused",
-    "taskring_jobs_waiting_undeclared_type",
+    "taskring_jobs_waiting_undeclared_type", "taskring_outcome_store_bytes",
+    "taskring_outcome_store_records", "taskring_outcome_store_max_bytes",
     # counters
     "taskring_jobs_accepted_total", "taskring_jobs_rejected_total", "taskring_jobs_completed_total",
     "taskring_jobs_failed_total", "taskring_jobs_retried_total", "taskring_jobs_dead_total",
     "taskring_jobs_redelivered_total", "taskring_stale_acks_total", "taskring_leases_expired_total",
     "taskring_wal_bytes_total", "taskring_wal_fsyncs_total", "taskring_dead_evicted_total",
     "taskring_dedup_hits_total", "taskring_dedup_evicted_total", "taskring_job_timeouts_total",
-    "taskring_jobs_cancelled_total",
+    "taskring_jobs_cancelled_total", "taskring_cancel_requests_total",
+    "taskring_outcomes_stored_total", "taskring_outcomes_evicted_total",
+    "taskring_outcomes_expired_total",
 }
 for h in ("taskring_job_wait_seconds", "taskring_job_run_seconds", "taskring_job_latency_seconds",
           "taskring_wal_fsync_seconds"):
@@ -142,7 +145,7 @@ if dups: err("duplicate panel ids: %s" % dups)
 if any(not isinstance(i, int) for i in ids): err("every panel needs an integer id")
 
 rows = [p.get("title") for p in panels if p.get("type") == "row"]
-for want in ("Health", "Flow", "Latency", "Storage"):
+for want in ("Health", "Flow", "Latency", "Storage", "Job options", "Job outcomes"):
     if want not in rows: err("missing row %r (rows: %s)" % (want, rows))
 
 occupied = {}
@@ -191,7 +194,8 @@ for p in panels:
 # ---------------------------------------------------------------- alerts
 ALERTS = {"TaskringDown", "TaskringQueueNearCapacity", "TaskringRejecting", "TaskringOldestJobTooOld",
           "TaskringNoWorkers", "TaskringWalFsyncSlow", "TaskringDeadLettersGrowing",
-          "TaskringPausedTooLong", "TaskringJobsWaitingForUndeclaredType", "TaskringDedupKeysEvicted"}
+          "TaskringPausedTooLong", "TaskringJobsWaitingForUndeclaredType", "TaskringDedupKeysEvicted",
+          "TaskringOutcomesEvicted"}
 with open(os.path.join(dash_dir, "alerts.yml"), encoding="utf-8") as f:
     rules_doc = yaml.safe_load(f)
 groups = rules_doc.get("groups") or []
