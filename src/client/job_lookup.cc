@@ -106,7 +106,7 @@ Status LookupJob(const segment::Segment& seg, uint64_t id, JobStatus* out) {
   *out = JobStatus{};
   out->id = id;
   const uint64_t next = seg.header()->next_job_id.load(std::memory_order_acquire);
-  if (id == 0 || id >= next) {
+  if (id == 0 || id >= next || id < seg.header()->first_job_id) {
     return Status::NotFound("job " + std::to_string(id) + " was never enqueued");
   }
   const segment::StatusEntry* e = seg.status_entry(id);

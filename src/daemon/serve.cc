@@ -216,6 +216,10 @@ int Serve(const ServeConfig& cfg) {
   s = util::ParseDurationMs(cfg.result_ttl, &result_ttl_ms);
   if (!s.ok()) return Fail("--result-ttl: " + s.ToString());
   copts.result_ttl_ns = result_ttl_ms * 1'000'000;
+  // Ids come from the clock since the directory's creation; one that holds lower ids predates
+  // that (or its clock was wrong): then any id may be its.
+  const uint64_t created_us = identity.created_unix_ns / 1000;
+  copts.first_job_id = rec.max_job_id != 0 && rec.max_job_id < created_us ? 1 : created_us;
   copts.params.outcome_index_entries = OutcomeIndexEntriesFor(cfg.result_max_mb);
   copts.durability = ParseDurability(cfg.durability);
   copts.default_max_attempts = static_cast<uint32_t>(cfg.max_attempts);

@@ -139,6 +139,7 @@ Status Segment::Create(const std::string& queue, const CreateOptions& opts,
   h->lease_ms = opts.lease_ms;
   h->default_timeout_ms = opts.default_timeout_ms;
   h->result_ttl_ns = opts.result_ttl_ns;
+  h->first_job_id = opts.first_job_id;
   h->retry_backoff_ms = opts.retry_backoff_ms;
   h->incarnation = RandomIncarnation();
   h->created_unix_ns = util::NowUnixNs();

@@ -34,6 +34,7 @@ struct CreateOptions {
   uint32_t retry_backoff_ms = 1000;
   uint32_t default_timeout_ms = 0;  // a job's execution limit when it sets none; 0 = none
   uint64_t result_ttl_ns = 0;       // how long outcomes are kept; 0 = no limit
+  uint64_t first_job_id = 1;        // the lowest id this WAL directory ever handed out
   bool group_access = false;        // 0660 instead of 0600
   std::string wal_dir;              // absolute, < kMaxWalDir bytes
 };

@@ -228,6 +228,10 @@ struct alignas(kCacheLine) SegmentHeader {
   // Immutable after ready: --result-ttl. Readers treat an outcome older than this as expired
   // even before the store deletes its file (it deletes whole files).
   uint64_t result_ttl_ns;
+  // Immutable after ready: no job id below this was ever handed out for this WAL directory
+  // (its creation time in us, or 1 for a directory from before ids came from the clock), so a
+  // lower id reads "never enqueued" rather than "expired".
+  uint64_t first_job_id;
 };
 static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
 static_assert(sizeof(SegmentHeader) == 2816);
@@ -269,6 +273,7 @@ static_assert(offsetof(SegmentHeader, outcome_waiters) == 2756);
 static_assert(offsetof(SegmentHeader, outcome_bytes) == 2760);
 static_assert(offsetof(SegmentHeader, outcome_records) == 2768);
 static_assert(offsetof(SegmentHeader, result_ttl_ns) == 2776);
+static_assert(offsetof(SegmentHeader, first_job_id) == 2784);
 
 // Validates a mapped header of `mapped_bytes` bytes: magic, version, limits, recomputed layout,
 // sizes. Returns Incompatible for a different layout version, Corruption for anything else

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -125,7 +126,7 @@ TEST_F(JobCliTest, ProgressLinesShowWhileTheCommandRuns) {
   EXPECT_EQ(j["state"], "running");
   EXPECT_EQ(j["progress"]["percent"], 40);
   EXPECT_EQ(j["progress"]["message"], "parsing input");
-  ASSERT_EQ(RunCommand({"touch", go}).exit_code, 0);
+  std::ofstream(go).put('x');
   EXPECT_EQ(test::WaitChild(worker), 0);
   const CommandResult r = Job("result", ids[0]);
   EXPECT_EQ(r.out, "done\n");
