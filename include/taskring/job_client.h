@@ -24,9 +24,9 @@
 namespace taskring {
 
 struct JobClientOptions {
-  std::string queue;                  // required
-  uint32_t attach_timeout_ms = 5000;  // as ProducerOptions
-  uint32_t wait_for_daemon_ms = 0;    // as ProducerOptions
+  std::string queue;                   // required
+  uint32_t attach_timeout_ms = 5000;   // as ProducerOptions
+  uint32_t wait_for_daemon_ms = 0;     // as ProducerOptions
   uint32_t cancel_timeout_ms = 30000;  // upper bound on the daemon's answer to a cancel
 };
 

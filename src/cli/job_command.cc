@@ -5,9 +5,8 @@
 // shared memory), so a finished job can still be inspected after the daemon stopped.
 #include <cstdio>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "cli/commands.h"
 #include "cli/text.h"
@@ -62,7 +61,8 @@ nlohmann::ordered_json ToJson(const JobStatus& st) {
   j["started_unix_ns"] = st.started_unix_ns;
   j["finished_unix_ns"] = st.finished_unix_ns;
   j["updated_unix_ns"] = st.updated_unix_ns;
-  j["error"] = st.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(st.error);
+  j["error"] =
+      st.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(st.error);
   j["result_bytes"] = st.result_bytes;
   j["cancel_requested"] = st.cancel_requested;
   return j;
@@ -85,8 +85,10 @@ void PrintText(const JobStatus& st) {
     std::printf("progress  %u%% %s\n", st.progress_percent,
                 Printable(st.progress_message, 96).c_str());
   }
-  if (st.enqueued_unix_ns != 0) std::printf("enqueued  %s\n", FormatUnixNs(st.enqueued_unix_ns).c_str());
-  if (st.started_unix_ns != 0) std::printf("started   %s\n", FormatUnixNs(st.started_unix_ns).c_str());
+  if (st.enqueued_unix_ns != 0)
+    std::printf("enqueued  %s\n", FormatUnixNs(st.enqueued_unix_ns).c_str());
+  if (st.started_unix_ns != 0)
+    std::printf("started   %s\n", FormatUnixNs(st.started_unix_ns).c_str());
   if (st.finished_unix_ns != 0) {
     std::printf("finished  %s\n", FormatUnixNs(st.finished_unix_ns).c_str());
   }
@@ -140,19 +142,20 @@ JobStatus StatusOf(const outcome::OutcomeRecord& rec, uint32_t result_len) {
 
 int Offline(const std::string& cmd, const std::string& sub, const Args& a, const Status& why) {
   if (a.dir.empty() || (sub != "show" && sub != "result")) {
-    return Error(cmd,
-                 why.ToString() +
-                     (sub == "show" || sub == "result"
-                          ? " (give --dir to read a finished job from the outcome store)"
-                          : ""),
-                 1);
+    return Error(
+        cmd,
+        why.ToString() + (sub == "show" || sub == "result"
+                              ? " (give --dir to read a finished job from the outcome store)"
+                              : ""),
+        1);
   }
   outcome::OutcomeRecord rec;
   uint32_t result_len = 0;
   Status s = ReadOffline(a.dir, a.id, sub == "result", &rec, &result_len);
   if (s.IsNotFound()) {
-    return Error(cmd, "job " + std::to_string(a.id) + " has no outcome in " + a.dir +
-                          "/outcomes (unknown, still queued when the daemon stopped, or expired)",
+    return Error(cmd,
+                 "job " + std::to_string(a.id) + " has no outcome in " + a.dir +
+                     "/outcomes (unknown, still queued when the daemon stopped, or expired)",
                  1);
   }
   if (!s.ok()) return Error(cmd, s.ToString(), 1);
@@ -161,9 +164,8 @@ int Offline(const std::string& cmd, const std::string& sub, const Args& a, const
     return 0;
   }
   if (rec.state != JobState::kCompleted) {
-    return Error(cmd, "job " + std::to_string(a.id) + " has no result: it is " +
-                          JobStateName(rec.state),
-                 1);
+    return Error(
+        cmd, "job " + std::to_string(a.id) + " has no result: it is " + JobStateName(rec.state), 1);
   }
   std::fwrite(rec.result.data(), 1, rec.result.size(), stdout);
   return 0;
@@ -241,8 +243,9 @@ int JobCommand(int argc, char** argv) {
     waited_ms += slice;
     if (waited_ms >= limit_ms) {
       if (a.json) Print(st, true);
-      return Error(cmd, "job " + std::to_string(a.id) + " still " + JobStateName(st.state) +
-                            " after " + std::to_string(a.timeout_s) + " s",
+      return Error(cmd,
+                   "job " + std::to_string(a.id) + " still " + JobStateName(st.state) + " after " +
+                       std::to_string(a.timeout_s) + " s",
                    3);
     }
   }

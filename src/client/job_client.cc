@@ -72,10 +72,10 @@ class JobClient::Impl {
     s = session_->CheckDaemon();
     if (!s.ok() && !s.IsIOError()) return s;
     uint64_t pos = 0;
-    s = session_->Push(segment::LaneRecord{static_cast<uint32_t>(LaneOp::kCancel),
-                                           static_cast<uint32_t>(id),
-                                           static_cast<uint32_t>(id >> 32), 0},
-                       &pos);
+    s = session_->Push(
+        segment::LaneRecord{static_cast<uint32_t>(LaneOp::kCancel), static_cast<uint32_t>(id),
+                            static_cast<uint32_t>(id >> 32), 0},
+        &pos);
     if (!s.ok()) return s;
     session_->RingDoorbell();
     s = session_->WaitCommitted(pos, /*spins=*/0, options_.cancel_timeout_ms);

@@ -62,8 +62,8 @@ bool ReadSlot(const segment::Segment& seg, uint32_t slot, uint64_t id, JobStatus
   segment::LoadSecret(x, token.secret.data());
   out->cancel_requested = x->cancel.load(std::memory_order_relaxed) != 0;
   uint8_t percent = 0;
-  out->has_progress = attempt != 0 && segment::ReadProgress(x, attempt, &percent,
-                                                            &out->progress_message);
+  out->has_progress =
+      attempt != 0 && segment::ReadProgress(x, attempt, &percent, &out->progress_message);
   out->progress_percent = out->has_progress ? percent : 0;
   if (h->word.load(std::memory_order_acquire) != word || h->job_id != id) return false;
   out->token = token.ToString();
@@ -129,8 +129,7 @@ Status LookupJob(const segment::Segment& seg, uint64_t id, JobStatus* out) {
       // An earlier attempt may have failed: its error is in the outcome store (an index miss,
       // the common case, costs no file access).
       outcome::OutcomeRecord rec;
-      if (reader.Find(id, /*with_result=*/false, &rec).ok() &&
-          rec.state == JobState::kRetrying) {
+      if (reader.Find(id, /*with_result=*/false, &rec).ok() && rec.state == JobState::kRetrying) {
         out->error = rec.error;
         out->finished_unix_ns = rec.finished_unix_ns;
       }
@@ -148,8 +147,7 @@ Status LookupJob(const segment::Segment& seg, uint64_t id, JobStatus* out) {
     return Status::OK();
   }
   const uint64_t ttl = seg.header()->result_ttl_ns;
-  const bool entry_expired =
-      IsTerminal(state) && ttl != 0 && updated + ttl < util::NowUnixNs();
+  const bool entry_expired = IsTerminal(state) && ttl != 0 && updated + ttl < util::NowUnixNs();
   if (own_entry && !entry_expired) {
     // Finished with its outcome gone (evicted), or live and caught between two states.
     out->state = state;

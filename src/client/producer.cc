@@ -4,12 +4,12 @@
 #include <cstring>
 
 #include "admission/admission.h"
+#include "client/job_lookup.h"
 #include "client/session.h"
 #include "segment/ring.h"
 #include "util/clock.h"
 #include "util/job_meta.h"
 #include "util/secret_source.h"
-#include "client/job_lookup.h"
 
 namespace taskring {
 
@@ -48,6 +48,13 @@ uint64_t DrawJobId(const segment::Segment& seg) {
     }
   }
   return id;
+}
+
+// The answer for a job that was not accepted (no id, no token).
+EnqueueResult Refused(const Status& s) {
+  EnqueueResult r;
+  r.status = s;
+  return r;
 }
 
 // What EnqueueOptions put in a slot beyond the payload, validated once per call.
@@ -122,7 +129,7 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
   Prepared prep;
   Status invalid = Prepare(options, seg, &prep);
   if (!invalid.ok()) {
-    for (size_t i = 0; i < payloads.size(); ++i) results[i] = EnqueueResult{invalid, 0};
+    for (size_t i = 0; i < payloads.size(); ++i) results[i] = Refused(invalid);
     return invalid;
   }
   Status daemon = session_->CheckDaemon();
@@ -199,7 +206,7 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
       // submit them again). This one and the rest were never submitted (id 0).
       for (size_t j = 0; j < payloads.size(); ++j) {
         if (j >= i) {
-          results[j] = EnqueueResult{s, 0};
+          results[j] = Refused(s);
         } else if (results[j].status.ok()) {
           results[j].status = s;
         }

@@ -10,11 +10,11 @@
 #include "client/heartbeat.h"
 #include "client/session.h"
 #include "client/worker_impl.h"
+#include "outcome/outcome_record.h"
 #include "segment/ring.h"
 #include "segment/slot_claim.h"
 #include "util/clock.h"
 #include "util/futex.h"
-#include "outcome/outcome_record.h"
 #include "util/job_meta.h"
 
 namespace taskring {
@@ -296,8 +296,7 @@ Status Worker::Impl::Finish(const Job& job, bool success, std::string_view text)
   Status s = Fence(job, success);
   if (!s.ok()) return s;
   if (text.empty()) {
-    s = Push(success ? LaneOp::kComplete : LaneOp::kFail, job.slot_, job.slot_gen_,
-             job.attempt_);
+    s = Push(success ? LaneOp::kComplete : LaneOp::kFail, job.slot_, job.slot_gen_, job.attempt_);
   } else {
     std::lock_guard<std::mutex> lock(push_mu_);
     s = PushText(success ? LaneOp::kCompleteResult : LaneOp::kFailError, job,

@@ -52,8 +52,8 @@ Status Worker::Impl::RunPool(const ResultHandler& handler, const RunOptions& opt
   Status result;
   auto finish_one = [&](const Outcome& o) {
     if (heartbeat) heartbeat->Remove(o.job);
-    Status s = o.status.ok() ? Finish(o.job, true, o.result)
-                             : Finish(o.job, false, ErrorText(o.status));
+    Status s =
+        o.status.ok() ? Finish(o.job, true, o.result) : Finish(o.job, false, ErrorText(o.status));
     --in_flight;
     if (!s.ok() && !s.IsStaleLease() && !s.IsInvalidArgument() && result.ok()) result = s;
   };

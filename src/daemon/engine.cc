@@ -356,8 +356,7 @@ void Engine::HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool
   r.attempt = rec.attempt;
   r.event_unix_ns = now_.unix_ns;
   // A failure after a cancel request ends the job: the handler gave up because it was asked to.
-  const bool cancel_requested =
-      seg_.extra(rec.slot)->cancel.load(std::memory_order_relaxed) != 0;
+  const bool cancel_requested = seg_.extra(rec.slot)->cancel.load(std::memory_order_relaxed) != 0;
   if (complete) {
     r.type = wal::RecordType::kComplete;
     r.text = text;
@@ -391,12 +390,11 @@ void Engine::HandleCancel(uint32_t client, segment::LaneView& lane, uint64_t pos
   const segment::StatusEntry* e = seg_.status_entry(id);
   JobState state;
   uint32_t attempt;
-  if (id == 0 || !segment::UnpackStatus(e->packed.load(std::memory_order_acquire), id, &state,
-                                        &attempt)) {
+  if (id == 0 ||
+      !segment::UnpackStatus(e->packed.load(std::memory_order_acquire), id, &state, &attempt)) {
     return answer(segment::CancelAnswer::kNotFound);  // never enqueued, or long finished
   }
-  if (state == JobState::kCompleted || state == JobState::kDead ||
-      state == JobState::kCancelled) {
+  if (state == JobState::kCompleted || state == JobState::kDead || state == JobState::kCancelled) {
     return answer(segment::CancelAnswer::kAlreadyFinished);
   }
   const uint32_t slot = e->slot.load(std::memory_order_relaxed);
@@ -682,7 +680,11 @@ bool Engine::ReleaseClient(uint32_t client, uint64_t owner, bool died) {
     if (segment::SlotOwner(w) != client) continue;
     const SlotState state = segment::SlotStateOf(w);
     if (state == SlotState::kWriting || state == SlotState::kSubmitted) {
-      // Never reached the WAL, so never accepted: dropping it is correct.
+      // Never reached the WAL, so never accepted: dropping it is correct. Its status entry
+      // (written before SUBMITTED) no longer holds a live job, so producers may draw its id.
+      if (state == SlotState::kSubmitted) {
+        SetJobStatus(seg_.slot(i)->job_id, JobStateCode::kUnknown, 0);
+      }
       handoff_.FreeSlot(i);
       ++dropped;
     } else if (segment::IsLeased(state)) {
@@ -792,10 +794,10 @@ void Engine::ExpireLeases() {
                    config_.lease_ms);
         }
         ReclaimRun(slot, lease.gen,
-                   timed_out ? "timed out after " + std::to_string(h->timeout_ms) + " ms"
-                             : "lease expired: no heartbeat for " +
-                                   std::to_string(config_.lease_ms) +
-                                   " ms (worker stopped, stuck or too slow)");
+                   timed_out
+                       ? "timed out after " + std::to_string(h->timeout_ms) + " ms"
+                       : "lease expired: no heartbeat for " + std::to_string(config_.lease_ms) +
+                             " ms (worker stopped, stuck or too slow)");
       });
 }
 

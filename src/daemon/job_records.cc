@@ -69,9 +69,8 @@ bool DeadLetterOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
   return true;
 }
 
-void OutcomeRecordOf(const segment::Segment& seg, uint32_t slot, JobState state,
-                     uint32_t attempt, std::string text, uint64_t now_unix_ns,
-                     outcome::OutcomeRecord* out) {
+void OutcomeRecordOf(const segment::Segment& seg, uint32_t slot, JobState state, uint32_t attempt,
+                     std::string text, uint64_t now_unix_ns, outcome::OutcomeRecord* out) {
   const segment::SlotHeader* h = seg.slot(slot);
   const uint32_t len = h->payload_len;  // read once, then bounds-checked
   const uint32_t meta_len = h->meta_len;

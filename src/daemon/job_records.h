@@ -31,9 +31,8 @@ bool DeadLetterOf(const segment::Segment& seg, uint32_t slot, uint32_t attempts,
 // The outcome record (outcome/outcome_record.h) of the job in `slot` ending in `state` (or
 // retrying) at `attempt`: `text` is its result (kCompleted) or error (cut to kMaxErrorBytes).
 // A meta scribbled on since the job was logged is left out.
-void OutcomeRecordOf(const segment::Segment& seg, uint32_t slot, JobState state,
-                     uint32_t attempt, std::string text, uint64_t now_unix_ns,
-                     outcome::OutcomeRecord* out);
+void OutcomeRecordOf(const segment::Segment& seg, uint32_t slot, JobState state, uint32_t attempt,
+                     std::string text, uint64_t now_unix_ns, outcome::OutcomeRecord* out);
 
 }  // namespace taskring::daemon
 

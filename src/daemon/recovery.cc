@@ -136,8 +136,7 @@ uint64_t RestoreOutcomes(OutcomeStore* store, std::vector<outcome::OutcomeRecord
     JobState state;
     uint32_t attempt = 0;
     if (store->Latest(o.job_id, &state, &attempt) &&
-        (terminal(state) || attempt > o.attempt ||
-         (attempt == o.attempt && !terminal(o.state)))) {
+        (terminal(state) || attempt > o.attempt || (attempt == o.attempt && !terminal(o.state)))) {
       continue;  // the store already has this or a later word on the job
     }
     added += store->Add(o) ? 1 : 0;

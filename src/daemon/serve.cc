@@ -250,18 +250,20 @@ int Serve(const ServeConfig& cfg) {
              static_cast<unsigned long long>(outcomes->truncated_bytes()),
              static_cast<unsigned long long>(outcomes->damaged_records()));
   }
+  for (const std::string& p : outcomes->problems()) LogEvent("outcome store: %s", p.c_str());
   const uint64_t restored = RestoreOutcomes(outcomes.get(), &rec.outcomes);
   rec.outcomes.clear();
   rec.outcomes.shrink_to_fit();
   s = outcomes->Flush();
   if (s.ok()) s = outcomes->Sync();
   if (!s.ok()) return Fail("outcome store: " + s.ToString());
-  LogEvent("outcome store: %llu record(s), %llu MiB (%llu restored from the WAL; kept %s, at most "
-           "%llu MiB)",
-           static_cast<unsigned long long>(outcomes->records()),
-           static_cast<unsigned long long>(outcomes->bytes() >> 20),
-           static_cast<unsigned long long>(restored), cfg.result_ttl.c_str(),
-           static_cast<unsigned long long>(cfg.result_max_mb));
+  LogEvent(
+      "outcome store: %llu record(s), %llu MiB (%llu restored from the WAL; kept %s, at most "
+      "%llu MiB)",
+      static_cast<unsigned long long>(outcomes->records()),
+      static_cast<unsigned long long>(outcomes->bytes() >> 20),
+      static_cast<unsigned long long>(restored), cfg.result_ttl.c_str(),
+      static_cast<unsigned long long>(cfg.result_max_mb));
 
   EngineConfig ecfg;
   ecfg.durability = copts.durability;

@@ -36,10 +36,10 @@ enum class LaneOp : uint32_t {
 
 // The daemon's answer to kCancel.
 enum class CancelAnswer : uint32_t {
-  kCancelled = 1,      // it was queued or delayed: it will never run
-  kRequested = 2,      // it is running: its handler sees cancel_requested()
+  kCancelled = 1,  // it was queued or delayed: it will never run
+  kRequested = 2,  // it is running: its handler sees cancel_requested()
   kAlreadyFinished = 3,
-  kNotFound = 4,       // no live job has this id (never enqueued, or finished and forgotten)
+  kNotFound = 4,  // no live job has this id (never enqueued, or finished and forgotten)
 };
 
 struct LaneRecord {

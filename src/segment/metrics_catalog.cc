@@ -6,10 +6,10 @@ namespace taskring::segment {
 namespace {
 
 const char* const kCounterNames[] = {
-    "accepted",   "completed",      "failed",    "retried",    "dead",        "redelivered",
-    "stale_acks", "leases_expired", "wal_bytes", "wal_fsyncs", "wal_records", "dead_evicted",
-    "dedup_hits", "dedup_evicted",  "timeouts",  "cancelled",
-    "cancel_requests", "outcomes_stored", "outcomes_evicted", "outcomes_expired",
+    "accepted",    "completed",       "failed",          "retried",          "dead",
+    "redelivered", "stale_acks",      "leases_expired",  "wal_bytes",        "wal_fsyncs",
+    "wal_records", "dead_evicted",    "dedup_hits",      "dedup_evicted",    "timeouts",
+    "cancelled",   "cancel_requests", "outcomes_stored", "outcomes_evicted", "outcomes_expired",
 };
 static_assert(std::size(kCounterNames) == kCounterCount, "one label per counter");
 const char* const kRejectReasonNames[] = {"busy", "too_large", "storage", "stopped"};

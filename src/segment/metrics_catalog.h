@@ -28,11 +28,11 @@ enum class Counter : uint32_t {
   kWalBytes,
   kWalFsyncs,
   kWalRecords,
-  kDeadEvicted,   // dead letters removed, oldest first, to stay within --dead-max
-  kDedupHits,     // enqueues answered with an earlier job's id (idempotency key seen)
-  kDedupEvicted,  // keys forgotten before their window ended, to stay within --dedup-max
-  kTimeouts,      // attempts that ran past their job's timeout
-  kCancelled,     // jobs cancelled before they ran (queue purge, cancel by id)
+  kDeadEvicted,      // dead letters removed, oldest first, to stay within --dead-max
+  kDedupHits,        // enqueues answered with an earlier job's id (idempotency key seen)
+  kDedupEvicted,     // keys forgotten before their window ended, to stay within --dedup-max
+  kTimeouts,         // attempts that ran past their job's timeout
+  kCancelled,        // jobs cancelled before they ran (queue purge, cancel by id)
   kCancelRequests,   // cancels asked of running jobs (their handlers decide)
   kOutcomesStored,   // outcome records written (terminal states, failed attempts)
   kOutcomesEvicted,  // outcomes dropped before --result-ttl, to stay within --result-max-mb

@@ -32,8 +32,8 @@ bool ReadProgress(const SlotExtra* x, uint32_t attempt, uint8_t* percent, std::s
     if ((before & 1u) != 0) continue;
     const uint32_t got_attempt = x->progress_attempt.load(std::memory_order_relaxed);
     const uint8_t got_percent = x->progress_percent.load(std::memory_order_relaxed);
-    const size_t len = std::min<size_t>(x->progress_len.load(std::memory_order_relaxed),
-                                        kMaxProgressMessage);
+    const size_t len =
+        std::min<size_t>(x->progress_len.load(std::memory_order_relaxed), kMaxProgressMessage);
     char bytes[kMaxProgressMessage];
     for (size_t w = 0; w < kMaxProgressMessage / 8; ++w) {
       const uint64_t v = x->progress_message[w].load(std::memory_order_relaxed);

@@ -98,7 +98,8 @@ Status DecodeRecord(std::string_view in, WalRecord* rec) {
   }
   if (version >= 3) {
     static_assert(kRecordFixedSize == 2 + 54 + 12 + 8 + 4);
-    for (size_t i = 0; i < rec->secret.size(); ++i) rec->secret[i] = static_cast<uint8_t>(p[54 + i]);
+    for (size_t i = 0; i < rec->secret.size(); ++i)
+      rec->secret[i] = static_cast<uint8_t>(p[54 + i]);
     rec->event_unix_ns = DecodeFixed64(p + 66);
     text_len = DecodeFixed32(p + 74);
     // Only one encoding per record (the WAL fuzzer re-encodes what it decodes).
@@ -112,8 +113,8 @@ Status DecodeRecord(std::string_view in, WalRecord* rec) {
   }
   const size_t available = in.size() - fixed;
   if (uint64_t{payload_len} + meta_len + text_len != available) {
-    return Status::Corruption("payload length " + std::to_string(payload_len) +
-                              ", meta length " + std::to_string(meta_len) + " and text length " +
+    return Status::Corruption("payload length " + std::to_string(payload_len) + ", meta length " +
+                              std::to_string(meta_len) + " and text length " +
                               std::to_string(text_len) + " do not match the " +
                               std::to_string(available) + " bytes present");
   }

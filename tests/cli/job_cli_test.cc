@@ -45,9 +45,9 @@ class JobCliTest : public ::testing::Test {
     return RunCommand(argv);
   }
   CommandResult Exec(const std::string& cmd, int jobs) {
-    return RunCommand({Cli(), "worker", "--queue", queue_, "--max-jobs", std::to_string(jobs),
-                       "--exec", cmd},
-                      "", 60);
+    return RunCommand(
+        {Cli(), "worker", "--queue", queue_, "--max-jobs", std::to_string(jobs), "--exec", cmd}, "",
+        60);
   }
 };
 
@@ -106,11 +106,11 @@ TEST_F(JobCliTest, ProgressLinesShowWhileTheCommandRuns) {
   const std::vector<std::string> ids = Ids("x\n");
   ASSERT_EQ(ids.size(), 1u);
   const std::string go = tmp_.path() + "/go";
-  const pid_t worker = test::Spawn(
-      {Cli(), "worker", "--queue", queue_, "--max-jobs", "1", "--exec",
-       "echo '40 parsing input' >&$TASKRING_PROGRESS_FD; while [ ! -e " + go +
-           " ]; do sleep 0.02; done; echo done"},
-      -1, -1);
+  const pid_t worker =
+      test::Spawn({Cli(), "worker", "--queue", queue_, "--max-jobs", "1", "--exec",
+                   "echo '40 parsing input' >&$TASKRING_PROGRESS_FD; while [ ! -e " + go +
+                       " ]; do sleep 0.02; done; echo done"},
+                  -1, -1);
   ASSERT_GT(worker, 0);
   std::string shown;
   for (int i = 0; i < 500; ++i) {

@@ -311,9 +311,9 @@ TEST_F(WorkerExecTest, StdoutIsTheResultNotTheWorkersOutputAndMoreThanMaxResultF
   const std::string cmd =
       "read p; echo '50 half' >&$TASKRING_PROGRESS_FD; echo 'bad' >&$TASKRING_PROGRESS_FD\n"
       "if [ \"$p\" = big ]; then head -c 100000 /dev/zero; else echo \"$p\"; fi";
-  CommandResult r = RunCommand({Cli(), "worker", "--queue", queue_, "--exec", cmd,
-                                      "--max-jobs", "2", "--max-result", "1000"},
-                                     "", 60);
+  CommandResult r = RunCommand({Cli(), "worker", "--queue", queue_, "--exec", cmd, "--max-jobs",
+                                "2", "--max-result", "1000"},
+                               "", 60);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "") << "a command's stdout is its job's result, not the worker's output";
   r.err = test::IdNumbers()(r.err);

@@ -152,8 +152,7 @@ TEST_F(JobOutcomeTest, FailedAttemptsShowTheirErrorAndADeadJobKeepsIt) {
   // Run() records a failing handler's Status message.
   RunOptions ro;
   ro.max_jobs = 1;
-  ASSERT_OK(worker->Run(
-      [](const Job&) { return Status::IOError("upstream answered 502"); }, ro));
+  ASSERT_OK(worker->Run([](const Job&) { return Status::IOError("upstream answered 502"); }, ro));
   ASSERT_OK(client->Wait(id, 5000, &st));
   EXPECT_EQ(st.state, JobState::kDead);
   EXPECT_EQ(st.attempt, 2u);
