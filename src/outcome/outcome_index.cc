@@ -4,6 +4,27 @@
 
 namespace taskring::outcome {
 
+namespace {
+// MurmurHash3's 64-bit finalizer: every bit of the id moves about half the bits of the result,
+// so runs of consecutive ids scatter over the table.
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+}  // namespace
+
+uint32_t OutcomeIndex::EntryOf(uint64_t id, int window, uint32_t i) const {
+  const uint64_t mask = n_ - 1;
+  if (window == 0) return static_cast<uint32_t>((id + i) & mask);
+  const uint64_t h = Mix(id);
+  // An odd stride: the window's entries are distinct in a table of a power of two of them.
+  return static_cast<uint32_t>((h + i * ((h >> 32) | 1)) & mask);
+}
+
 OutcomeIndex::OutcomeIndex(OutcomeIndexEntry* entries, uint32_t n) {
   if (entries == nullptr || n == 0 || (n & (n - 1)) != 0) return;
   entries_ = entries;
@@ -13,14 +34,26 @@ OutcomeIndex::OutcomeIndex(OutcomeIndexEntry* entries, uint32_t n) {
 
 uint64_t OutcomeIndex::Find(uint64_t id) const {
   if (entries_ == nullptr || id == 0) return 0;
-  const uint64_t mask = n_ - 1;
-  for (uint32_t i = 0; i < window_; ++i) {
-    const OutcomeIndexEntry& e = entries_[(id + i) & mask];
-    if (e.id.load(std::memory_order_acquire) != id) continue;
-    const uint64_t loc = e.loc.load(std::memory_order_acquire);
-    // The acquire above keeps this load after it: a changed entry shows here as another id.
-    if (e.id.load(std::memory_order_relaxed) != id) continue;
-    return loc;
+  // A table no larger than a window has one window: the whole table.
+  const int windows = window_ < n_ ? 2 : 1;
+  for (int w = 0; w < windows; ++w) {
+    bool empty_seen = false;
+    for (uint32_t i = 0; i < window_; ++i) {
+      const OutcomeIndexEntry& e = entries_[EntryOf(id, w, i)];
+      const uint64_t eid = e.id.load(std::memory_order_acquire);
+      if (eid != id) {
+        empty_seen |= eid == 0;
+        continue;
+      }
+      const uint64_t loc = e.loc.load(std::memory_order_acquire);
+      // The acquire above keeps this load after it: a changed entry shows here as another id.
+      if (e.id.load(std::memory_order_relaxed) != id) continue;
+      return loc;
+    }
+    // The id goes to its second window only when the first has no empty entry (see the top of
+    // the header). An entry read as empty may be one the writer is just changing (id := 0 for
+    // a moment): a miss then is what a reader racing the writer may get anyway.
+    if (empty_seen) return 0;
   }
   return 0;
 }
@@ -29,31 +62,36 @@ uint64_t OutcomeIndex::Put(uint64_t id, uint64_t loc, uint32_t oldest_live_file,
                            uint64_t* displaced_loc) {
   if (displaced_loc != nullptr) *displaced_loc = 0;
   if (entries_ == nullptr || id == 0 || loc == 0) return 0;
-  const uint64_t mask = n_ - 1;
+  const int windows = window_ < n_ ? 2 : 1;
   OutcomeIndexEntry* empty = nullptr;
   OutcomeIndexEntry* dead = nullptr;    // its file was deleted
   OutcomeIndexEntry* oldest = nullptr;  // of the live ones
   uint64_t oldest_loc = UINT64_MAX;
   // Relaxed loads: this thread is the only writer, so it reads back its own stores.
-  for (uint32_t i = 0; i < window_; ++i) {
-    OutcomeIndexEntry& e = entries_[(id + i) & mask];
-    const uint64_t eid = e.id.load(std::memory_order_relaxed);
-    if (eid == id) {
-      e.loc.store(loc, std::memory_order_release);
-      return 0;
+  for (int w = 0; w < windows && empty == nullptr; ++w) {
+    for (uint32_t i = 0; i < window_; ++i) {
+      OutcomeIndexEntry& e = entries_[EntryOf(id, w, i)];
+      const uint64_t eid = e.id.load(std::memory_order_relaxed);
+      if (eid == id) {
+        e.loc.store(loc, std::memory_order_release);
+        return 0;
+      }
+      if (eid == 0) {
+        // Entries never become empty again, so id is not further on (nor, when this is its
+        // first window, in its second).
+        empty = &e;
+        break;
+      }
+      const uint64_t eloc = e.loc.load(std::memory_order_relaxed);
+      if (LocFile(eloc) < oldest_live_file) {
+        if (dead == nullptr) dead = &e;
+      } else if (oldest == nullptr || eloc < oldest_loc) {
+        oldest = &e;
+        oldest_loc = eloc;
+      }
     }
-    if (eid == 0) {
-      // Entries never become empty again (only Clear empties them), so id is not further on.
-      empty = &e;
-      break;
-    }
-    const uint64_t eloc = e.loc.load(std::memory_order_relaxed);
-    if (LocFile(eloc) < oldest_live_file) {
-      if (dead == nullptr) dead = &e;
-    } else if (oldest == nullptr || eloc < oldest_loc) {
-      oldest = &e;
-      oldest_loc = eloc;
-    }
+    // A full first window: the id may be in its second one, which must be read before a dead
+    // entry of the first is taken (an id has one entry at most).
   }
   OutcomeIndexEntry* target = empty != nullptr ? empty : dead != nullptr ? dead : oldest;
   uint64_t displaced = 0;

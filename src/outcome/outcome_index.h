@@ -1,10 +1,20 @@
 // OutcomeIndex: job id -> where its latest outcome record is (file number, offset), in shared
 // memory, so any client process finds a record with one probe window and one or two preads.
 //
-// An open-addressing table of 16-byte entries (a power of two of them), probed from
-// id & (n - 1) over kProbe entries, wrapping. It forgets rather than grows: when an id finds no
-// room in its window, the entry with the oldest location (lowest file, then offset: the
-// earliest written) is taken over, and the store counts that outcome as evicted.
+// An open-addressing table of 16-byte entries (a power of two of them). An id has two windows
+// of kProbe entries each: the first is the kProbe entries from id & (n - 1), wrapping; the
+// second kProbe entries spread over the table by a hash of the id (a start and an odd stride).
+// Ids come in runs of consecutive numbers, so within one daemon's life the first windows spread
+// them perfectly (n ids fit n entries). But each daemon start draws ids from the clock
+// (daemon/engine.cc), and the run of a later start can fall on the same entries modulo n: its
+// first windows are full of the earlier run's entries, however empty the table, and the second
+// window takes it (spread out, so a dense block of other runs' entries fills it only when the
+// table itself is nearly full). An id goes to its second window only when
+// its first has no empty entry; entries never become empty again (only Clear empties them), so
+// a first window with an empty entry means the id is there or nowhere.
+// It forgets rather than grows: when an id finds no room in either window, the entry with the
+// oldest location (lowest file, then offset: the earliest written) of the two is taken over,
+// and the store counts that outcome as evicted.
 //
 // One writer (the daemon's OutcomeStore, on one thread) and any number of readers, in any
 // process, lock-free. An entry is published so that a reader never pairs an id with another
@@ -59,7 +69,7 @@ inline constexpr size_t OutcomeIndexBytes(uint32_t n) {
 // Thread-safety: Find from any thread or process; Put and Clear from one writer only.
 class OutcomeIndex {
  public:
-  static constexpr uint32_t kProbe = 16;  // entries probed from id & (n - 1), wrapping
+  static constexpr uint32_t kProbe = 16;  // entries of each window, wrapping
 
   OutcomeIndex() = default;  // invalid: Find finds nothing, Put does nothing
   // n must be a power of two (else the view is invalid).
@@ -73,12 +83,16 @@ class OutcomeIndex {
   uint64_t Find(uint64_t id) const;
 
   // Writer: sets id -> loc (id and loc non-zero; else nothing happens and 0 is returned). Takes,
-  // in this order: id's own entry; an empty one; one whose file is below oldest_live_file (its
-  // record was deleted); else the entry with the oldest location in the window. Returns the id
-  // whose entry was taken while its file was still live (0 if none), so the store can count its
-  // outcome as evicted, and its location in *displaced_loc (when not null).
+  // in this order: id's own entry; an empty one of the first window; one whose file is below
+  // oldest_live_file (its record was deleted) in the first window; then the same in the second
+  // window; else the entry with the oldest location in both. Returns the id whose entry was
+  // taken while its file was still live (0 if none), so the store can count its outcome as
+  // evicted, and its location in *displaced_loc (when not null).
   uint64_t Put(uint64_t id, uint64_t loc, uint32_t oldest_live_file,
                uint64_t* displaced_loc = nullptr);
+
+  // The i-th entry (i < kProbe) of id's first (window 0) or second (window 1) window.
+  uint32_t EntryOf(uint64_t id, int window, uint32_t i) const;
 
   // Writer, before filling it (at start): every entry empty.
   void Clear();

@@ -9,13 +9,24 @@
 // a kill first sends again the keyed jobs it never heard back about, with the same key, and
 // every keyed payload must end up as exactly one job (key_violations=0).
 //
+// Jobs give something back (issue 13): the worker completes each with a result derived from
+// its payload alone ("r:" + payload; some empty, one in 40 of 16-60 KiB), a quarter fail their
+// first attempt with an error and then complete, and the jobs of one unkeyed batch in 16 ("doomed",
+// a 'D' after the payload's number, max_attempts 2) fail every attempt and die. Once the queue has
+// drained, a JobClient reads back every job that was accepted or ran: it must be terminal, a
+// completed one with exactly the expected result bytes, a dead one with its handler's error (or
+// the daemon's word that its last run was lost to a kill).
+//
 //   crash_battery [--rounds N] [--producers P] [--workers W] [--jobs J] [--durability MODE]
 //                 [--seed S] [--keep]
 //
 // Prints one summary line:
 //   rounds=… kills=… (daemon=… producer=… worker=…) accepted=… completed=… lost=0 phantom=0
 //   corrupt=0 key_violations=0 duplicates=… keyed=… dedup_hits=… redelivered=… leases_expired=…
-// and exits 0 only if nothing was lost, invented or corrupted.
+//   outcomes_checked=… results=… (empty=… large=… bytes=…) dead=… (error_exact=… lost_run=…)
+//   bad_result=0 bad_error=0 wrong_state=0 unfinished=0 outcomes_evicted=…
+// and exits 0 only if nothing was lost, invented or corrupted, and every outcome read back is
+// the expected one.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -39,6 +50,7 @@
 
 #include "harness/process.h"
 #include "segment/segment.h"
+#include "taskring/job_client.h"
 #include "taskring/producer.h"
 #include "taskring/worker.h"
 
@@ -63,6 +75,48 @@ void AppendLine(int fd, const std::string& line) {
 
 int OpenLog(const std::string& path) {
   return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+}
+
+// --- what a job gives back: a function of its payload alone, so the driver can check it ---
+// Payloads are "<p|k><producer>-<n>-<tail>"; a doomed job's tail starts with 'D' (the random
+// characters are lowercase letters and digits).
+bool Doomed(std::string_view p) {
+  const size_t first = p.find('-');
+  const size_t second = first == std::string_view::npos ? first : p.find('-', first + 1);
+  return second != std::string_view::npos && second + 1 < p.size() && p[second + 1] == 'D';
+}
+
+uint64_t Fnv1a(std::string_view p) {
+  uint64_t h = 14695981039346656037ull;
+  for (char c : p) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// A quarter of the jobs that complete fail their first attempt.
+bool FailsFirst(std::string_view p) { return !Doomed(p) && Fnv1a(p) % 4 == 0; }
+
+std::string FirstError(std::string_view p) { return "first attempt fails: " + std::string(p); }
+std::string DoomedError(std::string_view p) { return "doomed: " + std::string(p); }
+
+// One in 10 empty; one in 40 of 16-60 KiB (under taskringd's default --max-result of 64 KiB,
+// and rare enough that a 1000-round run stays well within the default --result-max-mb);
+// else "r:" + payload.
+std::string ExpectedResult(std::string_view p) {
+  const uint64_t h = Fnv1a(p) >> 8;
+  if (h % 10 == 0) return "";
+  std::string r = "r:" + std::string(p);
+  if (h % 40 == 1) {
+    const size_t n = 16384 + (h >> 8) % (60 * 1024 - 16384);
+    std::string big;
+    big.reserve(n + r.size() + 1);
+    while (big.size() < n) big += r + "|";
+    big.resize(n);
+    return big;
+  }
+  return r;
 }
 
 // --- producer role: enqueue `count` numbered payloads, recording tries and acceptances ---
@@ -129,10 +183,13 @@ int ProducerMain(const std::string& queue, const std::string& log, int id, int c
     }
     const int batch = 1 + static_cast<int>(rng() % 16);
     const bool keyed = busy.empty() && rng() % 4 == 0;
+    // Payloads offered again after BUSY keep the kind of the batch they came from.
+    const bool doomed = busy.empty() ? !keyed && rng() % 16 == 0 : Doomed(busy.front());
     std::vector<std::string> payloads = std::move(busy);
     busy.clear();
     for (int k = static_cast<int>(payloads.size()); k < batch && next < count; ++k, ++next) {
       std::string p = (keyed ? "k" : "p") + std::to_string(id) + "-" + std::to_string(next) + "-";
+      if (doomed) p.push_back('D');
       const int len = static_cast<int>(rng() % 200);
       for (int i = 0; i < len; ++i) p.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[rng() % 36]);
       AppendLine(fd, (keyed ? "tryk " : "try ") + p);
@@ -149,6 +206,7 @@ int ProducerMain(const std::string& queue, const std::string& log, int id, int c
     EnqueueOptions eo;
     eo.priority = static_cast<int>(rng() % 10);
     if (rng() % 3 == 0) eo.type = "t1";
+    if (doomed) eo.max_attempts = 2;
     const Status s = producer->EnqueueBatch(views, results, eo);
     for (size_t i = 0; i < views.size(); ++i) {
       if (s.ok() && results[i].status.ok()) {
@@ -165,7 +223,7 @@ int ProducerMain(const std::string& queue, const std::string& log, int id, int c
   return 0;
 }
 
-// --- worker role: run jobs forever, logging each one before completing it ---
+// --- worker role: run jobs forever, logging each one before finishing it ---
 int WorkerMain(const std::string& queue, const std::string& log, bool typed) {
   const int fd = OpenLog(log);
   std::mt19937_64 rng(std::random_device{}());
@@ -184,11 +242,15 @@ int WorkerMain(const std::string& queue, const std::string& log, bool typed) {
     ro.batch = rng() % 2 == 0 ? 1 : 2 + static_cast<uint32_t>(rng() % 15);
     // Reattach when the daemon is replaced; the error is expected in this battery.
     (void)worker->Run(
-        [&](const Job& job) {
+        [&](const Job& job, std::string* result) {
+          const std::string_view p = job.payload();
           AppendLine(fd, "done " + std::to_string(job.id()) + " " + std::to_string(job.attempt()) +
-                             " " + std::string(job.payload()));
+                             " " + std::string(p));
           // Work after the side effect: a kill here runs the job again (a counted duplicate).
           std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+          if (Doomed(p)) return Status::IOError(DoomedError(p));
+          if (FailsFirst(p) && job.attempt() == 1) return Status::IOError(FirstError(p));
+          *result = ExpectedResult(p);
           return Status::OK();
         },
         ro);
@@ -260,39 +322,65 @@ class Battery {
       if (t.lost == 0) break;
       std::this_thread::sleep_for(200ms);
     }
-    uint64_t redelivered = 0, expired = 0, dedup_hits = 0;
+    // Every job that was accepted or ran must end, and give back exactly what it should.
+    CheckOutcomes(std::chrono::steady_clock::now() + 120s, &t);
+    uint64_t redelivered = 0, expired = 0, dedup_hits = 0, outcomes_evicted = 0;
     {
       std::unique_ptr<segment::Segment> seg;
       if (segment::Segment::Attach(queue_, true, &seg).ok()) {
         redelivered = seg->Read(segment::Counter::kRedelivered);
         expired = seg->Read(segment::Counter::kLeasesExpired);
         dedup_hits = seg->Read(segment::Counter::kDedupHits);  // since the last daemon start
+        outcomes_evicted = seg->Read(segment::Counter::kOutcomesEvicted);  // likewise
       }
     }
+    const Outcomes& oc = t.outcomes;
     std::printf(
         "rounds=%d kills=%d (daemon=%d producer=%d worker=%d) accepted=%zu completed=%zu "
         "lost=%zu phantom=%zu corrupt=%zu key_violations=%zu duplicates=%zu keyed=%zu "
         "keyed_retries_answered_duplicate=%zu dedup_hits=%llu redelivered=%llu "
-        "leases_expired=%llu durability=%s seed=%llu\n",
+        "leases_expired=%llu outcomes_checked=%zu results=%zu (empty=%zu large=%zu bytes=%llu "
+        "failed_first=%zu) dead=%zu (error_exact=%zu lost_run=%zu) bad_result=%zu bad_error=%zu "
+        "wrong_state=%zu unfinished=%zu doomed_unrun=%zu outcomes_evicted=%llu durability=%s "
+        "seed=%llu\n",
         o_.rounds, kills_daemon + kills_producer + kills_worker, kills_daemon, kills_producer,
         kills_worker, t.accepted, t.completed, t.lost, t.phantom, t.corrupt, t.key_violations,
         t.duplicates, t.keyed, t.keyed_retried_duplicates,
         static_cast<unsigned long long>(dedup_hits), static_cast<unsigned long long>(redelivered),
-        static_cast<unsigned long long>(expired), o_.durability.c_str(),
+        static_cast<unsigned long long>(expired), oc.checked, oc.results, oc.empty, oc.large,
+        static_cast<unsigned long long>(oc.result_bytes), oc.failed_first, oc.dead, oc.error_exact,
+        oc.lost_run, oc.bad_result, oc.bad_error, oc.wrong_state, oc.unfinished, t.doomed_unrun,
+        static_cast<unsigned long long>(outcomes_evicted), o_.durability.c_str(),
         static_cast<unsigned long long>(o_.seed));
     for (const std::string& line : t.examples) std::fprintf(stderr, "  %s\n", line.c_str());
     std::fflush(stdout);
     const bool ok = t.lost == 0 && t.phantom == 0 && t.corrupt == 0 && t.key_violations == 0 &&
-                    t.accepted > 0 && t.keyed > 0;
+                    t.accepted > 0 && t.keyed > 0 && oc.checked >= t.accepted &&
+                    oc.bad_result == 0 && oc.bad_error == 0 && oc.wrong_state == 0 &&
+                    oc.unfinished == 0 && oc.results > 0 && oc.dead > 0;
     if (!ok) std::fprintf(stderr, "crash_battery: FAILED (files kept in %s)\n", dir_.c_str());
     if (!ok) o_.keep = true;
     return ok ? 0 : 1;
   }
 
  private:
+  // What JobClient read back for the jobs that were accepted or ran.
+  struct Outcomes {
+    size_t checked = 0;  // terminal jobs read back
+    size_t results = 0, empty = 0, large = 0, failed_first = 0;
+    uint64_t result_bytes = 0;
+    size_t dead = 0, error_exact = 0, lost_run = 0;
+    // Failures: a result not byte-identical to the expected one (or missing); a dead job's
+    // error that is neither its handler's nor a lost run's; a job completed that should have
+    // died or the reverse (or cancelled, expired, unknown); not terminal by the deadline.
+    size_t bad_result = 0, bad_error = 0, wrong_state = 0, unfinished = 0;
+  };
   struct Tally {
     size_t accepted = 0, completed = 0, lost = 0, phantom = 0, corrupt = 0, duplicates = 0;
-    size_t key_violations = 0, keyed = 0, keyed_retried_duplicates = 0;
+    size_t key_violations = 0, keyed = 0, keyed_retried_duplicates = 0, doomed_unrun = 0;
+    std::map<uint64_t, std::string> jobs;  // accepted or ran: id -> payload
+    std::set<uint64_t> ran;                // ids a handler ran
+    Outcomes outcomes;
     std::vector<std::string> examples;
   };
 
@@ -369,6 +457,7 @@ class Battery {
     }
     std::map<std::string, std::set<uint64_t>> keyed_runs;
     std::map<uint64_t, int> runs;
+    std::map<uint64_t, std::string> ran;
     for (int i = 0; i < o_.workers; ++i) {
       std::ifstream in(dir_ + "/worker" + std::to_string(i));
       std::string kind, p;
@@ -378,6 +467,7 @@ class Battery {
         std::getline(in, p);
         if (!p.empty() && p[0] == ' ') p.erase(0, 1);
         ++runs[id];
+        ran.emplace(id, p);
         if (!p.empty() && p[0] == 'k') keyed_runs[p].insert(id);
         if (!tried.count(p)) {
           ++t.phantom;
@@ -396,18 +486,108 @@ class Battery {
     }
     t.keyed = keyed_ids.size();
     t.accepted = accepted.size();
+    t.jobs = accepted;
+    t.jobs.insert(ran.begin(), ran.end());  // ran with an unknown enqueue outcome: enqueued
+    for (const auto& [id, p] : ran) t.ran.insert(id);
     for (const auto& [id, p] : accepted) {
       auto it = runs.find(id);
-      if (it == runs.end()) {
+      if (it == runs.end() && Doomed(p)) {
+        // Both of its attempts can be lost to kills before its handler starts (a worker killed
+        // holding it, a daemon killed while it was leased): it is then dead without a run, and
+        // CheckOutcomes requires exactly that (lost_run).
+        ++t.doomed_unrun;
+      } else if (it == runs.end()) {
         ++t.lost;
         if (t.examples.size() < 5) t.examples.push_back("lost: job " + std::to_string(id));
       }
     }
     for (const auto& [id, n] : runs) {
       ++t.completed;
-      t.duplicates += static_cast<size_t>(n - 1);
+      // Runs beyond the ones its plan asks for: two for a job that fails its first attempt
+      // or is doomed (max_attempts 2), one for the others. (A kill that takes the place of a
+      // planned failure goes uncounted.)
+      const std::string& p = ran[id];
+      const int planned = Doomed(p) || FailsFirst(p) ? 2 : 1;
+      t.duplicates += static_cast<size_t>(std::max(0, n - planned));
     }
     return t;
+  }
+
+  // Reads back, through a JobClient, every job in t->jobs until each is terminal or the
+  // deadline passes, and checks what each gave back (see Outcomes).
+  void CheckOutcomes(std::chrono::steady_clock::time_point deadline, Tally* t) {
+    Outcomes& oc = t->outcomes;
+    auto example = [&](const std::string& line) {
+      if (t->examples.size() < 10) t->examples.push_back(line);
+    };
+    std::unique_ptr<JobClient> client;
+    JobClientOptions jo;
+    jo.queue = queue_;
+    while (!JobClient::Open(jo, &client).ok()) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        oc.unfinished = t->jobs.size();
+        example("no JobClient could attach to read the outcomes back");
+        return;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    std::map<uint64_t, std::string> waiting = t->jobs;
+    for (;;) {
+      for (auto it = waiting.begin(); it != waiting.end();) {
+        const uint64_t id = it->first;
+        const std::string& p = it->second;
+        JobStatus st;
+        const Status s = client->GetStatus(id, &st);
+        if (s.ok() && !IsTerminal(st.state)) {
+          ++it;
+          continue;
+        }
+        ++oc.checked;
+        const std::string job = "job " + std::to_string(id) + " (" + p.substr(0, 24) + ")";
+        if (!s.ok()) {
+          ++oc.wrong_state;
+          example(job + ": GetStatus " + s.ToString());
+        } else if (Doomed(p) && st.state == JobState::kDead) {
+          ++oc.dead;
+          if (st.error == DoomedError(p) && t->ran.count(id) != 0) {
+            ++oc.error_exact;
+          } else if (st.error.rfind("the worker process died", 0) == 0 ||
+                     st.error.rfind("lease expired", 0) == 0) {
+            ++oc.lost_run;  // its last attempt was killed: the daemon's word, not the handler's
+          } else {
+            ++oc.bad_error;
+            example(job + ": dead with error '" + st.error.substr(0, 80) + "'");
+          }
+        } else if (!Doomed(p) && st.state == JobState::kCompleted) {
+          const std::string want = ExpectedResult(p);
+          std::string got;
+          const Status r = client->GetResult(id, &got);
+          if (!r.ok() || got != want || st.result_bytes != want.size()) {
+            ++oc.bad_result;
+            example(job + ": result of " + std::to_string(got.size()) + " bytes (status says " +
+                    std::to_string(st.result_bytes) + "), expected " + std::to_string(want.size()) +
+                    (r.ok() ? "" : ": " + r.ToString()));
+          } else if (FailsFirst(p) && st.attempt < 2) {
+            ++oc.wrong_state;  // its first attempt cannot have completed
+            example(job + ": completed by attempt " + std::to_string(st.attempt));
+          } else {
+            ++oc.results;
+            oc.empty += want.empty();
+            oc.large += want.size() > 16000;
+            oc.failed_first += FailsFirst(p);
+            oc.result_bytes += want.size();
+          }
+        } else {
+          ++oc.wrong_state;
+          example(job + ": " + JobStateName(st.state) + (Doomed(p) ? ", doomed" : ""));
+        }
+        it = waiting.erase(it);
+      }
+      if (waiting.empty() || std::chrono::steady_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(200ms);
+    }
+    oc.unfinished = waiting.size();
+    for (const auto& [id, p] : waiting) example("not terminal: job " + std::to_string(id));
   }
 
   Options o_;

@@ -13,7 +13,9 @@
 
 #include "admission/admission.h"
 #include "io/fault_injection_env.h"
+#include "outcome/outcome_reader.h"
 #include "small_segment.h"
+#include "util/clock.h"
 #include "wal/wal_reader.h"
 #include "wal/wal_segment.h"
 
@@ -107,6 +109,14 @@ class EngineTest : public ::testing::Test {
         PackSlotWord(t.gen, kWorker, success ? SlotState::kCompleting : SlotState::kFailing));
     Push(kWorker, success ? LaneOp::kComplete : LaneOp::kFail, t.slot, t.gen, t.attempt);
   }
+  // What Worker::Complete(job, result) does: the bytes into the worker's result buffer, then
+  // the record naming them.
+  void FinishWithResult(const Taken& t, const std::string& result) {
+    std::memcpy(seg_->result_buffer(kWorker), result.data(), result.size());
+    seg_->client(kWorker)->result_len.store(static_cast<uint32_t>(result.size()));
+    seg_->slot(t.slot)->word.store(PackSlotWord(t.gen, kWorker, SlotState::kCompleting));
+    Push(kWorker, LaneOp::kCompleteResult, t.slot, t.gen, t.attempt);
+  }
   void Push(uint32_t client, LaneOp op, uint32_t slot, uint32_t gen, uint32_t attempt) {
     ASSERT_NE(seg_->lane(client).TryPush({static_cast<uint32_t>(op), slot, gen, attempt}),
               UINT64_MAX);
@@ -134,10 +144,69 @@ class EngineTest : public ::testing::Test {
     return out;
   }
 
+  outcome::OutcomeIndex OutcomeIndex() {
+    return outcome::OutcomeIndex(static_cast<outcome::OutcomeIndexEntry*>(seg_->outcome_index()),
+                                 seg_->params().outcome_index_entries);
+  }
+  // DIR/outcomes on the same faulty disk as the WAL, published in the segment's index.
+  std::unique_ptr<OutcomeStore> OpenOutcomeStore() {
+    std::unique_ptr<OutcomeStore> store;
+    EXPECT_OK(OutcomeStore::Open(&disk_, wal_dir_, OutcomeStoreOptions{}, OutcomeIndex(),
+                                 util::NowUnixNs(), &store));
+    return store;
+  }
+  // Runs `jobs` jobs one after the other, each completed with a result of its own (0.5-1.5 KiB).
+  std::map<uint64_t, std::string> CompleteJobsWithResults(int jobs) {
+    std::map<uint64_t, std::string> results;
+    for (int i = 0; i < jobs; ++i) {
+      const uint64_t id = Enqueue("job" + std::to_string(i));
+      engine_->Step();
+      Taken t;
+      EXPECT_TRUE(Take(&t));
+      engine_->Step();
+      const std::string result =
+          std::to_string(id) + std::string(500 + i * 37 % 1000, static_cast<char>('a' + i % 26));
+      FinishWithResult(t, result);
+      engine_->Step();
+      EXPECT_EQ(StateOf(id), JobState::kCompleted);
+      results[id] = result;
+    }
+    return results;
+  }
+  uint64_t OldestSegment() {
+    std::vector<wal::SegmentFile> files;
+    EXPECT_OK(wal::ListSegments(wal_dir_, &files, &disk_));
+    return files.empty() ? 0 : files.front().number;
+  }
+  // A restart after a power loss, as taskringd starts: replays the WAL, opens the outcome store
+  // and adds what it lacks from the WAL. Each job of `results` must have exactly its result, or
+  // be live again (its COMPLETE was not synced: it runs again). Returns how many are live.
+  size_t RestartAndCheckResults(const std::map<uint64_t, std::string>& results) {
+    RecoveryResult rec;
+    EXPECT_OK(RecoverFromWal(wal_dir_, /*salvage=*/false, &rec));
+    std::unique_ptr<OutcomeStore> store = OpenOutcomeStore();
+    if (!store) return 0;
+    RestoreOutcomes(store.get(), &rec.outcomes);
+    EXPECT_OK(store->Flush());
+    std::set<uint64_t> live;
+    for (const RecoveredJob& j : rec.live) live.insert(j.id);
+    const outcome::OutcomeReader reader(wal_dir_ + "/outcomes", OutcomeIndex());
+    for (const auto& [id, want] : results) {
+      if (live.count(id) != 0) continue;
+      outcome::OutcomeRecord got;
+      const Status s = reader.Find(id, /*with_result=*/true, &got);
+      EXPECT_OK(s) << "job " << id << " neither has its outcome nor runs again";
+      if (!s.ok()) continue;
+      EXPECT_EQ(got.state, JobState::kCompleted) << id;
+      EXPECT_EQ(got.result, want) << id;
+    }
+    return live.size();
+  }
+
   // The real file system, through a layer that fails chosen calls or loses unsynced data.
   io::FaultInjectionEnv disk_{io::Env::Default()};
   test::TempDir tmp_;
-  SmallSegment seg_{kCapacity};
+  SmallSegment seg_{kCapacity, "dseg", /*max_result=*/4096, /*outcome_index_entries=*/1024};
   std::string wal_dir_;
   std::unique_ptr<deadletter::DeadLetterStore> dead_;
   EngineConfig config_;
@@ -408,6 +477,51 @@ TEST_F(EngineTest, ADeadRecordIsNeverDurableBeforeItsLetter) {
   ASSERT_TRUE(dead_logged);
   deadletter::DeadLetter letter;
   EXPECT_OK(dead_->Read(doomed, &letter)) << "the job is in neither place";
+}
+
+// A COMPLETE record is its result's only durable copy until the outcome store is synced: while
+// the store cannot sync, no WAL segment is deleted, so a power loss then loses no result (the
+// restart restores the store's unsynced records from the WAL).
+TEST_F(EngineTest, WalSegmentsStayWhileTheOutcomeStoreCannotSync) {
+  config_.wal_options.segment_bytes = 16 << 10;  // rotates every few jobs
+  config_.wal_options.prewrite_bytes = 0;
+  std::unique_ptr<OutcomeStore> store = OpenOutcomeStore();
+  ASSERT_NE(store, nullptr);
+  config_.outcomes = store.get();
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  const uint64_t first = OldestSegment();
+  disk_.Inject(io::FaultInjectionEnv::Fault(io::FaultInjectionEnv::Op::kSync)
+                   .PathContains("/outcomes/")
+                   .Times(1 << 30));
+  const std::map<uint64_t, std::string> results = CompleteJobsWithResults(80);
+  EXPECT_GT(disk_.injected_failures(), 0) << "the store tried to sync";
+  EXPECT_EQ(OldestSegment(), first) << "a segment went while the store was not synced";
+  std::vector<wal::SegmentFile> files;
+  ASSERT_OK(wal::ListSegments(wal_dir_, &files, &disk_));
+  EXPECT_GT(files.size(), 3u) << "the WAL rotated";
+  engine_.reset();
+  store.reset();
+  disk_.ClearFaults();
+  ASSERT_OK(disk_.DropUnsyncedData());
+  EXPECT_LE(RestartAndCheckResults(results), 1u) << "only the last COMPLETE may be unsynced";
+}
+
+// Once the store syncs, the old segments go, and a power loss after that finds the results of
+// their jobs in the store (the WAL no longer has them).
+TEST_F(EngineTest, ResultsOfJobsInDeletedSegmentsSurviveAPowerLoss) {
+  config_.wal_options.segment_bytes = 16 << 10;
+  config_.wal_options.prewrite_bytes = 0;
+  std::unique_ptr<OutcomeStore> store = OpenOutcomeStore();
+  ASSERT_NE(store, nullptr);
+  config_.outcomes = store.get();
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  const uint64_t first = OldestSegment();
+  const std::map<uint64_t, std::string> results = CompleteJobsWithResults(80);
+  EXPECT_GT(OldestSegment(), first + 2) << "old segments were deleted";
+  engine_.reset();
+  store.reset();
+  ASSERT_OK(disk_.DropUnsyncedData());
+  EXPECT_LE(RestartAndCheckResults(results), 1u);
 }
 
 }  // namespace

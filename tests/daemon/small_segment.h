@@ -13,10 +13,12 @@ namespace taskring::daemon {
 
 class SmallSegment {
  public:
-  explicit SmallSegment(uint32_t capacity = 16, const std::string& tag = "dseg")
+  // max_result and outcome_index_entries: 0 for no result buffers and no outcome index.
+  explicit SmallSegment(uint32_t capacity = 16, const std::string& tag = "dseg",
+                        uint32_t max_result = 0, uint32_t outcome_index_entries = 0)
       : queue_(test::UniqueQueueName(tag)) {
     segment::CreateOptions o;
-    o.params = segment::Params{capacity, 64, 8, 16};
+    o.params = segment::Params{capacity, 64, 8, 16, max_result, outcome_index_entries};
     status_ = segment::Segment::Create(queue_, o, &seg_);
   }
   ~SmallSegment() {

@@ -1,11 +1,15 @@
 // LD_PRELOAD shim for storage-fault and power-loss tests of taskringd. It wraps pwrite, write,
-// fdatasync and fsync for files whose path contains "/wal-" (WAL segments) and:
+// fdatasync, fsync and unlink for files whose path contains "/wal-" (WAL segments) and:
 //  - fails writes with ENOSPC while $TASKRING_FAULT_DIR/write_enospc exists,
 //  - fails fdatasync/fsync with EIO while $TASKRING_FAULT_DIR/fsync_eio exists,
 //  - after every successful fdatasync/fsync appends "<path> <size>\n" to $TASKRING_SYNC_LOG, so
-//    a test can cut each file back to what was really made durable (a simulated power loss),
+//    a test can cut each file back to what was really made durable (a simulated power loss);
+//    outcome store files (path containing "/outcomes/") are logged the same way,
 //  - then, while $TASKRING_FAULT_DIR/sync_hang exists, never returns: the record is durable but
-//    nobody is told (a test kills the daemon there: a crash between log and answer).
+//    nobody is told (a test kills the daemon there: a crash between log and answer),
+//  - after a WAL segment is unlinked while $TASKRING_FAULT_DIR/unlink_hang exists, creates
+//    $TASKRING_FAULT_DIR/unlinked and never returns: a test kills the daemon in the middle of
+//    deleting old segments, after everything that had to be synced before was.
 // Test-only code; never linked into the product.
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -23,21 +27,25 @@ namespace {
 using PwriteFn = ssize_t (*)(int, const void*, size_t, off_t);
 using WriteFn = ssize_t (*)(int, const void*, size_t);
 using SyncFn = int (*)(int);
+using UnlinkFn = int (*)(const char*);
 
 template <typename Fn>
 Fn Next(const char* name) {
   return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
 }
 
-// The path behind fd, or "" (readlink of /proc/self/fd; good enough for tests).
+// The path behind fd in `path` (readlink of /proc/self/fd; good enough for tests). True if it
+// names a WAL segment.
 bool WalPath(int fd, char* path, size_t cap) {
   char link[64];
   std::snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
   const ssize_t n = readlink(link, path, cap - 1);
+  path[n > 0 ? n : 0] = '\0';
   if (n <= 0) return false;
-  path[n] = '\0';
   return std::strstr(path, "/wal-") != nullptr;
 }
+
+bool OutcomePath(const char* path) { return std::strstr(path, "/outcomes/") != nullptr; }
 
 bool FaultActive(const char* name) {
   const char* dir = std::getenv("TASKRING_FAULT_DIR");
@@ -71,9 +79,20 @@ int SyncCommon(SyncFn real, int fd) {
     return -1;
   }
   const int rc = real(fd);
-  if (rc == 0 && wal) LogSync(fd, path);
+  if (rc == 0 && (wal || OutcomePath(path))) LogSync(fd, path);
   while (rc == 0 && wal && FaultActive("sync_hang")) usleep(10000);
   return rc;
+}
+
+// Creates $TASKRING_FAULT_DIR/<name> with raw syscalls (no wrapper of ours runs).
+void Mark(const char* name) {
+  const char* dir = std::getenv("TASKRING_FAULT_DIR");
+  if (dir == nullptr) return;
+  char path[4096];
+  std::snprintf(path, sizeof(path), "%s/%s", dir, name);
+  const int fd =
+      static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  if (fd >= 0) close(fd);
 }
 
 }  // namespace
@@ -110,6 +129,16 @@ int fdatasync(int fd) {
 int fsync(int fd) {
   static SyncFn real = Next<SyncFn>("fsync");
   return SyncCommon(real, fd);
+}
+
+int unlink(const char* path) {
+  static UnlinkFn real = Next<UnlinkFn>("unlink");
+  const int rc = real(path);
+  if (rc == 0 && std::strstr(path, "/wal-") != nullptr && FaultActive("unlink_hang")) {
+    Mark("unlinked");
+    for (;;) usleep(10000);
+  }
+  return rc;
 }
 
 }  // extern "C"

@@ -1,6 +1,7 @@
 // Disk full, EIO from fdatasync, and power loss, injected into a real taskringd with an
 // LD_PRELOAD shim (fault_shim.cc): nothing accepted may be lost, producers get a clear error
-// (never BUSY) while the disk refuses, and the queue resumes when it recovers.
+// (never BUSY) while the disk refuses, and the queue resumes when it recovers. What jobs give
+// back (results, errors) is as durable as their completion: see the outcome tests at the end.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,16 +12,44 @@
 #include <set>
 #include <thread>
 
+#include "outcome/outcome_record.h"
 #include "segment/segment.h"
+#include "taskring/job_client.h"
 #include "taskring/producer.h"
 #include "taskring/queue_control.h"
 #include "taskring/worker.h"
 #include "test_util.h"
+#include "wal/wal_segment.h"
 
 namespace taskring {
 namespace {
 
 using namespace std::chrono_literals;
+
+// --- What the jobs of the outcome tests give back: a function of the payload alone ---
+// Payload "job-<i>-xxx…". Doomed jobs (enqueued with max_attempts 1) fail with an error and
+// die; a quarter of the others fail their first attempt, then complete. Results: empty for one
+// in 10, 20-60 KiB for one in 7 (under the default --max-result of 64 KiB), else "r:" + payload.
+std::string PayloadOf(int i) {
+  return "job-" + std::to_string(i) + "-" + std::string(i % 300, 'x');
+}
+int IndexOf(std::string_view payload) { return std::stoi(std::string(payload.substr(4))); }
+bool DoomedJob(int i) { return i % 11 == 3; }
+bool FailsFirstJob(int i) { return !DoomedJob(i) && i % 4 == 1; }
+std::string ErrorOf(std::string_view payload) { return "doomed: " + std::string(payload); }
+std::string ResultOf(std::string_view payload) {
+  const int i = IndexOf(payload);
+  if (i % 10 == 0) return "";
+  std::string r = "r:" + std::string(payload);
+  if (i % 7 == 1) {
+    const size_t n = 20000 + static_cast<size_t>(i) * 7919 % 40000;
+    std::string big;
+    while (big.size() < n) big += r + "|";
+    big.resize(n);
+    return big;
+  }
+  return r;
+}
 
 class StorageFaultTest : public ::testing::Test {
  protected:
@@ -65,6 +94,119 @@ class StorageFaultTest : public ::testing::Test {
       EXPECT_OK(w->Complete(job));
     }
     return got;
+  }
+
+  // A power loss: each WAL segment and outcome file is cut back to its size at its last
+  // successful fdatasync, as the shim logged it (one never synced is emptied). Returns the
+  // bytes cut off.
+  uintmax_t CutToSynced() {
+    std::map<std::string, uintmax_t> synced;
+    {
+      std::ifstream log(tmp_.path() + "/synced");
+      std::string path;
+      uintmax_t size = 0;
+      while (log >> path >> size) synced[path] = size;
+    }
+    uintmax_t cut = 0;
+    for (const auto& [dir, ext] :
+         {std::pair<std::string, std::string>{wal_, ".log"}, {wal_ + "/outcomes", ".out"}}) {
+      if (!std::filesystem::is_directory(dir)) continue;
+      for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        if (e.path().extension() != ext) continue;
+        const auto it = synced.find(e.path().string());
+        const uintmax_t keep = std::min(it == synced.end() ? 0 : it->second, e.file_size());
+        cut += e.file_size() - keep;
+        std::filesystem::resize_file(e.path(), keep);
+      }
+    }
+    return cut;
+  }
+  std::unique_ptr<JobClient> OpenJobClient() {
+    JobClientOptions o;
+    o.queue = queue_;
+    std::unique_ptr<JobClient> jc;
+    EXPECT_OK(JobClient::Open(o, &jc));
+    return jc;
+  }
+  static EnqueueOptions OptionsOf(int i) {
+    EnqueueOptions o;
+    if (DoomedJob(i)) o.max_attempts = 1;
+    return o;
+  }
+  // Runs a job as the outcome tests' handler would. True if that ended it (completed, or failed
+  // for good), so JobClient::Wait returns.
+  static bool Handle(Worker& w, const Job& job) {
+    const std::string p(job.payload());
+    const int i = IndexOf(p);
+    if (DoomedJob(i)) {
+      EXPECT_OK(w.Fail(job, ErrorOf(p)));
+      return true;
+    }
+    if (FailsFirstJob(i) && job.attempt() == 1) {
+      EXPECT_OK(w.Fail(job, "first attempt fails"));
+      return false;
+    }
+    EXPECT_OK(w.Complete(job, ResultOf(p)));
+    return true;
+  }
+  // What is wrong with the job's outcome ("" if nothing): completed with exactly its result,
+  // or, doomed, dead with exactly its error. Waits up to 5 s for it to end.
+  static std::string CheckOutcome(JobClient& jc, uint64_t id, const std::string& payload) {
+    JobStatus st;
+    const Status s = jc.Wait(id, 5000, &st);
+    const std::string job = "job " + std::to_string(id) + " (" + payload.substr(0, 12) + "): ";
+    if (!s.ok()) return job + s.ToString();
+    const bool doomed = DoomedJob(IndexOf(payload));
+    if (st.state != (doomed ? JobState::kDead : JobState::kCompleted)) {
+      return job + JobStateName(st.state);
+    }
+    if (doomed) return st.error == ErrorOf(payload) ? "" : job + "error '" + st.error + "'";
+    std::string got;
+    const Status r = jc.GetResult(id, &got);
+    if (!r.ok()) return job + r.ToString();
+    const std::string want = ResultOf(payload);
+    if (got != want || st.result_bytes != want.size()) {
+      return job + "result of " + std::to_string(got.size()) + " bytes, expected " +
+             std::to_string(want.size());
+    }
+    return "";
+  }
+  // CheckOutcome for each id in `ids`: how many are wrong; the first few in *why.
+  static size_t CheckOutcomes(JobClient& jc, const std::set<uint64_t>& ids,
+                              const std::map<uint64_t, std::string>& payloads, std::string* why) {
+    size_t bad = 0;
+    for (uint64_t id : ids) {
+      const std::string w = CheckOutcome(jc, id, payloads.at(id));
+      if (w.empty()) continue;
+      if (++bad <= 5) *why += w + "\n";
+    }
+    return bad;
+  }
+  // Takes and runs every job the queue hands out until none comes for a second. Fails the test
+  // for a job it does not know, or one of `must_not_run`; returns the ids that ran.
+  std::set<uint64_t> RunAll(const std::map<uint64_t, std::string>& jobs,
+                            const std::set<uint64_t>& must_not_run) {
+    std::set<uint64_t> ran;
+    auto w = test::OpenWorker(queue_);
+    if (!w) return ran;
+    Job job;
+    while (w->Take(&job, 1000).ok()) {
+      const auto it = jobs.find(job.id());
+      if (it == jobs.end()) {
+        ADD_FAILURE() << "job " << job.id() << " was never accepted";
+      } else {
+        EXPECT_EQ(job.payload(), it->second);
+      }
+      EXPECT_EQ(must_not_run.count(job.id()), 0u) << "job " << job.id() << " ran again";
+      ran.insert(job.id());
+      (void)Handle(*w, job);
+    }
+    return ran;
+  }
+  static std::set<uint64_t> Ids(const std::map<uint64_t, std::string>& jobs) {
+    std::set<uint64_t> ids;
+    for (const auto& [id, payload] : jobs) ids.insert(id);
+    return ids;
   }
 
   std::string queue_ = test::UniqueQueueName("fault");
@@ -315,6 +457,199 @@ TEST_F(StorageFaultTest, ACrashBetweenLogAndAnswerKeepsTheKey) {
   EXPECT_TRUE(retry.duplicate);
   EXPECT_EQ(retry.job_id, first.job_id);
   EXPECT_EQ(Drain().size(), 1u) << "one job for one key";
+}
+
+// Issue 13: a result is as durable as its completion. In fsync mode a completion is on disk
+// once an enqueue accepted after it (its fdatasync covers every record written before) — the
+// WAL's COMPLETE record, and the outcome store once WAL segments are deleted. After a power
+// loss each such job has exactly its result (or, doomed, its error) without running again; the
+// completions that were not synced run again and give theirs; no job is lost, none reads
+// another job's result.
+TEST_F(StorageFaultTest, PowerLossKeepsEverySyncedOutcomeAndRunsTheOthersAgain) {
+  // A long --interval-ms: completions reach the disk only with the next enqueue's sync (or
+  // before WAL segments are deleted). Appending, as PowerLossKeepsEveryAcceptedJobInFsyncMode.
+  const std::vector<std::string> args = {"--wal-segment-mb",   "1",    "--interval-ms",     "60000",
+                                         "--capacity",         "4096", "--wal-prewrite-kb", "0",
+                                         "--retry-backoff-ms", "0"};
+  std::map<uint64_t, std::string> jobs;  // accepted: id -> payload
+  std::set<uint64_t> synced;             // ended, then an enqueue was accepted
+  std::vector<uint64_t> ended;           // ended since the last accepted enqueue
+  {
+    test::Daemon d(queue_, wal_, args);
+    d.SetEnv(ShimEnv());
+    ASSERT_TRUE(d.Start());
+    auto p = test::OpenProducer(queue_);
+    auto w = test::OpenWorker(queue_);
+    auto jc = OpenJobClient();
+    ASSERT_TRUE(p && w && jc);
+    auto work = [&](int n) {
+      for (int k = 0; k < n; ++k) {
+        Job job;
+        ASSERT_OK(w->Take(&job, 5000));
+        if (!Handle(*w, job)) continue;
+        JobStatus st;
+        ASSERT_OK(jc->Wait(job.id(), 5000, &st));  // applied: its record is written
+        ended.push_back(job.id());
+      }
+    };
+    for (int i = 0; i < 1500; ++i) {
+      EnqueueResult r;
+      ASSERT_OK(p->Enqueue(PayloadOf(i), OptionsOf(i), &r));
+      jobs[r.job_id] = PayloadOf(i);
+      synced.insert(ended.begin(), ended.end());
+      ended.clear();
+      if (i % 3 != 2) {
+        ASSERT_NO_FATAL_FAILURE(work(1));  // two in three: a backlog stays queued
+      }
+    }
+    ASSERT_NO_FATAL_FAILURE(work(60));  // written, not synced (unless a collection did)
+    d.Kill();
+  }
+  const uintmax_t cut = CutToSynced();
+  EXPECT_GT(cut, 0u) << "the test must actually throw unsynced data away";
+  test::Daemon d(queue_, wal_, {"--capacity", "4096", "--retry-backoff-ms", "0"});
+  ASSERT_TRUE(d.Start());
+  auto jc = OpenJobClient();
+  ASSERT_NE(jc, nullptr);
+  // Before any worker runs: every synced outcome is there, byte-exact.
+  std::string why;
+  EXPECT_EQ(CheckOutcomes(*jc, synced, jobs, &why), 0u) << why;
+  // The others run (again, or for the first time); no synced one does.
+  const std::set<uint64_t> ran = RunAll(jobs, synced);
+  size_t ran_again = 0;
+  for (uint64_t id : ended) ran_again += ran.count(id);
+  why.clear();
+  EXPECT_EQ(CheckOutcomes(*jc, Ids(jobs), jobs, &why), 0u) << why;
+  std::printf(
+      "accepted=%zu synced_outcomes=%zu unsynced_outcomes=%zu ran_again=%zu "
+      "bytes_cut=%ju\n",
+      jobs.size(), synced.size(), ended.size(), ran_again, cut);
+}
+
+// A crash cuts the outcome store's last write short: the next daemon cuts the torn tail off
+// and restores from the WAL each outcome it lost, byte-exact, and no job runs again.
+TEST_F(StorageFaultTest, ATornOutcomeFileIsCutAndTheWalRestoresEveryOutcome) {
+  // One WAL segment holds everything: none is deleted, so nothing syncs the outcome store after
+  // the start, and a crash may tear any of its records.
+  const std::vector<std::string> args = {"--wal-segment-mb",   "64", "--capacity", "4096",
+                                         "--retry-backoff-ms", "0"};
+  std::map<uint64_t, std::string> jobs;
+  {
+    test::Daemon d(queue_, wal_, args);
+    ASSERT_TRUE(d.Start());
+    auto p = test::OpenProducer(queue_);
+    auto w = test::OpenWorker(queue_);
+    auto jc = OpenJobClient();
+    ASSERT_TRUE(p && w && jc);
+    for (int i = 0; i < 400; ++i) {
+      EnqueueResult r;
+      ASSERT_OK(p->Enqueue(PayloadOf(i), OptionsOf(i), &r));
+      jobs[r.job_id] = PayloadOf(i);
+    }
+    for (size_t ended = 0; ended < jobs.size();) {
+      Job job;
+      ASSERT_OK(w->Take(&job, 5000));
+      if (!Handle(*w, job)) continue;
+      JobStatus st;
+      ASSERT_OK(jc->Wait(job.id(), 5000, &st));  // in the outcome store (written, not synced)
+      ++ended;
+    }
+    d.Kill();
+  }
+  // Tear the newest outcome file inside the record that crosses its middle.
+  std::filesystem::path newest;
+  for (const auto& e : std::filesystem::directory_iterator(wal_ + "/outcomes")) {
+    if (e.path().extension() == ".out" && e.path() > newest) newest = e.path();
+  }
+  ASSERT_FALSE(newest.empty());
+  std::string bytes;
+  {
+    std::ifstream in(newest, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  uint64_t torn_at = 0, cut_at = 0, lost_records = 0;
+  for (uint64_t off = outcome::kOutcomeFileHeaderSize; off < bytes.size();) {
+    outcome::OutcomeRecord rec;
+    uint64_t size = 0;
+    ASSERT_OK(outcome::DecodeOutcome(std::string_view(bytes).substr(off), &rec, &size));
+    if (cut_at == 0 && off + size > bytes.size() / 2) {
+      torn_at = off;
+      cut_at = off + size / 2;
+    }
+    lost_records += cut_at != 0;
+    off += size;
+  }
+  ASSERT_NE(cut_at, 0u);
+  std::filesystem::resize_file(newest, cut_at);
+  test::Daemon d(queue_, wal_, args);
+  ASSERT_TRUE(d.Start());
+  EXPECT_NE(d.Log().find("outcome store: cut a torn tail of " + std::to_string(cut_at - torn_at) +
+                         " byte(s)"),
+            std::string::npos)
+      << d.Log();
+  EXPECT_NE(d.Log().find("(" + std::to_string(lost_records) + " restored from the WAL"),
+            std::string::npos)
+      << lost_records << " records were cut off: " << d.Log();
+  auto jc = OpenJobClient();
+  ASSERT_NE(jc, nullptr);
+  std::string why;
+  EXPECT_EQ(CheckOutcomes(*jc, Ids(jobs), jobs, &why), 0u) << why;
+  EXPECT_EQ(RunAll(jobs, Ids(jobs)).size(), 0u);
+}
+
+// WAL segments are deleted only once the outcome store is synced (after them, the store holds
+// the only copy of their jobs' outcomes). The daemon is killed while it deletes them, the power
+// fails: every job that had ended still has exactly its outcome, and none runs again.
+TEST_F(StorageFaultTest, AKillWhileOldSegmentsAreDeletedLosesNoOutcome) {
+  const std::vector<std::string> args = {"--wal-segment-mb",   "1",    "--interval-ms",     "60000",
+                                         "--capacity",         "4096", "--wal-prewrite-kb", "0",
+                                         "--retry-backoff-ms", "0"};
+  std::map<uint64_t, std::string> jobs;
+  std::set<uint64_t> ended;
+  {
+    test::Daemon d(queue_, wal_, args);
+    d.SetEnv(ShimEnv());
+    ASSERT_TRUE(d.Start());
+    Fault("unlink_hang", true);  // the first segment deleted stops the daemon's engine there
+    ProducerOptions po;
+    po.queue = queue_;
+    po.commit_timeout_ms = 1000;  // an enqueue the hung daemon never answers
+    std::unique_ptr<Producer> p;
+    ASSERT_OK(Producer::Open(po, &p));
+    auto w = test::OpenWorker(queue_);
+    auto jc = OpenJobClient();
+    ASSERT_TRUE(w && jc);
+    // Jobs that complete at the first attempt: each text the worker sends waits for the
+    // previous one's commit, which the hung daemon never gives.
+    for (int i = 0; i < 20000 && !std::filesystem::exists(ctl_ + "/unlinked"); ++i) {
+      if (DoomedJob(i) || FailsFirstJob(i)) continue;
+      EnqueueResult r;
+      if (!p->Enqueue(PayloadOf(i), &r.job_id).ok()) break;  // outcome unknown: not counted
+      jobs[r.job_id] = PayloadOf(i);
+      Job job;
+      ASSERT_OK(w->Take(&job, 5000));
+      ASSERT_TRUE(Handle(*w, job));
+      JobStatus st;
+      if (!jc->Wait(job.id(), 2000, &st).ok()) break;  // the engine hangs in the deletion
+      ended.insert(job.id());
+    }
+    ASSERT_TRUE(std::filesystem::exists(ctl_ + "/unlinked")) << "no WAL segment was deleted";
+    d.Kill();
+    Fault("unlink_hang", false);
+  }
+  EXPECT_FALSE(std::filesystem::exists(wal_ + "/" + wal::SegmentFileName(1)));
+  const uintmax_t cut = CutToSynced();
+  test::Daemon d(queue_, wal_, {"--capacity", "4096", "--retry-backoff-ms", "0"});
+  ASSERT_TRUE(d.Start());
+  auto jc = OpenJobClient();
+  ASSERT_NE(jc, nullptr);
+  std::string why;
+  EXPECT_EQ(CheckOutcomes(*jc, ended, jobs, &why), 0u) << why;
+  RunAll(jobs, ended);
+  why.clear();
+  EXPECT_EQ(CheckOutcomes(*jc, Ids(jobs), jobs, &why), 0u) << why;
+  std::printf("accepted=%zu ended_before_the_kill=%zu bytes_cut=%ju\n", jobs.size(), ended.size(),
+              cut);
 }
 
 }  // namespace

@@ -63,43 +63,87 @@ TEST_F(OutcomeIndexTest, ALaterRecordOfAnIdReplacesItsLocation) {
   EXPECT_EQ(entries_of_5, 1);
 }
 
-// Ids that share a home entry (id & 63) fill the 16-entry window, then displace the oldest.
-TEST_F(OutcomeIndexTest, AFullWindowDisplacesTheOldestLocation) {
-  constexpr uint64_t kHome = 10;
-  for (uint64_t i = 0; i < OutcomeIndex::kProbe; ++i) {
-    // Written out of order: the oldest location is the one with i == 3.
-    const uint64_t offset = i == 3 ? 8 : 1000 + i;
-    ASSERT_EQ(index_.Put(kHome + 64 * i, PackOutcomeLoc(5, offset), 5), 0u) << i;
+// Ids 1..64 fill a table of 64 entries, each at its first home (id & 63). A newcomer then finds
+// both its windows full and displaces the oldest location of the two.
+TEST_F(OutcomeIndexTest, TwoFullWindowsDisplaceTheOldestLocationOfBoth) {
+  const uint64_t newcomer = 64 * 100 + 10;  // first window: entries 10..25
+  auto id_at = [](uint32_t entry) -> uint64_t { return entry == 0 ? 64 : entry; };
+  // Written out of order: the oldest location is in the second window.
+  const uint64_t oldest = id_at(index_.EntryOf(newcomer, 1, 3));
+  for (uint64_t id = 1; id <= 64; ++id) {
+    ASSERT_EQ(index_.Put(id, PackOutcomeLoc(5, id == oldest ? 8 : 1000 + id), 5), 0u) << id;
   }
   uint64_t displaced_loc = 0;
-  const uint64_t displaced = index_.Put(kHome + 64 * 100, PackOutcomeLoc(6, 8), 5, &displaced_loc);
-  EXPECT_EQ(displaced, kHome + 64 * 3);
+  EXPECT_EQ(index_.Put(newcomer, PackOutcomeLoc(6, 8), 5, &displaced_loc), oldest);
   EXPECT_EQ(displaced_loc, PackOutcomeLoc(5, 8));
-  EXPECT_EQ(index_.Find(kHome + 64 * 3), 0u);
-  EXPECT_EQ(index_.Find(kHome + 64 * 100), PackOutcomeLoc(6, 8));
-  for (uint64_t i = 0; i < OutcomeIndex::kProbe; ++i) {
-    if (i != 3) {
-      EXPECT_NE(index_.Find(kHome + 64 * i), 0u) << i;
+  EXPECT_EQ(index_.Find(oldest), 0u);
+  EXPECT_EQ(index_.Find(newcomer), PackOutcomeLoc(6, 8));
+  for (uint64_t id = 1; id <= 64; ++id) {
+    if (id != oldest) {
+      EXPECT_NE(index_.Find(id), 0u) << id;
     }
   }
 }
 
 TEST_F(OutcomeIndexTest, EntriesOfDeletedFilesAreTakenFirstAndNotCountedAsDisplaced) {
-  constexpr uint64_t kHome = 20;
-  for (uint64_t i = 0; i < OutcomeIndex::kProbe; ++i) {
-    // Two entries in file 2, the rest in file 4.
-    const uint32_t file = (i == 6 || i == 9) ? 2 : 4;
-    ASSERT_EQ(index_.Put(kHome + 64 * i, PackOutcomeLoc(file, 8 + i), 2), 0u);
+  const uint64_t newcomer = 64 * 50 + 20;  // first window: entries 20..35
+  // A full table. Ids 26 and 30 in file 2, the rest in file 4; the first window's are the
+  // oldest live ones.
+  for (uint64_t id = 1; id <= 64; ++id) {
+    const uint32_t file = (id == 26 || id == 30) ? 2 : 4;
+    const uint64_t offset = id >= 20 && id <= 35 ? 8 + id : 1000 + id;
+    ASSERT_EQ(index_.Put(id, PackOutcomeLoc(file, offset), 2), 0u);
   }
   // File 2 was deleted: the oldest live file is 3.
   uint64_t displaced_loc = 1;
-  EXPECT_EQ(index_.Put(kHome + 64 * 50, PackOutcomeLoc(5, 8), 3, &displaced_loc), 0u);
+  EXPECT_EQ(index_.Put(newcomer, PackOutcomeLoc(5, 8), 3, &displaced_loc), 0u);
   EXPECT_EQ(displaced_loc, 0u);
-  EXPECT_EQ(index_.Find(kHome + 64 * 6), 0u) << "the first dead entry was taken";
-  EXPECT_EQ(index_.Put(kHome + 64 * 51, PackOutcomeLoc(5, 100), 3), 0u);
-  EXPECT_EQ(index_.Find(kHome + 64 * 9), 0u);
+  EXPECT_EQ(index_.Find(26), 0u) << "the first dead entry was taken";
+  EXPECT_EQ(index_.Put(newcomer + 64, PackOutcomeLoc(5, 100), 3), 0u);
+  EXPECT_EQ(index_.Find(30), 0u);
   // No dead entry left: the oldest live one goes, and is reported.
-  EXPECT_EQ(index_.Put(kHome + 64 * 52, PackOutcomeLoc(5, 200), 3), kHome + 64 * 0);
+  EXPECT_EQ(index_.Put(newcomer + 128, PackOutcomeLoc(5, 200), 3), 20u);
+  EXPECT_NE(index_.Find(newcomer), 0u);
+  EXPECT_NE(index_.Find(newcomer + 64), 0u);
+}
+
+// Each daemon start draws ids from the clock (daemon/engine.cc): the run of consecutive ids of
+// a later start can equal an earlier run's modulo the table size. With one window from
+// id & (n - 1), every id of the later run found its window full of the earlier run's entries and
+// displaced one, though nearly the whole table was empty (the crash battery's run 13 lost 4015
+// results to this).
+TEST(OutcomeIndexAliasTest, RunsOfIdsThatAliasModuloTheSizeDoNotDisplaceEachOther) {
+  constexpr uint32_t kEntries = 4096;
+  constexpr uint64_t kRun = 150;
+  constexpr uint64_t kFirst = 1'796'035'707'355'644ULL;  // as a start in 2026 draws them
+  std::vector<OutcomeIndexEntry> entries(kEntries);
+  OutcomeIndex index(entries.data(), kEntries);
+  uint64_t displaced = 0;
+  for (uint64_t run = 0; run < 3; ++run) {  // 450 ids in 4096 entries
+    const uint64_t start = kFirst + run * kEntries * 1000;
+    for (uint64_t i = 0; i < kRun; ++i) {
+      displaced += index.Put(start + i, PackOutcomeLoc(1 + run, 8 + i), 1) != 0;
+    }
+  }
+  EXPECT_EQ(displaced, 0u);
+  for (uint64_t run = 0; run < 3; ++run) {
+    for (uint64_t i = 0; i < kRun; ++i) {
+      EXPECT_EQ(index.Find(kFirst + run * kEntries * 1000 + i), PackOutcomeLoc(1 + run, 8 + i))
+          << run << " " << i;
+    }
+  }
+}
+
+// One daemon's run of consecutive ids fills the table completely before anything is displaced.
+TEST(OutcomeIndexAliasTest, ConsecutiveIdsFillEveryEntry) {
+  constexpr uint32_t kEntries = 1024;
+  std::vector<OutcomeIndexEntry> entries(kEntries);
+  OutcomeIndex index(entries.data(), kEntries);
+  for (uint64_t i = 0; i < kEntries; ++i) {
+    ASSERT_EQ(index.Put(5000 + i, PackOutcomeLoc(1, 8 + i), 1), 0u) << i;
+  }
+  for (const OutcomeIndexEntry& e : entries) EXPECT_NE(e.id.load(), 0u);
+  EXPECT_EQ(index.Put(5000 + kEntries, PackOutcomeLoc(2, 8), 1), 5000u) << "the oldest goes";
 }
 
 TEST_F(OutcomeIndexTest, TheWindowWrapsAroundTheEnd) {
