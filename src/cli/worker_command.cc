@@ -97,6 +97,7 @@ struct Running {
   bool timed_out = false;
   bool stopped = false;  // SIGTERMed because the worker is stopping
   bool revoked = false;  // SIGTERMed because its lease was revoked
+  bool cancelled = false;  // SIGTERMed because someone cancelled the job (taskring job cancel)
   bool killed = false;
 };
 
@@ -256,6 +257,7 @@ void WorkerLoop::Report(Running& r, const ExecOutcome& o, uint64_t now) {
   }
   if (r.stopped) how += " (worker stopping)";
   if (r.revoked) how += " (lease revoked)";
+  if (r.cancelled) how += " (cancel requested)";
   if (!how.empty()) how.erase(0, 1);
   // What went wrong besides the command's own failure.
   std::string problem = o.kind == ExecOutcome::Kind::kLost ? o.detail : "";
@@ -276,7 +278,7 @@ void WorkerLoop::Report(Running& r, const ExecOutcome& o, uint64_t now) {
       error += part;
     };
     add(problem);
-    if (r.timed_out || r.stopped || r.revoked) add(how);
+    if (r.timed_out || r.stopped || r.revoked || r.cancelled) add(how);
     add(o.stderr_tail);
     if (error.empty()) add(how);
     if (error.size() > kMaxErrorBytes) error.resize(kMaxErrorBytes);
@@ -406,6 +408,12 @@ int WorkerLoop::Run() {
         const uint64_t at = now + kShortKillGraceMs;
         r->kill_at_ms = r->kill_at_ms == 0 ? at : std::min(r->kill_at_ms, at);
       }
+      // A cancel reaches the command as SIGTERM, once and without a SIGKILL after it: the
+      // command decides (exit non-zero: the job ends cancelled; finish and exit 0: completed).
+      if (!r->cancelled && !r->timed_out && r->job.cancel_requested()) {
+        r->cancelled = true;
+        r->cmd->Terminate();
+      }
       if (r->kill_at_ms != 0 && !r->killed && now >= r->kill_at_ms) {
         r->cmd->Kill();
         r->killed = true;
@@ -518,6 +526,10 @@ int WorkerCommand(int argc, char** argv) {
       "end with a newline; the newest report counts. Other lines (\"40%\", \"101\", control\n"
       "characters) are ignored and counted (progress_malformed=N on the outcome line).\n"
       "Reporting is optional, and a command may close the descriptor.\n"
+      "\n"
+      "Cancel (taskring job cancel): the running command gets SIGTERM, once, and no SIGKILL\n"
+      "after it: a command that exits non-zero ends the job cancelled; one that traps the\n"
+      "signal and finishes (exit 0) completes it.\n"
       "\n"
       "--exec logs one line per job outcome on stderr: id, attempt, exit code or signal or\n"
       "timeout, duration, and for a failed attempt the last lines (up to 4, 1 KiB) of the\n"

@@ -329,11 +329,19 @@ Status Worker::Impl::PushText(LaneOp op, const Job& job, std::string_view text) 
 }
 
 Status Worker::Impl::ReportProgress(const Job& job, uint32_t percent, std::string_view message) {
-  if (!job.valid()) return Status::InvalidArgument("job was not taken by this worker");
   if (percent > 100) {
     return Status::InvalidArgument("progress is a percentage: " + std::to_string(percent) +
                                    " is over 100");
   }
+  Status s = CheckLease(job);
+  if (!s.ok()) return s;
+  segment::WriteProgress(session_->seg().extra(job.slot_), job.attempt_,
+                         static_cast<uint8_t>(percent), message);
+  return Status::OK();
+}
+
+Status Worker::Impl::CheckLease(const Job& job) const {
+  if (!job.valid()) return Status::InvalidArgument("job was not taken by this worker");
   const segment::Segment& seg = session_->seg();
   if (!seg.ValidSlot(job.slot_)) return Status::InvalidArgument("job handle is corrupt");
   const segment::SlotHeader* h = seg.slot(job.slot_);
@@ -343,8 +351,6 @@ Status Worker::Impl::ReportProgress(const Job& job, uint32_t percent, std::strin
     return Status::StaleLease("lease of job " + std::to_string(job.id_) + " attempt " +
                               std::to_string(job.attempt_) + " is no longer held");
   }
-  segment::WriteProgress(seg.extra(job.slot_), job.attempt_, static_cast<uint8_t>(percent),
-                         message);
   return Status::OK();
 }
 
@@ -400,19 +406,13 @@ Status Worker::Impl::Push(LaneOp op, uint32_t slot, uint32_t gen, uint32_t attem
 }
 
 Status Worker::Impl::Touch(const Job& job) {
-  if (!job.valid()) return Status::InvalidArgument("job was not taken by this worker");
-  if (job.cancel_requested()) {
-    return Status::TimedOut();  // past its timeout: the lease is not extended any more
+  // Past its timeout the lease is not extended any more (a cancel request, by contrast, leaves
+  // the handler to decide, so its lease lives on).
+  if (job.deadline_mono_ns_ != 0 && util::NowMonoNs() >= job.deadline_mono_ns_) {
+    return Status::TimedOut();
   }
-  const segment::Segment& seg = session_->seg();
-  if (!seg.ValidSlot(job.slot_)) return Status::InvalidArgument("job handle is corrupt");
-  const segment::SlotHeader* h = seg.slot(job.slot_);
-  if (h->word.load(std::memory_order_acquire) !=
-          segment::PackSlotWord(job.slot_gen_, session_->index(), SlotState::kRunning) ||
-      h->attempt.load(std::memory_order_relaxed) != job.attempt_) {
-    return Status::StaleLease("lease of job " + std::to_string(job.id_) + " attempt " +
-                              std::to_string(job.attempt_) + " is no longer held");
-  }
+  Status s = CheckLease(job);
+  if (!s.ok()) return s;
   return Push(LaneOp::kTouch, job.slot_, job.slot_gen_, job.attempt_);
 }
 

@@ -155,6 +155,34 @@ TEST_F(JobCliTest, CancelAnswersForEachState) {
   EXPECT_NE(r.err.find("never enqueued"), std::string::npos) << r.err;
 }
 
+TEST_F(JobCliTest, CancellingARunningExecJobTerminatesItsCommandAndEndsItCancelled) {
+  Daemon d(queue_, wal());
+  ASSERT_TRUE(d.Start());
+  const std::vector<std::string> ids = Ids("x\n");
+  ASSERT_EQ(ids.size(), 1u);
+  const pid_t worker =
+      test::Spawn({Cli(), "worker", "--queue", queue_, "--max-jobs", "1", "--exec",
+                   "echo '1 started' >&$TASKRING_PROGRESS_FD; exec sleep 30"},
+                  -1, -1);
+  ASSERT_GT(worker, 0);
+  bool running = false;
+  for (int i = 0; i < 500 && !running; ++i) {
+    const CommandResult r = Job("show", ids[0], {"--json"});
+    running = r.exit_code == 0 && !nlohmann::json::parse(r.out)["progress"].is_null();
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(running);
+  CommandResult r = Job("cancel", ids[0]);
+  EXPECT_EQ(r.out, "requested\n") << r.err;
+  r = Job("wait", ids[0], {"--timeout", "10"});
+  EXPECT_EQ(r.out, "cancelled\n") << r.err;
+  EXPECT_EQ(test::WaitChild(worker), 0);
+  r = Job("show", ids[0], {"--json"});
+  EXPECT_NE(nlohmann::json::parse(r.out)["error"].get<std::string>().find("cancel requested"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST_F(JobCliTest, WaitGivesUpAfterItsTimeoutWithExitThree) {
   Daemon d(queue_, wal());
   ASSERT_TRUE(d.Start());
