@@ -338,9 +338,9 @@ void Engine::HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool
   }
   std::string text;
   if (with_text) {
-    // The client's buffer holds the bytes until this record's commit, which it waits for.
-    const uint32_t len =
-        seg_.client(client)->result_len.load(std::memory_order_acquire);  // validated:
+    // The client's buffer holds the bytes until this record's commit, which it waits for. Its
+    // length comes from shared memory: checked against both bounds before use.
+    const uint32_t len = seg_.client(client)->result_len.load(std::memory_order_acquire);
     const uint64_t limit = complete ? seg_.params().max_result : outcome::kMaxErrorBytes;
     if (len <= limit && len <= seg_.layout().result_stride) {
       text.assign(seg_.result_buffer(client), len);
