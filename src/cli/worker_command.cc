@@ -95,8 +95,8 @@ struct Running {
   uint64_t term_at_ms = 0;   // SIGTERM due (the worker is stopping: grace is over); 0 = none
   uint64_t kill_at_ms = 0;   // SIGKILL due (after a SIGTERM); 0 = none
   bool timed_out = false;
-  bool stopped = false;  // SIGTERMed because the worker is stopping
-  bool revoked = false;  // SIGTERMed because its lease was revoked
+  bool stopped = false;    // SIGTERMed because the worker is stopping
+  bool revoked = false;    // SIGTERMed because its lease was revoked
   bool cancelled = false;  // SIGTERMed because someone cancelled the job (taskring job cancel)
   bool killed = false;
 };

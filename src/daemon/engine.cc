@@ -772,33 +772,32 @@ void Engine::ReleaseDueJobs() {
 }
 
 void Engine::ExpireLeases() {
-  leases_.ExpireDue(
-      now_.mono_ns, [&](uint32_t slot, const LeaseTable::Holder& lease, bool timed_out) {
-        segment::SlotHeader* h = seg_.slot(slot);
-        uint64_t expected = PackSlotWord(lease.gen, lease.client, SlotState::kRunning);
-        // Fails if the worker fenced its lease for an outcome first: that record is on its way.
-        if (!h->word.compare_exchange_strong(
-                expected, PackSlotWord(lease.gen, segment::kNoClient, SlotState::kDelayed),
-                std::memory_order_acq_rel)) {
-          return;
-        }
-        if (timed_out) {
-          seg_.Add(segment::Counter::kTimeouts);
-          LogEvent("job %llu attempt %u timed out after %u ms (client %u); its run is revoked",
-                   static_cast<unsigned long long>(h->job_id), lease.attempt, h->timeout_ms,
-                   lease.client);
-        } else {
-          seg_.Add(segment::Counter::kLeasesExpired);
-          LogEvent("lease of job %llu attempt %u expired (client %u, no heartbeat for %u ms)",
-                   static_cast<unsigned long long>(h->job_id), lease.attempt, lease.client,
-                   config_.lease_ms);
-        }
-        ReclaimRun(slot, lease.gen,
-                   timed_out
-                       ? "timed out after " + std::to_string(h->timeout_ms) + " ms"
-                       : "lease expired: no heartbeat for " + std::to_string(config_.lease_ms) +
-                             " ms (worker stopped, stuck or too slow)");
-      });
+  leases_.ExpireDue(now_.mono_ns, [&](uint32_t slot, const LeaseTable::Holder& lease,
+                                      bool timed_out) {
+    segment::SlotHeader* h = seg_.slot(slot);
+    uint64_t expected = PackSlotWord(lease.gen, lease.client, SlotState::kRunning);
+    // Fails if the worker fenced its lease for an outcome first: that record is on its way.
+    if (!h->word.compare_exchange_strong(
+            expected, PackSlotWord(lease.gen, segment::kNoClient, SlotState::kDelayed),
+            std::memory_order_acq_rel)) {
+      return;
+    }
+    if (timed_out) {
+      seg_.Add(segment::Counter::kTimeouts);
+      LogEvent("job %llu attempt %u timed out after %u ms (client %u); its run is revoked",
+               static_cast<unsigned long long>(h->job_id), lease.attempt, h->timeout_ms,
+               lease.client);
+    } else {
+      seg_.Add(segment::Counter::kLeasesExpired);
+      LogEvent("lease of job %llu attempt %u expired (client %u, no heartbeat for %u ms)",
+               static_cast<unsigned long long>(h->job_id), lease.attempt, lease.client,
+               config_.lease_ms);
+    }
+    ReclaimRun(slot, lease.gen,
+               timed_out ? "timed out after " + std::to_string(h->timeout_ms) + " ms"
+                         : "lease expired: no heartbeat for " + std::to_string(config_.lease_ms) +
+                               " ms (worker stopped, stuck or too slow)");
+  });
 }
 
 void Engine::RelogOldestSegment() {

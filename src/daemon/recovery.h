@@ -26,7 +26,7 @@ struct RecoveredJob {
   uint32_t priority = 5;            // taskring/options.h kDefaultPriority
   uint32_t timeout_ms = 0;
   std::string payload;
-  std::string meta;  // encoded (util/job_meta.h)
+  std::string meta;                  // encoded (util/job_meta.h)
   std::array<uint8_t, 12> secret{};  // its token secret
   uint64_t started_unix_ns = 0;      // of its last START
 };

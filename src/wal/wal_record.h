@@ -41,11 +41,11 @@ struct WalRecord {
   uint32_t attempt = 0;       // attempts already made (kRetry/kDead: that failed; kStart: begun)
   uint32_t max_attempts = 0;  // kEnqueue
   uint32_t priority = 0;      // kEnqueue
-  uint64_t enqueued_unix_ns = 0;    // kEnqueue
-  uint64_t not_before_unix_ns = 0;  // kEnqueue/kRetry: earliest run time (0 = now)
-  uint32_t timeout_ms = 0;          // kEnqueue: execution limit of an attempt (0 = none)
-  std::string payload;              // kEnqueue only (arbitrary bytes, may be empty)
-  std::string meta;                 // kEnqueue only: type, key, headers (segment/job_meta.h)
+  uint64_t enqueued_unix_ns = 0;     // kEnqueue
+  uint64_t not_before_unix_ns = 0;   // kEnqueue/kRetry: earliest run time (0 = now)
+  uint32_t timeout_ms = 0;           // kEnqueue: execution limit of an attempt (0 = none)
+  std::string payload;               // kEnqueue only (arbitrary bytes, may be empty)
+  std::string meta;                  // kEnqueue only: type, key, headers (segment/job_meta.h)
   std::array<uint8_t, 12> secret{};  // kEnqueue: the job's token secret (taskring/job.h)
   uint64_t event_unix_ns = 0;        // not kEnqueue: when it happened (started, finished)
   // kComplete: the result; kRetry/kDead: the failed attempt's error text. Empty elsewhere.

@@ -160,10 +160,9 @@ TEST_F(JobCliTest, CancellingARunningExecJobTerminatesItsCommandAndEndsItCancell
   ASSERT_TRUE(d.Start());
   const std::vector<std::string> ids = Ids("x\n");
   ASSERT_EQ(ids.size(), 1u);
-  const pid_t worker =
-      test::Spawn({Cli(), "worker", "--queue", queue_, "--max-jobs", "1", "--exec",
-                   "echo '1 started' >&$TASKRING_PROGRESS_FD; exec sleep 30"},
-                  -1, -1);
+  const pid_t worker = test::Spawn({Cli(), "worker", "--queue", queue_, "--max-jobs", "1", "--exec",
+                                    "echo '1 started' >&$TASKRING_PROGRESS_FD; exec sleep 30"},
+                                   -1, -1);
   ASSERT_GT(worker, 0);
   bool running = false;
   for (int i = 0; i < 500 && !running; ++i) {
