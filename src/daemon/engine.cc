@@ -292,7 +292,6 @@ uint64_t Engine::Purge() {
     }
     cancelled += CancelWaitingJob(i);
   }
-  if (cancelled != 0) enqueues_unsynced_ = true;  // durable before QueueControl is answered
   return cancelled;
 }
 
@@ -444,7 +443,7 @@ bool Engine::CancelWaitingJob(uint32_t slot) {
   r.event_unix_ns = now_.unix_ns;
   AddRecord(r);
   pending_.push_back({Action::kCancel, slot, JobStateCode::kCancelled});
-  enqueues_unsynced_ = true;  // durable before the canceller is answered
+  enqueues_unsynced_ = true;  // durable before the canceller (or QueueControl) is answered
   return true;
 }
 
