@@ -51,7 +51,8 @@ TEST(WalSyncerTest, ASyncRunsOffThreadAndIsCollectedOnce) {
   EXPECT_FALSE(syncer.TryCollect(&s, &ns)) << "still in flight";
   ASSERT_OK(file.Write(0, "next group"));  // the caller keeps writing meanwhile
   file.open_gate = true;
-  for (int i = 0; i < 5000 && !syncer.finished(); ++i) {
+  // on_done runs just after finished() turns true, so wait for both.
+  for (int i = 0; i < 5000 && (!syncer.finished() || done_calls.load() == 0); ++i) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   ASSERT_TRUE(syncer.finished());
