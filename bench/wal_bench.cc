@@ -126,7 +126,7 @@ void BM_Wal_EncodeRecord_Enqueue64(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  if (out.size() != wal::kRecordFixedSize + kPayload) state.SkipWithError("unexpected size");
+  if (out.size() != wal::kEnqueueFixedSize + kPayload) state.SkipWithError("unexpected size");
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(out.size()));
 }
@@ -230,7 +230,7 @@ void BM_Disk_WriteFdatasync(benchmark::State& state) {
 }
 BENCHMARK(BM_Disk_WriteFdatasync)->Apply([](benchmark::internal::Benchmark* b) {
   Short(b->ArgName("bytes")
-            ->Arg(static_cast<int64_t>(wal::kHeaderSize + wal::kRecordFixedSize + kPayload))
+            ->Arg(static_cast<int64_t>(wal::kHeaderSize + wal::kEnqueueFixedSize + kPayload))
             ->UseRealTime());
 });
 

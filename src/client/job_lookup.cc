@@ -59,7 +59,7 @@ bool ReadSlot(const segment::Segment& seg, uint32_t slot, uint64_t id, JobStatus
   const segment::SlotExtra* x = seg.extra(slot);
   JobToken token;
   token.id = id;
-  segment::LoadSecret(x, token.secret.data());
+  segment::LoadSecret(seg.status_entry(id), token.secret.data());
   out->cancel_requested = x->cancel.load(std::memory_order_relaxed) != 0;
   uint8_t percent = 0;
   out->has_progress =

@@ -37,11 +37,12 @@ namespace {
 
 // The next job id whose status entry holds no live job (segment/status_table.h): ids are never
 // dense anyway (a producer that dies holding one leaves a gap), and a live job must keep its
-// entry so its status is found in O(1). Bounded: past it a live job's entry is taken, and that
-// job's status falls back to a scan of the slots.
+// entry, which holds its token secret and finds its status in O(1). Found within capacity + 1
+// draws: each draw is a new entry (the table has at least 4 x capacity), and at most capacity
+// jobs are live. Usually the first draw.
 uint64_t DrawJobId(const segment::Segment& seg) {
   uint64_t id = 0;
-  for (int tries = 0; tries < 64; ++tries) {
+  for (uint64_t draws = 0; draws <= seg.params().capacity; ++draws) {
     id = seg.header()->next_job_id.fetch_add(1, std::memory_order_relaxed);
     if (!segment::HoldsLiveJob(seg.status_entry(id)->packed.load(std::memory_order_acquire))) {
       break;
@@ -190,9 +191,9 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
       std::memcpy(seg.meta(slot, static_cast<uint32_t>(payloads[i].size())), prep.meta.data(),
                   prep.meta.size());
     }
-    segment::ResetSlotExtra(seg.extra(slot), secret);
     segment::StatusEntry* st = seg.status_entry(id);
     st->slot.store(slot, std::memory_order_relaxed);
+    segment::StoreSecret(st, secret);
     st->updated_unix_ns.store(now, std::memory_order_relaxed);
     st->packed.store(segment::PackStatus(id, segment::JobStateCode::kPending, 0),
                      std::memory_order_release);

@@ -192,7 +192,8 @@ void Worker::Impl::FillJob(uint32_t slot, uint32_t gen, Job* job) {
   job->timeout_ms_ = h->timeout_ms;
   job->cancel_flag_ = &seg.extra(slot)->cancel;
   job->token_.id = job->id_;
-  segment::LoadSecret(seg.extra(slot), job->token_.secret.data());
+  segment::StatusEntry* st = seg.status_entry(job->id_);  // a live job's entry is its own
+  segment::LoadSecret(st, job->token_.secret.data());
   if (job->timeout_ms_ != 0) {
     job->deadline_mono_ns_ = util::NowMonoNs() + uint64_t{job->timeout_ms_} * kMsNs;
   }
@@ -208,7 +209,6 @@ void Worker::Impl::FillJob(uint32_t slot, uint32_t gen, Job* job) {
   }
   const uint64_t now_unix = util::NowUnixNs();
   h->started_unix_ns = now_unix;
-  segment::StatusEntry* st = seg.status_entry(job->id_);
   st->updated_unix_ns.store(now_unix, std::memory_order_relaxed);
   st->packed.store(segment::PackStatus(job->id_, segment::JobStateCode::kRunning, job->attempt_),
                    std::memory_order_release);

@@ -85,12 +85,12 @@ Status Engine::Load(std::vector<RecoveredJob>& jobs, uint64_t max_job_id) {
       std::memcpy(seg_.meta(slot, static_cast<uint32_t>(j.payload.size())), j.meta.data(),
                   j.meta.size());
     }
-    uint8_t secret[segment::kTokenSecretBytes];
-    std::memcpy(secret, j.secret.data(), sizeof(secret));
-    segment::ResetSlotExtra(seg_.extra(slot), secret);
+    segment::ResetSlotExtra(seg_.extra(slot));
     seg_.slot(slot)->started_unix_ns = j.started_unix_ns;
     segment::StatusEntry* entry = seg_.status_entry(j.id);
     entry->slot.store(slot, std::memory_order_relaxed);
+    static_assert(sizeof(j.secret) == segment::kTokenSecretBytes);
+    segment::StoreSecret(entry, j.secret.data());
     entry->packed.store(segment::PackStatus(j.id, JobStateCode::kPending, j.attempts_made),
                         std::memory_order_release);  // the entry is the job's from here
     router_.SetType(slot, util::JobTypeHash(meta.type));
@@ -228,7 +228,7 @@ void Engine::HandleEnqueue(uint32_t client, uint32_t slot, segment::LaneView& la
   AddRecord(r);
   retention_.Pin(slot, wal_->tail_segment());
   enqueues_unsynced_ = true;
-  pending_.push_back({Action::kPublish, slot});
+  pending_.push_back({Action::kPublish, slot, JobStateCode::kUnknown, {}});
 }
 
 void Engine::HandleQueueOp(uint32_t client, LaneOp op, segment::LaneView& lane, uint64_t pos) {
@@ -362,6 +362,7 @@ void Engine::HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool
     pending_.push_back({Action::kFree, rec.slot, JobStateCode::kCompleted, std::move(text)});
   } else if (cancel_requested) {
     r.type = wal::RecordType::kCancel;
+    r.text = text;
     pending_.push_back({Action::kCancel, rec.slot, JobStateCode::kCancelled, std::move(text)});
   } else if (rec.attempt >= h->max_attempts &&
              KeepDeadLetter(rec.slot, rec.attempt, deadletter::DeadReason::kFailed)) {
@@ -442,7 +443,7 @@ bool Engine::CancelWaitingJob(uint32_t slot) {
   r.attempt = h->attempt.load(std::memory_order_relaxed);
   r.event_unix_ns = now_.unix_ns;
   AddRecord(r);
-  pending_.push_back({Action::kCancel, slot, JobStateCode::kCancelled});
+  pending_.push_back({Action::kCancel, slot, JobStateCode::kCancelled, {}});
   enqueues_unsynced_ = true;  // durable before the canceller (or QueueControl) is answered
   return true;
 }
@@ -549,11 +550,8 @@ Status Engine::CollectSync(bool wait) {
   seg_.Add(segment::Counter::kWalFsyncs);
   last_sync_mono_ns_ = now_.mono_ns;
   wal_dirty_ = written_during_sync_;
-  ApplyActions(syncing_pending_);
+  ApplyCommitted(syncing_pending_, &syncing_group_);
   syncing_pending_.clear();
-  if (!stopping_) router_.Dispatch(now_.mono_ns);  // as in Apply
-  clients_.PublishCommitted(syncing_group_);
-  router_.WakeWorkers();
   syncing_group_.clear();
   // Records written meanwhile may still be failing to write: their flush ends the refusal.
   if (wal_->buffered_bytes() == 0) EndRefusal();
@@ -568,30 +566,95 @@ void Engine::EndRefusal() {
 }
 
 void Engine::Apply() {
-  ApplyActions(pending_);
+  ApplyCommitted(pending_, nullptr);
   pending_.clear();
-  // Handed out before producers hear Accepted: a job a producer was told about is already in
-  // its place in priority order. Workers are woken after, so the futex call does not delay the
-  // producers' answer.
-  if (!stopping_) router_.Dispatch(now_.mono_ns);
-  clients_.PublishCommitted();
-  router_.WakeWorkers();
 }
 
-void Engine::StoreOutcomes(std::vector<Pending>& actions) {
+void Engine::ApplyCommitted(std::vector<Pending>& actions, const ClientRegistry::Group* group) {
+  // First what the clients of this commit wait for: new jobs in their place in priority order
+  // (handed out before producers hear Accepted), requeued jobs, and cancels (a canceller told
+  // "cancelled" reads it at once). Workers are woken after, so the futex call does not delay
+  // the producers' answer.
+  bool any_cancel = false;
+  bool any_free = false;
+  bool any_early = false;
+  for (const Pending& p : actions) {
+    any_cancel |= p.action == Action::kCancel;
+    any_free |= p.action == Action::kFree;
+    any_early |= p.action != Action::kPublish && p.action != Action::kFree;
+  }
+  // The records of failed attempts go in the store before their jobs can run again, those of
+  // cancels before their cancellers hear.
+  if (any_early) StoreOutcomes(actions, /*ends=*/false);
+  for (const Pending& p : actions) {
+    segment::SlotHeader* h = seg_.slot(p.slot);
+    const uint32_t gen = segment::SlotGen(h->word.load(std::memory_order_relaxed));
+    switch (p.action) {
+      case Action::kPublish:
+        ++outstanding_;
+        seg_.Add(segment::Counter::kAccepted);
+        Schedule(p.slot, gen);
+        break;
+      case Action::kRedeliver:
+        seg_.Add(segment::Counter::kRedelivered);
+        h->not_before_unix_ns = 0;
+        Schedule(p.slot, gen);
+        break;
+      case Action::kRequeue:
+        seg_.Add(segment::Counter::kFailed);
+        seg_.Add(segment::Counter::kRetried);
+        Schedule(p.slot, gen);
+        break;
+      case Action::kCancel:
+      case Action::kFree: break;
+    }
+  }
+  if (any_cancel) EndJobs(actions, Action::kCancel);
+  if (!stopping_) router_.Dispatch(now_.mono_ns);
+  if (group != nullptr) {
+    clients_.PublishCommitted(*group);
+  } else {
+    clients_.PublishCommitted();
+  }
+  router_.WakeWorkers();
+  // Then completed and dead jobs, which no client of this commit waits for.
+  if (any_free) {
+    StoreOutcomes(actions, /*ends=*/true);
+    EndJobs(actions, Action::kFree);
+  }
+}
+
+void Engine::EndJobs(const std::vector<Pending>& actions, Action which) {
+  for (const Pending& p : actions) {
+    if (p.action != which) continue;
+    segment::SlotHeader* h = seg_.slot(p.slot);
+    --outstanding_;
+    if (p.action == Action::kCancel) {
+      seg_.Add(segment::Counter::kCancelled);
+    } else {
+      seg_.Add(p.state == JobStateCode::kCompleted ? segment::Counter::kCompleted
+                                                   : segment::Counter::kDead);
+      if (p.state == JobStateCode::kDead) seg_.Add(segment::Counter::kFailed);
+      Observe(segment::Histogram::kJobLatency, SinceUnixNs(h->enqueued_unix_ns));
+    }
+    SetJobStatus(h->job_id, p.state, h->attempt.load(std::memory_order_relaxed));
+    retention_.Unpin(p.slot);
+    handoff_.FreeSlot(p.slot);
+  }
+  // JobClient::Wait callers re-check their job (the status entry is already set).
+  segment::SegmentHeader* hdr = seg_.header();
+  util::WakeIfSleepers(&hdr->outcome_futex, &hdr->outcome_waiters, INT32_MAX);
+}
+
+void Engine::StoreOutcomes(std::vector<Pending>& actions, bool ends) {
   if (config_.outcomes == nullptr) return;
   uint64_t added = 0;
   for (Pending& p : actions) {
-    JobState state;
-    switch (p.action) {
-      case Action::kPublish: continue;
-      case Action::kFree:
-        state = p.state == JobStateCode::kCompleted ? JobState::kCompleted : JobState::kDead;
-        break;
-      case Action::kCancel: state = JobState::kCancelled; break;
-      case Action::kRequeue:
-      case Action::kRedeliver: state = JobState::kRetrying; break;
-    }
+    if (p.action == Action::kPublish || (p.action == Action::kFree) != ends) continue;
+    const JobState state = p.action == Action::kCancel           ? JobState::kCancelled
+                           : p.action != Action::kFree           ? JobState::kRetrying
+                           : p.state == JobStateCode::kCompleted ? JobState::kCompleted
+                                                                 : JobState::kDead;
     const segment::SlotHeader* h = seg_.slot(p.slot);
     outcome::OutcomeRecord rec;
     OutcomeRecordOf(seg_, p.slot, state, h->attempt.load(std::memory_order_relaxed),
@@ -610,56 +673,6 @@ void Engine::StoreOutcomes(std::vector<Pending>& actions) {
     outcome_flush_failed_ = true;
   } else {
     outcome_flush_failed_ = false;
-  }
-}
-
-void Engine::ApplyActions(std::vector<Pending>& actions) {
-  StoreOutcomes(actions);
-  bool any_terminal = false;
-  for (const Pending& p : actions) {
-    any_terminal |= p.action == Action::kFree || p.action == Action::kCancel;
-    segment::SlotHeader* h = seg_.slot(p.slot);
-    const uint32_t gen = segment::SlotGen(h->word.load(std::memory_order_relaxed));
-    switch (p.action) {
-      case Action::kPublish:
-        ++outstanding_;
-        seg_.Add(segment::Counter::kAccepted);
-        Schedule(p.slot, gen);
-        break;
-      case Action::kFree:
-        --outstanding_;
-        seg_.Add(p.state == JobStateCode::kCompleted ? segment::Counter::kCompleted
-                                                     : segment::Counter::kDead);
-        if (p.state == JobStateCode::kDead) seg_.Add(segment::Counter::kFailed);
-        SetJobStatus(h->job_id, p.state, h->attempt.load(std::memory_order_relaxed));
-        Observe(segment::Histogram::kJobLatency, SinceUnixNs(h->enqueued_unix_ns));
-        retention_.Unpin(p.slot);
-        handoff_.FreeSlot(p.slot);
-        break;
-      case Action::kCancel:
-        --outstanding_;
-        seg_.Add(segment::Counter::kCancelled);
-        SetJobStatus(h->job_id, JobStateCode::kCancelled,
-                     h->attempt.load(std::memory_order_relaxed));
-        retention_.Unpin(p.slot);
-        handoff_.FreeSlot(p.slot);
-        break;
-      case Action::kRedeliver:
-        seg_.Add(segment::Counter::kRedelivered);
-        h->not_before_unix_ns = 0;
-        Schedule(p.slot, gen);
-        break;
-      case Action::kRequeue:
-        seg_.Add(segment::Counter::kFailed);
-        seg_.Add(segment::Counter::kRetried);
-        Schedule(p.slot, gen);
-        break;
-    }
-  }
-  // JobClient::Wait callers re-check their job (the status entry is already set).
-  segment::SegmentHeader* hdr = seg_.header();
-  if (any_terminal) {
-    util::WakeIfSleepers(&hdr->outcome_futex, &hdr->outcome_waiters, INT32_MAX);
   }
 }
 
@@ -720,6 +733,7 @@ void Engine::ReclaimRun(uint32_t slot, uint32_t gen, std::string why) {
   r.event_unix_ns = now_.unix_ns;
   if (seg_.extra(slot)->cancel.load(std::memory_order_relaxed) != 0) {
     r.type = wal::RecordType::kCancel;  // asked to stop, and it did (or died): not run again
+    r.text = why;
     pending_.push_back({Action::kCancel, slot, JobStateCode::kCancelled, std::move(why)});
   } else if (r.attempt >= h->max_attempts &&
              KeepDeadLetter(slot, r.attempt, deadletter::DeadReason::kLost)) {
@@ -875,7 +889,7 @@ Status Engine::Checkpoint() {
                                                    : wal::RecordType::kDead;
     r.not_before_unix_ns = r.type == wal::RecordType::kRetry ? h->not_before_unix_ns : 0;
     r.event_unix_ns = now_.unix_ns;
-    if (r.type != wal::RecordType::kCancel) r.text = p.text;
+    r.text = p.text;
     fresh->Add(r);
   }
   s = fresh->Flush();

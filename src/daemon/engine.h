@@ -136,9 +136,10 @@ class Engine {
   // Takes a queued or delayed job no one holds away from the workers and logs its CANCEL.
   // False if a worker claimed it first.
   bool CancelWaitingJob(uint32_t slot);
-  // Puts the outcome records of `actions` (terminal and retrying jobs) in the outcome store,
-  // before their states are published, so a reader that sees the state finds the record.
-  void StoreOutcomes(std::vector<Pending>& actions);
+  // Puts outcome records in the outcome store, before their jobs' states are published (a
+  // reader that sees a state finds its record): those of completed and dead jobs (`ends`), or
+  // those of cancelled jobs and failed attempts.
+  void StoreOutcomes(std::vector<Pending>& actions, bool ends);
   Status Commit();
   // fsync mode with pipelined_commit: collects a finished sync (applying its group), writes the
   // next group while one is in flight, starts its sync once none is. Sets *did if it did work.
@@ -155,8 +156,14 @@ class Engine {
   Status FlushWal();
   // Leaves the refusing state (storage fault) once a commit got through.
   void EndRefusal();
+  // Applies committed actions and answers the clients whose records they are (all, or `group`
+  // when pipelined), then ends completed and dead jobs: producers do not wait for the outcome
+  // store.
   void Apply();
-  void ApplyActions(std::vector<Pending>& actions);
+  void ApplyCommitted(std::vector<Pending>& actions, const ClientRegistry::Group* group);
+  // Publishes the terminal states of the `which` actions (kCancel or kFree) and frees their
+  // slots. Their records are already in the store.
+  void EndJobs(const std::vector<Pending>& actions, Action which);
   // False if a storage fault kept the client's last records from the WAL (retry later).
   bool ReleaseClient(uint32_t client, uint64_t owner, bool died);
   // Keeps the dead letter of the job in `slot`. False if it could not: the caller then retries

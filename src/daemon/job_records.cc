@@ -35,7 +35,7 @@ bool EnqueueRecordOf(const segment::Segment& seg, uint32_t slot, uint32_t attemp
   out->timeout_ms = h->timeout_ms;
   out->payload.assign(seg.payload(slot), len);
   out->meta.assign(seg.meta(slot, len), meta_len);
-  segment::LoadSecret(seg.extra(slot), out->secret.data());
+  segment::LoadSecret(seg.status_entry(h->job_id), out->secret.data());
   util::JobMeta decoded;
   Status s = util::DecodeJobMeta(out->meta, meta != nullptr ? meta : &decoded);
   if (!s.ok()) return refuse("holds a bad meta: " + s.ToString());
@@ -75,7 +75,7 @@ void OutcomeRecordOf(const segment::Segment& seg, uint32_t slot, JobState state,
   const uint32_t len = h->payload_len;  // read once, then bounds-checked
   const uint32_t meta_len = h->meta_len;
   out->job_id = h->job_id;
-  segment::LoadSecret(seg.extra(slot), out->secret.data());
+  segment::LoadSecret(seg.status_entry(h->job_id), out->secret.data());
   out->state = state;
   out->attempt = attempt;
   out->max_attempts = h->max_attempts;

@@ -16,6 +16,7 @@ constexpr SlotHandoff::RingRole kDispatchRing{"dispatch-ring", "worker", SlotSta
 }  // namespace
 
 void SlotHandoff::FreeSlot(uint32_t slot) {
+  segment::ResetSlotExtra(seg_.extra(slot));  // before a producer can take it
   segment::SlotHeader* h = seg_.slot(slot);
   const uint32_t gen = segment::SlotGen(h->word.load(std::memory_order_relaxed)) + 1;
   h->word.store(PackSlotWord(gen, segment::kNoClient, SlotState::kFree), std::memory_order_release);

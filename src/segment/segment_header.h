@@ -26,7 +26,7 @@
 //             +---------------------------------------------+  (free_stack.h)
 //             | Dispatch rings: 10 x (RingHeader + cells)   |  MPMC: jobs ready for workers,
 //             +---------------------------------------------+  one ring per priority (ring.h)
-//             | Status table: status_entries x 16 B         |  job id -> state, for polling
+//             | Status table: status_entries x 32 B         |  job id -> state, slot, secret
 //             |                                             |  (status_table.h)
 //             +---------------------------------------------+
 //             | Slot headers: capacity x 64 B               |  SlotHeader, dense (slot.h)
@@ -71,7 +71,7 @@ namespace taskring::segment {
 inline constexpr uint64_t kMagic = 0x474E49524B534154ULL;  // "TASKRING" little-endian
 // Bumped on any incompatible change of the segment's bytes (any struct in the diagram above).
 // 0 in the header means "not ready yet".
-inline constexpr uint32_t kLayoutVersion = 9;
+inline constexpr uint32_t kLayoutVersion = 10;
 inline constexpr size_t kHeaderBytes = 4096;
 // Dispatch rings: one per priority (taskring/options.h kMinPriority..kMaxPriority).
 inline constexpr uint32_t kPriorityLevels = 10;

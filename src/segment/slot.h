@@ -80,18 +80,18 @@ static_assert(offsetof(SlotHeader, meta_len) == 46);
 static_assert(offsetof(SlotHeader, not_before_unix_ns) == 48);
 static_assert(offsetof(SlotHeader, timeout_ms) == 56);
 
-// What a slot holds beside its header, on a line of its own so the daemon's scans of headers do
-// not pull it in: the job's token secret (written with the job, by its producer or by recovery),
-// the progress its worker reports, and a cancel request. Progress is a seqlock written by the
-// lease holder only (progress_seq odd while it writes; a writer that dies mid-write leaves it odd,
-// readers then give up and the next report repairs it); a stale worker's report carries its old
-// attempt and is ignored by readers.
-inline constexpr size_t kTokenSecretBytes = 12;
+// What a slot holds beside its header, on lines of their own so the daemon's scans of headers do
+// not pull them in: the progress its worker reports, and a cancel request. A plain job never
+// touches them but in the daemon, which resets them when it frees the slot (ResetSlotExtra), so
+// they cost a plain job no cache-line transfer between processes. Progress is a seqlock written
+// by the lease holder only (progress_seq odd while it writes; a writer that dies mid-write leaves
+// it odd, readers then give up and the next report repairs it); a stale worker's report carries
+// its old attempt and is ignored by readers.
 inline constexpr size_t kMaxProgressMessage = 96;
 struct alignas(kCacheLine) SlotExtra {
   // Atomic words, as everything here: a reader may look at a slot being refilled (it then
   // rejects what it read by the slot's job id), and torn bytes must not be a data race.
-  std::atomic<uint32_t> secret[kTokenSecretBytes / 4];
+  uint32_t reserved_words[3];
   std::atomic<uint32_t> cancel;  // 1: cancellation requested (the daemon sets it)
   std::atomic<uint32_t> progress_seq;
   std::atomic<uint32_t> progress_attempt;  // 0: no report yet
@@ -102,7 +102,6 @@ struct alignas(kCacheLine) SlotExtra {
   std::atomic<uint64_t> progress_message[kMaxProgressMessage / 8];
 };
 static_assert(sizeof(SlotExtra) == 128);
-static_assert(offsetof(SlotExtra, secret) == 0);
 static_assert(offsetof(SlotExtra, cancel) == 12);
 static_assert(offsetof(SlotExtra, progress_seq) == 16);
 static_assert(offsetof(SlotExtra, progress_attempt) == 20);
@@ -110,23 +109,9 @@ static_assert(offsetof(SlotExtra, progress_percent) == 24);
 static_assert(offsetof(SlotExtra, progress_len) == 25);
 static_assert(offsetof(SlotExtra, progress_message) == 32);
 
-inline void StoreSecret(SlotExtra* x, const uint8_t* secret) {
-  for (size_t w = 0; w < kTokenSecretBytes / 4; ++w) {
-    uint32_t v;
-    std::memcpy(&v, secret + 4 * w, 4);
-    x->secret[w].store(v, std::memory_order_relaxed);
-  }
-}
-inline void LoadSecret(const SlotExtra* x, uint8_t* secret) {
-  for (size_t w = 0; w < kTokenSecretBytes / 4; ++w) {
-    const uint32_t v = x->secret[w].load(std::memory_order_relaxed);
-    std::memcpy(secret + 4 * w, &v, 4);
-  }
-}
-
-// Resets the extras of a slot taking a new job (its writer owns the slot exclusively).
-inline void ResetSlotExtra(SlotExtra* x, const uint8_t* secret) {
-  StoreSecret(x, secret);
+// Resets the extras of a slot for its next job: the daemon does it as it frees the slot or
+// places a recovered job in it.
+inline void ResetSlotExtra(SlotExtra* x) {
   x->cancel.store(0, std::memory_order_relaxed);
   x->progress_attempt.store(0, std::memory_order_relaxed);
   x->progress_len.store(0, std::memory_order_relaxed);

@@ -1,9 +1,9 @@
 // The status table: what producers poll to learn a job's state. Each entry is one atomic word,
 // id (48 bits) | state code (8) | attempt (8), so a reader never sees a torn entry, plus the
-// time it was set and the job's slot. Indexed by id & (status_entries - 1): a newer job
-// overwrites the entry of an older one, which then reads as another job's (UnpackStatus returns
-// false). Never the entry of a live job: a producer drawing an id whose entry holds a live job
-// draws again (HoldsLiveJob), so a live job is always found in O(1), through its entry's slot;
+// time it was set, the job's slot and its token secret. Indexed by id & (status_entries - 1): a
+// newer job overwrites the entry of an older one, which then reads as another job's (UnpackStatus
+// returns false). Never the entry of a live job: a producer drawing an id whose entry holds a live
+// job draws again (HoldsLiveJob), so a live job is always found in O(1), through its entry's slot;
 // a finished one is in the outcome store (outcome/).
 #ifndef TASKRING_SEGMENT_STATUS_TABLE_H_
 #define TASKRING_SEGMENT_STATUS_TABLE_H_
@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "taskring/job.h"
 
@@ -53,13 +54,31 @@ struct StatusEntry {
   // The job's slot while it is live: written by its producer before the kPending state (and by
   // the daemon for the jobs it recovers). Validated against the slot's job id by readers.
   std::atomic<uint32_t> slot;
-  uint32_t reserved0;
-  uint64_t reserved1;
+  // The job's token secret (taskring/job.h), written with the slot. Here rather than beside the
+  // slot: the producer, the worker and the daemon touch this line for every job anyway. Atomic
+  // words: a reader may look at an entry being refilled (it rejects what it read by the id).
+  std::atomic<uint32_t> secret[3];
 };
+inline constexpr size_t kTokenSecretBytes = sizeof(StatusEntry::secret);
 static_assert(sizeof(StatusEntry) == 32);
 static_assert(offsetof(StatusEntry, packed) == 0);
 static_assert(offsetof(StatusEntry, updated_unix_ns) == 8);
 static_assert(offsetof(StatusEntry, slot) == 16);
+static_assert(offsetof(StatusEntry, secret) == 20);
+
+inline void StoreSecret(StatusEntry* e, const uint8_t* secret) {
+  for (size_t w = 0; w < kTokenSecretBytes / 4; ++w) {
+    uint32_t v;
+    std::memcpy(&v, secret + 4 * w, 4);
+    e->secret[w].store(v, std::memory_order_relaxed);
+  }
+}
+inline void LoadSecret(const StatusEntry* e, uint8_t* secret) {
+  for (size_t w = 0; w < kTokenSecretBytes / 4; ++w) {
+    const uint32_t v = e->secret[w].load(std::memory_order_relaxed);
+    std::memcpy(secret + 4 * w, &v, 4);
+  }
+}
 
 // Attempts above 255 are stored as 255.
 inline uint64_t PackStatus(uint64_t id, JobStateCode s, uint32_t attempt) {

@@ -196,10 +196,30 @@ void WalSeeds(const std::string& out, bool large) {
   std::string raw_meta;
   wal::EncodeRecord(EnqueueWithMeta(8, "raw record with meta"), &raw_meta);
   WriteSeed(out, "raw_record_meta", raw_meta);
-  // A version-1 record (before job meta): no timeout, meta length or meta.
-  std::string v1 = raw.substr(0, wal::kRecordFixedSizeV1) + "raw record";
-  v1[0] = 1;
-  WriteSeed(out, "raw_record_v1", v1);
+  wal::WalRecord outcome = Other(wal::RecordType::kComplete, 7, 1);
+  outcome.event_unix_ns = 1700000001000000000ULL;
+  outcome.text = "result bytes";
+  std::string raw_outcome;
+  wal::EncodeRecord(outcome, &raw_outcome);
+  WriteSeed(out, "raw_record_outcome", raw_outcome);
+  // Versions 1 and 3 (fixed width, read and never written): every field on every record.
+  // Version 1 (before job meta) ends at the payload length; version 3 adds timeout, meta length,
+  // secret, event time and text length.
+  std::string v1;
+  v1.push_back(1);
+  v1.push_back(static_cast<char>(wal::RecordType::kEnqueue));
+  util::PutFixed64(&v1, 1);                       // lsn
+  util::PutFixed64(&v1, 7);                       // job id
+  util::PutFixed32(&v1, 0);                       // attempt
+  util::PutFixed32(&v1, 3);                       // max attempts
+  util::PutFixed32(&v1, 1);                       // priority
+  util::PutFixed64(&v1, 1700000000000000007ULL);  // enqueued
+  util::PutFixed64(&v1, 0);                       // not before
+  util::PutFixed32(&v1, 10);                      // payload length
+  std::string v3 = v1 + std::string(4 + 2 + 12 + 8 + 4, '\0');
+  v3[0] = 3;
+  WriteSeed(out, "raw_record_v1", v1 + "raw record");
+  WriteSeed(out, "raw_record_v3", v3 + "raw record");
 
   if (!large) return;
   // Many records: fragments cross 32 KiB block boundaries, block trailers appear.

@@ -60,13 +60,13 @@ std::optional<WalRecord> DecodeChecked(std::string_view bytes) {
   Status s = DecodeRecord(bytes, &rec);
   CheckErrorStatus(s, {Code::kCorruption}, "DecodeRecord");
   if (!s.ok()) return std::nullopt;
-  FUZZ_CHECK(bytes.size() >= kRecordFixedSizeV1, "decoded a record of %zu bytes", bytes.size());
+  FUZZ_CHECK(bytes.size() >= kStartFixedSize, "decoded a record of %zu bytes", bytes.size());
   FUZZ_CHECK(rec.payload.size() <= kMaxPayloadBytes, "payload of %zu bytes", rec.payload.size());
   FUZZ_CHECK(rec.type == RecordType::kEnqueue || rec.payload.empty(), "payload on a %s record",
              RecordTypeName(rec.type));
   std::string encoded;
   EncodeRecord(rec, &encoded);
-  // Version 1 (before job meta) is read, never written: it re-encodes as version 2.
+  // Versions 1 to 3 are read, never written: they re-encode as version 4.
   FUZZ_CHECK(bytes[0] != static_cast<char>(kRecordFormatVersion) || encoded == bytes,
              "re-encoding a decoded record changed it (%zu -> %zu bytes)", bytes.size(),
              encoded.size());

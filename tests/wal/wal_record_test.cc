@@ -5,6 +5,8 @@
 #include <random>
 #include <string>
 
+#include "util/coding.h"
+
 namespace taskring::wal {
 namespace {
 
@@ -26,7 +28,7 @@ TEST(WalRecordTest, EnqueueRoundTrips) {
   const WalRecord in = SampleEnqueue();
   std::string buf;
   EncodeRecord(in, &buf);
-  EXPECT_EQ(kRecordFixedSize + in.payload.size(), buf.size());
+  EXPECT_EQ(kEnqueueFixedSize + in.payload.size(), buf.size());
   WalRecord out;
   ASSERT_TRUE(DecodeRecord(buf, &out).ok());
   EXPECT_EQ(in, out);
@@ -34,7 +36,7 @@ TEST(WalRecordTest, EnqueueRoundTrips) {
 
 TEST(WalRecordTest, EveryTypeRoundTripsWithEmptyPayload) {
   for (RecordType t : {RecordType::kEnqueue, RecordType::kComplete, RecordType::kRetry,
-                       RecordType::kDead, RecordType::kStart}) {
+                       RecordType::kDead, RecordType::kStart, RecordType::kCancel}) {
     WalRecord in;
     in.type = t;
     in.lsn = 7;
@@ -56,16 +58,49 @@ TEST(WalRecordTest, EncodeAppendsToExistingBytes) {
   EXPECT_TRUE(DecodeRecord(std::string_view(buf).substr(6), &out).ok());
 }
 
-TEST(WalRecordTest, PayloadIsWrittenOnlyForEnqueue) {
-  WalRecord in;
-  in.type = RecordType::kComplete;
-  in.payload = "ignored";
-  std::string buf;
-  EncodeRecord(in, &buf);
-  EXPECT_EQ(kRecordFixedSize, buf.size());
-  WalRecord out;
-  ASSERT_TRUE(DecodeRecord(buf, &out).ok());
-  EXPECT_TRUE(out.payload.empty());
+TEST(WalRecordTest, EachTypeCarriesOnlyItsOwnFields) {
+  WalRecord full = SampleEnqueue();  // every field set
+  full.meta = std::string("\x04mail\x00\x00", 7);
+  full.secret.fill(0x5a);
+  full.event_unix_ns = 1700000003000000000ull;
+  full.text = "text";
+  const struct {
+    RecordType type;
+    size_t size;
+  } kCases[] = {
+      {RecordType::kEnqueue, kEnqueueFixedSize + 11 + 7},
+      {RecordType::kStart, kStartFixedSize},
+      {RecordType::kRetry, kRetryFixedSize + 4},
+      {RecordType::kComplete, kOutcomeFixedSize + 4},
+      {RecordType::kDead, kOutcomeFixedSize + 4},
+      {RecordType::kCancel, kOutcomeFixedSize + 4},
+  };
+  for (const auto& c : kCases) {
+    WalRecord in = full;
+    in.type = c.type;
+    std::string buf;
+    EncodeRecord(in, &buf);
+    EXPECT_EQ(c.size, buf.size()) << RecordTypeName(c.type);
+    WalRecord out;
+    ASSERT_TRUE(DecodeRecord(buf, &out).ok()) << RecordTypeName(c.type);
+    EXPECT_EQ(in.lsn, out.lsn);
+    EXPECT_EQ(in.job_id, out.job_id);
+    EXPECT_EQ(in.attempt, out.attempt);
+    const bool enqueue = c.type == RecordType::kEnqueue;
+    EXPECT_EQ(enqueue ? in.payload : "", out.payload);
+    EXPECT_EQ(enqueue ? in.meta : "", out.meta);
+    EXPECT_EQ(enqueue ? in.secret : decltype(in.secret){}, out.secret);
+    EXPECT_EQ(enqueue ? in.max_attempts : 0, out.max_attempts);
+    EXPECT_EQ(enqueue ? uint64_t{0} : in.event_unix_ns, out.event_unix_ns);
+    const bool has_not_before = enqueue || c.type == RecordType::kRetry;
+    EXPECT_EQ(has_not_before ? in.not_before_unix_ns : 0, out.not_before_unix_ns);
+    const bool has_text = !enqueue && c.type != RecordType::kStart;
+    EXPECT_EQ(has_text ? in.text : "", out.text);
+    // One encoding per record: what was decoded encodes to the same bytes.
+    std::string again;
+    EncodeRecord(out, &again);
+    EXPECT_EQ(buf, again);
+  }
 }
 
 TEST(WalRecordTest, MaxPayloadRoundTrips) {
@@ -89,7 +124,7 @@ TEST(WalRecordTest, UnknownVersionIsCorruption) {
 }
 
 TEST(WalRecordTest, UnknownTypeIsCorruption) {
-  for (int type : {0, 5, 255}) {
+  for (int type : {0, 7, 255}) {
     std::string buf;
     EncodeRecord(SampleEnqueue(), &buf);
     buf[1] = static_cast<char>(type);
@@ -118,16 +153,27 @@ TEST(WalRecordTest, TrailingBytesAreCorruption) {
 TEST(WalRecordTest, HugePayloadLengthIsCorruptionNotACrash) {
   std::string buf;
   EncodeRecord(SampleEnqueue(), &buf);
-  buf.resize(kRecordFixedSize);
-  for (size_t i = kRecordFixedSize - 4; i < kRecordFixedSize; ++i) buf[i] = '\xff';
+  buf.resize(kEnqueueFixedSize);
+  for (size_t i = kRecordHeadSize + 25; i < kRecordHeadSize + 29; ++i) buf[i] = '\xff';
   WalRecord out;
   EXPECT_TRUE(DecodeRecord(buf, &out).IsCorruption());
 }
 
-TEST(WalRecordTest, PayloadOnNonEnqueueRecordIsCorruption) {
+TEST(WalRecordTest, AnEnqueueRelabelledAsAnotherTypeIsCorruption) {
+  for (RecordType t : {RecordType::kComplete, RecordType::kRetry, RecordType::kDead,
+                       RecordType::kStart, RecordType::kCancel}) {
+    std::string buf;
+    EncodeRecord(SampleEnqueue(), &buf);
+    buf[1] = static_cast<char>(t);
+    WalRecord out;
+    EXPECT_TRUE(DecodeRecord(buf, &out).IsCorruption()) << RecordTypeName(t);
+  }
+}
+
+TEST(WalRecordTest, APriorityOverNineIsCorruption) {
   std::string buf;
   EncodeRecord(SampleEnqueue(), &buf);
-  buf[1] = static_cast<char>(RecordType::kDead);
+  buf[kRecordHeadSize + 4] = 10;
   WalRecord out;
   EXPECT_TRUE(DecodeRecord(buf, &out).IsCorruption());
 }
@@ -141,7 +187,7 @@ TEST(WalRecordTest, RandomBytesNeverCrash) {
     for (char& c : buf) c = static_cast<char>(rng());
     if (i % 2 == 0 && buf.size() >= 2) {  // make half of them get past the first checks
       buf[0] = static_cast<char>(kRecordFormatVersion);
-      buf[1] = static_cast<char>(1 + rng() % 4);
+      buf[1] = static_cast<char>(1 + rng() % 6);
     }
     if (DecodeRecord(buf, &out).ok()) ++accepted;
   }
@@ -163,7 +209,8 @@ TEST(WalRecordTest, OutcomesCarryTheirTextAndTimeAndEnqueuesTheirSecret) {
   WalRecord out;
   ASSERT_TRUE(DecodeRecord(buf, &out).ok());
   EXPECT_EQ(out, enq);
-  for (RecordType t : {RecordType::kComplete, RecordType::kRetry, RecordType::kDead}) {
+  for (RecordType t :
+       {RecordType::kComplete, RecordType::kRetry, RecordType::kDead, RecordType::kCancel}) {
     WalRecord in;
     in.type = t;
     in.job_id = 9;
@@ -172,14 +219,15 @@ TEST(WalRecordTest, OutcomesCarryTheirTextAndTimeAndEnqueuesTheirSecret) {
     in.text = std::string("result\0bytes\xff", 13);
     buf.clear();
     EncodeRecord(in, &buf);
-    EXPECT_EQ(kRecordFixedSize + in.text.size(), buf.size());
+    EXPECT_EQ((t == RecordType::kRetry ? kRetryFixedSize : kOutcomeFixedSize) + in.text.size(),
+              buf.size());
     ASSERT_TRUE(DecodeRecord(buf, &out).ok()) << RecordTypeName(t);
     EXPECT_EQ(out, in);
   }
 }
 
 TEST(WalRecordTest, TextIsWrittenOnlyForOutcomes) {
-  for (RecordType t : {RecordType::kEnqueue, RecordType::kStart, RecordType::kCancel}) {
+  for (RecordType t : {RecordType::kEnqueue, RecordType::kStart}) {
     WalRecord in;
     in.type = t;
     in.job_id = 3;
@@ -192,29 +240,58 @@ TEST(WalRecordTest, TextIsWrittenOnlyForOutcomes) {
   }
 }
 
-TEST(WalRecordTest, ASecretOnANonEnqueueRecordIsCorruption) {
+TEST(WalRecordTest, ATextLengthThatDoesNotMatchIsCorruption) {
   WalRecord in;
   in.type = RecordType::kComplete;
   in.job_id = 3;
+  in.text = "abc";
   std::string buf;
   EncodeRecord(in, &buf);
-  buf[2 + 54] = 1;  // the first secret byte
-  WalRecord out;
-  EXPECT_TRUE(DecodeRecord(buf, &out).IsCorruption());
+  for (uint8_t len : {0, 2, 4, 0xff}) {
+    std::string bad = buf;
+    bad[kOutcomeFixedSize - 4] = static_cast<char>(len);
+    WalRecord out;
+    EXPECT_TRUE(DecodeRecord(bad, &out).IsCorruption()) << int{len};
+  }
 }
 
-// A version-2 record (before issue 13) is the version-3 one without secret, event time and
-// text length: a WAL written before the upgrade still replays.
-TEST(WalRecordTest, VersionTwoRecordsAreStillRead) {
+// Versions 2 and 3 (before the compact version 4): fixed width, every field on every record. A
+// WAL written before an upgrade still replays.
+std::string FixedWidthEnqueue(uint8_t version, const WalRecord& r) {
+  std::string b;
+  b.push_back(static_cast<char>(version));
+  b.push_back(static_cast<char>(r.type));
+  util::PutFixed64(&b, r.lsn);
+  util::PutFixed64(&b, r.job_id);
+  util::PutFixed32(&b, r.attempt);
+  util::PutFixed32(&b, r.max_attempts);
+  util::PutFixed32(&b, r.priority);
+  util::PutFixed64(&b, r.enqueued_unix_ns);
+  util::PutFixed64(&b, r.not_before_unix_ns);
+  util::PutFixed32(&b, static_cast<uint32_t>(r.payload.size()));
+  util::PutFixed32(&b, r.timeout_ms);
+  b.append(2, '\0');  // meta_len
+  if (version == 3) {
+    b.append(reinterpret_cast<const char*>(r.secret.data()), r.secret.size());
+    b.append(8 + 4, '\0');  // event time, text length
+  }
+  return b + r.payload;
+}
+
+TEST(WalRecordTest, VersionTwoAndThreeRecordsAreStillRead) {
   WalRecord in = SampleEnqueue();
-  in.meta.clear();
-  std::string v3;
-  EncodeRecord(in, &v3);
-  std::string v2 = v3.substr(0, kRecordFixedSizeV2) + v3.substr(kRecordFixedSize);
-  v2[0] = 2;
-  WalRecord out;
-  ASSERT_TRUE(DecodeRecord(v2, &out).ok());
-  EXPECT_EQ(out, in);  // secret all zero, no event time, no text
+  in.timeout_ms = 1500;
+  in.secret.fill(0x11);
+  for (uint8_t version : {2, 3}) {
+    const std::string bytes = FixedWidthEnqueue(version, in);
+    EXPECT_EQ((version == 2 ? kRecordFixedSizeV2 : kRecordFixedSizeV3) + in.payload.size(),
+              bytes.size());
+    WalRecord out;
+    ASSERT_TRUE(DecodeRecord(bytes, &out).ok()) << int{version};
+    WalRecord expected = in;
+    if (version == 2) expected.secret.fill(0);  // no token secret before version 3
+    EXPECT_EQ(expected, out) << int{version};
+  }
 }
 
 }  // namespace

@@ -129,7 +129,7 @@ bool Contains(const std::string& haystack, const std::string& needle) {
 TEST(WalTest, RoundTripsManyRecordsIncludingMultiBlockAndEmptyPayloads) {
   TempDir dir;
   std::vector<WalRecord> records;
-  const size_t exact_fit = kBlockSize - kHeaderSize - kRecordFixedSize;
+  const size_t exact_fit = kBlockSize - kHeaderSize - kEnqueueFixedSize;
   const size_t sizes[] = {
       0, 1, 100, exact_fit - 1, exact_fit, exact_fit + 1, 3 * kBlockSize + 17, 200000, 0, 0};
   uint64_t id = 0;
