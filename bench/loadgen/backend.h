@@ -28,11 +28,14 @@ struct JobOptions {
   uint32_t headers = 0;                   // this many small headers per job ("h0"="v0000000", ...)
   bool keyed = false;                     // each job enqueued alone (Enqueue) with a unique key
   uint64_t delay_ms = 0;                  // EnqueueOptions::delay_ms of every job
+  uint32_t result_bytes = 0;  // workers complete each job with a result this long (issue 13)
 
-  bool plain() const {
+  // Jobs sent, taken and checked as plain ones (how they are completed aside).
+  bool plain_jobs() const {
     return priority < 0 && !random_priority && type.empty() && worker_types.empty() &&
            headers == 0 && !keyed && delay_ms == 0;
   }
+  bool plain() const { return plain_jobs() && result_bytes == 0; }
 };
 
 struct Target {

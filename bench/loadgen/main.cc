@@ -54,7 +54,7 @@ struct Args {
   bool disk_probe = false;
   bool daemon_defaults = false;
   // Job options (taskring only; the defaults are plain jobs).
-  uint64_t priority = 5, headers = 0, delay_ms = 0;
+  uint64_t priority = 5, headers = 0, delay_ms = 0, result_bytes = 0;
   bool priorities = false, keyed = false;
   std::string type, worker_types;
 };
@@ -82,6 +82,10 @@ class OwnDaemon {
     if (!a.daemon_defaults) {
       args.insert(args.end(), {"--capacity", std::to_string(a.capacity), "--max-payload",
                                std::to_string(t->max_payload)});
+    }
+    // A result longer than the daemon's default bound (64 KiB) would fail every job.
+    if (a.result_bytes > 65536) {
+      args.insert(args.end(), {"--max-result", std::to_string(a.result_bytes)});
     }
     return process_.Start(self + "/taskringd", args, o);
   }
@@ -146,6 +150,7 @@ std::string DescribeJob(const JobOptions& j) {
   if (j.headers != 0) item("--headers " + std::to_string(j.headers));
   if (j.keyed) item("--keyed");
   if (j.delay_ms != 0) item("--delay-ms " + std::to_string(j.delay_ms));
+  if (j.result_bytes != 0) item("--result-bytes " + std::to_string(j.result_bytes));
   return d.str();
 }
 
@@ -396,6 +401,10 @@ int Main(int argc, char** argv) {
   flags.Uint("delay-ms", &a.delay_ms, 0, 86'400'000,
              "taskring: every job runs no earlier than this many ms after it is enqueued "
              "(end-to-end latency includes the delay)");
+  flags.Uint("result-bytes", &a.result_bytes, 0, 16u << 20,
+             "taskring: workers complete each job with a result of this many bytes "
+             "(Worker::Complete(job, result); one Complete per job, also with --batch); at most "
+             "the daemon's --max-result (0: no result)");
   flags.Bool("disk-probe", &a.disk_probe,
              "also time 96-byte write + fdatasync in the WAL directory (paced at --rate if "
              "given): the disk's own floor under fsync-mode enqueue latency");
@@ -454,6 +463,7 @@ int Main(int argc, char** argv) {
   job.headers = static_cast<uint32_t>(a.headers);
   job.keyed = a.keyed;
   job.delay_ms = a.delay_ms;
+  job.result_bytes = static_cast<uint32_t>(a.result_bytes);
   // Type, key and headers share the slot with the payload: room for them in the daemon's slots.
   if (!job.type.empty() || job.headers != 0 || job.keyed) {
     t.max_payload += static_cast<uint32_t>(kMaxJobMetaBytes);
@@ -461,8 +471,8 @@ int Main(int argc, char** argv) {
   if (!job.plain()) {
     if (t.kind != BackendKind::kTaskring) {
       return Error(
-          "--priority, --priorities, --type, --worker-types, --headers, --keyed and "
-          "--delay-ms are taskring job options; " +
+          "--priority, --priorities, --type, --worker-types, --headers, --keyed, --delay-ms "
+          "and --result-bytes are taskring job options; " +
               a.target + " has none",
           2);
     }

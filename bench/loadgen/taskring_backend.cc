@@ -34,7 +34,7 @@ SendOutcome Outcome(const EnqueueResult& r) {
 class TaskringSender : public Sender {
  public:
   TaskringSender(std::unique_ptr<Producer> p, const JobOptions& job)
-      : producer_(std::move(p)), job_(job), plain_(job.plain()) {
+      : producer_(std::move(p)), job_(job), plain_(job.plain_jobs()) {
     if (job.priority >= 0) options_.priority = job.priority;
     options_.type = job.type;
     options_.headers = BenchHeaders(job.headers);
@@ -108,11 +108,17 @@ Status CheckJob(const Job& j, const JobOptions& o) {
 // With a take batch of 1, Take and Complete per job. Otherwise TakeMany fills a batch, Receive
 // hands its jobs out one by one, and the batch is completed in one CompleteMany when its last
 // job is acknowledged: the earlier jobs' finish times are when their handler finished, their
-// completion reaches the daemon with the last one's.
+// completion reaches the daemon with the last one's. With --result-bytes N, each job is
+// completed with an N-byte result by its own Complete(job, result) when it is acknowledged
+// (there is no CompleteMany with results).
 class TaskringReceiver : public Receiver {
  public:
   TaskringReceiver(std::unique_ptr<Worker> w, uint32_t batch, const JobOptions& job)
-      : worker_(std::move(w)), held_(batch), job_(job), check_(!job.plain()) {}
+      : worker_(std::move(w)),
+        held_(batch),
+        job_(job),
+        check_(!job.plain_jobs()),
+        result_(job.result_bytes, 'r') {}
 
   Status Receive(std::string* payload, uint32_t timeout_ms) override {
     if (next_ == taken_) {
@@ -132,6 +138,7 @@ class TaskringReceiver : public Receiver {
     return Status::OK();
   }
   Status Ack() override {
+    if (!result_.empty()) return worker_->Complete(held_[next_ - 1], result_);
     if (held_.size() == 1) return worker_->Complete(held_[0]);
     if (++acked_ < taken_) return Status::OK();
     return worker_->CompleteMany(std::span<const Job>(held_.data(), taken_));
@@ -142,8 +149,9 @@ class TaskringReceiver : public Receiver {
   std::vector<Job> held_;
   const JobOptions job_;
   const bool check_;
-  size_t taken_ = 0;  // jobs in held_ from the last TakeMany
-  size_t next_ = 0;   // the next one Receive hands out
+  const std::string result_;  // what each job is completed with; empty: no result
+  size_t taken_ = 0;          // jobs in held_ from the last TakeMany
+  size_t next_ = 0;           // the next one Receive hands out
   size_t acked_ = 0;
 };
 

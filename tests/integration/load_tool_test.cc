@@ -279,5 +279,46 @@ TEST_F(LoadToolTest, JobOptionFlagsAreNamedInTheOutputAndPlainRunsAreUnchanged) 
   }
 }
 
+// --result-bytes (issue 13): the worker completes every job with a result of that size,
+// Complete(job, result), at batch 1 and in batches. The daemon's --max-result bounds a result, so
+// one byte over it fails the run: the results reach the daemon.
+TEST_F(LoadToolTest, ResultBytesCompletesEveryJobWithAResult) {
+  test::Daemon d(queue_, tmp_.path() + "/wal", {"--durability", "none", "--max-result", "100"});
+  ASSERT_TRUE(d.Start());
+  auto run = [&](uint32_t result_bytes, uint32_t batch, LoadResult* r) {
+    Target t;
+    t.queue = queue_;
+    t.job.result_bytes = result_bytes;
+    t.take_batch = batch;
+    LoadOptions o = Options();
+    o.jobs = 400;
+    o.batch = batch;
+    return RunLoad(t, o, r);
+  };
+  LoadResult r;
+  ASSERT_OK(run(100, 1, &r));
+  EXPECT_EQ(r.accepted, 400u);
+  EXPECT_EQ(r.end_to_end.count, 400u);
+  ASSERT_OK(run(100, 8, &r));
+  EXPECT_EQ(r.end_to_end.count, 400u);
+  const Status over = run(101, 1, &r);
+  EXPECT_FALSE(over.ok());
+  EXPECT_NE(over.ToString().find("exceeds the queue's max result of 100 bytes"), std::string::npos)
+      << over.ToString();
+
+  // The command names it; above the daemon's default bound (64 KiB) its own daemon is started
+  // with a --max-result that fits; peers have no results.
+  const test::CommandResult cli =
+      test::RunCommand({test::BinDir() + "/taskring", "bench", "--jobs", "300", "--durability",
+                        "none", "--batch", "4", "--result-bytes", "70000", "--json"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_NE(cli.out.find("\"accepted\":300,"), std::string::npos) << cli.out;
+  EXPECT_NE(cli.out.find("\"job_options\":\"--result-bytes 70000\""), std::string::npos) << cli.out;
+  const test::CommandResult bad = test::RunCommand(
+      {test::BinDir() + "/taskring", "bench", "--target", "boost-mq", "--result-bytes", "8"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("taskring job options"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace taskring::loadgen
