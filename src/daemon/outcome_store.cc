@@ -354,9 +354,9 @@ void OutcomeStore::Publish(const Pending& p, uint64_t loc) {
       return;
     }
   }
-  const uint64_t previous = index_.Find(p.job_id);
+  uint64_t previous = 0;
   uint64_t displaced_loc = 0;
-  const uint64_t displaced = index_.Put(p.job_id, loc, OldestLiveFile(), &displaced_loc);
+  const uint64_t displaced = index_.Put(p.job_id, loc, OldestLiveFile(), &displaced_loc, &previous);
   if (previous != 0) Unindexed(previous);
   if (displaced != 0) {
     Unindexed(displaced_loc);

@@ -5,8 +5,8 @@
 namespace taskring::outcome {
 
 namespace {
-// MurmurHash3's 64-bit finalizer: every bit of the id moves about half the bits of the result,
-// so runs of consecutive ids scatter over the table.
+// MurmurHash3's 64-bit finalizer: every bit of the input moves about half the bits of the
+// result, so consecutive blocks of ids scatter over the table.
 uint64_t Mix(uint64_t x) {
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdULL;
@@ -20,9 +20,7 @@ uint64_t Mix(uint64_t x) {
 uint32_t OutcomeIndex::EntryOf(uint64_t id, int window, uint32_t i) const {
   const uint64_t mask = n_ - 1;
   if (window == 0) return static_cast<uint32_t>((id + i) & mask);
-  const uint64_t h = Mix(id);
-  // An odd stride: the window's entries are distinct in a table of a power of two of them.
-  return static_cast<uint32_t>((h + i * ((h >> 32) | 1)) & mask);
+  return static_cast<uint32_t>((Mix(id >> 6) + (id & 63) + i) & mask);
 }
 
 OutcomeIndex::OutcomeIndex(OutcomeIndexEntry* entries, uint32_t n) {
@@ -59,8 +57,9 @@ uint64_t OutcomeIndex::Find(uint64_t id) const {
 }
 
 uint64_t OutcomeIndex::Put(uint64_t id, uint64_t loc, uint32_t oldest_live_file,
-                           uint64_t* displaced_loc) {
+                           uint64_t* displaced_loc, uint64_t* previous_loc) {
   if (displaced_loc != nullptr) *displaced_loc = 0;
+  if (previous_loc != nullptr) *previous_loc = 0;
   if (entries_ == nullptr || id == 0 || loc == 0) return 0;
   const int windows = window_ < n_ ? 2 : 1;
   OutcomeIndexEntry* empty = nullptr;
@@ -73,6 +72,7 @@ uint64_t OutcomeIndex::Put(uint64_t id, uint64_t loc, uint32_t oldest_live_file,
       OutcomeIndexEntry& e = entries_[EntryOf(id, w, i)];
       const uint64_t eid = e.id.load(std::memory_order_relaxed);
       if (eid == id) {
+        if (previous_loc != nullptr) *previous_loc = e.loc.load(std::memory_order_relaxed);
         e.loc.store(loc, std::memory_order_release);
         return 0;
       }

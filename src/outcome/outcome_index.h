@@ -2,14 +2,17 @@
 // memory, so any client process finds a record with one probe window and one or two preads.
 //
 // An open-addressing table of 16-byte entries (a power of two of them). An id has two windows
-// of kProbe entries each: the first is the kProbe entries from id & (n - 1), wrapping; the
-// second kProbe entries spread over the table by a hash of the id (a start and an odd stride).
+// of kProbe consecutive entries each, wrapping: the first from id & (n - 1); the second from a
+// hash of the id's block of 64 consecutive ids, plus its place in the block. Consecutive ids
+// thus share most of both windows' cache lines, so a busy queue whose windows are all full (the
+// steady state once the table has filled: every Put evicts) pays about one cache miss per Put,
+// not one per entry, while the blocks still scatter over the table.
 // Ids come in runs of consecutive numbers, so within one daemon's life the first windows spread
 // them perfectly (n ids fit n entries). But each daemon start draws ids from the clock
 // (daemon/engine.cc), and the run of a later start can fall on the same entries modulo n: its
 // first windows are full of the earlier run's entries, however empty the table, and the second
-// window takes it (spread out, so a dense block of other runs' entries fills it only when the
-// table itself is nearly full). An id goes to its second window only when
+// window takes it (its blocks spread out, so a dense block of other runs' entries fills it only
+// when the table itself is nearly full). An id goes to its second window only when
 // its first has no empty entry; entries never become empty again (only Clear empties them), so
 // a first window with an empty entry means the id is there or nowhere.
 // It forgets rather than grows: when an id finds no room in either window, the entry with the
@@ -87,9 +90,11 @@ class OutcomeIndex {
   // oldest_live_file (its record was deleted) in the first window; then the same in the second
   // window; else the entry with the oldest location in both. Returns the id whose entry was
   // taken while its file was still live (0 if none), so the store can count its outcome as
-  // evicted, and its location in *displaced_loc (when not null).
+  // evicted, and its location in *displaced_loc (when not null). *previous_loc (when not null)
+  // is id's own location before this Put, or 0: what Find(id) would have said, without a second
+  // pass over the windows.
   uint64_t Put(uint64_t id, uint64_t loc, uint32_t oldest_live_file,
-               uint64_t* displaced_loc = nullptr);
+               uint64_t* displaced_loc = nullptr, uint64_t* previous_loc = nullptr);
 
   // The i-th entry (i < kProbe) of id's first (window 0) or second (window 1) window.
   uint32_t EntryOf(uint64_t id, int window, uint32_t i) const;

@@ -134,6 +134,25 @@ TEST(OutcomeIndexAliasTest, RunsOfIdsThatAliasModuloTheSizeDoNotDisplaceEachOthe
   }
 }
 
+TEST_F(OutcomeIndexTest, PutReportsTheIdsPreviousLocation) {
+  uint64_t previous = 1;
+  ASSERT_EQ(index_.Put(5, PackOutcomeLoc(1, 8), 1, nullptr, &previous), 0u);
+  EXPECT_EQ(previous, 0u) << "a new id";
+  ASSERT_EQ(index_.Put(5, PackOutcomeLoc(2, 8), 1, nullptr, &previous), 0u);
+  EXPECT_EQ(previous, PackOutcomeLoc(1, 8));
+}
+
+// Consecutive ids share their windows' cache lines: both windows of id + 1 are those of id
+// moved by one entry (within a block of 64 ids), so a full table costs a Put about one miss.
+TEST_F(OutcomeIndexTest, ConsecutiveIdsHaveWindowsOneEntryApart) {
+  for (int w = 0; w < 2; ++w) {
+    for (uint64_t id = 6400; id < 6400 + 63; ++id) {
+      EXPECT_EQ(index_.EntryOf(id + 1, w, 0), (index_.EntryOf(id, w, 0) + 1) % index_.size())
+          << "window " << w << " id " << id;
+    }
+  }
+}
+
 // One daemon's run of consecutive ids fills the table completely before anything is displaced.
 TEST(OutcomeIndexAliasTest, ConsecutiveIdsFillEveryEntry) {
   constexpr uint32_t kEntries = 1024;
