@@ -108,6 +108,15 @@ Status DecodeLegacyRecord(std::string_view in, WalRecord* rec) {
   if (rec->type == RecordType::kEnqueue && rec->priority > 9) {
     return Status::Corruption("priority " + std::to_string(rec->priority) + " is out of range");
   }
+  // As version 4 decodes: a field the type does not use reads zero, whatever was written there
+  // (so a record reads the same after a re-log in version 4).
+  if (rec->type != RecordType::kEnqueue) {
+    rec->max_attempts = 0;
+    rec->priority = 0;
+    rec->enqueued_unix_ns = 0;
+    rec->timeout_ms = 0;
+    if (rec->type != RecordType::kRetry) rec->not_before_unix_ns = 0;
+  }
   return Status::OK();
 }
 
