@@ -120,7 +120,7 @@ Status QueueRegistry::Get(const std::string& name, QueueView* out) {
     }
     JobClientOptions jo;
     jo.queue = name;
-    jo.attach_timeout_ms = 1000;
+    jo.attach_timeout_ms = 0;  // runs on an io thread: a starting daemon is a 503, not a wait
     std::unique_ptr<JobClient> jobs;
     s = JobClient::Open(jo, &jobs);
     if (!s.ok()) return s.IsNotFound() ? Status::Closed(s.message()) : s;

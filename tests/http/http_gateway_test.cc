@@ -2,6 +2,7 @@
 // worker (the library's, in this process) running the jobs. The contract of docs/http.md, its
 // failure cases, and its defences (limits, timeouts, Host/Origin, bearer token).
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -149,6 +150,34 @@ TEST_F(HttpGatewayTest, ResultIs404UntilThereIsOneAndWaitTimesOutWithTheStatus) 
   EXPECT_EQ(Body(r)["state"], "queued");
   r = client_->Get(location + "?wait=forever");
   EXPECT_EQ(r.status, 400) << r.body;
+}
+
+TEST_F(HttpGatewayTest, GatewayKilledMidEnqueueThenARetryWithTheKeyMakesExactlyOneJob) {
+  ASSERT_TRUE(StartBoth());
+  // A frozen daemon holds the enqueue inside the gateway, waiting for its commit.
+  ASSERT_EQ(::kill(daemon_->pid(), SIGSTOP), 0);
+  std::thread poster([host = gateway_->host(), port = gateway_->port(), path = jobs()] {
+    HttpClient c(host, port);
+    const HttpReply r = c.Post(path, "exactly once", {{"Idempotency-Key", "order-42"}});
+    EXPECT_EQ(r.status, -1) << "the gateway died before answering: " << r.body;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it reach the daemon
+  gateway_->Kill();
+  poster.join();
+  ASSERT_EQ(::kill(daemon_->pid(), SIGCONT), 0);
+
+  // The client got no answer; it retries with its key through a new gateway.
+  ASSERT_TRUE(StartGateway({}));
+  const HttpReply r = client_->Post(jobs(), "exactly once", {{"Idempotency-Key", "order-42"}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  const HttpReply again = client_->Post(jobs(), "exactly once", {{"Idempotency-Key", "order-42"}});
+  EXPECT_EQ(again.Header("location"), r.Header("location"));
+  Job job = Take();
+  EXPECT_EQ(job.payload(), "exactly once");
+  EXPECT_EQ(job.id(), Body(r)["id"].get<uint64_t>());
+  ASSERT_TRUE(worker_->Complete(job).ok());
+  Job none;
+  EXPECT_TRUE(worker_->Take(&none, 300).IsTimedOut()) << "a second job " << none.id();
 }
 
 TEST_F(HttpGatewayTest, FullQueueAnswers503WithRetryAfter) {

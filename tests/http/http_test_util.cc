@@ -71,6 +71,11 @@ int GatewayProcess::Stop() {
   return code;
 }
 
+void GatewayProcess::Kill() {
+  if (pid_ >= 0) harness::KillAndWait(pid_);
+  pid_ = -1;
+}
+
 std::string GatewayProcess::Log() const {
   std::ifstream in(log_path_);
   std::stringstream ss;

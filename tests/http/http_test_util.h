@@ -27,7 +27,8 @@ class GatewayProcess {
   ~GatewayProcess();
   // Starts it and waits (up to 10 s) for its "listening on http://HOST:PORT" line.
   ::testing::AssertionResult Start();
-  int Stop();  // SIGTERM and wait: the exit code
+  int Stop();   // SIGTERM and wait: the exit code
+  void Kill();  // SIGKILL and wait
   uint16_t port() const { return port_; }
   const std::string& host() const { return host_; }
   std::string Log() const;
