@@ -74,8 +74,8 @@ int HttpCommand(int argc, char** argv) {
   flags.Uint("max-connections", &max_connections, 1, 1'000'000,
              "open connections; more are answered 503 and closed (256)");
   flags.Uint("max-body", &max_body, 1, 1ull << 32,
-             "bytes of a request body, whatever the queue (16 MiB); a queue's own max payload "
-             "also applies (413)");
+             "bytes of a request body, whatever the queue (1 MiB); a queue's own max payload "
+             "also applies (413). Requests in memory: at most --max-connections of these");
   flags.Uint("max-header-bytes", &max_header, 512, 1 << 20,
              "bytes of the request line and headers (16384; more: 431)");
   flags.Uint("header-timeout-ms", &header_timeout, 10, 3'600'000,

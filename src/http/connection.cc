@@ -146,7 +146,6 @@ void Connection::OnWrite(beast::error_code ec, bool close) {
 }
 
 void Connection::Fail(bhttp::status code, const std::string& message, const std::string& reason) {
-  route_ = Route{};
   started_ns_ = util::NowMonoNs();
   Write(ErrorResponse(code, message, reason), /*close=*/true);
 }

@@ -33,6 +33,8 @@ class Gateway {
   // executor, for timers.
   void Handle(Request&& req, const Route& route, Reply reply, const net::any_io_executor& ex);
 
+  // Before the io_context goes: no pool thread may post to it afterwards.
+  void StopPools() { registry_.StopPools(); }
   GatewayMetrics& metrics() { return metrics_; }
   const GatewayOptions& options() const { return options_; }
 

@@ -19,8 +19,10 @@ struct GatewayOptions {
   std::vector<std::string> allowed_hosts;
   // From --token-file: the bearer token every request must carry; empty: none (loopback only).
   std::string bearer_token;
-  uint32_t max_connections = 256;         // --max-connections: more are answered 503, closed
-  uint64_t max_body_bytes = 16u << 20;    // --max-body: never read more, whatever the queue
+  uint32_t max_connections = 256;  // --max-connections: more are answered 503, closed
+  // --max-body: never read more, whatever the queue. With max_connections, it bounds the memory
+  // requests can hold: one request per connection, 256 MiB by default.
+  uint64_t max_body_bytes = 1u << 20;
   uint32_t max_header_bytes = 16 * 1024;  // --max-header-bytes: request line + headers
   uint32_t header_timeout_ms = 10'000;    // --header-timeout-ms: a request's headers, or idle
   uint32_t body_timeout_ms = 30'000;      // --body-timeout-ms: a request's body

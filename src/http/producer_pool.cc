@@ -12,13 +12,17 @@ ProducerPool::ProducerPool(std::string queue, uint32_t threads, uint32_t max_pen
   }
 }
 
-ProducerPool::~ProducerPool() {
+ProducerPool::~ProducerPool() { Stop(); }
+
+void ProducerPool::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
-  for (std::thread& t : threads_) t.join();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 bool ProducerPool::Submit(Task task) {

@@ -36,7 +36,9 @@ class ProducerPool {
   // whose Producer is from an older generation reopens it before its next task.
   ProducerPool(std::string queue, uint32_t threads, uint32_t max_pending,
                const std::atomic<uint64_t>* generation);
-  ~ProducerPool();  // runs what is queued (each task answers), then joins
+  ~ProducerPool();  // Stop()
+  // Runs what is queued (each task answers), then joins the threads; later Submits fail.
+  void Stop();
   ProducerPool(const ProducerPool&) = delete;
   ProducerPool& operator=(const ProducerPool&) = delete;
 

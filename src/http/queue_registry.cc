@@ -136,6 +136,11 @@ Status QueueRegistry::Get(const std::string& name, QueueView* out) {
   return Status::OK();
 }
 
+void QueueRegistry::StopPools() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [name, e] : entries_) e->pool().Stop();
+}
+
 std::vector<std::string> QueueRegistry::Served() const {
   if (!options_.queues.empty()) return options_.queues;
   std::lock_guard<std::mutex> lock(mu_);

@@ -67,6 +67,8 @@ class QueueRegistry {
   [[nodiscard]] Status Get(const std::string& name, QueueView* out);
   // For /healthz: the --queue list, or else every queue served so far.
   [[nodiscard]] std::vector<std::string> Served() const;
+  // Stops every queue's producer threads (they answer what they hold first).
+  void StopPools();
 
  private:
   const GatewayOptions options_;

@@ -25,7 +25,10 @@ Server::Server(const GatewayOptions& options, const ListenAddress& listen)
       acceptor_(net::make_strand(ioc_)),
       signals_(ioc_, SIGINT, SIGTERM) {}
 
-Server::~Server() = default;
+Server::~Server() {
+  ioc_.stop();
+  if (gateway_ != nullptr) gateway_->StopPools();
+}
 
 Status Server::Open(const GatewayOptions& options, std::unique_ptr<Server>* out) {
   ListenAddress listen;

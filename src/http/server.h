@@ -23,7 +23,7 @@ class Server {
   // Binds --listen: InvalidArgument for a bad address or a non-loopback one without a token,
   // IOError if it cannot bind.
   [[nodiscard]] static Status Open(const GatewayOptions& options, std::unique_ptr<Server>* out);
-  ~Server();
+  ~Server();  // stops the pools, then drops pending handlers, then the gateway
   uint16_t port() const { return port_; }
   // "http://HOST:PORT": what the gateway prints once it listens.
   std::string url() const { return "http://" + HostPort(listen_, port_); }
@@ -38,11 +38,13 @@ class Server {
 
   GatewayOptions options_;
   ListenAddress listen_;
+  // Declared before the io_context, so it outlives the handlers the io_context still holds
+  // (connections refer to it) when it is destroyed; and its pools stop first (~Server).
+  std::unique_ptr<Gateway> gateway_;
+  std::atomic<uint32_t> open_{0};
   net::io_context ioc_;
   net::ip::tcp::acceptor acceptor_;
   net::signal_set signals_;
-  std::unique_ptr<Gateway> gateway_;
-  std::atomic<uint32_t> open_{0};
   uint16_t port_ = 0;
 };
 

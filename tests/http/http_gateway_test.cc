@@ -137,6 +137,7 @@ TEST_F(HttpGatewayTest, PostAnswers202ThenPollShowsProgressThen303ToTheResult) {
   EXPECT_EQ(r.Header("content-type"), "application/octet-stream");
   EXPECT_EQ(r.body, std::string("report\0bytes", 12));
   EXPECT_EQ(client_->connections(), 1) << "keep-alive: every request on one connection";
+  EXPECT_EQ(gateway_->Stop(), 0) << "SIGTERM: a clean exit " << gateway_->Log();
 }
 
 TEST_F(HttpGatewayTest, ResultIs404UntilThereIsOneAndWaitTimesOutWithTheStatus) {
@@ -289,6 +290,7 @@ TEST_F(HttpGatewayTest, DeleteCancelsQueuedRequestsRunningAndRefusesFinished) {
   EXPECT_EQ(Body(r)["state"], "cancelled") << r.body;
   r = client_->Delete(running);
   EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(gateway_->Stop(), 0) << "SIGTERM: a clean exit " << gateway_->Log();
 }
 
 TEST_F(HttpGatewayTest, MalformedRequestsAre400AndOversizedHeadersAre431) {
