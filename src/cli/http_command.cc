@@ -1,6 +1,8 @@
 // taskring http: the HTTP gateway (src/http): POST a job, poll it, fetch its result, cancel it,
 // with curl or any HTTP client on the host. A separate process that is only a client of the
 // daemons: its crash touches no queue.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -8,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "http/server.h"
+#include "segment/queue_names.h"
 #include "util/flags.h"
 
 namespace taskring::cli {
@@ -30,6 +33,11 @@ constexpr const char* kDescription =
 Status ReadToken(const std::string& path, std::string* token) {
   std::ifstream in(path);
   if (!in) return Status::IOError("cannot read --token-file " + path);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH) != 0) {
+    std::fprintf(stderr, "taskring http: warning: --token-file %s is readable by every user\n",
+                 path.c_str());
+  }
   std::string line;
   std::getline(in, line);
   const size_t b = line.find_first_not_of(" \t\r");
@@ -95,6 +103,10 @@ int HttpCommand(int argc, char** argv) {
     return 0;
   }
   if (!s.ok()) return Error(cmd, std::string(s.message()) + " (see --help)", 2);
+  for (const std::string& q : o.queues) {
+    s = segment::ValidateQueueName(q);
+    if (!s.ok()) return Error(cmd, "--queue " + q + ": " + std::string(s.message()), 2);
+  }
   if (!token_file.empty()) {
     s = ReadToken(token_file, &o.bearer_token);
     if (!s.ok()) return Error(cmd, std::string(s.message()), 2);

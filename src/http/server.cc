@@ -2,7 +2,10 @@
 
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <exception>
 #include <thread>
 #include <vector>
 
@@ -23,7 +26,8 @@ Server::Server(const GatewayOptions& options, const ListenAddress& listen)
       listen_(listen),
       ioc_(static_cast<int>(std::max<uint32_t>(options.io_threads, 1))),
       acceptor_(net::make_strand(ioc_)),
-      signals_(ioc_, SIGINT, SIGTERM) {}
+      signals_(ioc_, SIGINT, SIGTERM),
+      accept_backoff_(acceptor_.get_executor()) {}
 
 Server::~Server() {
   ioc_.stop();
@@ -62,9 +66,22 @@ void Server::Run() {
   });
   Accept();
   std::vector<std::thread> extra;
-  for (uint32_t i = 1; i < options_.io_threads; ++i) extra.emplace_back([this] { ioc_.run(); });
-  ioc_.run();
+  for (uint32_t i = 1; i < options_.io_threads; ++i) extra.emplace_back([this] { RunLoop(); });
+  RunLoop();
   for (std::thread& t : extra) t.join();
+}
+
+void Server::RunLoop() {
+  // Handlers report errors by code, not by throwing; should one throw anyway (out of memory),
+  // the connection it served is dropped with it and the gateway serves on.
+  for (;;) {
+    try {
+      ioc_.run();
+      return;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "taskring http: a request failed: %s\n", e.what());
+    }
+  }
 }
 
 void Server::Stop() { ioc_.stop(); }
@@ -83,7 +100,14 @@ void Server::Accept() {
             std::make_shared<Connection>(std::move(socket), *gateway_, open_)->Start();
           }
         }
-        // Out of descriptors (EMFILE) and the like: keep accepting, the next may succeed.
+        if (ec) {
+          // Out of descriptors (EMFILE) and the like: try again shortly rather than spin.
+          accept_backoff_.expires_after(std::chrono::milliseconds(50));
+          accept_backoff_.async_wait([this](const boost::system::error_code& e) {
+            if (!e) Accept();
+          });
+          return;
+        }
         Accept();
       });
 }

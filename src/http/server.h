@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,7 @@ class Server {
 
  private:
   Server(const GatewayOptions& options, const ListenAddress& listen);
+  void RunLoop();  // one io thread
   void Accept();
   void Refuse(net::ip::tcp::socket socket);
 
@@ -45,6 +47,7 @@ class Server {
   net::io_context ioc_;
   net::ip::tcp::acceptor acceptor_;
   net::signal_set signals_;
+  net::steady_timer accept_backoff_;
   uint16_t port_ = 0;
 };
 

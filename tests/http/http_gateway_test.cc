@@ -44,8 +44,10 @@ class HttpGatewayTest : public ::testing::Test {
     if (auto r = daemon_->Start(); !r) return r;
     return StartGateway(std::move(gateway_args));
   }
-  ::testing::AssertionResult StartGateway(std::vector<std::string> args) {
-    std::vector<std::string> all = {"--queue", queue_};
+  // `list_queue`: pass --queue queue_ (else the gateway serves any queue on the host).
+  ::testing::AssertionResult StartGateway(std::vector<std::string> args, bool list_queue = true) {
+    std::vector<std::string> all;
+    if (list_queue) all = {"--queue", queue_};
     bool listen_given = false;
     for (const std::string& a : args) listen_given = listen_given || a == "--listen";
     if (!listen_given) all.insert(all.end(), {"--listen", "127.0.0.1:0"});
@@ -424,6 +426,39 @@ TEST_F(HttpGatewayTest, ConnectionsOverTheBoundAreAnswered503AndClosed) {
   EXPECT_EQ(out.rfind("HTTP/1.1 503", 0), 0u) << out;
   EXPECT_TRUE(closed);
   EXPECT_EQ(a.Get("/healthz").status, 200) << "the open ones are still served";
+}
+
+TEST_F(HttpGatewayTest, WithoutAQueueListItServesAnyQueueOnTheHostFromManyConnections) {
+  daemon_ = std::make_unique<Daemon>(queue_, wal());
+  ASSERT_TRUE(daemon_->Start());
+  ASSERT_TRUE(StartGateway({"--io-threads", "2", "--producers", "3"}, /*list_queue=*/false));
+  HttpReply r = client_->Get("/healthz");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(Body(r)["queues"].empty()) << "nothing served yet: " << r.body;
+  r = client_->Post("/queues/" + test::UniqueQueueName("absent") + "/jobs", "x");
+  EXPECT_EQ(r.status, 404) << r.body;
+  r = client_->Post("/queues/..hidden/jobs", "x");
+  EXPECT_EQ(r.status, 404) << r.body;
+
+  // Many connections enqueue at once: every job is accepted once.
+  constexpr int kClients = 6, kJobsEach = 10;
+  std::vector<std::thread> clients;
+  std::atomic<int> accepted{0};
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      HttpClient mine(gateway_->host(), gateway_->port());
+      for (int i = 0; i < kJobsEach; ++i) {
+        const HttpReply p = mine.Post(jobs(), std::to_string(c) + "/" + std::to_string(i));
+        accepted += p.status == 202;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(accepted.load(), kClients * kJobsEach);
+  r = client_->Get("/queues/" + queue_);
+  EXPECT_EQ(Body(r)["depth"], kClients * kJobsEach) << r.body;
+  r = client_->Get("/healthz");
+  EXPECT_EQ(Body(r)["queues"][queue_], "ok") << r.body;
 }
 
 TEST_F(HttpGatewayTest, QueueStatsHealthAndMetrics) {
