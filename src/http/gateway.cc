@@ -1,11 +1,11 @@
 #include "http/gateway.h"
 
-#include <boost/asio/steady_timer.hpp>
 #include <charconv>
 #include <chrono>
 #include <memory>
 
 #include "http/enqueue_params.h"
+#include "http/long_poll.h"
 #include "http/responses.h"
 #include "taskring/job.h"
 #include "util/clock.h"
@@ -240,36 +240,13 @@ void Gateway::GetJob(const Route& route, Reply reply, const net::any_io_executor
   Response error;
   if (!FindJob(q, route.token, &st, &error)) return reply(std::move(error));
   if (wait_s == 0 || IsTerminal(st.state)) return reply(JobStateResponse(route.queue, st));
-  PollJob(std::move(q), route.queue, route.token, util::NowMonoNs() + wait_s * 1'000'000'000,
-          std::move(reply), ex);
-}
-
-void Gateway::PollJob(QueueView q, std::string queue, std::string token, uint64_t deadline_ns,
-                      Reply reply, const net::any_io_executor& ex) {
-  // One timer per long poll, re-armed until the job ends: a status read is a few loads from
-  // shared memory, so polling costs far less than a thread blocked in JobClient::Wait each.
-  auto timer = std::make_shared<net::steady_timer>(ex);
-  auto step = std::make_shared<std::function<void()>>();
-  const auto interval = std::chrono::milliseconds(options_.wait_poll_ms);
-  *step = [timer, step, q = std::move(q), queue = std::move(queue), token = std::move(token),
-           deadline_ns, reply = std::move(reply), interval]() {
-    timer->expires_after(interval);
-    timer->async_wait([timer, step, q, queue, token, deadline_ns, reply,
-                       interval](const boost::system::error_code& ec) {
-      JobStatus st;
-      Response error;
-      if (!FindJob(q, token, &st, &error)) {
-        *step = nullptr;  // breaks the cycle step -> lambda -> step
-        return reply(std::move(error));
-      }
-      if (ec || IsTerminal(st.state) || util::NowMonoNs() >= deadline_ns) {
-        *step = nullptr;
-        return reply(JobStateResponse(queue, st));
-      }
-      (*step)();
-    });
-  };
-  (*step)();
+  LongPoll::Start(ex, q.jobs, route.token, util::NowMonoNs() + wait_s * 1'000'000'000,
+                  std::chrono::milliseconds(options_.wait_poll_ms),
+                  [queue = route.queue, reply](const Status& s, const JobStatus& st) {
+                    if (s.IsNotFound() || s.IsInvalidArgument()) return reply(NoSuchJob());
+                    if (!s.ok()) return reply(StatusResponse(s));
+                    reply(JobStateResponse(queue, st));
+                  });
 }
 
 void Gateway::GetResult(const Route& route, Reply reply) {

@@ -45,9 +45,6 @@ class Gateway {
   void Cancel(const Route& route, Reply reply);
   void GetQueue(const Route& route, Reply reply);
   void Health(Reply reply);
-  // Re-reads the job every wait_poll_ms until it is terminal or `deadline_ns` (monotonic).
-  void PollJob(QueueView q, std::string queue, std::string token, uint64_t deadline_ns, Reply reply,
-               const net::any_io_executor& ex);
 
   const GatewayOptions options_;
   const RequestGuard guard_;

@@ -22,7 +22,8 @@ Response StatusResponse(const Status& s) {
   const std::string msg(s.message().empty() ? s.ToString() : std::string(s.message()));
   switch (s.code()) {
     case Status::Code::kOk: return ErrorResponse(bhttp::status::internal_server_error, "no error");
-    case Status::Code::kNotFound: return ErrorResponse(bhttp::status::not_found, msg);
+    case Status::Code::kNotFound:  // what the queue registry answers for an unknown queue
+      return ErrorResponse(bhttp::status::not_found, msg, "no_queue");
     case Status::Code::kInvalidArgument: return ErrorResponse(bhttp::status::bad_request, msg);
     case Status::Code::kBusy: return BusyResponse("queue is full", "queue_full", 1000);
     case Status::Code::kClosed:
