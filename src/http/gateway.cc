@@ -1,14 +1,11 @@
+// What a request may do once its headers are in (Admit), which route answers it (Handle), and
+// the small routes: the queue's numbers, health, metrics. The job routes are in
+// gateway_enqueue.cc and gateway_jobs.cc.
 #include "http/gateway.h"
 
-#include <charconv>
-#include <chrono>
-#include <memory>
+#include <algorithm>
 
-#include "http/enqueue_params.h"
-#include "http/long_poll.h"
 #include "http/responses.h"
-#include "taskring/job.h"
-#include "util/clock.h"
 
 namespace taskring::http {
 namespace {
@@ -25,78 +22,6 @@ Response MethodNotAllowed(const char* allow) {
   Response res = ErrorResponse(bhttp::status::method_not_allowed,
                                std::string("method not allowed; use ") + allow);
   res.set(bhttp::field::allow, allow);
-  return res;
-}
-
-// A job's status as its GET answers it: 410 once expired, 303 to its result once completed.
-Response JobStateResponse(const std::string& queue, const JobStatus& st) {
-  if (st.state == JobState::kExpired) {
-    return ErrorResponse(bhttp::status::gone,
-                         "job " + std::to_string(st.id) +
-                             " finished longer ago than its daemon keeps outcomes (--result-ttl)",
-                         "expired");
-  }
-  Json j = JobStatusJson(queue, st);
-  if (st.state == JobState::kCompleted && !st.token.empty()) {
-    Response res = JsonResponse(bhttp::status::see_other, j);
-    res.set(bhttp::field::location, ResultPath(queue, st.token));
-    return res;
-  }
-  return JsonResponse(bhttp::status::ok, j);
-}
-
-Response NoSuchJob() { return ErrorResponse(bhttp::status::not_found, "no such job", "no_job"); }
-
-// Looks a job up by its token: a token that is malformed, forged or another queue's is 404.
-bool FindJob(const QueueView& q, const std::string& token, JobStatus* st, Response* error) {
-  JobToken parsed;
-  if (!JobToken::Parse(token, &parsed)) {
-    *error = NoSuchJob();
-    return false;
-  }
-  const Status s = q.jobs->GetStatus(token, st);
-  if (s.IsNotFound() || s.IsInvalidArgument()) {
-    *error = NoSuchJob();
-    return false;
-  }
-  if (!s.ok()) {
-    *error = StatusResponse(s);
-    return false;
-  }
-  return true;
-}
-
-Response EnqueueAnswer(const std::string& queue, const EnqueueResult& r, const JobClient& jobs,
-                       uint32_t retry_after_ms) {
-  const Status& s = r.status;
-  if (s.IsBusy()) {
-    return BusyResponse("queue '" + queue + "' is full", "queue_full", retry_after_ms);
-  }
-  if (s.IsInvalidArgument()) {
-    const bool too_large =
-        std::string_view(s.message()).find("exceeds the queue's max payload") != std::string::npos;
-    return ErrorResponse(too_large ? bhttp::status::payload_too_large : bhttp::status::bad_request,
-                         std::string(s.message()), too_large ? "too_large" : "invalid");
-  }
-  if (!s.ok()) return StatusResponse(s);
-  if (!r.token.valid()) {
-    // A duplicate whose first job's status is no longer kept: there is nothing to point at.
-    return JsonResponse(bhttp::status::conflict,
-                        ErrorJson("Idempotency-Key was used by job " + std::to_string(r.job_id) +
-                                      ", whose status is no longer kept",
-                                  {{"reason", "key_reused"}, {"id", r.job_id}}));
-  }
-  const std::string token = r.token.ToString();
-  JobStatus st;
-  const char* state = jobs.GetStatus(r.job_id, &st).ok() ? JobStateName(st.state) : "queued";
-  Json j;
-  j["id"] = r.job_id;
-  j["token"] = token;
-  j["state"] = state;
-  j["status_url"] = JobPath(queue, token);
-  j["duplicate"] = r.duplicate;
-  Response res = JsonResponse(bhttp::status::accepted, j);
-  res.set(bhttp::field::location, JobPath(queue, token));
   return res;
 }
 
@@ -180,138 +105,6 @@ void Gateway::Handle(Request&& req, const Route& route, Reply reply,
     case RouteKind::kNotFound: break;
   }
   reply(ErrorResponse(bhttp::status::not_found, "no such resource", "no_route"));
-}
-
-void Gateway::Enqueue(Request&& req, const Route& route, Reply reply) {
-  QueueView q;
-  Status s = registry_.Get(route.queue, &q);
-  if (!s.ok()) return reply(StatusResponse(s));
-  HeaderList headers;
-  for (const auto& f : req) {
-    headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-  }
-  auto options = std::make_shared<EnqueueOptions>();
-  std::string error;
-  if (!ParseEnqueueParams(route.query, headers, options.get(), &error)) {
-    return reply(ErrorResponse(bhttp::status::bad_request, error, "invalid"));
-  }
-  auto payload = std::make_shared<std::string>(std::move(req.body()));
-  const std::string queue = route.queue;
-  std::shared_ptr<JobClient> jobs = q.jobs;
-  const bool taken = q.entry->pool().Submit(
-      [payload, options, queue, jobs, reply](Producer* p, const Status& open) {
-        if (p == nullptr) {
-          reply(StatusResponse(open));
-          return true;
-        }
-        EnqueueResult r;
-        (void)p->Enqueue(*payload, *options, &r);
-        reply(EnqueueAnswer(queue, r, *jobs, r.status.IsBusy() ? p->RetryAfterMs() : 0));
-        return !r.status.IsClosed();
-      });
-  if (!taken) {
-    reply(BusyResponse("too many enqueues waiting for queue '" + queue + "' (--max-pending)",
-                       "gateway_busy", 1000));
-  }
-}
-
-void Gateway::GetJob(const Route& route, Reply reply, const net::any_io_executor& ex) {
-  uint64_t wait_s = 0;
-  if (const std::string* w = FindParam(route.query, "wait")) {
-    const auto [end, ec] = std::from_chars(w->data(), w->data() + w->size(), wait_s);
-    if (w->empty() || ec != std::errc() || end != w->data() + w->size() ||
-        wait_s > options_.max_wait_s) {
-      return reply(ErrorResponse(bhttp::status::bad_request,
-                                 "wait must be whole seconds from 0 to " +
-                                     std::to_string(options_.max_wait_s) + " (--max-wait)",
-                                 "invalid"));
-    }
-  }
-  for (const auto& [k, v] : route.query) {
-    if (k != "wait") {
-      return reply(ErrorResponse(bhttp::status::bad_request, "unknown query parameter '" + k + "'",
-                                 "invalid"));
-    }
-  }
-  QueueView q;
-  const Status s = registry_.Get(route.queue, &q);
-  if (!s.ok()) return reply(StatusResponse(s));
-  JobStatus st;
-  Response error;
-  if (!FindJob(q, route.token, &st, &error)) return reply(std::move(error));
-  if (wait_s == 0 || IsTerminal(st.state)) return reply(JobStateResponse(route.queue, st));
-  LongPoll::Start(ex, q.jobs, route.token, util::NowMonoNs() + wait_s * 1'000'000'000,
-                  std::chrono::milliseconds(options_.wait_poll_ms),
-                  [queue = route.queue, reply](const Status& s, const JobStatus& st) {
-                    if (s.IsNotFound() || s.IsInvalidArgument()) return reply(NoSuchJob());
-                    if (!s.ok()) return reply(StatusResponse(s));
-                    reply(JobStateResponse(queue, st));
-                  });
-}
-
-void Gateway::GetResult(const Route& route, Reply reply) {
-  QueueView q;
-  const Status s = registry_.Get(route.queue, &q);
-  if (!s.ok()) return reply(StatusResponse(s));
-  JobStatus st;
-  Response error;
-  if (!FindJob(q, route.token, &st, &error)) return reply(std::move(error));
-  if (st.state == JobState::kExpired) return reply(JobStateResponse(route.queue, st));
-  if (st.state != JobState::kCompleted) {
-    return reply(ErrorResponse(bhttp::status::not_found,
-                               std::string("no result: the job is ") + JobStateName(st.state),
-                               "no_result"));
-  }
-  std::string result;
-  const Status r = q.jobs->GetResult(route.token, &result);
-  if (!r.ok()) {
-    return reply(ErrorResponse(
-        r.IsNotFound() ? bhttp::status::not_found : bhttp::status::service_unavailable,
-        std::string(r.message()), "no_result"));
-  }
-  Response res{bhttp::status::ok, 11};
-  res.set(bhttp::field::content_type, "application/octet-stream");
-  res.set(bhttp::field::cache_control, "no-store");
-  res.body() = std::move(result);
-  reply(std::move(res));
-}
-
-void Gateway::Cancel(const Route& route, Reply reply) {
-  QueueView q;
-  const Status s = registry_.Get(route.queue, &q);
-  if (!s.ok()) return reply(StatusResponse(s));
-  JobStatus st;
-  Response error;
-  if (!FindJob(q, route.token, &st, &error)) return reply(std::move(error));
-  if (st.state == JobState::kExpired) return reply(JobStateResponse(route.queue, st));
-  // Cancel waits for the daemon (and its fsync): a pool thread's work, not the io thread's.
-  const std::string token = route.token;
-  std::shared_ptr<JobClient> jobs = q.jobs;
-  const bool taken = q.entry->pool().Submit([jobs, token, reply](Producer*, const Status&) {
-    CancelOutcome outcome{};
-    const Status c = jobs->Cancel(token, &outcome);
-    if (!c.ok()) {
-      reply(c.IsNotFound() ? NoSuchJob() : StatusResponse(c));
-      return true;
-    }
-    Json j;
-    j["outcome"] = CancelOutcomeName(outcome);
-    switch (outcome) {
-      case CancelOutcome::kCancelled: reply(JsonResponse(bhttp::status::ok, j)); break;
-      case CancelOutcome::kRequested: reply(JsonResponse(bhttp::status::accepted, j)); break;
-      case CancelOutcome::kAlreadyFinished: {
-        JobStatus now;
-        if (jobs->GetStatus(token, &now).ok()) j["state"] = JobStateName(now.state);
-        reply(JsonResponse(bhttp::status::conflict, j));
-        break;
-      }
-    }
-    return true;
-  });
-  if (!taken) {
-    reply(BusyResponse("too many requests waiting for queue '" + route.queue + "'", "gateway_busy",
-                       1000));
-  }
 }
 
 void Gateway::GetQueue(const Route& route, Reply reply) {

@@ -15,8 +15,8 @@ Response JsonResponse(bhttp::status code, const Json& body);
 // {"error": message, "reason": reason}; reason "" leaves it out.
 Response ErrorResponse(bhttp::status code, const std::string& message,
                        const std::string& reason = "");
-// A failed library call: NotFound 404 (reason no_queue), InvalidArgument 400, Busy and the daemon's troubles
-// (gone, starting, refusing work, no free client entry) 503 with a reason, corruption 500.
+// A failed library call: NotFound 404 (reason no_queue), InvalidArgument 400, Busy and the daemon's
+// troubles (gone, starting, refusing work, no free client entry) 503 with a reason, corruption 500.
 Response StatusResponse(const Status& s);
 // 503 with Retry-After: seconds, rounded up, at least 1.
 Response BusyResponse(const std::string& message, const std::string& reason,
