@@ -327,6 +327,39 @@ TEST_F(HttpGatewayTest, MalformedRequestsAre400AndOversizedHeadersAre431) {
   EXPECT_EQ(r.status, 200) << "the gateway still serves: " << r.body;
 }
 
+TEST_F(HttpGatewayTest, ChunkedBodiesContinueAndPipelinedRequestsWork) {
+  ASSERT_TRUE(StartBoth({"--max-payload", "64"}));
+  const std::string head = "POST " + jobs() + " HTTP/1.1\r\nHost: " + HostPort() + "\r\n";
+  RawSocket s(gateway_->host(), gateway_->port());
+  // A chunked body within the queue's bound is a job.
+  ASSERT_TRUE(s.Send(head + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+  std::string out = s.ReadUntil("\r\n\r\n", 1);
+  EXPECT_EQ(out.rfind("HTTP/1.1 202", 0), 0u) << out;
+  // Expect: 100-continue gets its interim answer before the body is sent.
+  RawSocket c(gateway_->host(), gateway_->port());
+  ASSERT_TRUE(c.Send(head + "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+  out = c.ReadUntil("\r\n\r\n", 1);
+  EXPECT_EQ(out.rfind("HTTP/1.1 100 Continue", 0), 0u) << out;
+  ASSERT_TRUE(c.Send("world"));
+  out = c.ReadUntil("\r\n\r\n", 1);
+  EXPECT_EQ(out.rfind("HTTP/1.1 202", 0), 0u) << out;
+  // Two requests in one write: two answers, in order.
+  const std::string get = "GET /healthz HTTP/1.1\r\nHost: " + HostPort() + "\r\n\r\n";
+  ASSERT_TRUE(c.Send(get + get));
+  out = c.ReadUntil("HTTP/1.1 200", 2);
+  EXPECT_NE(out.find("HTTP/1.1 200", out.find("HTTP/1.1 200") + 1), std::string::npos) << out;
+  // A chunked body over the bound is refused as it arrives, and the connection closed.
+  RawSocket big(gateway_->host(), gateway_->port());
+  ASSERT_TRUE(big.Send(head + "Transfer-Encoding: chunked\r\n\r\n64\r\n" + std::string(100, 'x') +
+                       "\r\n0\r\n\r\n"));
+  bool closed = false;
+  out = big.ReadAll(5000, &closed);
+  EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
+  EXPECT_TRUE(closed);
+  const HttpReply r = client_->Get("/queues/" + queue_);
+  EXPECT_EQ(Body(r)["depth"], 2) << r.body;
+}
+
 TEST_F(HttpGatewayTest, SlowClientIsClosedWhileOthersAreServed) {
   ASSERT_TRUE(StartBoth({}, {"--header-timeout-ms", "300", "--body-timeout-ms", "300"}));
   RawSocket slow(gateway_->host(), gateway_->port());

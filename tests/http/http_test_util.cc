@@ -164,6 +164,25 @@ bool RawSocket::Send(const std::string& bytes) {
   return fd_ >= 0;
 }
 
+std::string RawSocket::ReadUntil(const std::string& needle, int count) {
+  std::string out;
+  auto found = [&] {
+    int n = 0;
+    for (size_t at = out.find(needle); at != std::string::npos; at = out.find(needle, at + 1)) ++n;
+    return n >= count;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (fd_ >= 0 && !found() && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
 std::string RawSocket::ReadAll(int timeout_ms, bool* closed) {
   std::string out;
   *closed = false;

@@ -92,6 +92,8 @@ class RawSocket {
   bool Send(const std::string& bytes);  // false once the peer is gone
   // Reads until the peer closes or `timeout_ms` passes; *closed says which.
   std::string ReadAll(int timeout_ms, bool* closed);
+  // Reads until what arrived holds `needle` `count` times, the peer closes, or 10 s pass.
+  std::string ReadUntil(const std::string& needle, int count);
   void Close();
 
  private:
