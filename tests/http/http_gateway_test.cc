@@ -188,6 +188,31 @@ TEST_F(HttpGatewayTest, GatewayKilledMidEnqueueThenARetryWithTheKeyMakesExactlyO
   EXPECT_TRUE(worker_->Take(&none, 300).IsTimedOut()) << "a second job " << none.id();
 }
 
+TEST_F(HttpGatewayTest, EnqueuesBeyondThePoolsBoundAre503GatewayBusy) {
+  ASSERT_TRUE(StartBoth({}, {"--producers", "1", "--max-pending", "1"}));
+  Enqueue("attach first");  // the producer thread is open
+  // Frozen daemon: one enqueue waits in the producer thread, one in the FIFO; a third has no room.
+  ASSERT_EQ(::kill(daemon_->pid(), SIGSTOP), 0);
+  std::vector<std::thread> waiting;
+  std::atomic<int> accepted{0};
+  for (const char* payload : {"in the thread", "in the fifo"}) {
+    waiting.emplace_back([&, payload] {
+      HttpClient c(gateway_->host(), gateway_->port());
+      accepted += c.Post(jobs(), payload).status == 202;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let it take its place
+  }
+  const HttpReply r = client_->Post(jobs(), "no room");
+  ::kill(daemon_->pid(), SIGCONT);
+  for (std::thread& t : waiting) t.join();
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(Body(r)["reason"], "gateway_busy") << r.body;
+  EXPECT_EQ(r.Header("retry-after"), "1");
+  EXPECT_EQ(accepted.load(), 2) << "the waiting ones were answered once the daemon went on";
+  const HttpReply q = client_->Get("/queues/" + queue_);
+  EXPECT_EQ(Body(q)["depth"], 3) << q.body;
+}
+
 TEST_F(HttpGatewayTest, FullQueueAnswers503WithRetryAfter) {
   ASSERT_TRUE(StartBoth({"--capacity", "2"}));
   Enqueue("a");
