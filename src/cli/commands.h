@@ -14,6 +14,7 @@ int DeadCommand(int argc, char** argv);
 int BenchCommand(int argc, char** argv);  // execs taskring-bench (bench/loadgen)
 int QueueCommand(int argc, char** argv);  // "queue list | pause | resume | purge"
 int JobCommand(int argc, char** argv);    // "job show | result | cancel | wait"
+int HttpCommand(int argc, char** argv);   // the HTTP gateway (src/http)
 // "queue pause | resume | purge" (sub), from QueueCommand.
 int QueueControlCommand(const std::string& sub, int argc, char** argv);
 

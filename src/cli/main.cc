@@ -38,6 +38,9 @@ constexpr const char* kUsage =
     "  job (show | result | cancel | wait) --queue NAME --id ID\n"
     "                            one job: its status and progress, its result, cancel it, or\n"
     "                            wait for it to finish\n"
+    "  http [--listen HOST:PORT] [--queue NAME]... [--token-file F]\n"
+    "                            HTTP gateway: POST a job (202 + Location), poll it, 303 to\n"
+    "                            its result, 503 + Retry-After when full (docs/http.md)\n"
     "  version                   print \"taskring VERSION\" (also --version)\n"
     "  bench [--target taskring|boost-mq|redis|beanstalkd] [--producers P --workers W ...]\n"
     "                            load tool: throughput, latency percentiles, CPU per job (runs\n"
@@ -77,6 +80,7 @@ int main(int argc, char** argv) {
   if (cmd == "dead") return taskring::cli::DeadCommand(argc, argv);
   if (cmd == "queue") return taskring::cli::QueueCommand(argc, argv);
   if (cmd == "job") return taskring::cli::JobCommand(argc, argv);
+  if (cmd == "http") return taskring::cli::HttpCommand(argc, argv);
   if (cmd == "bench") return taskring::cli::BenchCommand(argc, argv);
   std::fprintf(stderr, "taskring: unknown command '%s' (see taskring --help)\n", cmd.c_str());
   return 2;
