@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A live taskring demo on this machine: builds taskring (tools/setup.sh), starts a daemon on a
 # fresh queue in a temp dir, 2 printing workers + 1 --exec worker, and 3 producers enqueueing
-# numbered jobs; shows progress once a second, then checks that every accepted job ran.
+# numbered jobs; shows progress once a second, then checks that every accepted job ran. Then
+# the HTTP pattern: POST a job to `taskring http` (202), poll its progress, follow the 303 to
+# its result.
 set -euo pipefail
 
 usage() {
@@ -313,6 +315,55 @@ for i in "${!WORKER_PIDS[@]}"; do
   fi
 done
 WORKER_PIDS=()
+# --- the pattern over HTTP: 202 + Location, poll with progress, 303 to the result ------------
+# What a service that must answer in 100 ms does: hand the slow work to the queue, answer 202,
+# and let its client poll. A typed --exec worker reports progress on fd 3 and prints a result.
+HTTP_PID=""
+REPORT_CMD='echo "10 reading data" >&$TASKRING_PROGRESS_FD; sleep 0.4
+echo "60 rendering" >&$TASKRING_PROGRESS_FD; sleep 0.4; printf "report for %s" "$(cat)"'
+HTTP_RESULT=""
+http_flow() {
+  "$BIN/taskring" worker --queue "$QUEUE" --type demo.report --exec "$REPORT_CMD" \
+    >"$TMP/worker-report.log" 2>&1 </dev/null &
+  WORKER_PIDS+=($!)
+  "$BIN/taskring" http --listen 127.0.0.1:0 --queue "$QUEUE" >"$TMP/http.log" 2>&1 </dev/null &
+  HTTP_PID=$!
+  WORKER_PIDS+=("$HTTP_PID")
+  local base="" i
+  for i in $(seq 1 50); do
+    base="$(sed -n 's|^listening on \(http://[0-9.:]*\)$|\1|p' "$TMP/http.log")"
+    [[ -n "$base" ]] && break
+    alive "$HTTP_PID" || break
+    sleep 0.1
+  done
+  [[ -n "$base" ]] || { tail -n 5 "$TMP/http.log" >&2; log "taskring http did not start"; return 1; }
+  log "HTTP gateway at $base (taskring http, pid $HTTP_PID)"
+  local headers code location status url
+  headers="$(curl -s -D - -o "$TMP/http-post.json" -H 'X-Job-Type: demo.report' \
+    --data-binary 'Q3 sales' "$base/queues/$QUEUE/jobs" | tr -d '\r')"
+  code="$(sed -n '1s/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p' <<<"$headers")"
+  location="$(sed -n 's/^[Ll]ocation: //p' <<<"$headers")"
+  log "POST /queues/$QUEUE/jobs 'Q3 sales' -> $code, Location: $location"
+  [[ "$code" == 202 && -n "$location" ]] || { cat "$TMP/http-post.json" >&2; return 1; }
+  url="$base$location"
+  for i in $(seq 1 100); do
+    status="$(curl -s -o "$TMP/http-status.json" -w '%{http_code}' "$url")"
+    log "GET $location -> $status $(sed -n 's/.*\("state":"[a-z]*"\).*\("progress":\(null\|{[^}]*}\)\).*/\1 \2/p' "$TMP/http-status.json")"
+    [[ "$status" == 200 ]] || break
+    sleep 0.25
+  done
+  [[ "$status" == 303 ]] || { cat "$TMP/http-status.json" >&2; return 1; }
+  log "  -> 303 See Other, Location: $(curl -s -o /dev/null -w '%{redirect_url}' "$url" | sed "s|^$base||")"
+  HTTP_RESULT="$(curl -sL "$url")"
+  log "GET (following the 303) -> '$HTTP_RESULT'"
+  [[ "$HTTP_RESULT" == "report for Q3 sales" ]]
+}
+HTTP_OK=1
+http_flow || { HTTP_OK=0; FAILED=1; log "the HTTP flow failed (log: $TMP/http.log)"; }
+for pid in "${WORKER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+for pid in "${WORKER_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+WORKER_PIDS=()
+
 kill -TERM "$DAEMON_PID" 2>/dev/null || true
 DAEMON_RC=0; wait "$DAEMON_PID" || DAEMON_RC=$?
 DAEMON_PID=""
@@ -354,6 +405,7 @@ throughput       $RATE jobs/s completed end to end
 latency (ms)     wait p50 $(json_ms job_wait p50 "$FINAL_JSON") p99 $(json_ms job_wait p99 "$FINAL_JSON"); end-to-end p50 $(json_ms job_latency p50 "$FINAL_JSON") p99 $(json_ms job_latency p99 "$FINAL_JSON"); fsync p50 $(json_ms wal_fsync p50 "$FINAL_JSON")
 metrics          http://127.0.0.1:$METRICS_PORT/metrics ($SERIES taskring_* samples in the final scrape$([[ "$KEEP" -eq 1 ]] && echo ", kept in $TMP/metrics.txt"))
 WAL              $TMP/wal ($(json_num wal_bytes "$FINAL_JSON") bytes, $(json_num wal_fsyncs "$FINAL_JSON") fsyncs)$([[ "$KEEP" -eq 1 ]] && echo " - kept" || echo " - removed on exit; --keep keeps it")
+HTTP             202 -> poll (progress) -> 303 -> result: $([[ "$HTTP_OK" -eq 1 ]] && echo "ok, '$HTTP_RESULT'" || echo FAILED)
 daemon exit      $DAEMON_RC
 see live numbers with: $BIN/taskring stat --queue $QUEUE --watch  (while its taskringd runs)
 ================================================================

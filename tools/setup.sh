@@ -23,6 +23,8 @@ PACKAGES=(
   libgtest-dev
   prometheus-cpp-dev
   nlohmann-json3-dev
+  # the demo's and docs' HTTP examples
+  curl
   # monitoring tests: a real Prometheus + promtool, the dashboard/rule checker's YAML reader,
   # and gnuplot to render each dashboard panel to a PNG
   prometheus
