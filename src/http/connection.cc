@@ -123,7 +123,7 @@ void Connection::OnBody(beast::error_code ec) {
 }
 
 void Connection::Write(Response res, bool close) {
-  gateway_.metrics().Observe(RouteLabel(route_.kind), res.result_int(),
+  gateway_.metrics().Observe(RouteLabel(route_.kind), gateway_.QueueLabel(route_), res.result_int(),
                              static_cast<double>(util::NowMonoNs() - started_ns_) / 1e9);
   close = close || !keep_alive_;
   res.version(version_);

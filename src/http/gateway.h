@@ -36,6 +36,11 @@ class Gateway {
   // Before the io_context goes: no pool thread may post to it afterwards.
   void StopPools() { registry_.StopPools(); }
   GatewayMetrics& metrics() { return metrics_; }
+  // The `queue` label of a request's metrics: its queue if known (QueueRegistry::Known), else
+  // "" (a 404 for a made-up name must not add a series).
+  std::string QueueLabel(const Route& route) const {
+    return !route.queue.empty() && registry_.Known(route.queue) ? route.queue : std::string();
+  }
   const GatewayOptions& options() const { return options_; }
 
  private:

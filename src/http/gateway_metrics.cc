@@ -16,11 +16,11 @@ GatewayMetrics::GatewayMetrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       requests_(prometheus::BuildCounter()
                     .Name("taskring_http_requests_total")
-                    .Help("HTTP requests answered by the gateway, by route and status code.")
+                    .Help("HTTP requests answered by the gateway, by route, queue and status code.")
                     .Register(*registry_)),
       latency_(prometheus::BuildHistogram()
                    .Name("taskring_http_request_duration_seconds")
-                   .Help("Time from a request's last byte to its answer, by route.")
+                   .Help("Time from a request's last byte to its answer, by route and queue.")
                    .Register(*registry_)),
       open_connections_(prometheus::BuildGauge()
                             .Name("taskring_http_open_connections")
@@ -33,9 +33,10 @@ GatewayMetrics::GatewayMetrics()
                                .Register(*registry_)
                                .Add({})) {}
 
-void GatewayMetrics::Observe(const char* route, unsigned code, double seconds) {
-  requests_.Add({{"route", route}, {"code", std::to_string(code)}}).Increment();
-  latency_.Add({{"route", route}}, kLatencyBuckets).Observe(seconds);
+void GatewayMetrics::Observe(const char* route, const std::string& queue, unsigned code,
+                             double seconds) {
+  requests_.Add({{"route", route}, {"queue", queue}, {"code", std::to_string(code)}}).Increment();
+  latency_.Add({{"route", route}, {"queue", queue}}, kLatencyBuckets).Observe(seconds);
 }
 
 std::string GatewayMetrics::Serialize() const {

@@ -18,8 +18,9 @@ namespace taskring::http {
 class GatewayMetrics {
  public:
   GatewayMetrics();
-  // One answered request: `route` is a RouteLabel, `code` the HTTP status.
-  void Observe(const char* route, unsigned code, double seconds);
+  // One answered request: `route` is a RouteLabel, `queue` the queue it named ("" if none or
+  // not a known queue), `code` the HTTP status.
+  void Observe(const char* route, const std::string& queue, unsigned code, double seconds);
   void ConnectionOpened() { open_connections_.Increment(); }
   void ConnectionClosed() { open_connections_.Decrement(); }
   void ConnectionRefused() { refused_connections_.Increment(); }

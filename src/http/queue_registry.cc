@@ -74,6 +74,14 @@ std::string QueueEntry::Unhealthy() {
   }
 }
 
+bool QueueRegistry::Known(const std::string& name) const {
+  if (std::find(options_.queues.begin(), options_.queues.end(), name) != options_.queues.end()) {
+    return true;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.count(name) != 0;
+}
+
 Status QueueRegistry::Get(const std::string& name, QueueView* out) {
   *out = QueueView{};
   if (!segment::ValidateQueueName(name).ok()) {

@@ -65,6 +65,9 @@ class QueueRegistry {
   // NotFound: no such queue, or not one of --queue (404). Closed, NotReady, ... : the queue
   // exists (or is listed) but its daemon does not serve it now (503, with the reason).
   [[nodiscard]] Status Get(const std::string& name, QueueView* out);
+  // Whether `name` is a queue this gateway serves or has served (--queue, or attached since):
+  // a bounded set, so it may label metrics where a name from a URL may not.
+  [[nodiscard]] bool Known(const std::string& name) const;
   // For /healthz: the --queue list, or else every queue served so far.
   [[nodiscard]] std::vector<std::string> Served() const;
   // Stops every queue's producer threads (they answer what they hold first).

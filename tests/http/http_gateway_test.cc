@@ -542,8 +542,17 @@ TEST_F(HttpGatewayTest, QueueStatsHealthAndMetrics) {
 
   r = client_->Get("/metrics");
   ASSERT_EQ(r.status, 200);
-  EXPECT_NE(r.body.find("taskring_http_requests_total{code=\"202\",route=\"enqueue\"} 1"),
+  EXPECT_NE(r.body.find("taskring_http_requests_total{code=\"202\",queue=\"" + queue_ +
+                        "\",route=\"enqueue\"} 1"),
             std::string::npos)
+      << r.body;
+  // A made-up queue name in a URL is a 404 that adds no series of its own.
+  EXPECT_EQ(client_->Post("/queues/no-such-queue-xyz/jobs", "x").status, 404);
+  r = client_->Get("/metrics");
+  EXPECT_EQ(r.body.find("no-such-queue-xyz"), std::string::npos) << r.body;
+  EXPECT_NE(
+      r.body.find("taskring_http_requests_total{code=\"404\",queue=\"\",route=\"enqueue\"} 1"),
+      std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find("taskring_http_request_duration_seconds_bucket"), std::string::npos);
   EXPECT_NE(r.body.find("taskring_http_open_connections 1"), std::string::npos) << r.body;
