@@ -70,9 +70,12 @@ METRICS = {
     "taskring_jobs_cancelled_total", "taskring_cancel_requests_total",
     "taskring_outcomes_stored_total", "taskring_outcomes_evicted_total",
     "taskring_outcomes_expired_total",
+    # the HTTP gateway's (taskring http)
+    "taskring_http_requests_total", "taskring_http_open_connections",
+    "taskring_http_connections_refused_total",
 }
 for h in ("taskring_job_wait_seconds", "taskring_job_run_seconds", "taskring_job_latency_seconds",
-          "taskring_wal_fsync_seconds"):
+          "taskring_wal_fsync_seconds", "taskring_http_request_duration_seconds"):
     METRICS |= {h + "_bucket", h + "_sum", h + "_count"}
 METRIC_RE = re.compile(r"\btaskring_[a-zA-Z0-9_]*")
 QUEUE_FILTER = 'queue=~"$queue"'
@@ -195,7 +198,7 @@ for p in panels:
 ALERTS = {"TaskringDown", "TaskringQueueNearCapacity", "TaskringRejecting", "TaskringOldestJobTooOld",
           "TaskringNoWorkers", "TaskringWalFsyncSlow", "TaskringDeadLettersGrowing",
           "TaskringPausedTooLong", "TaskringJobsWaitingForUndeclaredType", "TaskringDedupKeysEvicted",
-          "TaskringOutcomesEvicted"}
+          "TaskringOutcomesEvicted", "TaskringHttpEnqueueSlow"}
 with open(os.path.join(dash_dir, "alerts.yml"), encoding="utf-8") as f:
     rules_doc = yaml.safe_load(f)
 groups = rules_doc.get("groups") or []

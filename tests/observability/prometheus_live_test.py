@@ -1,14 +1,16 @@
 #!/usr/bin/python3
-"""Live test of the monitoring: a real Prometheus scrapes a real taskringd.
+"""Live test of the monitoring: a real Prometheus scrapes a real taskringd and `taskring http`.
 
-Starts taskringd, Prometheus (127.0.0.1, temp data dir, 1 s scrape and rule evaluation, the
-alert rules with every `for:` shortened), producers and workers; runs a healthy phase and an
+Starts taskringd, the HTTP gateway (POSTed to 5 times a second throughout), Prometheus
+(127.0.0.1, temp data dir, 1 s scrape and rule evaluation, the alert rules with every `for:`
+shortened), producers and workers; runs a healthy phase and an
 incident (workers gone, queue full, then the daemon killed); and fails unless
   - every dashboard panel query returns at least one series,
   - every alert expression returns series (its comparisons turned into `bool`, so a rule that
     is quiet still proves its metrics exist),
   - TaskringNoWorkers, TaskringRejecting and TaskringDown really fire,
-  - a scrape of /metrics passes `promtool check metrics`.
+  - a scrape of each /metrics passes `promtool check metrics`,
+  - the gateway answered 202 while healthy and 503 once the queue was full.
 Then renders each panel's queries over the run to a PNG with gnuplot (--png-dir).
 
 Usage: prometheus_live_test.py --bin-dir BUILD [--png-dir DIR] [--keep]
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -104,6 +107,39 @@ class Run:
         self.metrics_port = port["p"]
         log(f"taskringd pid {self.daemon.pid}, metrics on 127.0.0.1:{self.metrics_port}")
 
+    def start_gateway(self):
+        self.gateway = self.spawn([f"{self.bin}/taskring", "http", "--listen", "127.0.0.1:0",
+                                   "--queue", self.queue], "http.log")
+        port = {}
+
+        def ready():
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", open(f"{self.tmp}/http.log").read())
+            if m:
+                port["p"] = int(m.group(1))
+            return bool(m)
+        wait_until("taskring http", ready, 30)
+        self.http_port = port["p"]
+        self.http_codes = {}
+        self.http_stop = threading.Event()
+        log(f"taskring http pid {self.gateway.pid} on 127.0.0.1:{self.http_port}")
+
+    def post_over_http(self, per_second):
+        """POSTs jobs to the gateway until http_stop is set (a thread): 202s, then 503s once full."""
+        url = f"http://127.0.0.1:{self.http_port}/queues/{self.queue}/jobs"
+        n = 0
+        while not self.http_stop.is_set():
+            req = urllib.request.Request(url, data=f"http-ok-{n}".encode(), method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    code = r.status
+            except urllib.error.HTTPError as e:
+                code = e.code
+            except OSError:
+                code = 0
+            self.http_codes[code] = self.http_codes.get(code, 0) + 1
+            n += 1
+            self.http_stop.wait(1.0 / per_second)
+
     def start_prometheus(self):
         rules = open(f"{REPO}/dashboards/alerts.yml").read()
         rules = re.sub(r"(?m)^(\s*)for: \S+$", rf"\1for: {FAST_FOR}", rules)
@@ -117,6 +153,9 @@ scrape_configs:
   - job_name: taskring
     static_configs:
       - targets: ["127.0.0.1:{self.metrics_port}"]
+  - job_name: taskring-http
+    static_configs:
+      - targets: ["127.0.0.1:{self.http_port}"]
 """)
         self.prom_port = free_port()
         self.prom = self.spawn(
@@ -205,13 +244,14 @@ scrape_configs:
         log("every dashboard and alert expression queried")
 
     def check_metrics_lint(self):
-        text = http_get(f"http://127.0.0.1:{self.metrics_port}/metrics")
-        r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
-                           text=True)
-        if r.returncode != 0:
-            self.failures.append(f"promtool check metrics: {r.stdout}{r.stderr}")
-        else:
-            log("promtool check metrics: ok")
+        for name, port in (("taskringd", self.metrics_port), ("taskring http", self.http_port)):
+            text = http_get(f"http://127.0.0.1:{port}/metrics")
+            r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                               text=True)
+            if r.returncode != 0:
+                self.failures.append(f"promtool check metrics ({name}): {r.stdout}{r.stderr}")
+            else:
+                log(f"promtool check metrics ({name}): ok")
 
     # --- pictures -----------------------------------------------------------------------
     def render(self, png_dir, start, end, marks):
@@ -279,9 +319,12 @@ def main():
     run = Run(args)
     try:
         run.start_daemon()
+        run.start_gateway()
         run.start_prometheus()
         t0 = time.time()
         workers = run.start_workers(2)
+        poster = threading.Thread(target=run.post_over_http, args=(5,))
+        poster.start()
         run.produce(20, 60, "healthy")  # below what two exec workers drain
         t_incident = time.time()
         for w in workers:
@@ -294,6 +337,11 @@ def main():
             run.failures.append("the full queue never answered busy")
         run.wait_firing({"TaskringNoWorkers", "TaskringRejecting", "TaskringQueueNearCapacity",
                          "TaskringDeadLettersGrowing"})
+        run.http_stop.set()
+        poster.join()
+        log(f"HTTP POSTs by status: {run.http_codes}")
+        if run.http_codes.get(202, 0) == 0 or run.http_codes.get(503, 0) == 0:
+            run.failures.append(f"expected 202s and then 503s over HTTP, got {run.http_codes}")
         t_check = time.time()
         run.check_every_expression(t_check)
         run.check_metrics_lint()
@@ -306,6 +354,8 @@ def main():
         marks = [(t_incident - t0, "workers stopped"), (t_kill - t0, "daemon killed")]
         run.render(args.png_dir or os.path.join(run.tmp, "png"), t0, t_end, marks)
     finally:
+        if hasattr(run, "http_stop"):
+            run.http_stop.set()  # the POST thread ends within a second
         run.stop_all()
         # A SIGKILLed daemon leaves its segment behind (by design: the next one replaces it).
         for leftover in (f"/dev/shm/taskring.{run.queue}", f"/dev/shm/taskring.{run.queue}~lock"):
