@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "http/http_test_util.h"
 #include "outcome/outcome_record.h"
 #include "segment/segment.h"
 #include "taskring/job_client.h"
@@ -244,6 +245,15 @@ TEST_F(StorageFaultTest, DiskFullRefusesNewJobsKeepsAcceptedOnesAndResumes) {
   EXPECT_EQ(cli.out.rfind("error IOError: daemon for queue", 0), 0u) << cli.out;
   EXPECT_EQ(cli.err.find("giving up"), std::string::npos) << cli.err;
   EXPECT_EQ(in_flight.wait_for(300ms), std::future_status::timeout);
+  // The HTTP gateway answers 503 with the reason, not a 202 and not a hang.
+  test::GatewayProcess gateway({"--listen", "127.0.0.1:0", "--queue", queue_},
+                               tmp_.path() + "/http.log");
+  ASSERT_TRUE(gateway.Start());
+  test::HttpClient http(gateway.host(), gateway.port());
+  const test::HttpReply reply = http.Post("/queues/" + queue_ + "/jobs", "over http");
+  EXPECT_EQ(reply.status, 503) << reply.body << reply.error;
+  EXPECT_NE(reply.body.find("\"reason\":\"daemon_refusing\""), std::string::npos) << reply.body;
+  EXPECT_EQ(reply.Header("retry-after"), "") << "not a full queue";
 
   Fault("write_enospc", false);  // space is back
   EXPECT_OK(in_flight.get());
