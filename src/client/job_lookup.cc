@@ -38,9 +38,11 @@ void SetMeta(std::string_view encoded, JobStatus* out) {
   }
 }
 
-// The fields a live job's slot holds. False if the slot no longer holds job `id` (it finished
-// and the slot was reused) or changed while it was read.
-bool ReadSlot(const segment::Segment& seg, uint32_t slot, uint64_t id, JobStatus* out) {
+// The fields a live job's slot and status entry hold. False if the slot no longer holds job
+// `id` (it finished and the slot was reused), or the slot or the entry (read as `packed`)
+// changed while they were read.
+bool ReadSlot(const segment::Segment& seg, uint32_t slot, uint64_t id, uint64_t packed,
+              JobStatus* out) {
   if (!seg.ValidSlot(slot)) return false;
   const segment::SlotHeader* h = seg.slot(slot);
   const uint64_t word = h->word.load(std::memory_order_acquire);
@@ -59,13 +61,18 @@ bool ReadSlot(const segment::Segment& seg, uint32_t slot, uint64_t id, JobStatus
   const segment::SlotExtra* x = seg.extra(slot);
   JobToken token;
   token.id = id;
-  segment::LoadSecret(seg.status_entry(id), token.secret.data());
+  const segment::StatusEntry* entry = seg.status_entry(id);
+  segment::LoadSecret(entry, token.secret.data());
   out->cancel_requested = x->cancel.load(std::memory_order_relaxed) != 0;
   uint8_t percent = 0;
   out->has_progress =
       attempt != 0 && segment::ReadProgress(x, attempt, &percent, &out->progress_message);
   out->progress_percent = out->has_progress ? percent : 0;
   if (h->word.load(std::memory_order_acquire) != word || h->job_id != id) return false;
+  // A newer job takes the entry (id first, then its secret: producer.cc) once this one ended,
+  // which may be just before its slot is freed: a secret read then is the newer job's.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (entry->packed.load(std::memory_order_relaxed) != packed) return false;
   out->token = token.ToString();
   SetMeta(meta, out);
   return true;
@@ -121,7 +128,7 @@ Status LookupJob(const segment::Segment& seg, uint64_t id, JobStatus* out) {
     return Status::NotFound("job " + std::to_string(id) + " was never created");
   }
   const outcome::OutcomeReader reader = ReaderOf(seg);
-  if (own_entry && Live(state) && ReadSlot(seg, slot, id, out)) {
+  if (own_entry && Live(state) && ReadSlot(seg, slot, id, packed, out)) {
     out->state = state;
     out->attempt = attempt;
     out->updated_unix_ns = updated;

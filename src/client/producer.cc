@@ -192,6 +192,11 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
                   prep.meta.size());
     }
     segment::StatusEntry* st = seg.status_entry(id);
+    // The id goes in first: a reader of the entry's previous job that reads the secret below
+    // then sees its id gone (job_lookup.cc checks). No one knows this id yet.
+    st->packed.store(segment::PackStatus(id, segment::JobStateCode::kPending, 0),
+                     std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
     st->slot.store(slot, std::memory_order_relaxed);
     segment::StoreSecret(st, secret);
     st->updated_unix_ns.store(now, std::memory_order_relaxed);
