@@ -48,6 +48,9 @@ class Gateway {
   void GetJob(const Route& route, Reply reply, const net::any_io_executor& ex);
   void GetResult(const Route& route, Reply reply);
   void Cancel(const Route& route, Reply reply);
+  // The queue and the job a route names; false with *answer set when there is none to act on:
+  // the queue's error, 404 for any wrong token, 410 once it expired.
+  bool FindRoutedJob(const Route& route, QueueView* q, JobStatus* st, Response* answer);
   void GetQueue(const Route& route, Reply reply);
   void Health(Reply reply);
 

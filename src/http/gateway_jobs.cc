@@ -46,14 +46,25 @@ void Gateway::GetJob(const Route& route, Reply reply, const net::any_io_executor
                   });
 }
 
+bool Gateway::FindRoutedJob(const Route& route, QueueView* q, JobStatus* st, Response* answer) {
+  const Status s = registry_.Get(route.queue, q);
+  if (!s.ok()) {
+    *answer = StatusResponse(s);
+    return false;
+  }
+  if (!FindJob(*q, route.token, st, answer)) return false;
+  if (st->state == JobState::kExpired) {
+    *answer = JobStateResponse(route.queue, *st);
+    return false;
+  }
+  return true;
+}
+
 void Gateway::GetResult(const Route& route, Reply reply) {
   QueueView q;
-  const Status s = registry_.Get(route.queue, &q);
-  if (!s.ok()) return reply(StatusResponse(s));
   JobStatus st;
-  Response error;
-  if (!FindJob(q, route.token, &st, &error)) return reply(std::move(error));
-  if (st.state == JobState::kExpired) return reply(JobStateResponse(route.queue, st));
+  Response answer;
+  if (!FindRoutedJob(route, &q, &st, &answer)) return reply(std::move(answer));
   if (st.state != JobState::kCompleted) {
     return reply(ErrorResponse(bhttp::status::not_found,
                                std::string("no result: the job is ") + JobStateName(st.state),
@@ -75,12 +86,9 @@ void Gateway::GetResult(const Route& route, Reply reply) {
 
 void Gateway::Cancel(const Route& route, Reply reply) {
   QueueView q;
-  const Status s = registry_.Get(route.queue, &q);
-  if (!s.ok()) return reply(StatusResponse(s));
   JobStatus st;
-  Response error;
-  if (!FindJob(q, route.token, &st, &error)) return reply(std::move(error));
-  if (st.state == JobState::kExpired) return reply(JobStateResponse(route.queue, st));
+  Response answer;
+  if (!FindRoutedJob(route, &q, &st, &answer)) return reply(std::move(answer));
   // Cancel waits for the daemon (and its fsync): a pool thread's work, not the io thread's.
   const std::string token = route.token;
   std::shared_ptr<JobClient> jobs = q.jobs;
