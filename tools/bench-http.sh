@@ -21,6 +21,7 @@ PRODUCERS=""
 OUT=""
 SETUP=1
 QUICK=0
+PERF=0
 
 usage() {
   sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
@@ -34,6 +35,9 @@ usage() {
   --producers N       the gateway's --producers (default: its own default, 4)
   --quick             a smoke run: 2 s runs, 1 round, connections "1 16 64"
   --out DIR           keep the raw results and the table here (default: a temp dir, printed)
+  --perf              then profile `none` at the largest connection count: perf record -g of
+                      the gateway, daemon and worker for one run (OUT/perf-none.{data,txt}; by
+                      thread id: the pids are in the log above)
   --no-setup          do not install packages or build (use the existing build/)
 
 Environment: JOBS (build jobs, default 1; the build runs under nice -n 10).
@@ -49,6 +53,7 @@ while [[ $# -gt 0 ]]; do
     --payload) PAYLOAD="$2"; shift 2 ;;
     --producers) PRODUCERS="$2"; shift 2 ;;
     --quick) QUICK=1; shift ;;
+    --perf) PERF=1; shift ;;
     --out) OUT="$2"; shift 2 ;;
     --no-setup) SETUP=0; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -72,6 +77,7 @@ for b in taskringd taskring bench/taskring-http-ceiling; do
 done
 command -v wrk >/dev/null || die "wrk not found (tools/setup.sh installs it)"
 command -v /usr/bin/python3 >/dev/null || die "/usr/bin/python3 not found"
+[[ "$PERF" -eq 0 ]] || command -v perf >/dev/null || die "--perf: perf not found (linux-perf)"
 
 # The WAL must be on a real disk for fsync to mean anything: /tmp here, not /dev/shm.
 WORK="$(mktemp -d /tmp/taskring-hbench-XXXXXX)"
@@ -190,6 +196,20 @@ for rep in $(seq 1 "$REPS"); do
   done
 done
 echo "# end $(date -u +%FT%TZ) loadavg $(cat /proc/loadavg)" >>"$OUT/runs.tsv"
+if [[ "$PERF" -eq 1 ]]; then
+  c="${CONNECTIONS##* }"
+  log "perf: none at $c connections (gateway, daemon, worker)"
+  perf record -q -F 999 -g -o "$OUT/perf-none.data" \
+    -p "${GATEWAY[none]},${DAEMON[none]},${WORKER[none]}" -- sleep "$DURATION" 2>>"$OUT/perf.log" &
+  perf_pid=$!
+  wrk -t "$THREADS" -c "$c" -d "${DURATION}s" -s "$WORK/post.lua" \
+    "http://127.0.0.1:${PORT[none]}/queues/$QPREFIX-none/jobs" >>"$OUT/wrk.log" 2>&1 || true
+  wait "$perf_pid" || true
+  perf report -i "$OUT/perf-none.data" --stdio --no-children -g none --sort pid,dso,symbol 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//; s/[[:space:]]+$//' |
+    cut -c1-160 | head -60 >"$OUT/perf-none.txt" || true
+  log "perf: top symbols in $OUT/perf-none.txt"
+fi
 for mode in none fsync; do
   "$BIN/taskring" stat --queue "$QPREFIX-$mode" >"$OUT/stat-$mode.txt" 2>&1 || true
 done
