@@ -34,6 +34,8 @@ PACKAGES=(
   libhiredis-dev
   redis-server
   beanstalkd
+  # the HTTP gateway's benchmark (tools/bench-http.sh): an HTTP load tool
+  wrk
 )
 
 usage() {
