@@ -358,27 +358,28 @@ void Engine::HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool
   const bool cancel_requested = seg_.extra(rec.slot)->cancel.load(std::memory_order_relaxed) != 0;
   if (complete) {
     r.type = wal::RecordType::kComplete;
-    r.text = text;
     pending_.push_back({Action::kFree, rec.slot, JobStateCode::kCompleted, std::move(text)});
   } else if (cancel_requested) {
     r.type = wal::RecordType::kCancel;
-    r.text = text;
     pending_.push_back({Action::kCancel, rec.slot, JobStateCode::kCancelled, std::move(text)});
   } else if (rec.attempt >= h->max_attempts &&
              KeepDeadLetter(rec.slot, rec.attempt, deadletter::DeadReason::kFailed)) {
     r.type = wal::RecordType::kDead;
-    r.text = text;
     pending_.push_back({Action::kFree, rec.slot, JobStateCode::kDead, std::move(text)});
   } else {
     r.type = wal::RecordType::kRetry;
-    r.text = text;
     r.not_before_unix_ns = now_.unix_ns + RetryDelayNs(rec.attempt, config_.retry_backoff_ms,
                                                        config_.max_backoff_ms, rng_);
     h->not_before_unix_ns = r.not_before_unix_ns;  // the slot is the daemon's until requeued
     pending_.push_back(
         {Action::kRequeue, rec.slot, JobStateCode::kFailedRetrying, std::move(text)});
   }
+  // The text is lent to the record for its encoding (AddRecord copies the bytes into the WAL
+  // buffer), then given back: a result is not copied twice.
+  std::string& kept = pending_.back().text;
+  r.text = std::move(kept);
   AddRecord(r);
+  kept = std::move(r.text);
 }
 
 void Engine::HandleCancel(uint32_t client, segment::LaneView& lane, uint64_t pos) {
