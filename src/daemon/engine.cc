@@ -587,28 +587,35 @@ void Engine::ApplyCommitted(std::vector<Pending>& actions, const ClientRegistry:
   // The records of failed attempts go in the store before their jobs can run again, those of
   // cancels before their cancellers hear.
   if (any_early) StoreOutcomes(actions, /*ends=*/false);
+  // Counted here and added once per commit: each Add is an atomic write to a shared line.
+  uint64_t accepted = 0, redelivered = 0, requeued = 0;
   for (const Pending& p : actions) {
     segment::SlotHeader* h = seg_.slot(p.slot);
     const uint32_t gen = segment::SlotGen(h->word.load(std::memory_order_relaxed));
     switch (p.action) {
       case Action::kPublish:
-        ++outstanding_;
-        seg_.Add(segment::Counter::kAccepted);
+        ++accepted;
         Schedule(p.slot, gen);
         break;
       case Action::kRedeliver:
-        seg_.Add(segment::Counter::kRedelivered);
+        ++redelivered;
         h->not_before_unix_ns = 0;
         Schedule(p.slot, gen);
         break;
       case Action::kRequeue:
-        seg_.Add(segment::Counter::kFailed);
-        seg_.Add(segment::Counter::kRetried);
+        ++requeued;
         Schedule(p.slot, gen);
         break;
       case Action::kCancel:
       case Action::kFree: break;
     }
+  }
+  outstanding_ += accepted;
+  if (accepted != 0) seg_.Add(segment::Counter::kAccepted, accepted);
+  if (redelivered != 0) seg_.Add(segment::Counter::kRedelivered, redelivered);
+  if (requeued != 0) {
+    seg_.Add(segment::Counter::kFailed, requeued);
+    seg_.Add(segment::Counter::kRetried, requeued);
   }
   if (any_cancel) EndJobs(actions, Action::kCancel);
   if (!stopping_) router_.Dispatch(now_.mono_ns);
@@ -626,21 +633,26 @@ void Engine::ApplyCommitted(std::vector<Pending>& actions, const ClientRegistry:
 }
 
 void Engine::EndJobs(const std::vector<Pending>& actions, Action which) {
+  uint64_t cancelled = 0, completed = 0, dead = 0;
   for (const Pending& p : actions) {
     if (p.action != which) continue;
     segment::SlotHeader* h = seg_.slot(p.slot);
     --outstanding_;
     if (p.action == Action::kCancel) {
-      seg_.Add(segment::Counter::kCancelled);
+      ++cancelled;
     } else {
-      seg_.Add(p.state == JobStateCode::kCompleted ? segment::Counter::kCompleted
-                                                   : segment::Counter::kDead);
-      if (p.state == JobStateCode::kDead) seg_.Add(segment::Counter::kFailed);
+      ++(p.state == JobStateCode::kCompleted ? completed : dead);
       Observe(segment::Histogram::kJobLatency, SinceUnixNs(h->enqueued_unix_ns));
     }
     SetJobStatus(h->job_id, p.state, h->attempt.load(std::memory_order_relaxed));
     retention_.Unpin(p.slot);
     handoff_.FreeSlot(p.slot);
+  }
+  if (cancelled != 0) seg_.Add(segment::Counter::kCancelled, cancelled);
+  if (completed != 0) seg_.Add(segment::Counter::kCompleted, completed);
+  if (dead != 0) {
+    seg_.Add(segment::Counter::kDead, dead);
+    seg_.Add(segment::Counter::kFailed, dead);
   }
   // JobClient::Wait callers re-check their job (the status entry is already set).
   segment::SegmentHeader* hdr = seg_.header();
@@ -985,12 +997,15 @@ void Engine::PublishGauges() {
     const OutcomeStore& o = *config_.outcomes;
     hdr->outcome_bytes.store(o.bytes(), std::memory_order_relaxed);
     hdr->outcome_records.store(o.records(), std::memory_order_relaxed);
-    seg_.Add(segment::Counter::kOutcomesStored, o.stored() - outcomes_stored_);
-    seg_.Add(segment::Counter::kOutcomesEvicted, o.evicted() - outcomes_evicted_);
-    seg_.Add(segment::Counter::kOutcomesExpired, o.expired() - outcomes_expired_);
-    outcomes_stored_ = o.stored();
-    outcomes_evicted_ = o.evicted();
-    outcomes_expired_ = o.expired();
+    // Only what changed: each Add is an atomic write to a line every client reads.
+    auto add = [&](segment::Counter c, uint64_t now, uint64_t* published) {
+      if (now == *published) return;
+      seg_.Add(c, now - *published);
+      *published = now;
+    };
+    add(segment::Counter::kOutcomesStored, o.stored(), &outcomes_stored_);
+    add(segment::Counter::kOutcomesEvicted, o.evicted(), &outcomes_evicted_);
+    add(segment::Counter::kOutcomesExpired, o.expired(), &outcomes_expired_);
   }
 }
 

@@ -85,7 +85,7 @@ void OutcomeRecordOf(const segment::Segment& seg, uint32_t slot, JobState state,
   out->finished_unix_ns = now_unix_ns;
   out->meta.clear();
   util::JobMeta meta;
-  if (len <= seg.params().max_payload && meta_len <= kMaxJobMetaBytes &&
+  if (meta_len != 0 && len <= seg.params().max_payload && meta_len <= kMaxJobMetaBytes &&
       len + meta_len <= seg.params().max_payload &&
       util::DecodeJobMeta(std::string_view(seg.meta(slot, len), meta_len), &meta).ok()) {
     out->meta.assign(seg.meta(slot, len), meta_len);

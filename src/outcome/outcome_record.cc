@@ -122,6 +122,7 @@ Status ValidateOutcome(const OutcomeRecord& rec) {
         " bytes; limits " + std::to_string(kMaxMetaBytes) + ", " + std::to_string(kMaxErrorBytes) +
         ", " + std::to_string(kMaxResultBytes) + ")");
   }
+  if (rec.meta.empty()) return Status::OK();  // a plain job: nothing to decode
   util::JobMeta meta;
   Status s = util::DecodeJobMeta(rec.meta, &meta);
   if (!s.ok()) return Status::InvalidArgument("outcome meta: " + std::string(s.message()));
