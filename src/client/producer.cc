@@ -135,6 +135,7 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
   }
   Status daemon = session_->CheckDaemon();
   if (!daemon.ok()) {
+    for (size_t i = 0; i < payloads.size(); ++i) results[i] = Refused(daemon);
     seg.AddRejected(
         session_->index(),
         daemon.IsIOError() ? segment::RejectReason::kStorage : segment::RejectReason::kStopped,

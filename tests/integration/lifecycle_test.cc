@@ -283,6 +283,24 @@ TEST_F(LifecycleTest, BatchCutByADaemonCrashKeepsTheIdsOfWhatWasPushed) {
   }
 }
 
+// A batch to a daemon that is already gone: every item says so (none is left reading as
+// accepted, which a caller answering each item on its own, as the HTTP gateway does, would
+// report as a job).
+TEST_F(LifecycleTest, BatchToADeadDaemonFailsEveryItem) {
+  test::Daemon d(queue_, wal_);
+  ASSERT_TRUE(d.Start());
+  std::unique_ptr<Producer> p;
+  ASSERT_OK(OpenProducer(&p));
+  d.Kill();
+  std::vector<std::string_view> payloads(3, "job");
+  std::vector<EnqueueResult> results(payloads.size());
+  EXPECT_TRUE(p->EnqueueBatch(payloads, results).IsClosed());
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_TRUE(results[i].status.IsClosed()) << i << ": " << results[i].status.ToString();
+    EXPECT_EQ(results[i].job_id, 0u) << i;
+  }
+}
+
 TEST_F(LifecycleTest, WalDirectoryOfAnotherQueueIsRefused) {
   {
     test::Daemon d(queue_, wal_);
