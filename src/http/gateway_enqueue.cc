@@ -6,12 +6,19 @@
 #include "http/gateway.h"
 #include "http/job_json.h"
 #include "http/responses.h"
+#include "util/clock.h"
 
 namespace taskring::http {
 namespace {
 
-Response EnqueueAnswer(const std::string& queue, const EnqueueResult& r, const JobClient& jobs,
-                       uint32_t retry_after_ms) {
+// The state a new job starts in, known without a status read: it waits for its run time, or
+// is queued (a worker may already have taken it; the status URL tells).
+const char* NewJobState(const EnqueueOptions& options, uint64_t now_unix_ns) {
+  return options.delay_ms != 0 || options.run_at_unix_ns > now_unix_ns ? "delayed" : "queued";
+}
+
+Response EnqueueAnswer(const std::string& queue, const EnqueueOptions& options,
+                       const EnqueueResult& r, const JobClient& jobs, uint32_t retry_after_ms) {
   const Status& s = r.status;
   if (s.IsBusy()) {
     return BusyResponse("queue '" + queue + "' is full", "queue_full", retry_after_ms);
@@ -31,8 +38,12 @@ Response EnqueueAnswer(const std::string& queue, const EnqueueResult& r, const J
                                   {{"reason", "key_reused"}, {"id", r.job_id}}));
   }
   const std::string token = r.token.ToString();
-  JobStatus st;
-  const char* state = jobs.GetStatus(r.job_id, &st).ok() ? JobStateName(st.state) : "queued";
+  const char* state = NewJobState(options, util::NowUnixNs());
+  if (r.duplicate) {
+    // The first job's state now: it may have run long ago.
+    JobStatus st;
+    state = jobs.GetStatus(r.job_id, &st).ok() ? JobStateName(st.state) : "unknown";
+  }
   Json j;
   j["id"] = r.job_id;
   j["token"] = token;
@@ -59,20 +70,15 @@ void Gateway::Enqueue(Request&& req, const Route& route, Reply reply) {
   if (!ParseEnqueueParams(route.query, headers, options.get(), &error)) {
     return reply(ErrorResponse(bhttp::status::bad_request, error, "invalid"));
   }
-  auto payload = std::make_shared<std::string>(std::move(req.body()));
   const std::string queue = route.queue;
   std::shared_ptr<JobClient> jobs = q.jobs;
-  const bool taken = q.entry->pool().Submit(
-      [payload, options, queue, jobs, reply](Producer* p, const Status& open) {
-        if (p == nullptr) {
-          reply(StatusResponse(open));
-          return true;
-        }
-        EnqueueResult r;
-        (void)p->Enqueue(*payload, *options, &r);
-        reply(EnqueueAnswer(queue, r, *jobs, r.status.IsBusy() ? p->RetryAfterMs() : 0));
-        return !r.status.IsClosed();
-      });
+  EnqueueWork work;
+  work.payload = std::move(req.body());
+  work.options = options;
+  work.done = [options, queue, jobs, reply](const EnqueueResult& r, uint32_t retry_after_ms) {
+    reply(EnqueueAnswer(queue, *options, r, *jobs, retry_after_ms));
+  };
+  const bool taken = q.entry->pool().Submit(std::move(work));
   if (!taken) {
     reply(BusyResponse("too many enqueues waiting for queue '" + queue + "' (--max-pending)",
                        "gateway_busy", 1000));
