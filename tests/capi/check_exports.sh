@@ -9,8 +9,9 @@ header=$2
 fail() { echo "check_exports: FAIL: $*" >&2; exit 1; }
 test -f "$lib" || fail "$lib does not exist"
 
-readelf -d "$lib" | grep -q 'Library soname: \[libtaskring\.so\.0\]' ||
-  fail "SONAME is not libtaskring.so.0: $(readelf -d "$lib" | grep SONAME)"
+dyn=$(readelf -d "$lib")
+grep -q 'Library soname: \[libtaskring\.so\.0\]' <<<"$dyn" ||
+  fail "SONAME is not libtaskring.so.0: $(grep SONAME <<<"$dyn")"
 
 # nm -D prints "ADDR T name@@TASKRING_0" for a function and "0 A TASKRING_0" for the version node.
 defined=$(nm -D --defined-only "$lib" | awk '{print $3}')
@@ -27,7 +28,7 @@ test -z "$missing" || fail "declared in $header but not exported: $(tr '\n' ' ' 
 undeclared=$(comm -13 <(echo "$declared") <(echo "$exported"))
 test -z "$undeclared" || fail "exported but not in $header: $(tr '\n' ' ' <<<"$undeclared")"
 
-needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+needed=$(sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' <<<"$dyn")
 extra=$(grep -vE '^(libstdc\+\+\.so\.6|libm\.so\.6|libgcc_s\.so\.1|libc\.so\.6|ld-linux[-a-z0-9_]*\.so\.[0-9])$' <<<"$needed" || true)
 test -z "$extra" || fail "needs more than the C/C++ runtimes: $(tr '\n' ' ' <<<"$extra")"
 

@@ -40,7 +40,10 @@ test "$(readlink "$libdir/libtaskring.so.0")" = "$(basename "$so")" ||
   fail "libtaskring.so.0 is not a link to $(basename "$so")"
 test "$(readlink "$libdir/libtaskring.so")" = libtaskring.so.0 ||
   fail "libtaskring.so is not a link to libtaskring.so.0"
-readelf -d "$so" | grep -q 'Library soname: \[libtaskring\.so\.0\]' || fail "SONAME of $so"
+# (Outputs are read whole before grep: under pipefail a grep -q that exits first would fail the
+# pipeline with SIGPIPE.)
+dyn=$(readelf -d "$so")
+grep -q 'Library soname: \[libtaskring\.so\.0\]' <<<"$dyn" || fail "SONAME of $so"
 bash "$here/../capi/check_exports.sh" "$so" "$p/include/taskring/taskring.h" ||
   fail "the installed libtaskring.so exports more or less than the C API"
 test -f "$libdir/pkgconfig/taskring.pc" || fail "taskring.pc not installed in $libdir/pkgconfig"
@@ -54,7 +57,8 @@ test "$(pkg-config --modversion taskring)" = "$(basename "$so" | sed 's/^libtask
 cc -std=c99 -Wall -Wextra -pedantic -Werror -o "$work/c_consumer_pc" "$here/c_consumer/main.c" \
   $pc_flags || fail "C consumer build with pkg-config ($pc_flags)"
 LD_LIBRARY_PATH=$libdir "$work/c_consumer_pc" || fail "C consumer (pkg-config) run"
-LD_LIBRARY_PATH=$libdir ldd "$work/c_consumer_pc" | grep -q "libtaskring.so.0 => $libdir/" ||
+deps=$(LD_LIBRARY_PATH=$libdir ldd "$work/c_consumer_pc")
+grep -q "libtaskring.so.0 => $libdir/" <<<"$deps" ||
   fail "the pkg-config consumer does not load the installed libtaskring.so.0"
 
 # A C consumer through find_package(taskring), linking taskring::c (a C-only project).
