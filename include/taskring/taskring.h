@@ -35,6 +35,9 @@
 extern "C" {
 #endif
 
+/* A C header: typedef, not `using` (clang-tidy's modernize-use-using does not apply). */
+/* NOLINTBEGIN(modernize-use-using) */
+
 /* ---- version ---- */
 
 #define TASKRING_VERSION_MAJOR 0
@@ -108,14 +111,14 @@ TASKRING_C_API void taskring_producer_options_init(taskring_producer_options* op
 #define TASKRING_PRIORITY_DEFAULT (-1) /* not set: the queue's default priority, 5 */
 
 typedef struct taskring_enqueue_options {
-  uint32_t struct_size;   /* set by taskring_enqueue_options_init */
-  int32_t priority;       /* 0 (last) .. 9 (first), or TASKRING_PRIORITY_DEFAULT */
-  const char* type;       /* e.g. "email.send"; NULL or "": untyped */
-  uint64_t delay_ms;      /* run no earlier than this many ms from now (0: not set) */
-  uint64_t run_at_unix_ns;  /* or no earlier than this wall-clock time (0: not set) */
-  uint32_t max_attempts;  /* 0: the queue's default */
-  uint32_t timeout_ms;    /* one attempt's limit; 0: the queue's default */
-  const char* idempotency_key; /* NULL or "": none (single enqueue only) */
+  uint32_t struct_size;           /* set by taskring_enqueue_options_init */
+  int32_t priority;               /* 0 (last) .. 9 (first), or TASKRING_PRIORITY_DEFAULT */
+  const char* type;               /* e.g. "email.send"; NULL or "": untyped */
+  uint64_t delay_ms;              /* run no earlier than this many ms from now (0: not set) */
+  uint64_t run_at_unix_ns;        /* or no earlier than this wall-clock time (0: not set) */
+  uint32_t max_attempts;          /* 0: the queue's default */
+  uint32_t timeout_ms;            /* one attempt's limit; 0: the queue's default */
+  const char* idempotency_key;    /* NULL or "": none (single enqueue only) */
   const taskring_header* headers; /* headers_count entries; may be NULL when the count is 0 */
   size_t headers_count;
 } taskring_enqueue_options;
@@ -131,7 +134,7 @@ typedef struct taskring_enqueue_result {
 
 /* Attaches to the queue served by taskringd. NOT_FOUND when no daemon serves it, CLOSED when
  * it stopped, NOT_READY when it is still starting after attach_timeout_ms. Blocks at most
- * attach_timeout_ms + wait_for_daemon_ms. On success *out is a handle for taskring_producer_close. */
+ * attach_timeout_ms + wait_for_daemon_ms. On success *out is the handle to close. */
 TASKRING_C_API taskring_code taskring_producer_open(const char* queue,
                                                     const taskring_producer_options* opts,
                                                     taskring_producer** out);
@@ -195,7 +198,7 @@ typedef struct taskring_job_status {
   int has_progress;          /* the running attempt reported progress */
   uint32_t progress_percent;
   char* progress_message;
-  int cancel_requested; /* a cancel reached it while it ran */
+  int cancel_requested;  /* a cancel reached it while it ran */
   uint64_t result_bytes; /* completed: the size of its result */
   char* token;           /* 40 hex digits, or "" when not kept */
   char* type;
@@ -226,10 +229,10 @@ typedef struct taskring_jobs_options {
 TASKRING_C_API void taskring_jobs_options_init(taskring_jobs_options* opts);
 
 typedef enum taskring_cancel_outcome {
-  TASKRING_CANCEL_NONE = 0,             /* not answered (the call failed) */
-  TASKRING_CANCEL_DONE = 1,             /* it was queued or delayed: it will never run */
-  TASKRING_CANCEL_REQUESTED = 2,        /* it is running: its handler sees cancel_requested */
-  TASKRING_CANCEL_ALREADY_FINISHED = 3  /* it had ended before */
+  TASKRING_CANCEL_NONE = 0,            /* not answered (the call failed) */
+  TASKRING_CANCEL_DONE = 1,            /* it was queued or delayed: it will never run */
+  TASKRING_CANCEL_REQUESTED = 2,       /* it is running: its handler sees cancel_requested */
+  TASKRING_CANCEL_ALREADY_FINISHED = 3 /* it had ended before */
 } taskring_cancel_outcome;
 
 TASKRING_C_API const char* taskring_cancel_outcome_name(taskring_cancel_outcome outcome);
@@ -248,8 +251,8 @@ TASKRING_C_API taskring_code taskring_jobs_status_by_token(const taskring_jobs* 
                                                            taskring_job_status* out);
 /* The bytes a completed job's handler returned, in a buffer for taskring_free (never NULL on
  * OK, also for an empty result). NOT_FOUND, saying why, when there is none. */
-TASKRING_C_API taskring_code taskring_jobs_result(const taskring_jobs* j, uint64_t id,
-                                                  void** data, size_t* len);
+TASKRING_C_API taskring_code taskring_jobs_result(const taskring_jobs* j, uint64_t id, void** data,
+                                                  size_t* len);
 TASKRING_C_API taskring_code taskring_jobs_result_by_token(const taskring_jobs* j,
                                                            const char* token, void** data,
                                                            size_t* len);
@@ -258,8 +261,8 @@ TASKRING_C_API taskring_code taskring_jobs_result_by_token(const taskring_jobs* 
  * out is optional (NULL: no status). */
 TASKRING_C_API taskring_code taskring_jobs_wait(const taskring_jobs* j, uint64_t id,
                                                 uint32_t timeout_ms, taskring_job_status* out);
-TASKRING_C_API taskring_code taskring_jobs_wait_by_token(const taskring_jobs* j,
-                                                         const char* token, uint32_t timeout_ms,
+TASKRING_C_API taskring_code taskring_jobs_wait_by_token(const taskring_jobs* j, const char* token,
+                                                         uint32_t timeout_ms,
                                                          taskring_job_status* out);
 /* Cancels a job; blocks for the daemon's answer. NOT_FOUND for an id never enqueued or no
  * longer kept. Durable once it answers TASKRING_CANCEL_DONE. */
@@ -313,8 +316,8 @@ TASKRING_C_API taskring_code taskring_worker_complete_with_result(taskring_worke
 /* Completes count jobs waking the daemon once. outcomes (optional, count entries) answer each
  * job; the return value is the first error that is not STALE_LEASE. */
 TASKRING_C_API taskring_code taskring_worker_complete_many(taskring_worker* w,
-                                                           taskring_job* const* jobs,
-                                                           size_t count, taskring_code* outcomes);
+                                                           taskring_job* const* jobs, size_t count,
+                                                           taskring_code* outcomes);
 /* Fails the attempt: retried up to its max attempts, then dead-lettered. error (optional, cut
  * to 2 KiB) shows as the job's last error. */
 TASKRING_C_API taskring_code taskring_worker_fail(taskring_worker* w, const taskring_job* job,
@@ -350,6 +353,8 @@ TASKRING_C_API taskring_code taskring_job_header(const taskring_job* job, size_t
                                                  const char** name, const char** value);
 /* The value of the first header called name, or NULL. */
 TASKRING_C_API const char* taskring_job_header_value(const taskring_job* job, const char* name);
+
+/* NOLINTEND(modernize-use-using) */
 
 #ifdef __cplusplus
 } /* extern "C" */

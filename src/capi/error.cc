@@ -21,8 +21,7 @@ static_assert(TASKRING_IO_ERROR == static_cast<int>(Status::Code::kIOError));
 static_assert(TASKRING_INCOMPATIBLE == static_cast<int>(Status::Code::kIncompatible));
 static_assert(TASKRING_STALE_LEASE == static_cast<int>(Status::Code::kStaleLease));
 static_assert(TASKRING_NOT_READY == static_cast<int>(Status::Code::kNotReady));
-static_assert(TASKRING_RESOURCE_EXHAUSTED ==
-              static_cast<int>(Status::Code::kResourceExhausted));
+static_assert(TASKRING_RESOURCE_EXHAUSTED == static_cast<int>(Status::Code::kResourceExhausted));
 
 // The header's version macros are the project's (CMake passes PROJECT_VERSION_*).
 static_assert(TASKRING_VERSION_MAJOR == TASKRING_PROJECT_VERSION_MAJOR);
@@ -61,10 +60,9 @@ taskring_code InvalidArgument(const char* msg) noexcept {
 }
 
 taskring_code StructTooSmall(const char* name, size_t got, size_t min_size) {
-  return Record(Status::InvalidArgument(std::string(name) + ".struct_size is " +
-                                        std::to_string(got) + ", less than " +
-                                        std::to_string(min_size) + ": fill it with " + name +
-                                        "_init() first"));
+  return Record(Status::InvalidArgument(
+      std::string(name) + ".struct_size is " + std::to_string(got) + ", less than " +
+      std::to_string(min_size) + ": fill it with " + name + "_init() first"));
 }
 
 taskring_code OnException(const char* what, bool out_of_memory) noexcept {

@@ -98,7 +98,7 @@ struct JobRef {
 };
 
 taskring_code DoStatus(const taskring_jobs* j, const JobRef& ref, bool by_token,
-                     taskring_job_status* out) {
+                       taskring_job_status* out) {
   const char* fn = by_token ? "taskring_jobs_status_by_token" : "taskring_jobs_status";
   if (out != nullptr) taskring::capi::ZeroStatus(out);
   if (j == nullptr) return InvalidArgument((std::string(fn) + ": jobs is NULL").c_str());
@@ -114,7 +114,7 @@ taskring_code DoStatus(const taskring_jobs* j, const JobRef& ref, bool by_token,
 }
 
 taskring_code DoResult(const taskring_jobs* j, const JobRef& ref, bool by_token, void** data,
-                     size_t* len) {
+                       size_t* len) {
   const char* fn = by_token ? "taskring_jobs_result_by_token" : "taskring_jobs_result";
   if (data != nullptr) *data = nullptr;
   if (len != nullptr) *len = 0;
@@ -131,6 +131,8 @@ taskring_code DoResult(const taskring_jobs* j, const JobRef& ref, bool by_token,
   if (!s.ok()) return Record(s);
   void* p = std::malloc(bytes.empty() ? 1 : bytes.size());
   if (p == nullptr) return taskring::capi::OnException("out of memory copying a result", true);
+  // Bytes, not a string: no NUL is added.
+  // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
   if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
   *data = p;
   *len = bytes.size();
@@ -138,7 +140,7 @@ taskring_code DoResult(const taskring_jobs* j, const JobRef& ref, bool by_token,
 }
 
 taskring_code DoWait(const taskring_jobs* j, const JobRef& ref, bool by_token, uint32_t timeout_ms,
-                   taskring_job_status* out) {
+                     taskring_job_status* out) {
   const char* fn = by_token ? "taskring_jobs_wait_by_token" : "taskring_jobs_wait";
   if (out != nullptr) taskring::capi::ZeroStatus(out);
   if (j == nullptr) return InvalidArgument((std::string(fn) + ": jobs is NULL").c_str());
@@ -146,8 +148,8 @@ taskring_code DoWait(const taskring_jobs* j, const JobRef& ref, bool by_token, u
     return InvalidArgument((std::string(fn) + ": token is NULL").c_str());
   }
   taskring::JobStatus st;
-  taskring::Status s = by_token ? j->impl->Wait(ref.token, timeout_ms, &st)
-                                : j->impl->Wait(ref.id, timeout_ms, &st);
+  taskring::Status s =
+      by_token ? j->impl->Wait(ref.token, timeout_ms, &st) : j->impl->Wait(ref.id, timeout_ms, &st);
   if (out != nullptr && (s.ok() || s.IsTimedOut())) {
     taskring_code c = taskring::capi::FillStatus(st, out);
     if (c != TASKRING_OK) return c;
@@ -156,7 +158,7 @@ taskring_code DoWait(const taskring_jobs* j, const JobRef& ref, bool by_token, u
 }
 
 taskring_code DoCancel(taskring_jobs* j, const JobRef& ref, bool by_token,
-                     taskring_cancel_outcome* out) {
+                       taskring_cancel_outcome* out) {
   const char* fn = by_token ? "taskring_jobs_cancel_by_token" : "taskring_jobs_cancel";
   if (out != nullptr) *out = TASKRING_CANCEL_NONE;
   if (j == nullptr) return InvalidArgument((std::string(fn) + ": jobs is NULL").c_str());
@@ -235,12 +237,11 @@ taskring_code taskring_jobs_status_by_token(const taskring_jobs* j, const char* 
                                             taskring_job_status* out) {
   return Guard([&] { return DoStatus(j, JobRef{0, token}, true, out); });
 }
-taskring_code taskring_jobs_result(const taskring_jobs* j, uint64_t id, void** data,
-                                   size_t* len) {
+taskring_code taskring_jobs_result(const taskring_jobs* j, uint64_t id, void** data, size_t* len) {
   return Guard([&] { return DoResult(j, JobRef{id, nullptr}, false, data, len); });
 }
-taskring_code taskring_jobs_result_by_token(const taskring_jobs* j, const char* token,
-                                            void** data, size_t* len) {
+taskring_code taskring_jobs_result_by_token(const taskring_jobs* j, const char* token, void** data,
+                                            size_t* len) {
   return Guard([&] { return DoResult(j, JobRef{0, token}, true, data, len); });
 }
 taskring_code taskring_jobs_wait(const taskring_jobs* j, uint64_t id, uint32_t timeout_ms,

@@ -1,17 +1,19 @@
 // The C options structs: their defaults (the C++ structs' defaults) and the enqueue options'
 // conversion.
+#include "taskring/options.h"
+
 #include <cstddef>
 #include <string>
 
 #include "capi/capi_internal.h"
-#include "taskring/options.h"
 
 namespace taskring::capi {
 
 taskring_code ToEnqueueOptions(const taskring_enqueue_options* in, EnqueueOptions* out) {
   taskring_enqueue_options o;
   taskring_enqueue_options_init(&o);
-  taskring_code c = CopyOptions(in, sizeof(taskring_enqueue_options), "taskring_enqueue_options", &o);
+  taskring_code c =
+      CopyOptions(in, sizeof(taskring_enqueue_options), "taskring_enqueue_options", &o);
   if (c != TASKRING_OK) return c;
   if (o.priority != TASKRING_PRIORITY_DEFAULT) {
     if (o.priority < kMinPriority || o.priority > kMaxPriority) {

@@ -123,8 +123,8 @@ taskring_code taskring_worker_complete_many(taskring_worker* w, taskring_job* co
     batch.reserve(count);
     for (size_t i = 0; i < count; ++i) {
       if (jobs[i] == nullptr) {
-        return Record(taskring::Status::InvalidArgument(
-            "taskring_worker_complete_many: jobs[" + std::to_string(i) + "] is NULL"));
+        return Record(taskring::Status::InvalidArgument("taskring_worker_complete_many: jobs[" +
+                                                        std::to_string(i) + "] is NULL"));
       }
       batch.push_back(jobs[i]->job);
     }
@@ -223,8 +223,8 @@ taskring_code taskring_job_header(const taskring_job* job, size_t i, const char*
   if (i >= headers.size()) {
     return Guard([&] {
       return Record(taskring::Status::NotFound("taskring_job_header: index " + std::to_string(i) +
-                                               " past the job's " +
-                                               std::to_string(headers.size()) + " headers"));
+                                               " past the job's " + std::to_string(headers.size()) +
+                                               " headers"));
     });
   }
   *name = headers[i].first.c_str();

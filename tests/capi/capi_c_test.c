@@ -17,43 +17,42 @@
 
 static int failures = 0;
 
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: CHECK failed: %s (last error: '%s')\n", __FILE__, __LINE__, \
-              #cond, taskring_last_error());                                            \
-      ++failures;                                                                       \
-    }                                                                                   \
+#define CHECK(cond)                                                                              \
+  do {                                                                                           \
+    if (!(cond)) {                                                                               \
+      fprintf(stderr, "%s:%d: CHECK failed: %s (last error: '%s')\n", __FILE__, __LINE__, #cond, \
+              taskring_last_error());                                                            \
+      ++failures;                                                                                \
+    }                                                                                            \
   } while (0)
 
 /* expr must return `want`; a failure other than OK must leave a message. */
-#define CHECK_CODE(expr, want)                                                          \
-  do {                                                                                  \
-    taskring_code got_ = (expr);                                                        \
-    if (got_ != (want)) {                                                               \
-      fprintf(stderr, "%s:%d: %s returned %s, want %s (last error: '%s')\n", __FILE__,  \
-              __LINE__, #expr, taskring_code_name(got_), taskring_code_name(want),      \
-              taskring_last_error());                                                   \
-      ++failures;                                                                       \
-    } else if (got_ == TASKRING_OK && taskring_last_error()[0] != '\0') {               \
-      fprintf(stderr, "%s:%d: %s succeeded but left last error '%s'\n", __FILE__,       \
-              __LINE__, #expr, taskring_last_error());                                  \
-      ++failures;                                                                       \
-    } else if (got_ != TASKRING_OK && taskring_last_error()[0] == '\0') {               \
-      fprintf(stderr, "%s:%d: %s returned %s without a message\n", __FILE__, __LINE__,  \
-              #expr, taskring_code_name(got_));                                         \
-      ++failures;                                                                       \
-    }                                                                                   \
+#define CHECK_CODE(expr, want)                                                                     \
+  do {                                                                                             \
+    taskring_code got_ = (expr);                                                                   \
+    if (got_ != (want)) {                                                                          \
+      fprintf(stderr, "%s:%d: %s returned %s, want %s (last error: '%s')\n", __FILE__, __LINE__,   \
+              #expr, taskring_code_name(got_), taskring_code_name(want), taskring_last_error());   \
+      ++failures;                                                                                  \
+    } else if (got_ == TASKRING_OK && taskring_last_error()[0] != '\0') {                          \
+      fprintf(stderr, "%s:%d: %s succeeded but left last error '%s'\n", __FILE__, __LINE__, #expr, \
+              taskring_last_error());                                                              \
+      ++failures;                                                                                  \
+    } else if (got_ != TASKRING_OK && taskring_last_error()[0] == '\0') {                          \
+      fprintf(stderr, "%s:%d: %s returned %s without a message\n", __FILE__, __LINE__, #expr,      \
+              taskring_code_name(got_));                                                           \
+      ++failures;                                                                                  \
+    }                                                                                              \
   } while (0)
 
 /* A check the rest of the scenario depends on. */
-#define REQUIRE(cond)                                                                   \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: REQUIRE failed: %s (last error: '%s')\n", __FILE__,       \
-              __LINE__, #cond, taskring_last_error());                                  \
-      exit(1);                                                                          \
-    }                                                                                   \
+#define REQUIRE(cond)                                                                              \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "%s:%d: REQUIRE failed: %s (last error: '%s')\n", __FILE__, __LINE__, #cond, \
+              taskring_last_error());                                                              \
+      exit(1);                                                                                     \
+    }                                                                                              \
   } while (0)
 
 static int contains(const char* haystack, const char* needle) {
@@ -441,7 +440,8 @@ static void test_bad_input(taskring_producer* p, taskring_jobs* j, taskring_work
   REQUIRE(max > 0);
   big = (char*)calloc(max + 1, 1);
   REQUIRE(big != NULL);
-  CHECK_CODE(taskring_producer_enqueue(p, big, (size_t)max + 1, NULL, &r), TASKRING_INVALID_ARGUMENT);
+  CHECK_CODE(taskring_producer_enqueue(p, big, (size_t)max + 1, NULL, &r),
+             TASKRING_INVALID_ARGUMENT);
   CHECK(r.code == TASKRING_INVALID_ARGUMENT && r.id == 0);
   CHECK(contains(taskring_last_error(), "InvalidArgument: "));
   free(big);

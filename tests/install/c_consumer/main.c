@@ -4,7 +4,6 @@
  * message. */
 #include <stdio.h>
 #include <string.h>
-
 #include <taskring/taskring.h>
 
 int main(int argc, char** argv) {
