@@ -354,6 +354,67 @@ TASKRING_C_API taskring_code taskring_job_header(const taskring_job* job, size_t
 /* The value of the first header called name, or NULL. */
 TASKRING_C_API const char* taskring_job_header_value(const taskring_job* job, const char* name);
 
+/* ---- dead letters ---- */
+
+/* A queue's dead letters (WAL_DIR/dead): jobs that used up their attempts, kept with their
+ * payload until requeued or purged (as `taskring dead` does). One thread at a time. */
+typedef struct taskring_dead_letters taskring_dead_letters;
+
+typedef struct taskring_dead_letters_options {
+  uint32_t struct_size;        /* set by taskring_dead_letters_options_init */
+  const char* dir;             /* the queue's WAL directory; NULL: the running daemon's */
+  uint32_t wait_for_daemon_ms; /* requeue: wait for a daemon not running yet (default 0) */
+} taskring_dead_letters_options;
+
+TASKRING_C_API void taskring_dead_letters_options_init(taskring_dead_letters_options* opts);
+
+/* One dead letter. Its strings, headers and payload belong to the library: release them with
+ * taskring_dead_letter_free (safe on a zeroed struct and after any call). */
+typedef struct taskring_dead_letter {
+  uint64_t job_id;
+  uint32_t attempts;
+  uint32_t max_attempts;
+  uint64_t enqueued_unix_ns;
+  uint64_t dead_unix_ns;
+  char* reason; /* "failed" (the last attempt failed) or "lost" (it ended without an outcome) */
+  int32_t priority;
+  uint32_t timeout_ms;
+  char* type;
+  char* idempotency_key;
+  taskring_header* headers;
+  size_t headers_count;
+  void* payload; /* payload_len bytes (not NUL-terminated; not NULL) */
+  size_t payload_len;
+} taskring_dead_letter;
+
+TASKRING_C_API void taskring_dead_letter_free(taskring_dead_letter* letter);
+
+/* Opens the dead letters of `queue` (NULL allowed when opts->dir is set: then no requeue).
+ * NOT_FOUND when no dir is given and the queue is not running. Reads files only. */
+TASKRING_C_API taskring_code taskring_dead_letters_open(const char* queue,
+                                                        const taskring_dead_letters_options* opts,
+                                                        taskring_dead_letters** out);
+TASKRING_C_API void taskring_dead_letters_close(taskring_dead_letters* d);
+/* The ids of the dead letters, ascending: *ids (count entries) is for taskring_free (NULL when
+ * there are none). */
+TASKRING_C_API taskring_code taskring_dead_letters_list(const taskring_dead_letters* d,
+                                                        uint64_t** ids, size_t* count);
+/* NOT_FOUND when there is no letter for the id; CORRUPTION for a damaged file. */
+TASKRING_C_API taskring_code taskring_dead_letters_read(const taskring_dead_letters* d,
+                                                        uint64_t job_id, taskring_dead_letter* out);
+/* Enqueues the letter as a new job (blocks for the commit) and only then removes the letter.
+ * BUSY when the queue is full (nothing changes; see taskring_dead_letters_retry_after_ms);
+ * NOT_READY while another process changes the dead letters. *new_id is set once the new job is
+ * accepted, even if removing the letter then fails. */
+TASKRING_C_API taskring_code taskring_dead_letters_requeue(taskring_dead_letters* d,
+                                                           uint64_t job_id, uint64_t* new_id);
+/* Removes one letter (NOT_FOUND when there is none), or all of them. */
+TASKRING_C_API taskring_code taskring_dead_letters_purge(taskring_dead_letters* d, uint64_t job_id);
+TASKRING_C_API taskring_code taskring_dead_letters_purge_all(taskring_dead_letters* d,
+                                                             uint64_t* purged);
+/* After a BUSY requeue: a suggested wait in ms. */
+TASKRING_C_API uint32_t taskring_dead_letters_retry_after_ms(const taskring_dead_letters* d);
+
 /* NOLINTEND(modernize-use-using) */
 
 #ifdef __cplusplus

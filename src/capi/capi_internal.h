@@ -8,8 +8,10 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <string>
 #include <string_view>
 
+#include "taskring/dead_letters.h"
 #include "taskring/job.h"
 #include "taskring/job_client.h"
 #include "taskring/producer.h"
@@ -28,6 +30,9 @@ struct taskring_worker {
 };
 struct taskring_job {
   taskring::Job job;
+};
+struct taskring_dead_letters {
+  std::unique_ptr<taskring::DeadLetters> impl;
 };
 
 namespace taskring::capi {
@@ -82,6 +87,8 @@ taskring_code FillStatus(const JobStatus& in, taskring_job_status* out) noexcept
 // Clears *out (zero) so a failed call leaves nothing to free.
 inline void ZeroStatus(taskring_job_status* out) { std::memset(out, 0, sizeof(*out)); }
 void CopyToken(const JobToken& t, taskring_token* out) noexcept;
+// A malloc'ed NUL-terminated copy (for the caller to free), or nullptr when out of memory.
+char* Dup(const std::string& s);
 
 }  // namespace taskring::capi
 

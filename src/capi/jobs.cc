@@ -27,14 +27,13 @@ static_assert(TASKRING_CANCEL_REQUESTED == static_cast<int>(CancelOutcome::kRequ
 static_assert(TASKRING_CANCEL_ALREADY_FINISHED ==
               static_cast<int>(CancelOutcome::kAlreadyFinished));
 
-// A malloc'ed NUL-terminated copy (freed by taskring_job_status_free), or nullptr.
+}  // namespace
+
 char* Dup(const std::string& s) {
   char* p = static_cast<char*>(std::malloc(s.size() + 1));
   if (p != nullptr) std::memcpy(p, s.c_str(), s.size() + 1);
   return p;
 }
-
-}  // namespace
 
 void CopyToken(const JobToken& t, taskring_token* out) noexcept {
   std::memset(out->text, 0, sizeof(out->text));

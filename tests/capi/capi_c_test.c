@@ -534,6 +534,99 @@ static void test_bad_input(taskring_producer* p, taskring_jobs* j, taskring_work
   CHECK(job == NULL);
 }
 
+/* Dead letters: a job that failed its only attempt is listed and read with its bytes, requeued
+ * once as a new job (the letter then gone), and the rest purged. */
+static void test_dead_letters(const char* queue, taskring_producer* p, taskring_jobs* j,
+                              taskring_worker* w) {
+  static const char payload[] = {'d', '\0', 'e', 'a', 'd'};
+  taskring_header header;
+  taskring_enqueue_options eo;
+  taskring_enqueue_result r;
+  taskring_dead_letters_options dopts;
+  taskring_dead_letters* dl = NULL;
+  taskring_dead_letter letter;
+  taskring_job* job;
+  uint64_t* ids = NULL;
+  uint64_t new_id = 0, purged = 0;
+  size_t count = 0, i;
+  int listed = 0;
+  const void* data;
+  size_t len;
+
+  header.name = "trace";
+  header.value = "dl-1";
+  taskring_enqueue_options_init(&eo);
+  eo.max_attempts = 1;
+  eo.type = "dl.test";
+  eo.headers = &header;
+  eo.headers_count = 1;
+  CHECK_CODE(taskring_producer_enqueue(p, payload, sizeof(payload), &eo, &r), TASKRING_OK);
+  job = take_one(w);
+  CHECK(taskring_job_id(job) == r.id);
+  CHECK_CODE(taskring_worker_fail(w, job, "dl boom"), TASKRING_OK);
+  taskring_job_free(job);
+  CHECK_CODE(taskring_jobs_wait(j, r.id, 5000, NULL), TASKRING_OK);
+
+  taskring_dead_letters_options_init(&dopts);
+  CHECK(dopts.struct_size == sizeof(dopts) && dopts.dir == NULL);
+  CHECK_CODE(taskring_dead_letters_open(queue, &dopts, &dl), TASKRING_OK);
+  REQUIRE(dl != NULL);
+  CHECK_CODE(taskring_dead_letters_list(dl, &ids, &count), TASKRING_OK);
+  for (i = 0; i < count; ++i) listed |= ids[i] == r.id;
+  CHECK(listed);
+  taskring_free(ids);
+
+  CHECK_CODE(taskring_dead_letters_read(dl, r.id, &letter), TASKRING_OK);
+  CHECK(letter.job_id == r.id);
+  CHECK(letter.attempts == 1 && letter.max_attempts == 1);
+  CHECK(strcmp(letter.reason, "failed") == 0);
+  CHECK(strcmp(letter.type, "dl.test") == 0);
+  CHECK(letter.idempotency_key != NULL && letter.idempotency_key[0] == '\0');
+  CHECK(letter.headers_count == 1 && strcmp(letter.headers[0].value, "dl-1") == 0);
+  CHECK(letter.payload_len == sizeof(payload) &&
+        memcmp(letter.payload, payload, sizeof(payload)) == 0);
+  CHECK(letter.dead_unix_ns >= letter.enqueued_unix_ns && letter.enqueued_unix_ns > 0);
+  taskring_dead_letter_free(&letter);
+  CHECK(letter.payload == NULL);
+
+  /* Requeue: a new job with the same bytes and type, fresh attempts; the letter is gone. */
+  CHECK_CODE(taskring_dead_letters_requeue(dl, r.id, &new_id), TASKRING_OK);
+  CHECK(new_id > r.id);
+  CHECK_CODE(taskring_dead_letters_read(dl, r.id, &letter), TASKRING_NOT_FOUND);
+  CHECK(contains(taskring_last_error(), "no dead letter"));
+  CHECK_CODE(taskring_dead_letters_requeue(dl, r.id, &new_id), TASKRING_NOT_FOUND);
+  CHECK(new_id == 0);
+  job = take_one(w);
+  CHECK(taskring_job_attempt(job) == 1);
+  CHECK(strcmp(taskring_job_type(job), "dl.test") == 0);
+  CHECK_CODE(taskring_job_payload(job, &data, &len), TASKRING_OK);
+  CHECK(len == sizeof(payload) && memcmp(data, payload, len) == 0);
+  CHECK_CODE(taskring_worker_complete(w, job), TASKRING_OK);
+  taskring_job_free(job);
+
+  /* Purge: one that is not there, then all (test_duplicate_and_fail left one). */
+  CHECK_CODE(taskring_dead_letters_purge(dl, 987654321), TASKRING_NOT_FOUND);
+  CHECK_CODE(taskring_dead_letters_purge_all(dl, &purged), TASKRING_OK);
+  CHECK(purged >= 1);
+  CHECK_CODE(taskring_dead_letters_list(dl, &ids, &count), TASKRING_OK);
+  CHECK(count == 0 && ids == NULL);
+
+  /* Bad input. */
+  CHECK_CODE(taskring_dead_letters_list(NULL, &ids, &count), TASKRING_INVALID_ARGUMENT);
+  CHECK_CODE(taskring_dead_letters_list(dl, NULL, &count), TASKRING_INVALID_ARGUMENT);
+  CHECK_CODE(taskring_dead_letters_read(dl, 1, NULL), TASKRING_INVALID_ARGUMENT);
+  CHECK_CODE(taskring_dead_letters_requeue(dl, 1, NULL), TASKRING_INVALID_ARGUMENT);
+  CHECK_CODE(taskring_dead_letters_purge(NULL, 1), TASKRING_INVALID_ARGUMENT);
+  CHECK_CODE(taskring_dead_letters_purge_all(dl, NULL), TASKRING_INVALID_ARGUMENT);
+  CHECK(taskring_dead_letters_retry_after_ms(NULL) == 0);
+  taskring_dead_letters_close(dl);
+  CHECK_CODE(taskring_dead_letters_open(NULL, NULL, &dl), TASKRING_INVALID_ARGUMENT);
+  CHECK(contains(taskring_last_error(), "no dir"));
+  dopts.struct_size = 2;
+  CHECK_CODE(taskring_dead_letters_open(queue, &dopts, &dl), TASKRING_INVALID_ARGUMENT);
+  CHECK(dl == NULL);
+}
+
 static int run_basic(const char* queue) {
   taskring_producer_options po;
   taskring_jobs_options jo;
@@ -558,6 +651,7 @@ static int run_basic(const char* queue) {
   test_batch(p, j, w);
   test_cancel(p, j, w);
   test_typed_worker(queue, p, w);
+  test_dead_letters(queue, p, j, w);
   test_bad_input(p, j, w);
 
   taskring_worker_close(w);
@@ -621,6 +715,28 @@ static int run_missing(const char* queue) {
   CHECK(w == NULL);
   CHECK_CODE(taskring_jobs_open(queue, NULL, &j), TASKRING_NOT_FOUND);
   CHECK(j == NULL);
+  {
+    taskring_dead_letters* dl = NULL;
+    taskring_dead_letters_options dopts;
+    uint64_t* ids = NULL;
+    size_t count = 1;
+    uint64_t purged = 1;
+    taskring_dead_letter letter;
+    CHECK_CODE(taskring_dead_letters_open(queue, NULL, &dl), TASKRING_NOT_FOUND);
+    CHECK(contains(taskring_last_error(), "is not running"));
+    /* A directory where no job ever died: nothing listed, nothing to read. */
+    taskring_dead_letters_options_init(&dopts);
+    dopts.dir = "/nonexistent-taskring-wal-dir";
+    CHECK_CODE(taskring_dead_letters_open(NULL, &dopts, &dl), TASKRING_OK);
+    REQUIRE(dl != NULL);
+    CHECK_CODE(taskring_dead_letters_list(dl, &ids, &count), TASKRING_OK);
+    CHECK(ids == NULL && count == 0);
+    CHECK_CODE(taskring_dead_letters_read(dl, 1, &letter), TASKRING_NOT_FOUND);
+    CHECK(contains(taskring_last_error(), "no dead letters at /nonexistent-taskring-wal-dir"));
+    CHECK_CODE(taskring_dead_letters_purge_all(dl, &purged), TASKRING_OK);
+    CHECK(purged == 0);
+    taskring_dead_letters_close(dl);
+  }
 
   /* NULL arguments. */
   CHECK_CODE(taskring_producer_open(NULL, NULL, &p), TASKRING_INVALID_ARGUMENT);
@@ -653,6 +769,8 @@ static int run_missing(const char* queue) {
   taskring_producer_close(NULL);
   taskring_worker_close(NULL);
   taskring_jobs_close(NULL);
+  taskring_dead_letters_close(NULL);
+  taskring_dead_letter_free(NULL);
   taskring_job_free(NULL);
   taskring_free(NULL);
   taskring_job_status_free(NULL);
