@@ -81,22 +81,34 @@ taskring_code taskring_producer_enqueue_batch(taskring_producer* p,
     if (payloads == nullptr || results == nullptr) {
       return InvalidArgument("taskring_producer_enqueue_batch: payloads or results is NULL");
     }
+    // Until the batch is sent every item has failed with the call (no item reads OK unsent).
+    auto fail_all = [&](taskring_code c) {
+      for (size_t i = 0; i < count; ++i) results[i].code = c;
+      return c;
+    };
     for (size_t i = 0; i < count; ++i) results[i] = taskring_enqueue_result{};
     std::vector<std::string_view> views(count);
     for (size_t i = 0; i < count; ++i) {
       if (!taskring::capi::ValidBytes(payloads[i].data, payloads[i].len)) {
-        return Record(taskring::Status::InvalidArgument(
+        return fail_all(Record(taskring::Status::InvalidArgument(
             "taskring_producer_enqueue_batch: payloads[" + std::to_string(i) +
-            "].data is NULL but its len is not 0"));
+            "].data is NULL but its len is not 0")));
       }
       views[i] = taskring::capi::Bytes(payloads[i].data, payloads[i].len);
     }
     taskring::EnqueueOptions eo;
     taskring_code c = taskring::capi::ToEnqueueOptions(opts, &eo);
-    if (c != TASKRING_OK) return c;
+    if (c != TASKRING_OK) return fail_all(c);
     std::vector<taskring::EnqueueResult> rs(count);
     taskring::Status s = p->impl->EnqueueBatch(views, rs, eo);
-    for (size_t i = 0; i < count; ++i) FillResult(rs[i], &results[i]);
+    for (size_t i = 0; i < count; ++i) {
+      FillResult(rs[i], &results[i]);
+      // A call that failed before reaching an item leaves its status OK with no id: the item
+      // failed with the call.
+      if (!s.ok() && results[i].code == TASKRING_OK && results[i].id == 0) {
+        results[i].code = static_cast<taskring_code>(s.code());
+      }
+    }
     return Record(s);
   });
 }

@@ -462,6 +462,17 @@ static void test_bad_input(taskring_producer* p, taskring_jobs* j, taskring_work
   eo.struct_size = 4;
   CHECK_CODE(taskring_producer_enqueue(p, "x", 1, &eo, &r), TASKRING_INVALID_ARGUMENT);
   CHECK(contains(taskring_last_error(), "taskring_enqueue_options.struct_size is 4"));
+  {
+    taskring_payload two[2];
+    taskring_enqueue_result rs[2];
+    two[0].data = "a";
+    two[0].len = 1;
+    two[1].data = NULL;
+    two[1].len = 3;
+    CHECK_CODE(taskring_producer_enqueue_batch(p, two, 2, NULL, rs), TASKRING_INVALID_ARGUMENT);
+    CHECK(contains(taskring_last_error(), "payloads[1].data is NULL"));
+    CHECK(rs[0].code == TASKRING_INVALID_ARGUMENT && rs[1].code == TASKRING_INVALID_ARGUMENT);
+  }
   taskring_enqueue_options_init(&eo);
   eo.idempotency_key = "k";
   {
@@ -469,6 +480,7 @@ static void test_bad_input(taskring_producer* p, taskring_jobs* j, taskring_work
     one.data = "x";
     one.len = 1;
     CHECK_CODE(taskring_producer_enqueue_batch(p, &one, 1, &eo, &r), TASKRING_INVALID_ARGUMENT);
+    CHECK(r.code == TASKRING_INVALID_ARGUMENT && r.id == 0); /* the item failed with the call */
   }
 
   /* NULL arguments. */
