@@ -1,18 +1,19 @@
 /* taskring.h: the C ABI of libtaskring.so (docs/c-api.md).
  *
- * A C99 header over the C++ API (producer.h, job_client.h, worker.h): opaque handles, plain
- * structs, error codes. No C++ type and no exception crosses it.
+ * A C99 header over the C++ API (producer.h, job_client.h, worker.h, dead_letters.h): opaque
+ * handles, plain structs, error codes. No C++ type and no exception crosses it.
  *
  * Errors: every function returning taskring_code sets this thread's last error message
  * (taskring_last_error(): "" after a success). Codes are the numbers of taskring::Status::Code.
  * A NULL pointer argument (unless documented as optional) is TASKRING_INVALID_ARGUMENT.
  *
  * Memory: the library allocates what it returns (result buffers, status strings) and the caller
- * releases it with taskring_free / taskring_job_status_free / taskring_job_free. Input strings
- * and buffers are only read during the call.
+ * releases it with taskring_free / taskring_job_status_free / taskring_job_free /
+ * taskring_dead_letter_free. Input strings and buffers are only read during the call.
  *
- * Thread-safety: a taskring_producer or taskring_worker is used by one thread at a time (open
- * one per thread); a taskring_jobs handle is shared by any number of threads. The free-standing
+ * Thread-safety: a taskring_producer, taskring_worker or taskring_dead_letters is used by one
+ * thread at a time (open one per thread); a taskring_jobs handle is shared by any number of
+ * threads. The free-standing
  * functions (taskring_last_error, taskring_code_name, ...) may be called from any thread.
  *
  * Options structs start with struct_size: fill them with the matching ..._options_init()
