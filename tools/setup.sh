@@ -36,6 +36,8 @@ PACKAGES=(
   beanstalkd
   # the HTTP gateway's benchmark (tools/bench-http.sh): an HTTP load tool
   wrk
+  # the install test builds a C consumer of libtaskring.so with `pkg-config --cflags --libs`
+  pkgconf
 )
 
 usage() {

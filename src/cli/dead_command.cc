@@ -2,7 +2,8 @@
 //
 // list and show only read files, so they work on a stopped queue. requeue enqueues a dead
 // job's payload as a new job through the daemon and removes the letter only once the new job
-// is accepted: a crash in between leaves the letter, never loses the job.
+// is accepted: a crash in between leaves the letter, never loses the job. The store and those
+// rules are the library's DeadLetters (include/taskring/dead_letters.h); this is its printing.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -10,13 +11,8 @@
 
 #include "cli/commands.h"
 #include "cli/text.h"
-#include "deadletter/dead_letter_store.h"
-#include "segment/segment.h"
-#include "taskring/producer.h"
-#include "util/clock.h"
-#include "util/file_lock.h"
+#include "taskring/dead_letters.h"
 #include "util/flags.h"
-#include "util/job_meta.h"
 
 namespace taskring::cli {
 namespace {
@@ -34,25 +30,6 @@ struct Args {
   bool raw = false;
   uint64_t payload_bytes = 40;
 };
-
-// The WAL directory: --dir, or the one the running daemon recorded in the segment.
-Status FindDir(const Args& a, std::string* dir) {
-  if (!a.dir.empty()) {
-    *dir = a.dir;
-    return Status::OK();
-  }
-  std::unique_ptr<segment::Segment> seg;
-  Status s = segment::Segment::Attach(a.queue, /*read_only=*/true, &seg);
-  if (s.IsNotFound()) {
-    return Status::NotFound("queue '" + a.queue +
-                            "' is not running; give its WAL directory with --dir");
-  }
-  if (!s.ok()) return s;
-  *dir = seg->header()->wal_dir;  // NUL-terminated: checked on attach
-  if (dir->empty())
-    return Status::NotFound("the daemon did not record its WAL directory; use --dir");
-  return Status::OK();
-}
 
 std::string JsonString(std::string_view v) {
   std::string out = "\"";
@@ -72,7 +49,7 @@ std::string JsonString(std::string_view v) {
   return out + "\"";
 }
 
-int List(const Args& a, deadletter::DeadLetterStore& store) {
+int List(const Args& a, DeadLetters& store) {
   std::vector<uint64_t> ids;
   Status s = store.List(&ids);
   if (!s.ok()) return Error("dead list", s.ToString(), 1);
@@ -82,7 +59,7 @@ int List(const Args& a, deadletter::DeadLetterStore& store) {
   }
   int rc = 0;
   for (uint64_t id : ids) {
-    deadletter::DeadLetter d;
+    DeadLetter d;
     s = store.Read(id, &d);
     if (s.IsNotFound()) continue;  // requeued or purged meanwhile
     if (!s.ok()) {
@@ -95,22 +72,21 @@ int List(const Args& a, deadletter::DeadLetterStore& store) {
           "{\"job\":%llu,\"attempts\":%u,\"max_attempts\":%u,\"reason\":\"%s\",\"enqueued_unix_"
           "ns\":"
           "%llu,\"dead_unix_ns\":%llu,\"bytes\":%zu,\"payload\":%s}\n",
-          static_cast<unsigned long long>(d.job_id), d.attempts, d.max_attempts,
-          deadletter::DeadReasonName(d.reason), static_cast<unsigned long long>(d.enqueued_unix_ns),
+          static_cast<unsigned long long>(d.job_id), d.attempts, d.max_attempts, d.reason.c_str(),
+          static_cast<unsigned long long>(d.enqueued_unix_ns),
           static_cast<unsigned long long>(d.dead_unix_ns), d.payload.size(),
           JsonString(d.payload).c_str());
     } else {
       std::printf("%-10llu %-8u %-7s %-24s %-8zu %s\n", static_cast<unsigned long long>(d.job_id),
-                  d.attempts, deadletter::DeadReasonName(d.reason),
-                  FormatUnixNs(d.dead_unix_ns).c_str(), d.payload.size(),
-                  Printable(d.payload, a.payload_bytes).c_str());
+                  d.attempts, d.reason.c_str(), FormatUnixNs(d.dead_unix_ns).c_str(),
+                  d.payload.size(), Printable(d.payload, a.payload_bytes).c_str());
     }
   }
   return rc;
 }
 
-int Show(const Args& a, deadletter::DeadLetterStore& store) {
-  deadletter::DeadLetter d;
+int Show(const Args& a, DeadLetters& store) {
+  DeadLetter d;
   Status s = store.Read(a.id, &d);
   if (!s.ok()) return Error("dead show", s.ToString(), 1);
   if (a.raw) {
@@ -120,29 +96,25 @@ int Show(const Args& a, deadletter::DeadLetterStore& store) {
   std::printf(
       "job          %llu\nreason       %s\nattempts     %u of %u\nenqueued     %s\ndead         "
       "%s\nbytes        %zu\npayload      %s\n",
-      static_cast<unsigned long long>(d.job_id), deadletter::DeadReasonName(d.reason), d.attempts,
-      d.max_attempts, FormatUnixNs(d.enqueued_unix_ns).c_str(),
-      FormatUnixNs(d.dead_unix_ns).c_str(), d.payload.size(),
-      Printable(d.payload, d.payload.size()).c_str());
-  util::JobMeta meta;
-  std::printf("priority     %u\ntimeout_ms   %u\n", d.priority, d.timeout_ms);
-  if (util::DecodeJobMeta(d.meta, &meta).ok()) {
-    if (!meta.type.empty()) std::printf("type         %s\n", meta.type.c_str());
-    if (!meta.key.empty()) std::printf("key          %s\n", meta.key.c_str());
-    for (const auto& [name, value] : meta.headers) {
-      std::printf("header       %s=%s\n", name.c_str(), Printable(value, value.size()).c_str());
-    }
+      static_cast<unsigned long long>(d.job_id), d.reason.c_str(), d.attempts, d.max_attempts,
+      FormatUnixNs(d.enqueued_unix_ns).c_str(), FormatUnixNs(d.dead_unix_ns).c_str(),
+      d.payload.size(), Printable(d.payload, d.payload.size()).c_str());
+  std::printf("priority     %u\ntimeout_ms   %u\n", static_cast<unsigned>(d.priority),
+              d.timeout_ms);
+  if (!d.type.empty()) std::printf("type         %s\n", d.type.c_str());
+  if (!d.idempotency_key.empty()) std::printf("key          %s\n", d.idempotency_key.c_str());
+  for (const auto& [name, value] : d.headers) {
+    std::printf("header       %s=%s\n", name.c_str(), Printable(value, value.size()).c_str());
   }
   return 0;
 }
 
-// requeue and purge change the store: one such command at a time, so two requeues of the
-// same letter cannot both enqueue it.
-int Change(const Args& a, deadletter::DeadLetterStore& store) {
+// requeue and purge change the store: one such command at a time (the store's lock, held for
+// the whole command), so two requeues of the same letter cannot both enqueue it.
+int Change(const Args& a, DeadLetters& store) {
   const std::string cmd = "dead " + a.sub;
-  util::FileLock lock;
   std::string holder;
-  Status s = lock.Acquire(store.dir() + "/LOCK", 0600, &holder);
+  Status s = store.Lock(&holder);
   if (s.IsBusy())
     return Error(cmd, "another taskring dead command (pid " + holder + ") is running", 1);
   if (!s.ok()) return Error(cmd, s.ToString(), 1);
@@ -154,46 +126,30 @@ int Change(const Args& a, deadletter::DeadLetterStore& store) {
   if (a.sub == "purge") {
     uint64_t purged = 0;
     for (uint64_t id : ids) {
-      s = store.Remove(id);
+      s = store.Purge(id);
       if (!s.ok() && !(a.all && s.IsNotFound())) return Error(cmd, s.ToString(), 1);
       purged += s.ok();
     }
     std::printf("purged %llu\n", static_cast<unsigned long long>(purged));
     return 0;
   }
-  ProducerOptions popts;
-  popts.queue = a.queue;
-  popts.wait_for_daemon_ms = static_cast<uint32_t>(a.wait_s * 1000);
-  std::unique_ptr<Producer> producer;
-  s = Producer::Open(popts, &producer);
+  s = store.Connect();
   if (!s.ok()) return Error(cmd, "cannot requeue: " + s.ToString(), 1);
   for (uint64_t id : ids) {
-    deadletter::DeadLetter d;
+    // Read first: a letter that cannot be read is reported as the store's error, not the job's.
+    DeadLetter d;
     s = store.Read(id, &d);
     if (s.IsNotFound() && a.all) continue;
     if (!s.ok()) return Error(cmd, s.ToString(), 1);
-    EnqueueOptions eopts;
-    eopts.max_attempts = d.max_attempts;
-    // A new job with what the dead one carried, but not its idempotency key: that would name
-    // the dead job and create nothing.
-    eopts.priority = d.priority;
-    eopts.timeout_ms = d.timeout_ms;
-    util::JobMeta meta;
-    if (util::DecodeJobMeta(d.meta, &meta).ok()) {
-      eopts.type = std::move(meta.type);
-      eopts.headers = std::move(meta.headers);
-    }
     uint64_t new_id = 0;
-    s = producer->Enqueue(d.payload, &new_id, eopts);
+    s = store.Requeue(id, &new_id);
     if (s.IsBusy()) {
       std::printf("busy: queue full at job %llu; retry in about %u ms\n",
-                  static_cast<unsigned long long>(id), producer->RetryAfterMs());
+                  static_cast<unsigned long long>(id), store.RetryAfterMs());
       return kExitBusy;
     }
+    if (!s.ok() && new_id != 0) return Error(cmd, s.ToString(), 1);  // accepted, not removed
     if (!s.ok()) return Error(cmd, "job " + std::to_string(id) + ": " + s.ToString(), 1);
-    // Accepted (durable): only now may the letter go.
-    s = store.Remove(id);
-    if (!s.ok() && !s.IsNotFound()) return Error(cmd, s.ToString(), 1);
     std::printf("requeued %llu as %llu\n", static_cast<unsigned long long>(id),
                 static_cast<unsigned long long>(new_id));
   }
@@ -241,16 +197,17 @@ int DeadCommand(int argc, char** argv) {
   if ((a.sub == "requeue" || a.sub == "purge") && has_id == a.all) {
     return Error(cmd, "give exactly one of --id and --all", 2);
   }
-  std::string dir;
-  s = FindDir(a, &dir);
+  DeadLettersOptions options;
+  options.queue = a.queue;
+  options.dir = a.dir;
+  options.wait_for_daemon_ms = static_cast<uint32_t>(a.wait_s * 1000);
+  std::unique_ptr<DeadLetters> store;
+  s = DeadLetters::Open(options, &store);
   if (!s.ok()) return Error(cmd, s.ToString(), 1);
-  std::unique_ptr<deadletter::DeadLetterStore> store;
-  s = deadletter::DeadLetterStore::Open(dir, 0600, /*create=*/false, &store);
-  if (s.IsNotFound() && (a.sub == "list" || (a.sub == "purge" && a.all))) {
+  if (!store->exists() && (a.sub == "list" || (a.sub == "purge" && a.all))) {
     if (a.sub == "purge") std::printf("purged 0\n");
-    return 0;  // no job ever died here
+    return 0;  // no job ever died here (show, requeue and purge --id say so)
   }
-  if (!s.ok()) return Error(cmd, s.ToString(), 1);
   if (a.sub == "list") return List(a, *store);
   if (a.sub == "show") return Show(a, *store);
   return Change(a, *store);

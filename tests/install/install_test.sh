@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the build into a temporary prefix and builds a consumer with find_package(taskring);
 # checks the installed package needs no Boost and carries C++20, and that the service files are
-# installed and sound (systemd-analyze verify, when it is available).
+# installed and sound (systemd-analyze verify, when it is available). Then the C library:
+# libtaskring.so with its SONAME and only the C API exported, and a C consumer built once with
+# pkg-config and once with find_package(taskring) (taskring::c).
 set -euo pipefail
 build_dir=$1
-src_dir=$(cd "$(dirname "$0")" && pwd)/consumer
+here=$(cd "$(dirname "$0")" && pwd)
+src_dir=$here/consumer
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "install_test: FAIL: $*" >&2; exit 1; }
@@ -27,6 +30,43 @@ if grep -rl 'boost/' "$p/include/taskring"; then fail "a public header includes 
 cmake -S "$src_dir" -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$p" > "$work/configure.log"
 cmake --build "$work/build" > "$work/build.log" || { cat "$work/build.log" >&2; fail "consumer build"; }
 "$work/build/consumer"
+
+# The C library: the .so with its symlinks, the C header and taskring.pc.
+test -f "$p/include/taskring/taskring.h" || fail "taskring.h not installed"
+so=$(find "$p" -name 'libtaskring.so.0.*' | head -1)
+test -f "$so" || fail "libtaskring.so.0.x.y not installed"
+libdir=$(dirname "$so")
+test "$(readlink "$libdir/libtaskring.so.0")" = "$(basename "$so")" ||
+  fail "libtaskring.so.0 is not a link to $(basename "$so")"
+test "$(readlink "$libdir/libtaskring.so")" = libtaskring.so.0 ||
+  fail "libtaskring.so is not a link to libtaskring.so.0"
+# (Outputs are read whole before grep: under pipefail a grep -q that exits first would fail the
+# pipeline with SIGPIPE.)
+dyn=$(readelf -d "$so")
+grep -q 'Library soname: \[libtaskring\.so\.0\]' <<<"$dyn" || fail "SONAME of $so"
+bash "$here/../capi/check_exports.sh" "$so" "$p/include/taskring/taskring.h" ||
+  fail "the installed libtaskring.so exports more or less than the C API"
+test -f "$libdir/pkgconfig/taskring.pc" || fail "taskring.pc not installed in $libdir/pkgconfig"
+
+# A C consumer through pkg-config (the .pc finds its prefix from its own place).
+export PKG_CONFIG_PATH=$libdir/pkgconfig
+pc_flags=$(pkg-config --cflags --libs taskring) || fail "pkg-config --cflags --libs taskring"
+test "$(pkg-config --modversion taskring)" = "$(basename "$so" | sed 's/^libtaskring\.so\.//')" ||
+  fail "taskring.pc's version is not the library's"
+# shellcheck disable=SC2086  # pkg-config's output is a list of flags
+cc -std=c99 -Wall -Wextra -pedantic -Werror -o "$work/c_consumer_pc" "$here/c_consumer/main.c" \
+  $pc_flags || fail "C consumer build with pkg-config ($pc_flags)"
+LD_LIBRARY_PATH=$libdir "$work/c_consumer_pc" || fail "C consumer (pkg-config) run"
+deps=$(LD_LIBRARY_PATH=$libdir ldd "$work/c_consumer_pc")
+grep -q "libtaskring.so.0 => $libdir/" <<<"$deps" ||
+  fail "the pkg-config consumer does not load the installed libtaskring.so.0"
+
+# A C consumer through find_package(taskring), linking taskring::c (a C-only project).
+cmake -S "$here/c_consumer" -B "$work/c_build" -G Ninja -DCMAKE_PREFIX_PATH="$p" \
+  > "$work/c_configure.log" || { cat "$work/c_configure.log" >&2; fail "C consumer configure"; }
+cmake --build "$work/c_build" > "$work/c_build.log" ||
+  { cat "$work/c_build.log" >&2; fail "C consumer build with find_package"; }
+"$work/c_build/c_consumer" || fail "C consumer (find_package) run"
 
 # Service files.
 unit=$p/lib/systemd/system/taskringd@.service
@@ -55,4 +95,5 @@ if command -v systemd-analyze > /dev/null; then
 else
   echo "install_test: systemd-analyze not installed, unit not verified"
 fi
-echo "install_test: find_package(taskring) consumer built and ran; service files installed"
+echo "install_test: find_package(taskring) consumer built and ran; C consumers built with pkg-config" \
+  "and find_package(taskring::c) ran; service files installed"
