@@ -26,7 +26,7 @@ from .errors import (
     TimedOut,
 )
 from .jobs import Jobs
-from .producer import Producer
+from .producer import JobId, Producer
 from .status import JobStatus, Progress
 from .worker import Job, Worker
 
@@ -49,6 +49,7 @@ __all__ = [
     "InvalidArgument",
     "IoError",
     "Job",
+    "JobId",
     "JobStatus",
     "Jobs",
     "NotFound",

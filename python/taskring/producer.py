@@ -11,6 +11,24 @@ from .jobs import JobRef, Jobs
 from .status import JobStatus
 
 Payload = Union[bytes, bytearray, memoryview, str]
+
+
+class JobId(int):
+    """A new job's id (an int), with its token (40 hex digits: what a URL carries, so one
+    client cannot guess another's jobs) and whether an idempotency key made it a duplicate."""
+
+    token: str
+    duplicate: bool
+
+    def __new__(cls, job_id: int, token: str = "", duplicate: bool = False):
+        obj = super().__new__(cls, job_id)
+        obj.token = token
+        obj.duplicate = duplicate
+        return obj
+
+    def __repr__(self):
+        return f"JobId({int(self)}, token={self.token!r}, duplicate={self.duplicate})"
+
 Headers = Union[dict, Sequence[Tuple[str, str]]]
 
 
@@ -58,8 +76,8 @@ class Producer:
         max_attempts: Optional[int] = None,
         timeout: Optional[float] = None,
         headers: Optional[Headers] = None,
-    ) -> int:
-        """Enqueues one job and returns its id once the daemon accepted it (durable in fsync
+    ) -> JobId:
+        """Enqueues one job and returns its id (a JobId: an int with .token and .duplicate) once the daemon accepted it (durable in fsync
         mode). Busy (with .retry_after seconds) when the queue is full, InvalidArgument for a
         payload over the queue's max payload or a bad option. `key` is an idempotency key: a
         repeat within the daemon's dedup window returns the first job's id."""
@@ -71,7 +89,7 @@ class Producer:
             retry = lib.taskring_producer_retry_after_ms(self._h) / 1e3 if code == 1 else None
         del keep
         check(code, retry)
-        return result.id
+        return _job_id(result)
 
     def enqueue_many(
         self,
@@ -83,7 +101,7 @@ class Producer:
         max_attempts: Optional[int] = None,
         timeout: Optional[float] = None,
         headers: Optional[Headers] = None,
-    ) -> List[int]:
+    ) -> List[JobId]:
         """Enqueues many jobs with one wait for the daemon's commit, all with the same options
         (no idempotency key: a key names one job). Returns their ids in order. If some were
         not accepted, raises BatchError: its .ids hold the accepted ids (None for the others)
@@ -109,7 +127,7 @@ class Producer:
         for i in range(len(blobs)):
             r = results[i]
             if r.code == OK:
-                ids.append(r.id)
+                ids.append(_job_id(r))
                 errors.append(None)
             else:
                 ids.append(None)
@@ -173,6 +191,10 @@ class Producer:
     def __del__(self):
         if getattr(self, "_h", None) is not None:
             self.close()
+
+
+def _job_id(result) -> JobId:
+    return JobId(result.id, ffi.string(result.token.text).decode("ascii"), bool(result.duplicate))
 
 
 def _options(priority, type_, delay, key, max_attempts, timeout, headers):

@@ -27,6 +27,8 @@ def test_enqueue_take_complete_result_roundtrip_with_binary_bytes(daemon):
     with taskring.Producer(daemon.queue) as p, taskring.Worker(daemon.queue) as w:
         job_id = p.enqueue(payload, type="report", priority=7, headers={"trace": "t-1"})
         assert p.status(job_id).state == "queued"
+        assert isinstance(job_id, int) and len(job_id.token) == 40 and not job_id.duplicate
+        assert p.status(job_id.token).id == job_id
         job = w.take(timeout=5)
         assert job is not None
         assert (job.id, job.payload, job.type, job.priority) == (job_id, payload, "report", 7)
@@ -113,7 +115,9 @@ def test_oversized_payload_and_bad_options_are_invalid_argument(daemon):
 def test_idempotency_key_returns_the_first_job(daemon):
     with taskring.Producer(daemon.queue) as p:
         first = p.enqueue(b"order 1", key="order-1")
-        assert p.enqueue(b"order 1 again", key="order-1") == first
+        again = p.enqueue(b"order 1 again", key="order-1")
+        assert again == first and again.duplicate and not first.duplicate
+        assert again.token == first.token
         assert p.enqueue(b"order 2", key="order-2") != first
 
 
