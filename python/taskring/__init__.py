@@ -25,6 +25,7 @@ from .errors import (
     StaleLease,
     TimedOut,
 )
+from .dead_letters import DeadLetter, DeadLetters
 from .jobs import Jobs
 from .producer import JobId, Producer
 from .status import JobStatus, Progress
@@ -43,6 +44,8 @@ __all__ = [
     "Busy",
     "Closed",
     "Corruption",
+    "DeadLetter",
+    "DeadLetters",
     "Error",
     "Incompatible",
     "InternalError",
