@@ -38,6 +38,17 @@ PACKAGES=(
   wrk
   # the install test builds a C consumer of libtaskring.so with `pkg-config --cflags --libs`
   pkgconf
+  # the Python package (python/): cffi loads libtaskring.so; its tests use pytest, its example
+  # Flask; a venv with pip installs it offline (--no-build-isolation); its benchmark compares
+  # with redis-py
+  python3-cffi
+  python3-pytest
+  python3-flask
+  python3-venv
+  python3-pip
+  python3-setuptools
+  python3-wheel
+  python3-redis
 )
 
 usage() {

@@ -1,0 +1,109 @@
+"""asyncio wrappers: the blocking calls run in worker threads, so an event loop (FastAPI,
+aiohttp) is never blocked by a commit, a take or a wait.
+
+    async with taskring.aio.Producer("reports") as p:
+        job_id = await p.enqueue(b"...")
+        status = await p.wait(job_id, timeout=30)
+"""
+
+import asyncio
+import functools
+from typing import List, Optional
+
+from . import jobs as _jobs
+from . import producer as _producer
+from . import worker as _worker
+from .status import JobStatus
+
+
+async def _run(fn, *args, **kwargs):
+    return await asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(fn, *args, **kwargs)
+    )
+
+
+class Producer:
+    """taskring.Producer with awaitable calls. Opening attaches at once (it does not wait)."""
+
+    def __init__(self, queue: str, **options):
+        self.sync = _producer.Producer(queue, **options)
+
+    async def enqueue(self, payload, **options) -> int:
+        return await _run(self.sync.enqueue, payload, **options)
+
+    async def enqueue_many(self, payloads, **options) -> List[int]:
+        return await _run(self.sync.enqueue_many, list(payloads), **options)
+
+    async def status(self, job) -> JobStatus:
+        return self.sync.status(job)  # a shared-memory read: no thread needed
+
+    async def result(self, job) -> Optional[bytes]:
+        return await _run(self.sync.result, job)
+
+    async def wait(self, job, timeout: Optional[float] = None) -> JobStatus:
+        return await _run(self.sync.wait, job, timeout)
+
+    async def cancel(self, job) -> str:
+        return await _run(self.sync.cancel, job)
+
+    def close(self) -> None:
+        self.sync.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.close()
+
+
+class Jobs:
+    """taskring.Jobs with awaitable result, wait and cancel."""
+
+    def __init__(self, queue: str, **options):
+        self.sync = _jobs.Jobs(queue, **options)
+
+    async def status(self, job) -> JobStatus:
+        return self.sync.status(job)
+
+    async def result(self, job) -> Optional[bytes]:
+        return await _run(self.sync.result, job)
+
+    async def wait(self, job, timeout: Optional[float] = None) -> JobStatus:
+        return await _run(self.sync.wait, job, timeout)
+
+    async def cancel(self, job) -> str:
+        return await _run(self.sync.cancel, job)
+
+    def close(self) -> None:
+        self.sync.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.close()
+
+
+class Worker:
+    """taskring.Worker with an awaitable take; complete, fail and progress are quick calls."""
+
+    def __init__(self, queue: str, **options):
+        self.sync = _worker.Worker(queue, **options)
+
+    async def take(self, timeout: Optional[float] = None) -> Optional[_worker.Job]:
+        return await _run(self.sync.take, timeout)
+
+    async def complete(self, job, result=b"") -> None:
+        await _run(self.sync.complete, job, result)
+
+    async def fail(self, job, error: str = "") -> None:
+        await _run(self.sync.fail, job, error)
+
+    def close(self) -> None:
+        self.sync.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.close()
