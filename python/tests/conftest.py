@@ -50,6 +50,9 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # A daemon a test killed (or one killed above) leaves its segment and lock behind.
+        for leftover in ("", "~lock"):
+            Path(f"/dev/shm/taskring.{self.queue}{leftover}").unlink(missing_ok=True)
 
 
 @pytest.fixture
