@@ -59,6 +59,7 @@ class Producer:
         check(lib.taskring_producer_open(c_string(queue, "queue"), opts, out))
         self._h = out[0]
         self._lock = threading.Lock()  # the C producer serves one thread at a time
+        self._result = ffi.new("taskring_enqueue_result*")
         self._jobs: Optional[Jobs] = None
         self._attach_timeout = attach_timeout
         self.queue = queue
@@ -81,15 +82,19 @@ class Producer:
         mode). Busy (with .retry_after seconds) when the queue is full, InvalidArgument for a
         payload over the queue's max payload or a bad option. `key` is an idempotency key: a
         repeat within the daemon's dedup window returns the first job's id."""
-        opts, keep = _options(priority, type, delay, key, max_attempts, timeout, headers)
+        if (priority, type, delay, key, max_attempts, timeout, headers) == _NO_OPTIONS:
+            opts, keep = ffi.NULL, None  # the common case: no struct to build
+        else:
+            opts, keep = _options(priority, type, delay, key, max_attempts, timeout, headers)
         data = payload_bytes(payload)
-        result = ffi.new("taskring_enqueue_result*")
         with self._lock:
+            result = self._result  # reused: guarded by the lock like the handle
             code = lib.taskring_producer_enqueue(self._handle(), data, len(data), opts, result)
             retry = lib.taskring_producer_retry_after_ms(self._h) / 1e3 if code == 1 else None
+            job_id = _job_id(result) if code == OK else None
         del keep
         check(code, retry)
-        return _job_id(result)
+        return job_id
 
     def enqueue_many(
         self,
@@ -191,6 +196,9 @@ class Producer:
     def __del__(self):
         if getattr(self, "_h", None) is not None:
             self.close()
+
+
+_NO_OPTIONS = (None, None, None, None, None, None, None)
 
 
 def _job_id(result) -> JobId:
