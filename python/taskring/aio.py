@@ -22,29 +22,10 @@ async def _run(fn, *args, **kwargs):
     )
 
 
-class Producer:
-    """taskring.Producer with awaitable calls. Opening attaches at once (it does not wait)."""
+class _Closing:
+    """`async with`, and close() of the wrapped handle."""
 
-    def __init__(self, queue: str, **options):
-        self.sync = _producer.Producer(queue, **options)
-
-    async def enqueue(self, payload, **options) -> int:
-        return await _run(self.sync.enqueue, payload, **options)
-
-    async def enqueue_many(self, payloads, **options) -> List[int]:
-        return await _run(self.sync.enqueue_many, list(payloads), **options)
-
-    async def status(self, job) -> JobStatus:
-        return self.sync.status(job)  # a shared-memory read: no thread needed
-
-    async def result(self, job) -> Optional[bytes]:
-        return await _run(self.sync.result, job)
-
-    async def wait(self, job, timeout: Optional[float] = None) -> JobStatus:
-        return await _run(self.sync.wait, job, timeout)
-
-    async def cancel(self, job) -> str:
-        return await _run(self.sync.cancel, job)
+    sync = None
 
     def close(self) -> None:
         self.sync.close()
@@ -56,11 +37,9 @@ class Producer:
         self.close()
 
 
-class Jobs:
-    """taskring.Jobs with awaitable result, wait and cancel."""
-
-    def __init__(self, queue: str, **options):
-        self.sync = _jobs.Jobs(queue, **options)
+class _JobCalls(_Closing):
+    """What became of a job: status (a shared-memory read, no thread needed), and result,
+    wait and cancel in a worker thread."""
 
     async def status(self, job) -> JobStatus:
         return self.sync.status(job)
@@ -74,17 +53,28 @@ class Jobs:
     async def cancel(self, job) -> str:
         return await _run(self.sync.cancel, job)
 
-    def close(self) -> None:
-        self.sync.close()
 
-    async def __aenter__(self):
-        return self
+class Producer(_JobCalls):
+    """taskring.Producer with awaitable calls. Opening attaches at once (it does not wait)."""
 
-    async def __aexit__(self, *exc):
-        self.close()
+    def __init__(self, queue: str, **options):
+        self.sync = _producer.Producer(queue, **options)
+
+    async def enqueue(self, payload, **options) -> int:
+        return await _run(self.sync.enqueue, payload, **options)
+
+    async def enqueue_many(self, payloads, **options) -> List[int]:
+        return await _run(self.sync.enqueue_many, list(payloads), **options)
 
 
-class Worker:
+class Jobs(_JobCalls):
+    """taskring.Jobs with awaitable result, wait and cancel."""
+
+    def __init__(self, queue: str, **options):
+        self.sync = _jobs.Jobs(queue, **options)
+
+
+class Worker(_Closing):
     """taskring.Worker with an awaitable take; complete, fail and progress are quick calls."""
 
     def __init__(self, queue: str, **options):
@@ -98,12 +88,3 @@ class Worker:
 
     async def fail(self, job, error: str = "") -> None:
         await _run(self.sync.fail, job, error)
-
-    def close(self) -> None:
-        self.sync.close()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        self.close()

@@ -5,7 +5,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from ._call import check, millis
 from ._lib import c_string, ffi, lib, text
-from .errors import Closed
+from ._handle import Handle
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class DeadLetter:
     dead_at: Optional[float] = None
 
 
-class DeadLetters:
+class DeadLetters(Handle):
     """A queue's dead letters (its WAL directory's dead/). DeadLetters(queue) finds the
     directory through the running daemon; DeadLetters(dir=...) reads a stopped queue's
     (no requeue then). One thread at a time."""
@@ -45,13 +45,8 @@ class DeadLetters:
         name = ffi.NULL if queue is None else c_string(queue, "queue")
         check(lib.taskring_dead_letters_open(name, opts, out))
         del keep
-        self._h = out[0]
+        self._attach(out[0], lib.taskring_dead_letters_close)
         self.queue = queue
-
-    def _handle(self):
-        if self._h is None:
-            raise Closed("this taskring.DeadLetters is closed")
-        return self._h
 
     def ids(self) -> List[int]:
         """The job ids of the dead letters, ascending."""
@@ -108,18 +103,3 @@ class DeadLetters:
         purged = ffi.new("uint64_t*")
         check(lib.taskring_dead_letters_purge_all(self._handle(), purged))
         return purged[0]
-
-    def close(self) -> None:
-        h, self._h = self._h, None
-        if h is not None:
-            lib.taskring_dead_letters_close(h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_h", None) is not None:
-            self.close()

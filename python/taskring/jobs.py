@@ -4,14 +4,14 @@ Producer.status/result/wait/cancel use one of these; a server that only polls (t
 answering GET /reports/<id>) can open one alone.
 """
 
-import threading
 import time
 from typing import Optional, Union
 
 from . import _call
 from ._call import NOT_FOUND, OK, TIMED_OUT, check, millis
 from ._lib import c_string, ffi, lib
-from .errors import Closed, NotFound, TimedOut
+from ._handle import Handle
+from .errors import NotFound, TimedOut
 from .status import JobStatus, call_for_status
 
 JobRef = Union[int, str]  # a job id, or its token (40 hex digits)
@@ -19,7 +19,7 @@ JobRef = Union[int, str]  # a job id, or its token (40 hex digits)
 _CANCEL_OUTCOMES = {1: "cancelled", 2: "requested", 3: "already_finished"}
 
 
-class Jobs:
+class Jobs(Handle):
     """A queue's jobs by id or token. Thread-safe: one per process is enough.
 
     Jobs(queue, attach_timeout=5.0, wait_for_daemon=0.0) raises NotFound when no daemon
@@ -33,15 +33,8 @@ class Jobs:
         opts.wait_for_daemon_ms = millis(wait_for_daemon, "wait_for_daemon")
         out = ffi.new("taskring_jobs**")
         check(lib.taskring_jobs_open(c_string(queue, "queue"), opts, out))
-        self._h = out[0]
-        self._close_lock = threading.Lock()
+        self._attach(out[0], lib.taskring_jobs_close)
         self.queue = queue
-
-    def _handle(self):
-        h = self._h
-        if h is None:
-            raise Closed("this taskring.Jobs is closed")
-        return h
 
     def status(self, job: JobRef) -> JobStatus:
         """The job's status. NotFound for a job never enqueued (or a token that is not its)."""
@@ -111,23 +104,6 @@ class Jobs:
             code = lib.taskring_jobs_cancel(self._handle(), _id(job), out)
         check(code)
         return _CANCEL_OUTCOMES.get(out[0], "unknown")
-
-    def close(self) -> None:
-        """Detaches. Later calls raise Closed."""
-        with self._close_lock:
-            h, self._h = self._h, None
-        if h is not None:
-            lib.taskring_jobs_close(h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_h", None) is not None:
-            self.close()
 
 
 def _id(job) -> int:

@@ -6,7 +6,8 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 from . import _call
 from ._call import OK, check, millis
 from ._lib import c_string, ffi, lib, payload_bytes
-from .errors import BatchError, Closed, error_for
+from ._handle import Handle
+from .errors import BatchError, error_for
 from .jobs import JobRef, Jobs
 from .status import JobStatus
 
@@ -32,7 +33,7 @@ class JobId(int):
 Headers = Union[dict, Sequence[Tuple[str, str]]]
 
 
-class Producer:
+class Producer(Handle):
     """Enqueues jobs into a taskring queue served by taskringd on this host.
 
     Producer(queue, attach_timeout=5.0, wait_for_daemon=0.0) raises NotFound when no daemon
@@ -57,7 +58,7 @@ class Producer:
             opts.spin_iterations = spin_iterations
         out = ffi.new("taskring_producer**")
         check(lib.taskring_producer_open(c_string(queue, "queue"), opts, out))
-        self._h = out[0]
+        self._attach(out[0], lib.taskring_producer_close)
         self._lock = threading.Lock()  # the C producer serves one thread at a time
         self._result = ffi.new("taskring_enqueue_result*")
         self._jobs: Optional[Jobs] = None
@@ -172,30 +173,13 @@ class Producer:
 
     # ---- lifetime ----
 
-    def _handle(self):
-        if self._h is None:
-            raise Closed("this taskring.Producer is closed")
-        return self._h
-
     def close(self) -> None:
-        """Detaches from the queue (frees the client entry). Later calls raise Closed."""
-        with self._lock:
-            h, self._h = self._h, None
+        """Detaches from the queue (frees its client entries). Later calls raise Closed."""
+        with self._lock:  # not under an enqueue of another thread
             jobs, self._jobs = self._jobs, None
+            super().close()
         if jobs is not None:
             jobs.close()
-        if h is not None:
-            lib.taskring_producer_close(h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_h", None) is not None:
-            self.close()
 
 
 _NO_OPTIONS = (None, None, None, None, None, None, None)

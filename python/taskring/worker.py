@@ -8,7 +8,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 from . import _call
 from ._call import OK, TIMED_OUT, check, millis
 from ._lib import c_string, ffi, lib, payload_bytes, text
-from .errors import Closed
+from ._handle import Handle
 
 
 class Job:
@@ -85,7 +85,7 @@ class Job:
 Handler = Callable[[Job], object]
 
 
-class Worker:
+class Worker(Handle):
     """Takes jobs from a taskring queue.
 
     Worker(queue, types=None, attach_timeout=5.0, wait_for_daemon=0.0) raises NotFound when
@@ -118,15 +118,10 @@ class Worker:
         out = ffi.new("taskring_worker**")
         check(lib.taskring_worker_open(c_string(queue, "queue"), opts, out))
         del keep
-        self._h = out[0]
+        self._attach(out[0], lib.taskring_worker_close)
         self._stop = threading.Event()
         self._progress_lock = threading.Lock()
         self.queue = queue
-
-    def _handle(self):
-        if self._h is None:
-            raise Closed("this taskring.Worker is closed")
-        return self._h
 
     def take(self, timeout: Optional[float] = None) -> Optional[Job]:
         """The next job, or None when none came within `timeout` seconds (None: wait without a
@@ -231,19 +226,3 @@ class Worker:
     def stop(self) -> None:
         """Makes run() return after the job in hand (any thread)."""
         self._stop.set()
-
-    def close(self) -> None:
-        """Detaches. Jobs still held go back to the queue when their lease runs out."""
-        h, self._h = self._h, None
-        if h is not None:
-            lib.taskring_worker_close(h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_h", None) is not None:
-            self.close()

@@ -10,6 +10,8 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "taskring/dead_letters.h"
 #include "taskring/job.h"
@@ -89,6 +91,12 @@ inline void ZeroStatus(taskring_job_status* out) { std::memset(out, 0, sizeof(*o
 void CopyToken(const JobToken& t, taskring_token* out) noexcept;
 // A malloc'ed NUL-terminated copy (for the caller to free), or nullptr when out of memory.
 char* Dup(const std::string& s);
+// Copies key/values into a library-allocated taskring_header array (*out, *count; nothing for
+// none). False when out of memory: what was made is in *out for FreeHeaders.
+bool DupHeaders(const std::vector<std::pair<std::string, std::string>>& in, taskring_header** out,
+                size_t* count);
+// Frees what DupHeaders made (a partly made array too); sets *headers to NULL.
+void FreeHeaders(taskring_header** headers, size_t count);
 
 }  // namespace taskring::capi
 

@@ -33,19 +33,7 @@ taskring_code FillLetter(taskring::DeadLetter& in, taskring_dead_letter* out) {
     if (!in.payload.empty()) std::memcpy(out->payload, in.payload.data(), in.payload.size());
     out->payload_len = in.payload.size();
   }
-  if (ok && !in.headers.empty()) {
-    out->headers =
-        static_cast<taskring_header*>(std::calloc(in.headers.size(), sizeof(taskring_header)));
-    ok = out->headers != nullptr;
-    if (ok) {
-      out->headers_count = in.headers.size();
-      for (size_t i = 0; i < in.headers.size() && ok; ++i) {
-        out->headers[i].name = taskring::capi::Dup(in.headers[i].first);
-        out->headers[i].value = taskring::capi::Dup(in.headers[i].second);
-        ok = out->headers[i].name && out->headers[i].value;
-      }
-    }
-  }
+  if (ok) ok = taskring::capi::DupHeaders(in.headers, &out->headers, &out->headers_count);
   if (!ok) {
     taskring_dead_letter_free(out);
     return taskring::capi::OnException("out of memory copying a dead letter", true);
@@ -69,13 +57,7 @@ void taskring_dead_letter_free(taskring_dead_letter* letter) {
   std::free(letter->type);
   std::free(letter->idempotency_key);
   std::free(letter->payload);
-  if (letter->headers != nullptr) {
-    for (size_t i = 0; i < letter->headers_count; ++i) {
-      std::free(const_cast<char*>(letter->headers[i].name));
-      std::free(const_cast<char*>(letter->headers[i].value));
-    }
-    std::free(letter->headers);
-  }
+  taskring::capi::FreeHeaders(&letter->headers, letter->headers_count);
   ZeroLetter(letter);
 }
 

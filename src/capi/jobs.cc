@@ -35,6 +35,32 @@ char* Dup(const std::string& s) {
   return p;
 }
 
+bool DupHeaders(const std::vector<std::pair<std::string, std::string>>& in, taskring_header** out,
+                size_t* count) {
+  *out = nullptr;
+  *count = 0;
+  if (in.empty()) return true;
+  *out = static_cast<taskring_header*>(std::calloc(in.size(), sizeof(taskring_header)));
+  if (*out == nullptr) return false;
+  *count = in.size();
+  for (size_t i = 0; i < in.size(); ++i) {
+    (*out)[i].name = Dup(in[i].first);
+    (*out)[i].value = Dup(in[i].second);
+    if ((*out)[i].name == nullptr || (*out)[i].value == nullptr) return false;
+  }
+  return true;
+}
+
+void FreeHeaders(taskring_header** headers, size_t count) {
+  if (*headers == nullptr) return;
+  for (size_t i = 0; i < count; ++i) {
+    std::free(const_cast<char*>((*headers)[i].name));
+    std::free(const_cast<char*>((*headers)[i].value));
+  }
+  std::free(*headers);
+  *headers = nullptr;
+}
+
 void CopyToken(const JobToken& t, taskring_token* out) noexcept {
   std::memset(out->text, 0, sizeof(out->text));
   if (!t.valid()) return;
@@ -66,19 +92,7 @@ taskring_code FillStatus(const JobStatus& in, taskring_job_status* out) noexcept
   out->type = Dup(in.type);
   out->error = Dup(in.error);
   bool ok = out->progress_message && out->token && out->type && out->error;
-  if (ok && !in.headers.empty()) {
-    out->headers =
-        static_cast<taskring_header*>(std::calloc(in.headers.size(), sizeof(taskring_header)));
-    ok = out->headers != nullptr;
-    if (ok) {
-      out->headers_count = in.headers.size();
-      for (size_t i = 0; i < in.headers.size() && ok; ++i) {
-        out->headers[i].name = Dup(in.headers[i].first);
-        out->headers[i].value = Dup(in.headers[i].second);
-        ok = out->headers[i].name && out->headers[i].value;
-      }
-    }
-  }
+  if (ok) ok = DupHeaders(in.headers, &out->headers, &out->headers_count);
   if (!ok) {
     taskring_job_status_free(out);
     return OnException("out of memory copying a job status", true);
@@ -194,13 +208,7 @@ void taskring_job_status_free(taskring_job_status* st) {
   std::free(st->token);
   std::free(st->type);
   std::free(st->error);
-  if (st->headers != nullptr) {
-    for (size_t i = 0; i < st->headers_count; ++i) {
-      std::free(const_cast<char*>(st->headers[i].name));
-      std::free(const_cast<char*>(st->headers[i].value));
-    }
-    std::free(st->headers);
-  }
+  taskring::capi::FreeHeaders(&st->headers, st->headers_count);
   taskring::capi::ZeroStatus(st);
 }
 
