@@ -10,7 +10,7 @@ namespace taskring::segment {
 void WriteProgress(SlotExtra* x, uint32_t attempt, uint8_t percent, std::string_view message) {
   const size_t len = std::min(message.size(), kMaxProgressMessage);
   char bytes[kMaxProgressMessage] = {};
-  std::memcpy(bytes, message.data(), len);
+  if (len != 0) std::memcpy(bytes, message.data(), len);  // data() may be null when empty
   // Odd while writing; a writer that died mid-report left it odd, and this one makes it even.
   const uint32_t seq = x->progress_seq.load(std::memory_order_relaxed) | 1u;
   x->progress_seq.store(seq, std::memory_order_relaxed);
