@@ -6,7 +6,7 @@ Redis, in the same run (issue 15). Each row is an A/B pair run back to back, rep
   fsync, batches of 64:  Producer.enqueue_many(64)   vs  pipeline of 64  (appendfsync always)
 
 Each side has a Python worker process draining the queue while the producer runs (taskring:
-Worker.take_many + complete; Redis: RPOP with a count, BRPOP when empty), so the queue stays
+Worker.take_many + complete_many; Redis: RPOP with a count, BRPOP when empty), so the queue stays
 short, as in use. Throughput is what the producer process got accepted per second; the worker
 must have drained it all by the end (checked). Prints a Markdown table: medians over rounds,
 and the median of the per-pair ratios.
@@ -66,8 +66,7 @@ def taskring_worker(queue, stop_file):
     done = 0
     while True:
         jobs = w.take_many(64, timeout=0.2)
-        for job in jobs:
-            w.complete(job)
+        w.complete_many(jobs)
         done += len(jobs)
         if not jobs and os.path.exists(stop_file):
             return {"done": done}

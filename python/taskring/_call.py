@@ -4,8 +4,10 @@ from ._lib import ffi, lib, text
 from .errors import error_for
 
 OK = 0
+BUSY = 1
 TIMED_OUT = 2
 NOT_FOUND = 4
+STALE_LEASE = 9
 
 
 def last_error(code: int) -> str:

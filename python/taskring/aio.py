@@ -75,16 +75,29 @@ class Jobs(_JobCalls):
 
 
 class Worker(_Closing):
-    """taskring.Worker with an awaitable take; complete, fail and progress are quick calls."""
+    """taskring.Worker with awaitable calls. Like the Worker it wraps it makes one call at a
+    time: tasks sharing it queue up (a complete waits for a pending take), so give each task
+    that takes jobs its own Worker."""
 
     def __init__(self, queue: str, **options):
         self.sync = _worker.Worker(queue, **options)
+        self._one_at_a_time = asyncio.Lock()
+
+    async def _call(self, fn, *args):
+        async with self._one_at_a_time:
+            return await _run(fn, *args)
 
     async def take(self, timeout: Optional[float] = None) -> Optional[_worker.Job]:
-        return await _run(self.sync.take, timeout)
+        return await self._call(self.sync.take, timeout)
+
+    async def take_many(self, count: int, timeout: Optional[float] = None) -> List[_worker.Job]:
+        return await self._call(self.sync.take_many, count, timeout)
 
     async def complete(self, job, result=b"") -> None:
-        await _run(self.sync.complete, job, result)
+        await self._call(self.sync.complete, job, result)
+
+    async def complete_many(self, jobs) -> List[_worker.Job]:
+        return await self._call(self.sync.complete_many, list(jobs))
 
     async def fail(self, job, error: str = "") -> None:
-        await _run(self.sync.fail, job, error)
+        await self._call(self.sync.fail, job, error)

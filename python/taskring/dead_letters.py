@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Iterator, List, Optional, Tuple
 
-from ._call import check, millis
+from ._call import BUSY, check, millis
 from ._lib import c_string, ffi, lib, text
 from ._handle import Handle
 
@@ -90,7 +90,7 @@ class DeadLetters(Handle):
         Busy (with .retry_after) when the queue is full: nothing changes."""
         new_id = ffi.new("uint64_t*")
         code = lib.taskring_dead_letters_requeue(self._handle(), job_id, new_id)
-        retry = lib.taskring_dead_letters_retry_after_ms(self._h) / 1e3 if code == 1 else None
+        retry = lib.taskring_dead_letters_retry_after_ms(self._h) / 1e3 if code == BUSY else None
         check(code, retry)
         return new_id[0]
 

@@ -1,10 +1,11 @@
 """Producer: enqueues jobs, and reads back their status, result, end and cancels them."""
 
+import struct
 import threading
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import _call
-from ._call import OK, check, millis
+from ._call import BUSY, OK, check, millis
 from ._lib import c_string, ffi, lib, payload_bytes
 from ._handle import Handle
 from .errors import BatchError, error_for
@@ -91,7 +92,7 @@ class Producer(Handle):
         with self._lock:
             result = self._result  # reused: guarded by the lock like the handle
             code = lib.taskring_producer_enqueue(self._handle(), data, len(data), opts, result)
-            retry = lib.taskring_producer_retry_after_ms(self._h) / 1e3 if code == 1 else None
+            retry = lib.taskring_producer_retry_after_ms(self._h) / 1e3 if code == BUSY else None
             job_id = _job_id(result) if code == OK else None
         del keep
         check(code, retry)
@@ -115,12 +116,14 @@ class Producer(Handle):
         blobs = [payload_bytes(p) for p in payloads]
         if not blobs:
             return []
-        opts, keep = _options(priority, type, delay, None, max_attempts, timeout, headers)
-        items = ffi.new("taskring_payload[]", len(blobs))
+        if (priority, type, delay, None, max_attempts, timeout, headers) == _NO_OPTIONS:
+            opts, keep = ffi.NULL, None
+        else:
+            opts, keep = _options(priority, type, delay, None, max_attempts, timeout, headers)
+        # payload_bytes gave bytes objects: immutable, so each pointer stays valid while blobs
+        # (and the from_buffer views) live.
         buffers = [ffi.from_buffer(b) for b in blobs]
-        for i, buf in enumerate(buffers):
-            items[i].data = buf
-            items[i].len = len(blobs[i])
+        items = ffi.new("taskring_payload[]", [(buf, len(b)) for buf, b in zip(buffers, blobs)])
         results = ffi.new("taskring_enqueue_result[]", len(blobs))
         with self._lock:
             code = lib.taskring_producer_enqueue_batch(
@@ -129,16 +132,18 @@ class Producer(Handle):
             call_error = None if code == OK else error_for(code, _call.last_error(code))
             retry = lib.taskring_producer_retry_after_ms(self._h) / 1e3
         del keep, buffers
-        ids, errors = [], []
-        for i in range(len(blobs)):
-            r = results[i]
-            if r.code == OK:
-                ids.append(_job_id(r))
+        ids: List[Optional[JobId]] = []
+        errors: List[Optional[Exception]] = []
+        refused = 0
+        # One unpack of the whole results array: much cheaper than a cdata access per field.
+        for i, (c, job_id, duplicate, token) in enumerate(_RESULT.iter_unpack(ffi.buffer(results))):
+            if c == OK:
+                ids.append(JobId(job_id, token.split(b"\0", 1)[0].decode("ascii"), bool(duplicate)))
                 errors.append(None)
             else:
+                refused += 1
                 ids.append(None)
-                errors.append(call_error or error_for(r.code, f"payload {i}: not accepted", retry))
-        refused = sum(e is not None for e in errors)
+                errors.append(call_error or error_for(c, f"payload {i}: not accepted", retry))
         if refused:
             first = next(e for e in errors if e is not None)
             raise BatchError(
@@ -185,8 +190,27 @@ class Producer(Handle):
 _NO_OPTIONS = (None, None, None, None, None, None, None)
 
 
+def _result_layout() -> struct.Struct:
+    """taskring_enqueue_result as a struct format (code, id, duplicate, token), from the
+    offsets cffi computed for this platform, so the batch results unpack in one call."""
+    t = "taskring_enqueue_result"
+    fields = [("code", "i", 4), ("id", "Q", 8), ("duplicate", "i", 4), ("token", "41s", 41)]
+    fmt, at = "=", 0
+    for name, code, size in fields:
+        offset = ffi.offsetof(t, name)
+        fmt += f"{offset - at}x" if offset > at else ""
+        fmt += code
+        at = offset + size
+    size = ffi.sizeof(t)
+    return struct.Struct(fmt + (f"{size - at}x" if size > at else ""))
+
+
+_RESULT = _result_layout()
+
+
 def _job_id(result) -> JobId:
-    return JobId(result.id, ffi.string(result.token.text).decode("ascii"), bool(result.duplicate))
+    _code, job_id, duplicate, token = _RESULT.unpack(ffi.buffer(result))
+    return JobId(job_id, token.split(b"\0", 1)[0].decode("ascii"), bool(duplicate))
 
 
 def _options(priority, type_, delay, key, max_attempts, timeout, headers):

@@ -6,59 +6,77 @@ import traceback
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from . import _call
-from ._call import OK, TIMED_OUT, check, millis
+from ._call import OK, STALE_LEASE, TIMED_OUT, check, millis
 from ._lib import c_string, ffi, lib, payload_bytes, text
 from ._handle import Handle
 
 
 class Job:
     """A job taken by a Worker. Its payload is copied out of shared memory when it is taken,
-    so it stays valid after the job is completed."""
+    so it stays valid after the job is completed; the other fields are read from the job's
+    handle when first asked for (most handlers need only the payload), and stay valid too."""
 
-    __slots__ = (
-        "_worker",
-        "_h",
-        "id",
-        "attempt",
-        "max_attempts",
-        "payload",
-        "type",
-        "priority",
-        "headers",
-        "token",
-        "timeout",
-        "enqueued_at",
-    )
+    __slots__ = ("_worker", "_h", "id", "payload", "_headers")
 
-    def __init__(self, worker: "Worker", handle):
+    def __init__(self, worker: "Worker", handle, out_data, out_size):
         self._worker = worker
         self._h = ffi.gc(handle, lib.taskring_job_free)
         self.id: int = lib.taskring_job_id(handle)
-        self.attempt: int = lib.taskring_job_attempt(handle)  # 1 on the first run
-        self.max_attempts: int = lib.taskring_job_max_attempts(handle)
-        data = ffi.new("void**")
-        size = ffi.new("size_t*")
-        check(lib.taskring_job_payload(handle, ffi.cast("const void**", data), size))
-        self.payload: bytes = bytes(ffi.buffer(data[0], size[0])) if size[0] else b""
-        self.type: str = text(lib.taskring_job_type(handle))
-        self.priority: int = lib.taskring_job_priority(handle)
-        headers: List[Tuple[str, str]] = []
-        name = ffi.new("char**")
-        value = ffi.new("char**")
-        for i in range(lib.taskring_job_headers_count(handle)):
-            check(
-                lib.taskring_job_header(
-                    handle, i, ffi.cast("const char**", name), ffi.cast("const char**", value)
-                )
-            )
-            headers.append((text(name[0]), text(value[0])))
-        self.headers: List[Tuple[str, str]] = headers
+        check(lib.taskring_job_payload(handle, out_data, out_size))
+        size = out_size[0]
+        self.payload: bytes = ffi.buffer(out_data[0], size)[:] if size else b""
+        self._headers: Optional[List[Tuple[str, str]]] = None
+
+    @property
+    def attempt(self) -> int:
+        """1 on the first run."""
+        return lib.taskring_job_attempt(self._h)
+
+    @property
+    def max_attempts(self) -> int:
+        return lib.taskring_job_max_attempts(self._h)
+
+    @property
+    def type(self) -> str:
+        """"" for a job enqueued without a type."""
+        return text(lib.taskring_job_type(self._h))
+
+    @property
+    def priority(self) -> int:
+        return lib.taskring_job_priority(self._h)
+
+    @property
+    def headers(self) -> List[Tuple[str, str]]:
+        """The job's headers as (name, value) pairs, in the order they were given."""
+        if self._headers is None:
+            name = ffi.new("char**")
+            value = ffi.new("char**")
+            names = ffi.cast("const char**", name)
+            values = ffi.cast("const char**", value)
+            pairs = []
+            for i in range(lib.taskring_job_headers_count(self._h)):
+                check(lib.taskring_job_header(self._h, i, names, values))
+                pairs.append((text(name[0]), text(value[0])))
+            self._headers = pairs
+        return self._headers
+
+    @property
+    def token(self) -> str:
+        """40 hex digits: what a status URL carries."""
         token = ffi.new("taskring_token*")
-        check(lib.taskring_job_token(handle, token))
-        self.token: str = ffi.string(token.text).decode("ascii")
-        limit = lib.taskring_job_timeout_ms(handle)
-        self.timeout: Optional[float] = limit / 1e3 if limit else None
-        self.enqueued_at: float = lib.taskring_job_enqueued_unix_ns(handle) / 1e9
+        check(lib.taskring_job_token(self._h, token))
+        return ffi.string(token.text).decode("ascii")
+
+    @property
+    def timeout(self) -> Optional[float]:
+        """This attempt's time limit in seconds, or None."""
+        limit = lib.taskring_job_timeout_ms(self._h)
+        return limit / 1e3 if limit else None
+
+    @property
+    def enqueued_at(self) -> float:
+        """When the job was enqueued, as Unix time in seconds."""
+        return lib.taskring_job_enqueued_unix_ns(self._h) / 1e9
 
     @property
     def cancel_requested(self) -> bool:
@@ -121,42 +139,43 @@ class Worker(Handle):
         self._attach(out[0], lib.taskring_worker_close)
         self._stop = threading.Event()
         self._progress_lock = threading.Lock()
+        # Out-parameters for a taken job's payload, reused: a Worker serves one thread.
+        self._data = ffi.new("const void**")
+        self._size = ffi.new("size_t*")
+        self._taken = ffi.new("size_t*")
+        self._taken_jobs = ffi.NULL
+        self._taken_capacity = 0
         self.queue = queue
 
     def take(self, timeout: Optional[float] = None) -> Optional[Job]:
         """The next job, or None when none came within `timeout` seconds (None: wait without a
         bound). Closed when the daemon stopped. Ctrl-C interrupts the wait."""
+        jobs = self.take_many(1, timeout)
+        return jobs[0] if jobs else None
+
+    def take_many(self, count: int, timeout: Optional[float] = None) -> List[Job]:
+        """Up to `count` jobs: waits up to `timeout` s (None: without a bound) for the first,
+        then takes those already waiting. An empty list when none came. Closed when the daemon
+        stopped. Ctrl-C interrupts the wait."""
+        if count <= 0:
+            return []
         deadline = None if timeout is None else time.monotonic() + millis(timeout, "timeout") / 1e3
-        out = ffi.new("taskring_job**")
+        if self._taken_capacity < count:  # reused: a Worker serves one thread at a time
+            self._taken_jobs = ffi.new("taskring_job*[]", count)
+            self._taken_capacity = count
+        arr, taken = self._taken_jobs, self._taken
         while True:
             left_ms = _call.SLICE_MS
             if deadline is not None:
                 left_ms = max(0, min(left_ms, int((deadline - time.monotonic()) * 1000)))
-            code = lib.taskring_worker_take(self._handle(), left_ms, out)
+            code = lib.taskring_worker_take_many(self._handle(), arr, count, taken, left_ms)
             if code == OK:
-                return Job(self, out[0])
+                data, size = self._data, self._size
+                return [Job(self, arr[i], data, size) for i in range(taken[0])]
             if code != TIMED_OUT:
                 check(code)
             if (deadline is not None and time.monotonic() >= deadline) or self._stop.is_set():
-                return None
-
-    def take_many(self, count: int, timeout: Optional[float] = None) -> List[Job]:
-        """Up to `count` jobs: waits up to `timeout` s for the first, then takes those already
-        waiting. An empty list when none came."""
-        if count <= 0:
-            return []
-        first = self.take(timeout)
-        if first is None:
-            return []
-        jobs = [first]
-        if count > 1:
-            arr = ffi.new("taskring_job*[]", count - 1)
-            taken = ffi.new("size_t*")
-            code = lib.taskring_worker_take_many(self._handle(), arr, count - 1, taken, 0)
-            if code not in (OK, TIMED_OUT):
-                check(code)
-            jobs += [Job(self, arr[i]) for i in range(taken[0])]
-        return jobs
+                return []
 
     def complete(self, job: Job, result=b"") -> None:
         """Ends the job as completed; `result` (bytes or str, up to the daemon's --max-result)
@@ -166,6 +185,17 @@ class Worker(Handle):
             check(lib.taskring_worker_complete_with_result(self._handle(), job._h, data, len(data)))
         else:
             check(lib.taskring_worker_complete(self._handle(), job._h))
+
+    def complete_many(self, jobs: Sequence[Job]) -> List[Job]:
+        """Completes every job in `jobs` (no result) and wakes the daemon once for all of them:
+        the cheap way to end a batch from take_many. Returns the jobs whose lease was lost
+        meanwhile (not completed by this call; usually none); raises for any other error."""
+        if not jobs:
+            return []
+        handles = ffi.new("taskring_job*[]", [job._h for job in jobs])
+        outcomes = ffi.new("taskring_code[]", len(jobs))
+        check(lib.taskring_worker_complete_many(self._handle(), handles, len(jobs), outcomes))
+        return [job for i, job in enumerate(jobs) if outcomes[i] == STALE_LEASE]
 
     def fail(self, job: Job, error: str = "") -> None:
         """Fails this attempt: the job runs again later (up to its max attempts), else it is

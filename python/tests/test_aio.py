@@ -55,3 +55,25 @@ def test_many_waits_at_once_do_not_block_the_loop(daemon):
             jobs.close()
 
     asyncio.run(main())
+
+
+def test_tasks_sharing_an_aio_worker_take_turns(daemon):
+    """A take pending in one task and a complete_many from another must not run in two
+    threads at once on one Worker (the C worker serves one thread at a time)."""
+
+    async def main():
+        async with taskring.aio.Producer(daemon.queue) as p, taskring.aio.Worker(
+            daemon.queue
+        ) as w:
+            ids = await p.enqueue_many([b"a", b"b"])
+            got = []
+            while len(got) < 2:
+                got += await w.take_many(2, timeout=5)
+            pending_take = asyncio.ensure_future(w.take(timeout=0.3))
+            await asyncio.sleep(0)  # the take holds the worker now
+            assert await w.complete_many(got) == []
+            assert pending_take.done() and pending_take.result() is None
+            done = [await p.wait(i, timeout=5) for i in ids]
+            assert [s.state for s in done] == ["completed", "completed"]
+
+    asyncio.run(main())

@@ -83,6 +83,39 @@ def test_enqueue_many_returns_ids_in_order(daemon):
         assert p.enqueue_many([]) == []
 
 
+def test_enqueue_many_ids_carry_their_own_tokens(daemon):
+    with taskring.Producer(daemon.queue) as p:
+        ids = p.enqueue_many([b"t%d" % i for i in range(5)])
+        assert len({i.token for i in ids}) == 5
+        for job_id in ids:
+            assert len(job_id.token) == 40 and not job_id.duplicate
+            st = p.status(job_id.token)
+            assert st.id == job_id and st.token == job_id.token
+
+
+def test_complete_many_ends_a_batch_and_returns_the_stale_ones(daemon_factory):
+    d = daemon_factory("--durability", "none", "--lease-ms", "300")
+    with taskring.Producer(d.queue) as p, taskring.Worker(d.queue) as w:
+        ids = p.enqueue_many([b"a", b"b", b"c"])
+        taken = w.take_many(8, timeout=5)
+        while len(taken) < 3:
+            taken += w.take_many(8, timeout=5)
+        assert w.complete_many(taken[:2]) == []
+        for job_id in ids[:2]:
+            assert p.wait(job_id, timeout=5).state == "completed"
+        # Let the third lease lapse and another take hand the job out again: completing the
+        # old copy is refused, and the new holder still owns it.
+        late = taken[2]
+        with taskring.Worker(d.queue) as other:
+            again = other.take(timeout=5)
+            assert again is not None and again.id == late.id and again.attempt == 2
+            assert w.complete_many([late]) == [late]
+            assert p.status(late.id).state == "running"
+            assert other.complete_many([again]) == []
+        assert p.wait(late.id, timeout=5).state == "completed"
+        assert w.complete_many([]) == []
+
+
 def test_full_queue_raises_busy_with_retry_after(daemon_factory):
     d = daemon_factory("--durability", "none", "--capacity", "2", "--max-payload", "64")
     with taskring.Producer(d.queue) as p:
