@@ -11,7 +11,10 @@ short, as in use. Throughput is what the producer process got accepted per secon
 must have drained it all by the end (checked). Prints a Markdown table: medians over rounds,
 and the median of the per-pair ratios.
 
-    bench/python/bench_vs_redis.py [--duration S] [--rounds N] [--build DIR] [--out DIR]
+    bench/python/bench_vs_redis.py [--duration S] [--rounds N] [--build DIR] [--contention N]
+
+--contention N (or "cores") runs N busy-loop processes at normal priority beside both sides,
+as other work on a real host does.
 
 Starts taskringd and redis-server itself (127.0.0.1, free ports, temp dirs) and stops them
 by PID. Needs python3-redis and redis-server (tools/setup.sh) and a built build/ (the
@@ -193,7 +196,10 @@ def main():
     ap.add_argument("--duration", type=float, default=3.0, help="seconds per run (3)")
     ap.add_argument("--rounds", type=int, default=3, help="A/B rounds per row (3)")
     ap.add_argument("--build", default=str(ROOT / "build"), help="build directory (build/)")
+    ap.add_argument("--contention", default="0",
+                    help="busy-loop processes beside the runs: a number or 'cores' (0)")
     args = ap.parse_args()
+    spinners = os.cpu_count() if args.contention == "cores" else int(args.contention)
     build = Path(args.build)
     lib = build / "libtaskring.so.0"
     env = dict(os.environ, TASKRING_LIBRARY=str(lib),
@@ -204,7 +210,7 @@ def main():
         ("`fsync`, batches of 64", "fsync", "always", 64),
     ]
     with tempfile.TemporaryDirectory(prefix="pybench-") as work:
-        procs = []
+        procs = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(spinners)]
         try:
             results = []
             for label, durability, appendfsync, batch in rows:
@@ -223,7 +229,9 @@ def main():
             for p in procs:
                 p.send_signal(signal.SIGTERM)
                 p.wait(30)
-    print(f"\n{args.rounds} rounds of {args.duration:g} s, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
+    load = f", {spinners} busy-loop process(es) beside" if spinners else ", quiet"
+    print(f"\n{args.rounds} rounds of {args.duration:g} s{load}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
     print("| workload | Redis appendfsync | taskring jobs/s (median, range) | redis-py jobs/s | taskring ÷ redis-py (median of pairs, range) |")
     print("|---|---|---:|---:|---:|")
     for label, appendfsync, t, r, ratios in results:
