@@ -1,12 +1,17 @@
 // taskring::DeadLetters (include/taskring/dead_letters.h) against a real daemon: the rules
 // `taskring dead` relies on, through the library: a requeue into a full queue keeps the letter,
-// the store's lock keeps a second changer out, and a stopped queue is read through its directory.
+// the store's lock keeps a second changer out, a stopped queue is read through its directory, and
+// a requeuer SIGKILLed at random points loses no letter.
 #include "taskring/dead_letters.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
+#include <random>
 #include <thread>
 
 #include "taskring/job_client.h"
@@ -176,5 +181,83 @@ TEST_F(DeadLettersTest, AStoppedQueueIsReadThroughItsDirectory) {
   EXPECT_TRUE(s.IsNotFound()) << s.ToString();
 }
 
+// Requeue removes a letter only after its new job is accepted, so a requeuer killed at any point
+// leaves every letter either still stored or enqueued again (both, when the kill falls between
+// the accept and the removal: a duplicate, never a loss), and its lock dies with it.
+TEST_F(DeadLettersTest, ARequeuerKilledAtRandomPointsLosesNoLetter) {
+  constexpr int kLetters = 30;
+  constexpr int kMaxRounds = 40;
+  test::Daemon d(queue_, wal_, {"--max-attempts", "1", "--durability", "none"});
+  ASSERT_TRUE(d.Start());
+  std::map<std::string, int, std::less<>> wanted;  // payload -> copies found at the end
+  {
+    std::unique_ptr<Producer> prod = test::OpenProducer(queue_);
+    std::unique_ptr<Worker> worker = test::OpenWorker(queue_);
+    ASSERT_NE(prod, nullptr);
+    ASSERT_NE(worker, nullptr);
+    for (int i = 0; i < kLetters; ++i) {
+      const std::string payload = "letter-" + std::to_string(i);
+      MakeDead(*prod, *worker, payload);
+      wanted[payload] = 0;
+    }
+  }
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> delay_us(0, 20'000);
+  int rounds = 0, killed = 0;
+  std::vector<uint64_t> ids;
+  std::unique_ptr<DeadLetters> dl;
+  ASSERT_OK(DeadLetters::Open(Options(), &dl));
+  for (; rounds < kMaxRounds; ++rounds) {
+    ASSERT_OK(dl->List(&ids));
+    if (ids.empty()) break;
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      std::unique_ptr<DeadLetters> mine;
+      if (!DeadLetters::Open(Options(), &mine).ok()) ::_exit(2);
+      for (uint64_t id : ids) {
+        uint64_t new_id = 0;
+        const Status s = mine->Requeue(id, &new_id);
+        if (!s.ok() && !s.IsNotReady()) ::_exit(3);  // NotReady: a killed peer's lock, retried
+      }
+      ::_exit(0);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+    killed += ::kill(child, SIGKILL) == 0 ? 1 : 0;
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    if (WIFEXITED(status)) {
+      ASSERT_EQ(WEXITSTATUS(status), 0) << "requeuer failed";
+    }
+  }
+  // Whatever the kills left, a last requeue in this process finishes the job: the dead
+  // requeuers' locks went with them.
+  ASSERT_OK(dl->List(&ids));
+  for (uint64_t id : ids) {
+    uint64_t new_id = 0;
+    ASSERT_OK(dl->Requeue(id, &new_id)) << "letter " << id;
+  }
+  ASSERT_OK(dl->List(&ids));
+  EXPECT_TRUE(ids.empty());
+
+  std::unique_ptr<Worker> worker = test::OpenWorker(queue_);
+  ASSERT_NE(worker, nullptr);
+  int jobs = 0;
+  Job job;
+  while (worker->Take(&job, 500).ok()) {
+    ++jobs;
+    auto it = wanted.find(job.payload());
+    ASSERT_NE(it, wanted.end()) << "unexpected payload " << job.payload();
+    ++it->second;
+    ASSERT_OK(worker->Complete(job));
+  }
+  for (const auto& [payload, copies] : wanted) {
+    EXPECT_GE(copies, 1) << payload << " was lost";
+  }
+  std::printf("%d requeuer(s) killed over %d round(s): %d letters became %d jobs (%d duplicates)\n",
+              killed, rounds, kLetters, jobs, jobs - kLetters);
+}
+
 }  // namespace
 }  // namespace taskring
+
