@@ -63,13 +63,15 @@ def create_report():
         return error(400, "the body describes the report to build")
     try:
         with producer() as p:
+            if len(spec) > p.max_payload:
+                return error(413, f"the body is over the queue's {p.max_payload} bytes")
             job_id = p.enqueue(spec, type="report")
     except taskring.Busy as e:
         response, status = error(503, "too many reports in progress, retry later")
         response.headers["Retry-After"] = str(max(1, round(e.retry_after)))
         return response, status
     except taskring.InvalidArgument as e:
-        return error(413 if "max payload" in str(e) else 400, str(e))
+        return error(400, str(e))
     except (taskring.Closed, taskring.NotFound, taskring.IoError) as e:
         return error(503, "the report queue is not available", reason=str(e))
     location = url_for("report_status", token=job_id.token)

@@ -176,6 +176,12 @@ class Producer(Handle):
         """"cancelled", "requested" or "already_finished"; see Jobs.cancel."""
         return self._job_client().cancel(job)
 
+    @property
+    def max_payload(self) -> int:
+        """The queue's largest payload in bytes (taskringd --max-payload): a larger one is
+        refused with InvalidArgument."""
+        return lib.taskring_producer_max_payload(self._handle())
+
     # ---- lifetime ----
 
     def close(self) -> None:

@@ -93,7 +93,8 @@ def test_post_answers_202_then_poll_shows_progress_then_303_to_the_result(servic
     assert report == b"report for 'sales 2026-Q3': 5 sections\n"
 
 
-def test_unknown_report_is_404_and_empty_post_is_400(service):
+def test_unknown_report_is_404_empty_post_400_and_oversized_413(service):
     assert request(service, "GET", "/reports/" + "0" * 40)[0] == 404
     assert request(service, "GET", "/reports/nonsense")[0] == 404
     assert request(service, "POST", "/reports", b"")[0] == 400
+    assert request(service, "POST", "/reports", b"x" * 5000)[0] == 413  # over max payload

@@ -133,8 +133,10 @@ def test_full_queue_raises_busy_with_retry_after(daemon_factory):
 
 def test_oversized_payload_and_bad_options_are_invalid_argument(daemon):
     with taskring.Producer(daemon.queue) as p:
+        assert p.max_payload == 4096  # the daemon's default
+        p.enqueue(b"x" * p.max_payload)
         with pytest.raises(taskring.InvalidArgument, match="max payload"):
-            p.enqueue(b"x" * 5000)
+            p.enqueue(b"x" * (p.max_payload + 1))
         with pytest.raises(taskring.InvalidArgument):
             p.enqueue(b"x", priority=10)
         with pytest.raises(ValueError):  # InvalidArgument is a ValueError too
