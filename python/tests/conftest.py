@@ -17,6 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("TASKRING_BIN", ROOT / "build"))
 
 
+def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds; waits for it either way."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Daemon:
     """taskringd for one queue, started with --ready-fd and stopped by PID."""
 
@@ -43,13 +54,8 @@ class Daemon:
         return self
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         # A daemon a test killed (or one killed above) leaves its segment and lock behind.
         for leftover in ("", "~lock"):
             Path(f"/dev/shm/taskring.{self.queue}{leftover}").unlink(missing_ok=True)

@@ -260,4 +260,3 @@ TEST_F(DeadLettersTest, ARequeuerKilledAtRandomPointsLosesNoLetter) {
 
 }  // namespace
 }  // namespace taskring
-
