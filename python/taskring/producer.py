@@ -31,6 +31,9 @@ class JobId(int):
     def __repr__(self):
         return f"JobId({int(self)}, token={self.token!r}, duplicate={self.duplicate})"
 
+    # str() and f-strings give the number, as for any int (object.__str__ would use __repr__).
+    __str__ = int.__repr__
+
 Headers = Union[dict, Sequence[Tuple[str, str]]]
 
 

@@ -28,6 +28,7 @@ def test_enqueue_take_complete_result_roundtrip_with_binary_bytes(daemon):
         job_id = p.enqueue(payload, type="report", priority=7, headers={"trace": "t-1"})
         assert p.status(job_id).state == "queued"
         assert isinstance(job_id, int) and len(job_id.token) == 40 and not job_id.duplicate
+        assert str(job_id) == f"{job_id}" == str(int(job_id))  # a number in URLs and logs
         assert p.status(job_id.token).id == job_id
         job = w.take(timeout=5)
         assert job is not None
