@@ -49,6 +49,11 @@ PACKAGES=(
   python3-setuptools
   python3-wheel
   python3-redis
+  # the web page of `taskring http` is tested in a real browser: Debian's chromium, headless,
+  # driven through chromedriver by selenium
+  chromium
+  chromium-driver
+  python3-selenium
 )
 
 usage() {
