@@ -93,6 +93,12 @@ Json Pick(const Json& j, std::string_view path) {
   }
 }
 
+uint64_t AsU64(const Json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  if (v.is_number_integer() && v.get<int64_t>() > 0) return static_cast<uint64_t>(v.get<int64_t>());
+  return 0;
+}
+
 std::string ActionButton(const PageContext& ctx, const std::string& action,
                          std::string_view data_action, std::string_view label,
                          std::string_view confirm) {

@@ -32,6 +32,9 @@ std::string Text(const Json& v);
 // reads the same paths from the JSON.
 Json Pick(const Json& j, std::string_view path);
 
+// A non-negative integer value, else 0.
+uint64_t AsU64(const Json& v);
+
 // A form posting to `action` (a path) with the CSRF field and one button carrying
 // data-action=`data_action`; `confirm` (if not empty) asks first, with JavaScript (without it the
 // form posts directly). Disabled, with a title saying why, when read-only.

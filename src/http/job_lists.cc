@@ -57,6 +57,12 @@ Json JobUrl(const std::string& queue, const JobStatus& st) {
   return st.token.empty() ? Json(nullptr) : Json(JobPath(queue, st.token));
 }
 
+// A delayed job that already ran: it failed and waits for its retry backoff (the status reads
+// kDelayed while it waits, kRetrying in between).
+bool WaitsToRetry(const JobStatus& st) {
+  return st.state == JobState::kRetrying || (st.state == JobState::kDelayed && st.attempt > 0);
+}
+
 Json TokenOrNull(const JobStatus& st) { return st.token.empty() ? Json(nullptr) : Json(st.token); }
 
 }  // namespace
@@ -126,7 +132,7 @@ Json DelayedJobs(QueueEntry& entry, const JobClient& jobs, const std::string& qu
     j["token"] = TokenOrNull(st);
     j["type"] = st.type;
     j["attempt"] = st.attempt;
-    j["state"] = JobStateName(st.state);
+    j["state"] = WaitsToRetry(st) ? "retrying" : JobStateName(st.state);
     j["due_unix_ms"] = r.sort_key / 1'000'000;
     j["due_in_ms"] = r.sort_key > now ? (r.sort_key - now) / 1'000'000 : 0;
     j["status_url"] = JobUrl(queue, st);
@@ -146,7 +152,7 @@ Json RetryingJobs(QueueEntry& entry, const JobClient& jobs, const std::string& q
   for (const SlotRow& r : rows) {
     if (out.size() >= limit || read++ >= 4 * limit) break;
     JobStatus st;
-    if (!jobs.GetStatus(r.job_id, &st).ok() || st.state != JobState::kRetrying) continue;
+    if (!jobs.GetStatus(r.job_id, &st).ok() || !WaitsToRetry(st)) continue;
     Json j;
     j["kind"] = "retrying";
     j["id"] = st.id;

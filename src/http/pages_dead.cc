@@ -33,9 +33,9 @@ std::string DeadPage(const std::string& queue, const Json& dead, const PageConte
            "</pre></td><td class=\"l\"><pre>" + Text(Pick(d, "payload_preview")) + "</pre>" +
            (binary ? "<span class=\"muted\">binary</span>" : "") + "</td><td>" +
            Text(Pick(d, "payload_bytes")) + "</td><td>" +
-           UnixMsText(enq.is_number_unsigned() ? enq.get<uint64_t>() : 0) + "</td><td>" +
-           UnixMsText(died.is_number_unsigned() ? died.get<uint64_t>() : 0) + "</td><td>";
-      if (id.is_number_unsigned()) {
+           UnixMsText(AsU64(enq)) + "</td><td>" +
+           UnixMsText(AsU64(died)) + "</td><td>";
+      if (AsU64(id) != 0) {
         b += ActionButton(ctx, base + "/" + ids + "/requeue", "requeue", "Requeue",
                           "Requeue dead letter " + ids + "?") +
              " " +

@@ -100,7 +100,7 @@ std::string QueuePage(const std::string& queue, const Json& stats, const Json& h
     b += "<tr data-job-id=\"" + Text(Pick(r, "id")) + "\"><td>" + JobLink(r) +
          "</td><td class=\"l\">" + Text(Pick(r, "type")) + "</td><td>" +
          Text(Pick(r, "attempt")) + "</td><td class=\"l\">" + Text(Pick(r, "state")) +
-         "</td><td>" + UnixMsText(due.is_number_unsigned() ? due.get<uint64_t>() : 0) +
+         "</td><td>" + UnixMsText(AsU64(due)) +
          "</td><td>" + Text(Pick(r, "due_in_ms")) + "</td></tr>\n";
   }
   b += "</tbody></table></section>\n";
@@ -114,7 +114,7 @@ std::string QueuePage(const std::string& queue, const Json& stats, const Json& h
          "</td><td class=\"l\">" + Text(Pick(r, "kind")) + "</td><td class=\"l\">" +
          Text(Pick(r, "type")) + "</td><td>" + Text(Pick(r, "attempt")) + " / " +
          Text(Pick(r, "max_attempts")) + "</td><td class=\"l\"><pre>" + Text(Pick(r, "error")) +
-         "</pre></td><td>" + UnixMsText(when.is_number_unsigned() ? when.get<uint64_t>() : 0) +
+         "</pre></td><td>" + UnixMsText(AsU64(when)) +
          "</td></tr>\n";
   }
   b += "</tbody></table></section>\n";
