@@ -37,8 +37,8 @@ bool CsrfMatches(const Request& req, std::string_view token) {
     return ConstantTimeEquals(std::string_view(it->value().data(), it->value().size()), token);
   }
   const auto ct = req.find(bhttp::field::content_type);
-  if (ct == req.end() || ct->value().find("application/x-www-form-urlencoded") ==
-                             boost::beast::string_view::npos) {
+  if (ct == req.end() ||
+      ct->value().find("application/x-www-form-urlencoded") == boost::beast::string_view::npos) {
     return false;
   }
   QueryParams form;

@@ -83,7 +83,8 @@ void Gateway::DeadAction(const Route& route, bool browser, Reply reply) {
         DeadLettersOptions o;
         o.queue = queue;
         Status st = DeadLetters::Open(o, &dead);
-        if (!st.ok()) return reply(StatusResponse(st.IsNotFound() ? Status::Closed(st.message()) : st));
+        if (!st.ok())
+          return reply(StatusResponse(st.IsNotFound() ? Status::Closed(st.message()) : st));
         Json j;
         if (one && requeue) {
           uint64_t new_id = 0;

@@ -105,8 +105,8 @@ void Gateway::Handle(Request&& req, const Route& route, Reply reply,
   // Browsers get pages; every other client the JSON it always got (content_negotiation.h).
   const bool html = PrefersHtml(Header(req, bhttp::field::accept));
   if (IsAction(route.kind) && !CsrfMatches(req, csrf_)) {
-    return reply(ErrorResponse(bhttp::status::forbidden, "missing or wrong CSRF token",
-                               "bad_csrf"));
+    return reply(
+        ErrorResponse(bhttp::status::forbidden, "missing or wrong CSRF token", "bad_csrf"));
   }
   switch (route.kind) {
     case RouteKind::kJobs: return Enqueue(std::move(req), route, std::move(reply));

@@ -106,34 +106,34 @@ void Gateway::Cancel(const Route& route, Reply reply, bool redirect_to_page) {
   const std::string token = route.token;
   std::shared_ptr<JobClient> jobs = q.jobs;
   const std::string page = JobPath(route.queue, token);
-  const bool taken = q.entry->pool().Submit([jobs, token, reply, page, redirect_to_page](
-                                                Producer*, const Status&) {
-    CancelOutcome outcome{};
-    const Status c = jobs->Cancel(token, &outcome);
-    if (!c.ok()) {
-      reply(c.IsNotFound() ? NoSuchJob() : StatusResponse(c));
-      return true;
-    }
-    Json j;
-    j["outcome"] = CancelOutcomeName(outcome);
-    if (redirect_to_page) {
-      Response res = JsonResponse(bhttp::status::see_other, j);
-      res.set(bhttp::field::location, page);
-      reply(std::move(res));
-      return true;
-    }
-    switch (outcome) {
-      case CancelOutcome::kCancelled: reply(JsonResponse(bhttp::status::ok, j)); break;
-      case CancelOutcome::kRequested: reply(JsonResponse(bhttp::status::accepted, j)); break;
-      case CancelOutcome::kAlreadyFinished: {
-        JobStatus now;
-        if (jobs->GetStatus(token, &now).ok()) j["state"] = JobStateName(now.state);
-        reply(JsonResponse(bhttp::status::conflict, j));
-        break;
-      }
-    }
-    return true;
-  });
+  const bool taken = q.entry->pool().Submit(
+      [jobs, token, reply, page, redirect_to_page](Producer*, const Status&) {
+        CancelOutcome outcome{};
+        const Status c = jobs->Cancel(token, &outcome);
+        if (!c.ok()) {
+          reply(c.IsNotFound() ? NoSuchJob() : StatusResponse(c));
+          return true;
+        }
+        Json j;
+        j["outcome"] = CancelOutcomeName(outcome);
+        if (redirect_to_page) {
+          Response res = JsonResponse(bhttp::status::see_other, j);
+          res.set(bhttp::field::location, page);
+          reply(std::move(res));
+          return true;
+        }
+        switch (outcome) {
+          case CancelOutcome::kCancelled: reply(JsonResponse(bhttp::status::ok, j)); break;
+          case CancelOutcome::kRequested: reply(JsonResponse(bhttp::status::accepted, j)); break;
+          case CancelOutcome::kAlreadyFinished: {
+            JobStatus now;
+            if (jobs->GetStatus(token, &now).ok()) j["state"] = JobStateName(now.state);
+            reply(JsonResponse(bhttp::status::conflict, j));
+            break;
+          }
+        }
+        return true;
+      });
   if (!taken) {
     reply(BusyResponse("too many requests waiting for queue '" + route.queue + "'", "gateway_busy",
                        1000));

@@ -32,8 +32,8 @@ void Gateway::OnPool(const QueueView& q, const std::string& queue, std::function
     return true;  // never reports the daemon gone: these tasks use no Producer
   });
   if (!taken) {
-    reply(BusyResponse("too many requests waiting for queue '" + queue + "'", "gateway_busy",
-                       1000));
+    reply(
+        BusyResponse("too many requests waiting for queue '" + queue + "'", "gateway_busy", 1000));
   }
 }
 

@@ -117,8 +117,7 @@ std::string ActionButton(const PageContext& ctx, const std::string& action,
 }
 
 std::string Chart(const Json& history, const std::string& refresh_queue,
-                  std::initializer_list<const char*> series, int width, int height,
-                  size_t limit) {
+                  std::initializer_list<const char*> series, int width, int height, size_t limit) {
   std::string out = "<svg width=\"" + std::to_string(width) + "\" height=\"" +
                     std::to_string(height) + "\" role=\"img\"";
   if (!refresh_queue.empty()) {

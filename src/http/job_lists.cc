@@ -86,8 +86,7 @@ bool ParseListLimit(const QueryParams& query, size_t* limit, std::string* error)
   return true;
 }
 
-Json RunningJobs(QueueEntry& entry, const JobClient& jobs, const std::string& queue,
-                 size_t limit) {
+Json RunningJobs(QueueEntry& entry, const JobClient& jobs, const std::string& queue, size_t limit) {
   std::vector<SlotRow> rows = Scan(entry, Want::kLeased);
   std::sort(rows.begin(), rows.end(),
             [](const SlotRow& a, const SlotRow& b) { return a.sort_key < b.sort_key; });
@@ -104,9 +103,10 @@ Json RunningJobs(QueueEntry& entry, const JobClient& jobs, const std::string& qu
     j["attempt"] = st.attempt;
     j["max_attempts"] = st.max_attempts;
     j["worker_pid"] = r.worker_pid;
-    j["progress"] = st.has_progress ? Json{{"percent", std::min<uint32_t>(st.progress_percent, 100)},
-                                           {"message", st.progress_message}}
-                                    : Json(nullptr);
+    j["progress"] = st.has_progress
+                        ? Json{{"percent", std::min<uint32_t>(st.progress_percent, 100)},
+                               {"message", st.progress_message}}
+                        : Json(nullptr);
     const uint64_t started = st.started_unix_ns;
     j["running_for_ms"] = started != 0 && started <= now ? (now - started) / 1'000'000 : 0;
     j["status_url"] = JobUrl(queue, st);
@@ -115,8 +115,7 @@ Json RunningJobs(QueueEntry& entry, const JobClient& jobs, const std::string& qu
   return out;
 }
 
-Json DelayedJobs(QueueEntry& entry, const JobClient& jobs, const std::string& queue,
-                 size_t limit) {
+Json DelayedJobs(QueueEntry& entry, const JobClient& jobs, const std::string& queue, size_t limit) {
   std::vector<SlotRow> rows = Scan(entry, Want::kDelayed);
   std::sort(rows.begin(), rows.end(),
             [](const SlotRow& a, const SlotRow& b) { return a.sort_key < b.sort_key; });

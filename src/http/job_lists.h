@@ -30,15 +30,12 @@ bool ParseListLimit(const QueryParams& query, size_t* limit, std::string* error)
 
 // [{id, token, type, attempt, max_attempts, worker_pid, progress {percent, message} | null,
 //   running_for_ms, status_url}], longest running first.
-Json RunningJobs(QueueEntry& entry, const JobClient& jobs, const std::string& queue,
-                 size_t limit);
+Json RunningJobs(QueueEntry& entry, const JobClient& jobs, const std::string& queue, size_t limit);
 // [{id, token, type, attempt, due_unix_ms, due_in_ms, status_url}], soonest first.
-Json DelayedJobs(QueueEntry& entry, const JobClient& jobs, const std::string& queue,
-                 size_t limit);
+Json DelayedJobs(QueueEntry& entry, const JobClient& jobs, const std::string& queue, size_t limit);
 // Jobs waiting to retry, newest failure first: [{kind: "retrying", id, token, type, attempt,
 // max_attempts, error, when_unix_ms, status_url}]. The caller appends dead letters.
-Json RetryingJobs(QueueEntry& entry, const JobClient& jobs, const std::string& queue,
-                  size_t limit);
+Json RetryingJobs(QueueEntry& entry, const JobClient& jobs, const std::string& queue, size_t limit);
 
 }  // namespace taskring::http
 

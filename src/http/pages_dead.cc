@@ -32,8 +32,7 @@ std::string DeadPage(const std::string& queue, const Json& dead, const PageConte
            Text(Pick(d, "attempts")) + "</td><td class=\"l\"><pre>" + Text(Pick(d, "error")) +
            "</pre></td><td class=\"l\"><pre>" + Text(Pick(d, "payload_preview")) + "</pre>" +
            (binary ? "<span class=\"muted\">binary</span>" : "") + "</td><td>" +
-           Text(Pick(d, "payload_bytes")) + "</td><td>" +
-           UnixMsText(AsU64(enq)) + "</td><td>" +
+           Text(Pick(d, "payload_bytes")) + "</td><td>" + UnixMsText(AsU64(enq)) + "</td><td>" +
            UnixMsText(AsU64(died)) + "</td><td>";
       if (AsU64(id) != 0) {
         b += ActionButton(ctx, base + "/" + ids + "/requeue", "requeue", "Requeue",

@@ -18,10 +18,14 @@ std::string JobPage(const std::string& queue, const Json& job, const PageContext
   b += ">" + Text(percent) + "%</progress> " + Text(percent) + "% " +
        Text(Pick(progress, "message")) + "</td></tr>";
   static constexpr const char* kRows[][2] = {
-      {"attempt", "attempt"},         {"max attempts", "max_attempts"},
-      {"priority", "priority"},       {"type", "type"},
-      {"enqueued", "enqueued_at"},    {"started", "started_at"},
-      {"finished", "finished_at"},    {"updated", "updated_at"},
+      {"attempt", "attempt"},
+      {"max attempts", "max_attempts"},
+      {"priority", "priority"},
+      {"type", "type"},
+      {"enqueued", "enqueued_at"},
+      {"started", "started_at"},
+      {"finished", "finished_at"},
+      {"updated", "updated_at"},
       {"cancel requested", "cancel_requested"},
   };
   for (const auto& [label, key] : kRows) {

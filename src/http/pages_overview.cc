@@ -25,8 +25,8 @@ std::string OverviewPage(const Json& queues, const Json& histories, const PageCo
     const std::string name = q.value("queue", std::string());
     const std::string state = QueueState(q);
     b += "<tr data-queue=\"" + HtmlEscape(name) + "\"><td class=\"l\"><a href=\"/queues/" +
-         HtmlEscape(name) + "\">" + HtmlEscape(name) + "</a></td><td data-field=\"state\" class=\"" +
-         state + "\">" + state + "</td>";
+         HtmlEscape(name) + "\">" + HtmlEscape(name) +
+         "</a></td><td data-field=\"state\" class=\"" + state + "\">" + state + "</td>";
     for (const char* f : {"depth", "capacity", "outstanding", "running", "delayed", "dead_letters",
                           "workers", "producers", "rates_per_s.accepted", "rates_per_s.completed",
                           "rates_per_s.failed", "oldest_age_ms"}) {

@@ -28,8 +28,8 @@ std::string QueuePage(const std::string& queue, const Json& stats, const Json& h
   const std::string state = QueueState(stats);
   std::string b = "<h1>Queue " + q + " <small data-field=\"state\" class=\"" + state + "\">" +
                   state + "</small></h1>\n";
-  b += "<p><a href=\"/queues/" + q + "/dead\">dead letters (" +
-       Text(Pick(stats, "dead_letters")) + ")</a></p>\n";
+  b += "<p><a href=\"/queues/" + q + "/dead\">dead letters (" + Text(Pick(stats, "dead_letters")) +
+       ")</a></p>\n";
   // One [data-queue] container, so the page script refreshes these cells from /queues.
   b += "<table id=\"stats\"><tbody data-queue=\"" + q + "\">";
   static constexpr const char* kRows[][2] = {
@@ -85,10 +85,10 @@ std::string QueuePage(const std::string& queue, const Json& stats, const Json& h
        "<th>running for (ms)</th></tr></thead><tbody>\n";
   for (const Json& r : running) {
     b += "<tr data-job-id=\"" + Text(Pick(r, "id")) + "\"><td>" + JobLink(r) +
-         "</td><td class=\"l\">" + Text(Pick(r, "type")) + "</td><td>" +
-         Text(Pick(r, "attempt")) + " / " + Text(Pick(r, "max_attempts")) + "</td><td>" +
-         Text(Pick(r, "worker_pid")) + "</td><td class=\"l\">" + Progress(Pick(r, "progress")) +
-         "</td><td>" + Text(Pick(r, "running_for_ms")) + "</td></tr>\n";
+         "</td><td class=\"l\">" + Text(Pick(r, "type")) + "</td><td>" + Text(Pick(r, "attempt")) +
+         " / " + Text(Pick(r, "max_attempts")) + "</td><td>" + Text(Pick(r, "worker_pid")) +
+         "</td><td class=\"l\">" + Progress(Pick(r, "progress")) + "</td><td>" +
+         Text(Pick(r, "running_for_ms")) + "</td></tr>\n";
   }
   b += "</tbody></table></section>\n";
 
@@ -98,9 +98,8 @@ std::string QueuePage(const std::string& queue, const Json& stats, const Json& h
   for (const Json& r : delayed) {
     const Json due = Pick(r, "due_unix_ms");
     b += "<tr data-job-id=\"" + Text(Pick(r, "id")) + "\"><td>" + JobLink(r) +
-         "</td><td class=\"l\">" + Text(Pick(r, "type")) + "</td><td>" +
-         Text(Pick(r, "attempt")) + "</td><td class=\"l\">" + Text(Pick(r, "state")) +
-         "</td><td>" + UnixMsText(AsU64(due)) +
+         "</td><td class=\"l\">" + Text(Pick(r, "type")) + "</td><td>" + Text(Pick(r, "attempt")) +
+         "</td><td class=\"l\">" + Text(Pick(r, "state")) + "</td><td>" + UnixMsText(AsU64(due)) +
          "</td><td>" + Text(Pick(r, "due_in_ms")) + "</td></tr>\n";
   }
   b += "</tbody></table></section>\n";
@@ -114,8 +113,7 @@ std::string QueuePage(const std::string& queue, const Json& stats, const Json& h
          "</td><td class=\"l\">" + Text(Pick(r, "kind")) + "</td><td class=\"l\">" +
          Text(Pick(r, "type")) + "</td><td>" + Text(Pick(r, "attempt")) + " / " +
          Text(Pick(r, "max_attempts")) + "</td><td class=\"l\"><pre>" + Text(Pick(r, "error")) +
-         "</pre></td><td>" + UnixMsText(AsU64(when)) +
-         "</td></tr>\n";
+         "</pre></td><td>" + UnixMsText(AsU64(when)) + "</td></tr>\n";
   }
   b += "</tbody></table></section>\n";
   return Page("queue " + queue, ctx, b);

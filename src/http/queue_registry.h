@@ -58,7 +58,7 @@ class QueueEntry {
   // Rates are per second over the span since a reading at least 1 s older.
   metrics::QueueSnapshot rate_base_;
   Json last_rates_ = nullptr;
-  History history_;  // its own lock
+  History history_;    // its own lock
   ProducerPool pool_;  // last: its threads read generation_
 };
 

@@ -20,18 +20,18 @@ enum class RouteKind {
   kHealth,     // /healthz
   kMetrics,    // /metrics
   // The web pages and what they read and do (docs/http.md, "The web page").
-  kRoot,             // /  (the overview page)
-  kQueues,           // /queues
-  kRunning,          // /queues/{queue}/running
-  kDelayed,          // /queues/{queue}/delayed
-  kFailures,         // /queues/{queue}/failures
-  kHistory,          // /queues/{queue}/history
-  kDead,             // /queues/{queue}/dead
-  kDeadRequeueAll,   // POST /queues/{queue}/dead/requeue
-  kDeadPurgeAll,     // POST /queues/{queue}/dead/purge
-  kDeadRequeue,      // POST /queues/{queue}/dead/{id}/requeue
-  kDeadPurge,        // POST /queues/{queue}/dead/{id}/purge
-  kJobCancel,        // POST /queues/{queue}/jobs/{token}/cancel
+  kRoot,            // /  (the overview page)
+  kQueues,          // /queues
+  kRunning,         // /queues/{queue}/running
+  kDelayed,         // /queues/{queue}/delayed
+  kFailures,        // /queues/{queue}/failures
+  kHistory,         // /queues/{queue}/history
+  kDead,            // /queues/{queue}/dead
+  kDeadRequeueAll,  // POST /queues/{queue}/dead/requeue
+  kDeadPurgeAll,    // POST /queues/{queue}/dead/purge
+  kDeadRequeue,     // POST /queues/{queue}/dead/{id}/requeue
+  kDeadPurge,       // POST /queues/{queue}/dead/{id}/purge
+  kJobCancel,       // POST /queues/{queue}/jobs/{token}/cancel
 };
 
 // The routes that change something (each needs the CSRF token and is refused --read-only).

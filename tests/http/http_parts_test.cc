@@ -53,9 +53,9 @@ TEST(RouteTest, PathsNameTheirResources) {
   ASSERT_TRUE(ParseTarget("/healthz", &r, &err));
   EXPECT_EQ(r.kind, RouteKind::kHealth);
   // "/" and "/queues" name the web page and the queue list now (web_page_parts_test).
-  for (const char* none : {"", "/queues/", "/queues/q/jobs/", "/queues/q/x",
-                           "/queues/q/jobs/t/result/x", "/queues/q%31/jobs", "//queues/q",
-                           "/queues/q/jobs/t/other", "*"}) {
+  for (const char* none :
+       {"", "/queues/", "/queues/q/jobs/", "/queues/q/x", "/queues/q/jobs/t/result/x",
+        "/queues/q%31/jobs", "//queues/q", "/queues/q/jobs/t/other", "*"}) {
     ASSERT_TRUE(ParseTarget(none, &r, &err)) << none;
     EXPECT_EQ(r.kind, RouteKind::kNotFound) << none;
   }

@@ -39,10 +39,12 @@ TEST(HtmlEscapeTest, MarkupQuotesAndInvalidUtf8ComeOutInert) {
   EXPECT_EQ(HtmlEscape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
   EXPECT_EQ(HtmlEscape("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");  // valid UTF-8
-  EXPECT_EQ(HtmlEscape("a\xff" "b"), "a\\xffb");
-  EXPECT_EQ(HtmlEscape("\xc0\x80"), "\\xc0\\x80");          // overlong NUL
+  EXPECT_EQ(HtmlEscape("a\xff"
+                       "b"),
+            "a\\xffb");
+  EXPECT_EQ(HtmlEscape("\xc0\x80"), "\\xc0\\x80");           // overlong NUL
   EXPECT_EQ(HtmlEscape("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
-  EXPECT_EQ(HtmlEscape("\xe2\x82"), "\\xe2\\x82");          // cut short
+  EXPECT_EQ(HtmlEscape("\xe2\x82"), "\\xe2\\x82");           // cut short
   EXPECT_EQ(HtmlEscape(std::string("\0\x1b", 2)), "\\x00\\x1b");
 }
 
@@ -50,14 +52,18 @@ TEST(HtmlEscapeTest, PreviewMarksBinaryAndStaysValidUtf8) {
   bool binary = true;
   EXPECT_EQ(PreviewText("{\"a\": 1}\n", 256, &binary), "{\"a\": 1}\n");
   EXPECT_FALSE(binary);
-  EXPECT_EQ(PreviewText(std::string("\x00\xff" "ab", 4), 256, &binary), "\\x00\\xffab");
+  EXPECT_EQ(PreviewText(std::string("\x00\xff"
+                                    "ab",
+                                    4),
+                        256, &binary),
+            "\\x00\\xffab");
   EXPECT_TRUE(binary);
   EXPECT_EQ(PreviewText(std::string(1000, 'x'), 256, &binary).size(), 256u);
 }
 
 TEST(ContentNegotiationTest, BrowsersGetHtmlEveryoneElseJson) {
-  EXPECT_TRUE(PrefersHtml(
-      "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"));
+  EXPECT_TRUE(
+      PrefersHtml("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"));
   EXPECT_TRUE(PrefersHtml("text/html"));
   EXPECT_FALSE(PrefersHtml(""));
   EXPECT_FALSE(PrefersHtml("*/*"));  // curl
@@ -101,9 +107,9 @@ TEST(WebRouteTest, NewPathsNameTheirResources) {
   EXPECT_EQ(r.token, "abc");
   EXPECT_TRUE(IsAction(RouteKind::kJobCancel));
   EXPECT_FALSE(IsAction(RouteKind::kDead));
-  for (const char* none : {"/queues/q/dead/17", "/queues/q/dead/17/x", "/queues/q/running/1",
-                           "/queues/q/dead/", "/queues/q//dead", "/queues/", "/x",
-                           "/queues/q/dead/1/requeue/"}) {
+  for (const char* none :
+       {"/queues/q/dead/17", "/queues/q/dead/17/x", "/queues/q/running/1", "/queues/q/dead/",
+        "/queues/q//dead", "/queues/", "/x", "/queues/q/dead/1/requeue/"}) {
     ASSERT_TRUE(ParseTarget(none, &r, &err)) << none;
     EXPECT_EQ(r.kind, RouteKind::kNotFound) << none;
   }
@@ -172,15 +178,21 @@ TEST(HistoryTest, RingKeepsTheNewestSamplesAndRatesBetweenThem) {
 
 TEST(PagesTest, HostileStringsAreInertOnEveryPage) {
   const PageContext ctx{"0123456789abcdef0123456789abcdef", false};
-  Json stats = {{"queue", kEvil},        {"up", true},       {"depth", 3}, {"capacity", 10},
-                {"daemon", kEvil},       {"durability", kEvil}, {"dead_letters", 1},
-                {"rates_per_s", nullptr}};
+  Json stats = {
+      {"queue", kEvil},  {"up", true},          {"depth", 3},        {"capacity", 10},
+      {"daemon", kEvil}, {"durability", kEvil}, {"dead_letters", 1}, {"rates_per_s", nullptr}};
   const Json queues = Json::array({stats});
   ExpectInert(OverviewPage(queues, Json::object(), ctx));
 
-  const Json row = {{"id", 7},         {"token", kEvil},  {"type", kEvil},
-                    {"attempt", 1},    {"max_attempts", 3}, {"error", kEvil},
-                    {"kind", kEvil},   {"state", kEvil},  {"status_url", "/queues/q/jobs/\"><script>"},
+  const Json row = {{"id", 7},
+                    {"token", kEvil},
+                    {"type", kEvil},
+                    {"attempt", 1},
+                    {"max_attempts", 3},
+                    {"error", kEvil},
+                    {"kind", kEvil},
+                    {"state", kEvil},
+                    {"status_url", "/queues/q/jobs/\"><script>"},
                     {"progress", {{"percent", 40}, {"message", kEvil}}}};
   const Json rows = Json::array({row});
   ExpectInert(QueuePage(kEvil, stats, Json::object(), rows, rows, rows, ctx));
@@ -214,7 +226,8 @@ TEST(PagesTest, ReadOnlyDisablesEveryButtonWithAReason) {
   const Json dead = {{"total", 1}, {"letters", Json::array({{{"id", 9}, {"type", "a"}}})}};
   const std::string page = DeadPage("q", dead, ctx);
   size_t buttons = 0, disabled = 0;
-  for (size_t at = page.find("<button"); at != std::string::npos; at = page.find("<button", at + 1)) {
+  for (size_t at = page.find("<button"); at != std::string::npos;
+       at = page.find("<button", at + 1)) {
     ++buttons;
     const std::string tag = page.substr(at, page.find('>', at) - at);
     if (tag.find(" disabled title=\"read-only") != std::string::npos) ++disabled;

@@ -128,7 +128,8 @@ TEST_F(WebPageTest, BrowsersGetPagesAndOtherClientsTheSameJson) {
     EXPECT_NE(r.body.find(id), std::string::npos) << id;
   }
   // curl and programs: exactly the JSON of before.
-  for (const test::Headers& h : {kCurl, test::Headers{}, test::Headers{{"Accept", "application/json"}}}) {
+  for (const test::Headers& h :
+       {kCurl, test::Headers{}, test::Headers{{"Accept", "application/json"}}}) {
     r = client_->Get(Q(), h);
     EXPECT_EQ(r.Header("content-type"), "application/json");
     EXPECT_EQ(Body(r)["depth"], 1) << r.body;
@@ -249,8 +250,8 @@ TEST_F(WebPageTest, ActionsNeedTheCsrfTokenThenRequeueRunsTheJobAndPurgeRemoves)
   ASSERT_EQ(csrf.size(), 32u);
   const std::string requeue = Q() + "/dead/" + std::to_string(first) + "/requeue";
 
-  for (const std::string& body : {std::string(), std::string("csrf="), "csrf=" + std::string(32, '0'),
-                                  "csrf=" + csrf.substr(0, 31)}) {
+  for (const std::string& body : {std::string(), std::string("csrf="),
+                                  "csrf=" + std::string(32, '0'), "csrf=" + csrf.substr(0, 31)}) {
     const HttpReply r = Form(requeue, body);
     EXPECT_EQ(r.status, 403) << body;
     EXPECT_EQ(Body(r)["reason"], "bad_csrf");
@@ -305,8 +306,9 @@ TEST_F(WebPageTest, ReadOnlyRefusesEveryChangeAndDisablesTheButtons) {
   EXPECT_EQ(Body(r)["reason"], "read_only");
   r = client_->Delete(Q() + "/jobs/" + std::string(40, 'a'));
   EXPECT_EQ(Body(r)["reason"], "read_only");
-  for (const std::string& t : {Q() + "/dead/requeue", Q() + "/dead/purge", Q() + "/dead/1/requeue",
-                               Q() + "/dead/1/purge", Q() + "/jobs/" + std::string(40, 'a') + "/cancel"}) {
+  for (const std::string& t :
+       {Q() + "/dead/requeue", Q() + "/dead/purge", Q() + "/dead/1/requeue", Q() + "/dead/1/purge",
+        Q() + "/jobs/" + std::string(40, 'a') + "/cancel"}) {
     r = Form(t, "csrf=" + csrf);
     EXPECT_EQ(r.status, 403) << t;
     EXPECT_EQ(Body(r)["reason"], "read_only") << t;
