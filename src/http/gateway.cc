@@ -7,6 +7,7 @@
 
 #include "http/content_negotiation.h"
 #include "http/csrf.h"
+#include "http/pages.h"
 #include "http/responses.h"
 
 namespace taskring::http {
@@ -41,8 +42,8 @@ std::optional<Response> Gateway::Admit(const Request& req, Route* route, uint64_
   *body_limit = kNonEnqueueBodyLimit;
   const bool has_origin = req.find(bhttp::field::origin) != req.end();
   switch (guard_.Check(Header(req, bhttp::field::host), has_origin,
-                       Header(req, bhttp::field::origin),
-                       Header(req, bhttp::field::authorization))) {
+                       Header(req, bhttp::field::origin), Header(req, bhttp::field::authorization),
+                       Header(req, bhttp::field::cookie))) {
     case RequestGuard::Verdict::kAllow: break;
     case RequestGuard::Verdict::kBadHost:
       return ErrorResponse(bhttp::status::forbidden,
@@ -51,8 +52,18 @@ std::optional<Response> Gateway::Admit(const Request& req, Route* route, uint64_
       return ErrorResponse(bhttp::status::forbidden, "cross-origin requests are refused",
                            "bad_origin");
     case RequestGuard::Verdict::kUnauthorized: {
-      Response res = ErrorResponse(bhttp::status::unauthorized, "missing or wrong bearer token",
-                                   "unauthorized");
+      // The login form itself needs no token; a browser elsewhere gets the form in the 401.
+      std::string ignored;
+      Route r;
+      if (ParseTarget(std::string_view(req.target().data(), req.target().size()), &r, &ignored) &&
+          r.kind == RouteKind::kLogin) {
+        break;
+      }
+      Response res = PrefersHtml(Header(req, bhttp::field::accept))
+                         ? HtmlResponse(bhttp::status::unauthorized,
+                                        LoginPage(PageContext{"", options_.read_only}, ""))
+                         : ErrorResponse(bhttp::status::unauthorized,
+                                         "missing or wrong bearer token", "unauthorized");
       res.set(bhttp::field::www_authenticate, "Bearer");
       return res;
     }
@@ -84,6 +95,9 @@ std::optional<Response> Gateway::Admit(const Request& req, Route* route, uint64_
       }
       return std::nullopt;
     }
+    case RouteKind::kLogin:
+      if (m != bhttp::verb::get && m != bhttp::verb::post) return MethodNotAllowed("GET, POST");
+      return std::nullopt;
     case RouteKind::kJob:
       if (m != bhttp::verb::get && m != bhttp::verb::delete_)
         return MethodNotAllowed("GET, DELETE");
@@ -137,9 +151,35 @@ void Gateway::Handle(Request&& req, const Route& route, Reply reply,
     case RouteKind::kDeadRequeue:
     case RouteKind::kDeadPurge: return DeadAction(route, html, std::move(reply));
     case RouteKind::kJobCancel: return Cancel(route, std::move(reply), html);
+    case RouteKind::kLogin: return Login(req, std::move(reply));
     case RouteKind::kNotFound: break;
   }
   reply(ErrorResponse(bhttp::status::not_found, "no such resource", "no_route"));
+}
+
+void Gateway::Login(const Request& req, Reply reply) {
+  if (!guard_.NeedsToken()) {
+    Response res = JsonResponse(bhttp::status::see_other, Json{{"login", "no token needed"}});
+    res.set(bhttp::field::location, "/");
+    return reply(std::move(res));
+  }
+  if (req.method() == bhttp::verb::get) {
+    return reply(
+        HtmlResponse(bhttp::status::ok, LoginPage(PageContext{"", options_.read_only}, "")));
+  }
+  QueryParams form;
+  std::string error;
+  const std::string* token = nullptr;
+  if (ParseUrlEncoded(req.body(), &form, &error)) token = FindParam(form, "token");
+  if (token == nullptr || !guard_.TokenMatches(*token)) {
+    return reply(HtmlResponse(
+        bhttp::status::unauthorized,
+        LoginPage(PageContext{"", options_.read_only}, "That is not this gateway's token.")));
+  }
+  Response res = HtmlResponse(bhttp::status::see_other, "<a href=\"/\">queues</a>\n");
+  res.set(bhttp::field::location, "/");
+  res.set(bhttp::field::set_cookie, guard_.LoginCookie());
+  reply(std::move(res));
 }
 
 void Gateway::GetQueue(const Route& route, Reply reply) {

@@ -72,6 +72,8 @@ class Gateway {
   void GetDead(const Route& route, bool html, Reply reply);
   void DeadAction(const Route& route, bool browser, Reply reply);
   void GetJobPage(const Route& route, Reply reply);
+  // GET: the form; POST token=…: with the --token-file token, 303 to / with the login cookie.
+  void Login(const Request& req, Reply reply);
   // Runs `work` on the queue's producer pool (blocking reads and file I/O stay off the io
   // threads); answers 503 gateway_busy when the pool's queue is full.
   void OnPool(const QueueView& q, const std::string& queue, std::function<void()> work,

@@ -106,7 +106,11 @@ std::string ActionButton(const PageContext& ctx, const std::string& action,
   if (!confirm.empty()) {
     // The message goes into a JS string inside an attribute: JSON-quote it (no quote or
     // backslash can end the string), then HTML-escape (no quote can end the attribute).
-    out += " onsubmit=\"return confirm(" + HtmlEscape(Dump(Json(std::string(confirm)))) + ")\"";
+    out += " onsubmit=\"return confirm(" +
+           HtmlEscape(Json(std::string(confirm))
+                          .dump(-1, ' ', /*ensure_ascii=*/true,
+                                nlohmann::json::error_handler_t::replace)) +
+           ")\"";
   }
   out += "><input type=\"hidden\" name=\"csrf\" value=\"" + HtmlEscape(ctx.csrf) +
          "\"><button type=\"submit\" data-action=\"" + HtmlEscape(data_action) + "\"";

@@ -25,6 +25,10 @@ std::string JobPage(const std::string& queue, const Json& job, const PageContext
 // `/queues/{q}/dead`: the GET /queues/{q}/dead JSON.
 std::string DeadPage(const std::string& queue, const Json& dead, const PageContext& ctx);
 
+// `/login`: a form posting the --token-file token; `error` (plain text) says why it is shown
+// again.
+std::string LoginPage(const PageContext& ctx, const std::string& error);
+
 }  // namespace taskring::http
 
 #endif  // TASKRING_HTTP_PAGES_H_

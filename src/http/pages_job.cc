@@ -15,8 +15,12 @@ std::string JobPage(const std::string& queue, const Json& job, const PageContext
   const Json percent = Pick(progress, "percent");
   b += "<tr><th class=\"l\">progress</th><td class=\"l\"><progress id=\"job-progress\" max=\"100\"";
   if (percent.is_number()) b += " value=\"" + Text(percent) + "\"";
-  b += ">" + Text(percent) + "%</progress> " + Text(percent) + "% " +
-       Text(Pick(progress, "message")) + "</td></tr>";
+  if (percent.is_number()) {
+    b += ">" + Text(percent) + "%</progress> " + Text(percent) + "% " +
+         Text(Pick(progress, "message")) + "</td></tr>";
+  } else {
+    b += "></progress> no report</td></tr>";
+  }
   static constexpr const char* kRows[][2] = {
       {"attempt", "attempt"},
       {"max attempts", "max_attempts"},

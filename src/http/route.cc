@@ -63,6 +63,7 @@ const char* RouteLabel(RouteKind kind) {
     case RouteKind::kDeadRequeue:
     case RouteKind::kDeadPurge:
     case RouteKind::kJobCancel: return "action";
+    case RouteKind::kLogin: return "page";
     case RouteKind::kNotFound: break;
   }
   return "other";
@@ -125,6 +126,10 @@ bool ParseTarget(std::string_view target, Route* out, std::string* error) {
   }
   if (path == "/") {
     out->kind = RouteKind::kRoot;
+    return true;
+  }
+  if (path == "/login") {
+    out->kind = RouteKind::kLogin;
     return true;
   }
   if (path == "/queues") {

@@ -32,6 +32,7 @@ enum class RouteKind {
   kDeadRequeue,     // POST /queues/{queue}/dead/{id}/requeue
   kDeadPurge,       // POST /queues/{queue}/dead/{id}/purge
   kJobCancel,       // POST /queues/{queue}/jobs/{token}/cancel
+  kLogin,           // /login: a browser's form for the --token-file token (sets a cookie)
 };
 
 // The routes that change something (each needs the CSRF token and is refused --read-only).

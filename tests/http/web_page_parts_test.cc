@@ -11,6 +11,7 @@
 #include "http/html_escape.h"
 #include "http/job_lists.h"
 #include "http/pages.h"
+#include "http/request_guard.h"
 #include "http/route.h"
 
 namespace taskring::http {
@@ -153,6 +154,26 @@ TEST(CsrfTest, TokenIsRandomAndCheckedFromFormOrHeader) {
   EXPECT_TRUE(CsrfMatches(header, t));
   header.set("X-CSRF-Token", "nope");
   EXPECT_FALSE(CsrfMatches(header, t));
+}
+
+TEST(LoginCookieTest, GuardTakesTheCookieAsTheToken) {
+  EXPECT_EQ(CookieValue("a=1; taskring_token=abc; b=2", kTokenCookie), "abc");
+  EXPECT_EQ(CookieValue("taskring_token=x", kTokenCookie), "x");
+  EXPECT_EQ(CookieValue("xtaskring_token=x; a=", kTokenCookie), "");
+  EXPECT_EQ(CookieValue("", kTokenCookie), "");
+  ListenAddress listen;
+  ASSERT_TRUE(ParseListenAddress("127.0.0.1:80", &listen).ok());
+  const RequestGuard guard(listen, 80, {}, "s3cret;token,0123456789");
+  const std::string cookie = guard.LoginCookie();
+  const std::string pair = cookie.substr(0, cookie.find(';'));
+  EXPECT_EQ(pair.find(' '), std::string::npos);  // hex: any token makes a valid cookie
+  EXPECT_EQ(guard.Check("127.0.0.1", false, "", "", pair), RequestGuard::Verdict::kAllow);
+  EXPECT_EQ(guard.Check("127.0.0.1", false, "", "", pair + "0"),
+            RequestGuard::Verdict::kUnauthorized);
+  EXPECT_EQ(guard.Check("127.0.0.1", false, "", "", "taskring_token="),
+            RequestGuard::Verdict::kUnauthorized);
+  EXPECT_TRUE(guard.TokenMatches("s3cret;token,0123456789"));
+  EXPECT_FALSE(guard.TokenMatches("s3cret;token,012345678"));
 }
 
 TEST(HistoryTest, RingKeepsTheNewestSamplesAndRatesBetweenThem) {

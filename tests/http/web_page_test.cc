@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -317,6 +318,38 @@ TEST_F(WebPageTest, ReadOnlyRefusesEveryChangeAndDisablesTheButtons) {
   EXPECT_NE(r.body.find("data-action=\"purge-all\" disabled title=\"read-only"), std::string::npos)
       << r.body;
   EXPECT_EQ(client_->Get("/queues").status, 200);
+}
+
+TEST_F(WebPageTest, LoginFormSetsACookieTheGuardAcceptsLikeTheBearerToken) {
+  const std::string token_file = tmp_.path() + "/token";
+  std::ofstream(token_file) << "s3cret;token,0123456789\n";  // any visible character
+  ASSERT_TRUE(StartBoth({"--token-file", token_file}));
+  HttpReply r = client_->Get("/", kBrowser);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_NE(r.body.find("<form id=\"login\" method=\"post\" action=\"/login\">"), std::string::npos)
+      << r.body;
+  // Nobody gets the CSRF token before logging in.
+  EXPECT_NE(r.body.find("<meta name=\"csrf-token\" content=\"\">"), std::string::npos);
+  EXPECT_EQ(Body(client_->Get("/queues"))["reason"], "unauthorized");  // JSON stays JSON
+
+  r = Form("/login", "token=wrong", kBrowser);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_TRUE(r.Header("set-cookie").empty());
+  r = Form("/login", "token=s3cret%3Btoken%2C0123456789", kBrowser);
+  ASSERT_EQ(r.status, 303) << r.body;
+  EXPECT_EQ(r.Header("location"), "/");
+  const std::string cookie = r.Header("set-cookie");
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos) << cookie;
+  const std::string pair = cookie.substr(0, cookie.find(';'));
+
+  r = client_->Get("/", {{"Accept", kBrowser[0].second}, {"Cookie", "a=b; " + pair}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("<table id=\"queues\">"), std::string::npos);
+  EXPECT_EQ(client_->Get("/queues", {{"Cookie", pair}}).status, 200);
+  EXPECT_EQ(client_->Get("/queues", {{"Cookie", pair + "0"}}).status, 401);
+  EXPECT_EQ(client_->Get("/queues", {{"Authorization", "Bearer s3cret;token,0123456789"}}).status,
+            200);
 }
 
 TEST_F(WebPageTest, BadInputOnTheNewRoutesIs4xxNeverACrash) {
