@@ -15,16 +15,17 @@ QueueEntry::QueueEntry(std::string name, const GatewayOptions& options)
       pool_(name_, options.producers_per_queue, options.max_pending_per_queue, &generation_) {}
 
 bool QueueEntry::Snapshot(metrics::QueueSnapshot* out) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (seg_ == nullptr) return false;
-  metrics::TakeSnapshot(*seg_, out);
-  return true;
+  return WithSegment([out](const segment::Segment& seg) { metrics::TakeSnapshot(seg, out); });
 }
 
 bool QueueEntry::WithSegment(const std::function<void(const segment::Segment&)>& read) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (seg_ == nullptr) return false;
-  read(*seg_);
+  std::shared_ptr<const segment::Segment> seg;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    seg = seg_;
+  }
+  if (seg == nullptr) return false;
+  read(*seg);
   return true;
 }
 

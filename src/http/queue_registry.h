@@ -41,8 +41,8 @@ class QueueEntry {
   // A fresh snapshot for the history sampler (leaves the rates' base alone); false when the
   // queue is not attached.
   bool Snapshot(metrics::QueueSnapshot* out);
-  // Runs `read` on the attached segment, under the entry's lock (false when not attached).
-  // For slot scans: keep `read` to reading the segment.
+  // Runs `read` on the attached segment (false when not attached), without holding the entry's
+  // lock, so a slot scan does not stall the requests of the io threads.
   bool WithSegment(const std::function<void(const segment::Segment&)>& read);
   History& history() { return history_; }
   // Empty while the daemon is up and admitting; else why not.
@@ -53,7 +53,9 @@ class QueueEntry {
   const std::string name_;
   std::atomic<uint64_t> generation_{0};    // bumped at each (re-)attach: see ProducerPool
   std::mutex mu_;                          // guards the members below
-  std::unique_ptr<segment::Segment> seg_;  // read-only
+  // Read-only. Shared so a long read (a slot scan on a pool thread) keeps its mapping without
+  // holding mu_, which every request of the queue takes.
+  std::shared_ptr<const segment::Segment> seg_;
   std::shared_ptr<JobClient> jobs_;
   // Rates are per second over the span since a reading at least 1 s older.
   metrics::QueueSnapshot rate_base_;
