@@ -146,10 +146,11 @@ std::string Chart(const Json& history, const std::string& refresh_queue,
 }
 
 std::string QueueState(const Json& stats) {
+  // Pick, not value(): a field of an unexpected type reads as absent rather than throwing.
   if (!stats.is_object() || stats.contains("error")) return "down";
-  if (stats.value("paused", false)) return "paused";
-  if (stats.value("up", false)) return "up";
-  const Json& d = stats.contains("daemon") ? stats["daemon"] : Json(nullptr);
+  if (Pick(stats, "paused") == Json(true)) return "paused";
+  if (Pick(stats, "up") == Json(true)) return "up";
+  const Json d = Pick(stats, "daemon");
   if (d.is_string() && d.get_ref<const std::string&>().rfind("refusing", 0) == 0) {
     return "refusing";
   }

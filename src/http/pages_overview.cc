@@ -22,7 +22,8 @@ std::string OverviewPage(const Json& queues, const Json& histories, const PageCo
       "<th>wait p50 / p99 (ms)</th><th>end-to-end p50 / p99 (ms)</th>"
       "<th>depth, completed/s</th></tr></thead><tbody>\n";
   for (const Json& q : queues) {
-    const std::string name = q.value("queue", std::string());
+    const Json n = Pick(q, "queue");
+    const std::string name = n.is_string() ? n.get<std::string>() : std::string();
     const std::string state = QueueState(q);
     b += "<tr data-queue=\"" + HtmlEscape(name) + "\"><td class=\"l\"><a href=\"/queues/" +
          HtmlEscape(name) + "\">" + HtmlEscape(name) +
