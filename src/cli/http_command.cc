@@ -97,6 +97,9 @@ int HttpCommand(int argc, char** argv) {
              "enqueues waiting for a producer thread per queue; more are answered 503 (1024)");
   flags.Uint("max-wait", &max_wait, 0, 3600, "longest ?wait=S long poll, in seconds (60)");
   flags.Uint("io-threads", &io_threads, 1, 64, "threads serving connections (1)");
+  flags.Bool("read-only", &o.read_only,
+             "refuse every change (enqueue, cancel, dead-letter requeue/purge) with 403; the web "
+             "page shows its buttons disabled");
   Status s = flags.Parse(argc, argv, 2);
   if (flags.help()) {
     std::fputs(flags.Usage().c_str(), stdout);

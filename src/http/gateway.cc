@@ -5,6 +5,9 @@
 
 #include <algorithm>
 
+#include "http/content_negotiation.h"
+#include "http/csrf.h"
+#include "http/pages.h"
 #include "http/responses.h"
 
 namespace taskring::http {
@@ -25,17 +28,22 @@ Response MethodNotAllowed(const char* allow) {
   return res;
 }
 
+Response ReadOnly() {
+  return ErrorResponse(bhttp::status::forbidden, "this gateway is read-only (--read-only)",
+                       "read_only");
+}
+
 }  // namespace
 
 Gateway::Gateway(const GatewayOptions& options, RequestGuard guard)
-    : options_(options), guard_(std::move(guard)), registry_(options) {}
+    : options_(options), guard_(std::move(guard)), csrf_(NewCsrfToken()), registry_(options) {}
 
 std::optional<Response> Gateway::Admit(const Request& req, Route* route, uint64_t* body_limit) {
   *body_limit = kNonEnqueueBodyLimit;
   const bool has_origin = req.find(bhttp::field::origin) != req.end();
   switch (guard_.Check(Header(req, bhttp::field::host), has_origin,
-                       Header(req, bhttp::field::origin),
-                       Header(req, bhttp::field::authorization))) {
+                       Header(req, bhttp::field::origin), Header(req, bhttp::field::authorization),
+                       Header(req, bhttp::field::cookie))) {
     case RequestGuard::Verdict::kAllow: break;
     case RequestGuard::Verdict::kBadHost:
       return ErrorResponse(bhttp::status::forbidden,
@@ -44,8 +52,18 @@ std::optional<Response> Gateway::Admit(const Request& req, Route* route, uint64_
       return ErrorResponse(bhttp::status::forbidden, "cross-origin requests are refused",
                            "bad_origin");
     case RequestGuard::Verdict::kUnauthorized: {
-      Response res = ErrorResponse(bhttp::status::unauthorized, "missing or wrong bearer token",
-                                   "unauthorized");
+      // The login form itself needs no token; a browser elsewhere gets the form in the 401.
+      std::string ignored;
+      Route r;
+      if (ParseTarget(std::string_view(req.target().data(), req.target().size()), &r, &ignored) &&
+          r.kind == RouteKind::kLogin) {
+        break;
+      }
+      Response res = PrefersHtml(Header(req, bhttp::field::accept))
+                         ? HtmlResponse(bhttp::status::unauthorized,
+                                        LoginPage(PageContext{"", options_.read_only}, ""))
+                         : ErrorResponse(bhttp::status::unauthorized,
+                                         "missing or wrong bearer token", "unauthorized");
       res.set(bhttp::field::www_authenticate, "Bearer");
       return res;
     }
@@ -60,6 +78,7 @@ std::optional<Response> Gateway::Admit(const Request& req, Route* route, uint64_
       return ErrorResponse(bhttp::status::not_found, "no such resource", "no_route");
     case RouteKind::kJobs: {
       if (m != bhttp::verb::post) return MethodNotAllowed("POST");
+      if (options_.read_only) return ReadOnly();
       // Refused before the body is read: the queue must exist and the body fit its slots.
       QueueView q;
       const Status s = registry_.Get(route->queue, &q);
@@ -76,11 +95,20 @@ std::optional<Response> Gateway::Admit(const Request& req, Route* route, uint64_
       }
       return std::nullopt;
     }
+    case RouteKind::kLogin:
+      if (m != bhttp::verb::get && m != bhttp::verb::post) return MethodNotAllowed("GET, POST");
+      return std::nullopt;
     case RouteKind::kJob:
       if (m != bhttp::verb::get && m != bhttp::verb::delete_)
         return MethodNotAllowed("GET, DELETE");
+      if (m == bhttp::verb::delete_ && options_.read_only) return ReadOnly();
       return std::nullopt;
     default:
+      if (IsAction(route->kind)) {
+        if (m != bhttp::verb::post) return MethodNotAllowed("POST");
+        if (options_.read_only) return ReadOnly();
+        return std::nullopt;
+      }
       if (m != bhttp::verb::get) return MethodNotAllowed("GET");
       return std::nullopt;
   }
@@ -88,13 +116,22 @@ std::optional<Response> Gateway::Admit(const Request& req, Route* route, uint64_
 
 void Gateway::Handle(Request&& req, const Route& route, Reply reply,
                      const net::any_io_executor& ex) {
+  // Browsers get pages; every other client the JSON it always got (content_negotiation.h).
+  const bool html = PrefersHtml(Header(req, bhttp::field::accept));
+  if (IsAction(route.kind) && !CsrfMatches(req, csrf_)) {
+    return reply(
+        ErrorResponse(bhttp::status::forbidden, "missing or wrong CSRF token", "bad_csrf"));
+  }
   switch (route.kind) {
     case RouteKind::kJobs: return Enqueue(std::move(req), route, std::move(reply));
     case RouteKind::kJob:
       if (req.method() == bhttp::verb::delete_) return Cancel(route, std::move(reply));
+      if (html && route.query.empty()) return GetJobPage(route, std::move(reply));
       return GetJob(route, std::move(reply), ex);
     case RouteKind::kJobResult: return GetResult(route, std::move(reply));
-    case RouteKind::kQueue: return GetQueue(route, std::move(reply));
+    case RouteKind::kQueue:
+      if (html && route.query.empty()) return GetQueuePage(route, std::move(reply));
+      return GetQueue(route, std::move(reply));
     case RouteKind::kHealth: return Health(std::move(reply));
     case RouteKind::kMetrics: {
       Response res{bhttp::status::ok, 11};
@@ -102,9 +139,47 @@ void Gateway::Handle(Request&& req, const Route& route, Reply reply,
       res.body() = metrics_.Serialize();
       return reply(std::move(res));
     }
+    case RouteKind::kRoot: return GetQueues(route, /*html=*/true, std::move(reply));
+    case RouteKind::kQueues: return GetQueues(route, html, std::move(reply));
+    case RouteKind::kRunning:
+    case RouteKind::kDelayed:
+    case RouteKind::kFailures: return GetList(route, std::move(reply));
+    case RouteKind::kHistory: return GetHistory(route, std::move(reply));
+    case RouteKind::kDead: return GetDead(route, html, std::move(reply));
+    case RouteKind::kDeadRequeueAll:
+    case RouteKind::kDeadPurgeAll:
+    case RouteKind::kDeadRequeue:
+    case RouteKind::kDeadPurge: return DeadAction(route, html, std::move(reply));
+    case RouteKind::kJobCancel: return Cancel(route, std::move(reply), html);
+    case RouteKind::kLogin: return Login(req, std::move(reply));
     case RouteKind::kNotFound: break;
   }
   reply(ErrorResponse(bhttp::status::not_found, "no such resource", "no_route"));
+}
+
+void Gateway::Login(const Request& req, Reply reply) {
+  if (!guard_.NeedsToken()) {
+    Response res = JsonResponse(bhttp::status::see_other, Json{{"login", "no token needed"}});
+    res.set(bhttp::field::location, "/");
+    return reply(std::move(res));
+  }
+  if (req.method() == bhttp::verb::get) {
+    return reply(
+        HtmlResponse(bhttp::status::ok, LoginPage(PageContext{"", options_.read_only}, "")));
+  }
+  QueryParams form;
+  std::string error;
+  const std::string* token = nullptr;
+  if (ParseUrlEncoded(req.body(), &form, &error)) token = FindParam(form, "token");
+  if (token == nullptr || !guard_.TokenMatches(*token)) {
+    return reply(HtmlResponse(
+        bhttp::status::unauthorized,
+        LoginPage(PageContext{"", options_.read_only}, "That is not this gateway's token.")));
+  }
+  Response res = HtmlResponse(bhttp::status::see_other, "<a href=\"/\">queues</a>\n");
+  res.set(bhttp::field::location, "/");
+  res.set(bhttp::field::set_cookie, guard_.LoginCookie());
+  reply(std::move(res));
 }
 
 void Gateway::GetQueue(const Route& route, Reply reply) {

@@ -8,11 +8,13 @@
 #define TASKRING_HTTP_GATEWAY_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "http/gateway_metrics.h"
 #include "http/gateway_options.h"
+#include "http/html_page.h"
 #include "http/http_types.h"
 #include "http/queue_registry.h"
 #include "http/request_guard.h"
@@ -42,20 +44,44 @@ class Gateway {
     return !route.queue.empty() && registry_.Known(route.queue) ? route.queue : std::string();
   }
   const GatewayOptions& options() const { return options_; }
+  // Adds a sample of every served queue to its history (history.h). The server calls it every
+  // History::kIntervalMs on an io thread: one snapshot per queue, as a GET /queues/{q} costs.
+  void SampleHistory();
+  const std::string& csrf_token() const { return csrf_; }
 
  private:
   void Enqueue(Request&& req, const Route& route, Reply reply);
   void GetJob(const Route& route, Reply reply, const net::any_io_executor& ex);
   void GetResult(const Route& route, Reply reply);
-  void Cancel(const Route& route, Reply reply);
+  // `redirect_to_page`: a browser's form post, answered 303 to the job's page.
+  void Cancel(const Route& route, Reply reply, bool redirect_to_page = false);
   // The queue and the job a route names; false with *answer set when there is none to act on:
   // the queue's error, 404 for any wrong token, 410 once it expired.
   bool FindRoutedJob(const Route& route, QueueView* q, JobStatus* st, Response* answer);
   void GetQueue(const Route& route, Reply reply);
   void Health(Reply reply);
+  // The web pages and the JSON they read (gateway_lists.cc, dead_letter_routes.cc).
+  PageContext Context() const { return PageContext{csrf_, options_.read_only}; }
+  // One /queues item: Stats() plus state, counters and latency quantiles; {queue, state:
+  // "down", error} when the queue cannot be read.
+  Json QueueSummary(const std::string& name);
+  void GetQueues(const Route& route, bool html, Reply reply);
+  void GetQueuePage(const Route& route, Reply reply);
+  void GetList(const Route& route, Reply reply);
+  void GetHistory(const Route& route, Reply reply);
+  void GetDead(const Route& route, bool html, Reply reply);
+  void DeadAction(const Route& route, bool browser, Reply reply);
+  void GetJobPage(const Route& route, Reply reply);
+  // GET: the form; POST token=…: with the --token-file token, 303 to / with the login cookie.
+  void Login(const Request& req, Reply reply);
+  // Runs `work` on the queue's producer pool (blocking reads and file I/O stay off the io
+  // threads); answers 503 gateway_busy when the pool's queue is full.
+  void OnPool(const QueueView& q, const std::string& queue, std::function<void()> work,
+              const Reply& reply);
 
   const GatewayOptions options_;
   const RequestGuard guard_;
+  const std::string csrf_;  // csrf.h: random per process
   QueueRegistry registry_;
   GatewayMetrics metrics_;
 };

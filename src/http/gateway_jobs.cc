@@ -7,6 +7,7 @@
 #include "http/job_answers.h"
 #include "http/job_json.h"
 #include "http/long_poll.h"
+#include "http/pages.h"
 #include "http/responses.h"
 #include "util/clock.h"
 
@@ -84,7 +85,19 @@ void Gateway::GetResult(const Route& route, Reply reply) {
   reply(std::move(res));
 }
 
-void Gateway::Cancel(const Route& route, Reply reply) {
+void Gateway::GetJobPage(const Route& route, Reply reply) {
+  QueueView q;
+  const Status s = registry_.Get(route.queue, &q);
+  if (!s.ok()) return reply(StatusResponse(s));
+  JobStatus st;
+  Response error;
+  if (!FindJob(q, route.token, &st, &error)) return reply(std::move(error));
+  // A page even once completed (a browser shows the result link rather than following a 303).
+  reply(HtmlResponse(bhttp::status::ok,
+                     JobPage(route.queue, JobStatusJson(route.queue, st), Context())));
+}
+
+void Gateway::Cancel(const Route& route, Reply reply, bool redirect_to_page) {
   QueueView q;
   JobStatus st;
   Response answer;
@@ -92,27 +105,35 @@ void Gateway::Cancel(const Route& route, Reply reply) {
   // Cancel waits for the daemon (and its fsync): a pool thread's work, not the io thread's.
   const std::string token = route.token;
   std::shared_ptr<JobClient> jobs = q.jobs;
-  const bool taken = q.entry->pool().Submit([jobs, token, reply](Producer*, const Status&) {
-    CancelOutcome outcome{};
-    const Status c = jobs->Cancel(token, &outcome);
-    if (!c.ok()) {
-      reply(c.IsNotFound() ? NoSuchJob() : StatusResponse(c));
-      return true;
-    }
-    Json j;
-    j["outcome"] = CancelOutcomeName(outcome);
-    switch (outcome) {
-      case CancelOutcome::kCancelled: reply(JsonResponse(bhttp::status::ok, j)); break;
-      case CancelOutcome::kRequested: reply(JsonResponse(bhttp::status::accepted, j)); break;
-      case CancelOutcome::kAlreadyFinished: {
-        JobStatus now;
-        if (jobs->GetStatus(token, &now).ok()) j["state"] = JobStateName(now.state);
-        reply(JsonResponse(bhttp::status::conflict, j));
-        break;
-      }
-    }
-    return true;
-  });
+  const std::string page = JobPath(route.queue, token);
+  const bool taken = q.entry->pool().Submit(
+      [jobs, token, reply, page, redirect_to_page](Producer*, const Status&) {
+        CancelOutcome outcome{};
+        const Status c = jobs->Cancel(token, &outcome);
+        if (!c.ok()) {
+          reply(c.IsNotFound() ? NoSuchJob() : StatusResponse(c));
+          return true;
+        }
+        Json j;
+        j["outcome"] = CancelOutcomeName(outcome);
+        if (redirect_to_page) {
+          Response res = JsonResponse(bhttp::status::see_other, j);
+          res.set(bhttp::field::location, page);
+          reply(std::move(res));
+          return true;
+        }
+        switch (outcome) {
+          case CancelOutcome::kCancelled: reply(JsonResponse(bhttp::status::ok, j)); break;
+          case CancelOutcome::kRequested: reply(JsonResponse(bhttp::status::accepted, j)); break;
+          case CancelOutcome::kAlreadyFinished: {
+            JobStatus now;
+            if (jobs->GetStatus(token, &now).ok()) j["state"] = JobStateName(now.state);
+            reply(JsonResponse(bhttp::status::conflict, j));
+            break;
+          }
+        }
+        return true;
+      });
   if (!taken) {
     reply(BusyResponse("too many requests waiting for queue '" + route.queue + "'", "gateway_busy",
                        1000));

@@ -32,6 +32,9 @@ struct GatewayOptions {
   uint32_t max_wait_s = 60;               // --max-wait: bound of ?wait=S
   uint32_t wait_poll_ms = 50;             // how often a long poll re-reads the status
   uint32_t io_threads = 1;                // --io-threads
+  // --read-only: every route that changes something (enqueue, cancel, the pages' actions)
+  // answers 403 read_only, and the pages show their buttons disabled.
+  bool read_only = false;
 };
 
 }  // namespace taskring::http

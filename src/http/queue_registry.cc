@@ -14,12 +14,28 @@ QueueEntry::QueueEntry(std::string name, const GatewayOptions& options)
     : name_(std::move(name)),
       pool_(name_, options.producers_per_queue, options.max_pending_per_queue, &generation_) {}
 
-Json QueueEntry::Stats() {
+bool QueueEntry::Snapshot(metrics::QueueSnapshot* out) {
+  return WithSegment([out](const segment::Segment& seg) { metrics::TakeSnapshot(seg, out); });
+}
+
+bool QueueEntry::WithSegment(const std::function<void(const segment::Segment&)>& read) {
+  std::shared_ptr<const segment::Segment> seg;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    seg = seg_;
+  }
+  if (seg == nullptr) return false;
+  read(*seg);
+  return true;
+}
+
+Json QueueEntry::Stats(metrics::QueueSnapshot* snap) {
   std::lock_guard<std::mutex> lock(mu_);
   Json j;
   if (seg_ == nullptr) return ErrorJson("queue '" + name_ + "' is not attached");
   metrics::QueueSnapshot s;
   metrics::TakeSnapshot(*seg_, &s);
+  if (snap != nullptr) *snap = s;
   const segment::SegmentHeader* h = seg_->header();
   j["queue"] = name_;
   j["daemon"] = s.daemon_state;
@@ -136,6 +152,7 @@ Status QueueRegistry::Get(const std::string& name, QueueView* out) {
     e->jobs_ = std::move(jobs);
     e->rate_base_ = metrics::QueueSnapshot();
     e->last_rates_ = nullptr;
+    e->history_.Rebase();
     e->generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   out->entry = e;

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "http/gateway_options.h"
+#include "http/history.h"
 #include "http/job_json.h"
 #include "http/producer_pool.h"
 #include "metrics/snapshot.h"
@@ -34,7 +36,15 @@ class QueueEntry {
   // The queue's GET body: depth, capacity, outstanding, running, delayed, workers, daemon state,
   // drain rate, retry-after hint and counter rates (see docs/http.md). Reads the segment:
   // O(capacity).
-  Json Stats();
+  // `snap`, if given, gets the snapshot it was made from.
+  Json Stats(metrics::QueueSnapshot* snap = nullptr);
+  // A fresh snapshot for the history sampler (leaves the rates' base alone); false when the
+  // queue is not attached.
+  bool Snapshot(metrics::QueueSnapshot* out);
+  // Runs `read` on the attached segment (false when not attached), without holding the entry's
+  // lock, so a slot scan does not stall the requests of the io threads.
+  bool WithSegment(const std::function<void(const segment::Segment&)>& read);
+  History& history() { return history_; }
   // Empty while the daemon is up and admitting; else why not.
   std::string Unhealthy();
 
@@ -43,11 +53,14 @@ class QueueEntry {
   const std::string name_;
   std::atomic<uint64_t> generation_{0};    // bumped at each (re-)attach: see ProducerPool
   std::mutex mu_;                          // guards the members below
-  std::unique_ptr<segment::Segment> seg_;  // read-only
+  // Read-only. Shared so a long read (a slot scan on a pool thread) keeps its mapping without
+  // holding mu_, which every request of the queue takes.
+  std::shared_ptr<const segment::Segment> seg_;
   std::shared_ptr<JobClient> jobs_;
   // Rates are per second over the span since a reading at least 1 s older.
   metrics::QueueSnapshot rate_base_;
   Json last_rates_ = nullptr;
+  History history_;    // its own lock
   ProducerPool pool_;  // last: its threads read generation_
 };
 

@@ -38,9 +38,27 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+std::string_view CookieValue(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    const size_t semi = header.find(';');
+    std::string_view pair = header.substr(0, semi);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    const size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+    if (semi == std::string_view::npos) break;
+    header.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
 RequestGuard::RequestGuard(const ListenAddress& listen, uint16_t port,
                            const std::vector<std::string>& extra_hosts, std::string bearer_token)
     : token_(std::move(bearer_token)) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char c : token_) {
+    token_hex_.push_back(kHex[c >> 4]);
+    token_hex_.push_back(kHex[c & 15]);
+  }
   const std::string p = ":" + std::to_string(port);
   if (!listen.unspecified) hosts_.insert(Lower(HostPort(listen, port)));
   if (listen.loopback) {
@@ -66,11 +84,13 @@ bool RequestGuard::OriginAllowed(std::string_view origin) const {
 }
 
 RequestGuard::Verdict RequestGuard::Check(std::string_view host, bool has_origin,
-                                          std::string_view origin,
-                                          std::string_view authorization) const {
+                                          std::string_view origin, std::string_view authorization,
+                                          std::string_view cookie) const {
   if (!HostAllowed(host)) return Verdict::kBadHost;
   if (has_origin && !OriginAllowed(origin)) return Verdict::kBadOrigin;
   if (token_.empty()) return Verdict::kAllow;
+  const std::string_view from_cookie = CookieValue(cookie, kTokenCookie);
+  if (!from_cookie.empty() && ConstantTimeEquals(from_cookie, token_hex_)) return Verdict::kAllow;
   constexpr std::string_view kBearer = "bearer ";
   if (authorization.size() <= kBearer.size() ||
       Lower(authorization.substr(0, kBearer.size())) != kBearer) {
@@ -78,6 +98,14 @@ RequestGuard::Verdict RequestGuard::Check(std::string_view host, bool has_origin
   }
   return ConstantTimeEquals(authorization.substr(kBearer.size()), token_) ? Verdict::kAllow
                                                                           : Verdict::kUnauthorized;
+}
+
+bool RequestGuard::TokenMatches(std::string_view token) const {
+  return !token_.empty() && ConstantTimeEquals(token, token_);
+}
+
+std::string RequestGuard::LoginCookie() const {
+  return std::string(kTokenCookie) + "=" + token_hex_ + "; HttpOnly; SameSite=Strict; Path=/";
 }
 
 }  // namespace taskring::http

@@ -27,7 +27,8 @@ Server::Server(const GatewayOptions& options, const ListenAddress& listen)
       ioc_(static_cast<int>(std::max<uint32_t>(options.io_threads, 1))),
       acceptor_(net::make_strand(ioc_)),
       signals_(ioc_, SIGINT, SIGTERM),
-      accept_backoff_(acceptor_.get_executor()) {}
+      accept_backoff_(acceptor_.get_executor()),
+      sampler_(net::make_strand(ioc_)) {}
 
 Server::~Server() {
   ioc_.stop();
@@ -65,6 +66,7 @@ void Server::Run() {
     if (!ec) Stop();
   });
   Accept();
+  SampleSoon();
   std::vector<std::thread> extra;
   for (uint32_t i = 1; i < options_.io_threads; ++i) extra.emplace_back([this] { RunLoop(); });
   RunLoop();
@@ -85,6 +87,15 @@ void Server::RunLoop() {
 }
 
 void Server::Stop() { ioc_.stop(); }
+
+void Server::SampleSoon() {
+  sampler_.expires_after(std::chrono::milliseconds(History::kIntervalMs));
+  sampler_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    gateway_->SampleHistory();
+    SampleSoon();
+  });
+}
 
 void Server::Accept() {
   // Each connection gets its own strand, so several io threads never run one connection's

@@ -37,6 +37,7 @@ class Server {
   void RunLoop();  // one io thread
   void Accept();
   void Refuse(net::ip::tcp::socket socket);
+  void SampleSoon();  // the history sampler (history.h), every History::kIntervalMs
 
   GatewayOptions options_;
   ListenAddress listen_;
@@ -48,6 +49,7 @@ class Server {
   net::ip::tcp::acceptor acceptor_;
   net::signal_set signals_;
   net::steady_timer accept_backoff_;
+  net::steady_timer sampler_;
   uint16_t port_ = 0;
 };
 
