@@ -152,6 +152,7 @@ void Gateway::Handle(Request&& req, const Route& route, Reply reply,
     case RouteKind::kDeadPurge: return DeadAction(route, html, std::move(reply));
     case RouteKind::kJobCancel: return Cancel(route, std::move(reply), html);
     case RouteKind::kLogin: return Login(req, std::move(reply));
+    case RouteKind::kScript: return reply(PageScriptResponse());
     case RouteKind::kNotFound: break;
   }
   reply(ErrorResponse(bhttp::status::not_found, "no such resource", "no_route"));

@@ -54,9 +54,13 @@ std::string QueueState(const Json& stats);
 // "12:34:56" style age of a unix-ms time, and a plain RFC 3339 UTC time; "–" for 0.
 std::string UnixMsText(uint64_t unix_ms);
 
-// 200 text/html, no-store, with a Content-Security-Policy that allows only this page's own
-// inline code and same-origin fetches and forms, and no framing (clickjacking the buttons).
+// 200 text/html, no-store, with a Content-Security-Policy that runs no script but /ui.js (no
+// inline code, no event-handler attribute), allows same-origin fetches and forms only, and no
+// framing (clickjacking the buttons).
 Response HtmlResponse(bhttp::status code, std::string body);
+
+// 200 text/javascript: the one script every page loads from /ui.js.
+Response PageScriptResponse();
 
 }  // namespace taskring::http
 

@@ -63,7 +63,8 @@ const char* RouteLabel(RouteKind kind) {
     case RouteKind::kDeadRequeue:
     case RouteKind::kDeadPurge:
     case RouteKind::kJobCancel: return "action";
-    case RouteKind::kLogin: return "page";
+    case RouteKind::kLogin:
+    case RouteKind::kScript: return "page";
     case RouteKind::kNotFound: break;
   }
   return "other";
@@ -130,6 +131,10 @@ bool ParseTarget(std::string_view target, Route* out, std::string* error) {
   }
   if (path == "/login") {
     out->kind = RouteKind::kLogin;
+    return true;
+  }
+  if (path == "/ui.js") {
+    out->kind = RouteKind::kScript;
     return true;
   }
   if (path == "/queues") {

@@ -33,6 +33,7 @@ enum class RouteKind {
   kDeadPurge,       // POST /queues/{queue}/dead/{id}/purge
   kJobCancel,       // POST /queues/{queue}/jobs/{token}/cancel
   kLogin,           // /login: a browser's form for the --token-file token (sets a cookie)
+  kScript,          // /ui.js: the pages' script (their Content-Security-Policy allows no other)
 };
 
 // The routes that change something (each needs the CSRF token and is refused --read-only).

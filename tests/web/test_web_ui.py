@@ -101,13 +101,16 @@ def open_page(browser, url: str, ready_css: str):
     WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, ready_css))
 
 
-def accept_confirmation(browser):
-    """Accepts the page's confirm() if it shows one (the forms also work without JS)."""
+def accept_confirmation(browser) -> str:
+    """Accepts the page's confirm() dialog and returns its text ("" if none came)."""
     try:
-        WebDriverWait(browser, 2).until(lambda b: b.switch_to.alert)
-        browser.switch_to.alert.accept()
-    except (NoAlertPresentException, TimeoutException):  # no dialog: the form posted directly
-        pass
+        WebDriverWait(browser, 5).until(lambda b: b.switch_to.alert)
+        alert = browser.switch_to.alert
+        text = alert.text
+        alert.accept()
+        return text
+    except (NoAlertPresentException, TimeoutException):
+        return ""
 
 
 def assert_inert(browser):
@@ -134,6 +137,11 @@ def test_overview_shows_what_taskring_stat_shows(browser, gateway_factory, scene
     assert row.find_elements(By.CSS_SELECTOR, "svg"), "no sparkline"
     assert_inert(browser)
     shot("overview")
+    # The numbers are live: a new job shows without a reload (the page's script, /ui.js, is
+    # the one script its Content-Security-Policy lets run).
+    scene.producer.enqueue(b"one more", type="idle")
+    depth = row.find_element(By.CSS_SELECTOR, '[data-field="depth"]')
+    WebDriverWait(browser, 10).until(lambda b: depth.text.strip() == str(after["depth"] + 1))
 
 
 def test_queue_page_lists_running_delayed_and_failed_jobs(browser, gateway_factory, scene, shot):
@@ -178,7 +186,7 @@ def test_requeue_a_dead_letter_and_see_it_run(browser, gateway_factory, scene, s
     assert "no such customer" in row.text and "doomed work" in row.text
     shot("dead-letters")
     row.find_element(By.CSS_SELECTOR, 'button[data-action="requeue"]').click()
-    accept_confirmation(browser)
+    assert str(scene.dead) in accept_confirmation(browser), "no confirmation asked"
     eventually(lambda: not browser.find_elements(
         By.CSS_SELECTOR, f'#dead tr[data-dead-id="{scene.dead}"]'), "the letter to go")
     # It runs: a worker gets it as a new job with the same payload and type, and finishes it.
