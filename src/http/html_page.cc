@@ -11,13 +11,16 @@ namespace taskring::http {
 namespace {
 
 constexpr const char* kStyle = R"css(
-body{font:14px system-ui,sans-serif;margin:1em 2em;color:#222}
+body{font:14px system-ui,sans-serif;margin:1em 1.5em;color:#222}
+.cols{display:flex;flex-wrap:wrap;gap:2em;align-items:flex-start}.cols h2{margin-top:0}
 h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}
-table{border-collapse:collapse;margin:.5em 0}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right;vertical-align:top}
+table{border-collapse:collapse;margin:.5em 0}td,th{border-bottom:1px solid #ddd;padding:3px 6px;text-align:right;vertical-align:top}
+th{font-size:.9em}
 th{background:#f4f4f4}td.l,th.l{text-align:left}
 .up{color:#070}.down,.refusing{color:#b00}.paused{color:#a60}
-form.a{display:inline;margin:0}pre{margin:0;white-space:pre-wrap;word-break:break-all;max-width:40em;text-align:left}
+form.a{display:inline;margin:0}pre{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;max-width:40em;text-align:left}
 svg{background:#fafafa;border:1px solid #eee}polyline{fill:none;stroke-width:1.5}
+text.max{font-size:10px;fill:#888}td.spark{white-space:nowrap}#queues{font-size:13px}
 .s0{stroke:#36c}.s1{stroke:#090}.s2{stroke:#c33}.s3{stroke:#a6c}
 nav a{margin-right:1em}.muted{color:#888}
 )css";
@@ -32,23 +35,25 @@ constexpr const char* kScript = R"js(
 const J={headers:{Accept:'application/json'},credentials:'same-origin'};
 function pick(o,p){return p.split('.').reduce((a,k)=>a==null?a:a[k],o);}
 function fmt(v){return typeof v==='number'?(Number.isInteger(v)?String(v):v.toFixed(2)):String(v);}
-function pts(v,w,h){const m=Math.max(1e-9,...v);return v.map((x,i)=>(v.length<2?0:i*w/(v.length-1)).toFixed(1)+','+(h-1-(x/m)*(h-2)).toFixed(1)).join(' ');}
+function pts(v,w,h,m){return v.map((x,i)=>(v.length<2?0:i*w/(v.length-1)).toFixed(1)+','+(h-1-(x/m)*(h-2)).toFixed(1)).join(' ');}
 async function tick(){
  try{const r=await fetch('/queues',J);if(r.ok){for(const q of await r.json()){
   const row=document.querySelector('[data-queue="'+CSS.escape(String(q.queue))+'"]');if(!row)continue;
   for(const c of row.querySelectorAll('[data-field]')){const v=pick(q,c.dataset.field);if(v!==undefined&&v!==null)c.textContent=fmt(v);}}}}catch(e){}
  for(const s of document.querySelectorAll('svg[data-history]')){try{
   const r=await fetch('/queues/'+encodeURIComponent(s.dataset.history)+'/history?limit='+(s.dataset.limit||300),J);if(!r.ok)continue;
-  const h=await r.json();for(const l of s.querySelectorAll('polyline[data-series]'))
-   l.setAttribute('points',pts(h.samples.map(x=>+x[l.dataset.series]||0),+s.getAttribute('width'),+s.getAttribute('height')));}catch(e){}}
+  const h=await r.json(),ls=[...s.querySelectorAll('polyline[data-series]')];
+  const vs=ls.map(l=>h.samples.map(x=>+x[l.dataset.series]||0)),m=Math.max(1e-9,...vs.flat());
+  ls.forEach((l,i)=>l.setAttribute('points',pts(vs[i],+s.getAttribute('width'),+s.getAttribute('height'),m)));
+  const t=s.querySelector('text.max');if(t)t.textContent='max '+fmt(vs.flat().length?m:0);}catch(e){}}
 }
 document.addEventListener('submit',e=>{const m=e.target.dataset&&e.target.dataset.confirm;if(m&&!confirm(m))e.preventDefault();});
 setInterval(tick,2000);
 })();
 )js";
 
-std::string Points(const std::vector<double>& v, int w, int h) {
-  const double m = std::max(1e-9, v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()));
+// An SVG polyline's points for `v`, scaled so that `m` is the top of the chart.
+std::string Points(const std::vector<double>& v, int w, int h, double m) {
   std::string out;
   char buf[64];
   for (size_t i = 0; i < v.size(); ++i) {
@@ -128,20 +133,27 @@ std::string Chart(const Json& history, const std::string& refresh_queue,
            std::to_string(limit) + "\"";
   }
   out += ">";
-  int k = 0;
+  // One scale for every series of a chart, so they compare, and its top written on the chart.
+  std::vector<std::vector<double>> values;
+  double top = 0;
   for (const char* name : series) {
-    std::vector<double> v;
+    std::vector<double>& v = values.emplace_back();
     if (history.is_object() && history.contains("samples") && history["samples"].is_array()) {
       for (const Json& s : history["samples"]) {
-        const Json& x = s.contains(name) ? s[name] : Json(nullptr);
+        const Json& x = s.is_object() && s.contains(name) ? s[name] : Json(nullptr);
         v.push_back(x.is_number() ? x.get<double>() : 0.0);
+        top = std::max(top, v.back());
       }
     }
-    out += "<polyline class=\"s" + std::to_string(k++ % 4) + "\" data-series=\"" +
-           HtmlEscape(name) + "\" points=\"" + Points(v, width, height) + "\"><title>" +
-           HtmlEscape(name) + "</title></polyline>";
   }
-  return out + "</svg>";
+  int k = 0;
+  for (const char* name : series) {
+    out += "<polyline class=\"s" + std::to_string(k % 4) + "\" data-series=\"" + HtmlEscape(name) +
+           "\" points=\"" + Points(values[k], width, height, std::max(1e-9, top)) + "\"><title>" +
+           HtmlEscape(name) + "</title></polyline>";
+    ++k;
+  }
+  return out + "<text class=\"max\" x=\"4\" y=\"12\">max " + Text(Json(top)) + "</text></svg>";
 }
 
 std::string QueueState(const Json& stats) {

@@ -12,15 +12,24 @@ std::string JobPage(const std::string& queue, const Json& job, const PageContext
   std::string b = "<p><a href=\"/queues/" + q + "\">queue " + q + "</a></p><h1>Job " +
                   Text(Pick(job, "id")) + "</h1>\n<table id=\"job\">";
   b += "<tr><th class=\"l\">state</th><td id=\"job-state\">" + state + "</td></tr>";
+  // A finished job has nothing left to cancel, and a completed one is done whatever it last
+  // reported.
+  const bool finished =
+      state == "completed" || state == "dead" || state == "cancelled" || state == "expired";
   const Json percent = Pick(progress, "percent");
-  b += "<tr><th class=\"l\">progress</th><td class=\"l\"><progress id=\"job-progress\" max=\"100\"";
-  if (percent.is_number()) b += " value=\"" + Text(percent) + "\"";
-  if (percent.is_number()) {
-    b += ">" + Text(percent) + "%</progress> " + Text(percent) + "% " +
-         Text(Pick(progress, "message")) + "</td></tr>";
-  } else {
-    b += "></progress> no report</td></tr>";
+  const Json message = Pick(progress, "message");
+  std::string value = "0", note = "no report yet";
+  if (state == "completed") {
+    value = "100", note = "done";
+  } else if (percent.is_number()) {
+    value = Text(percent), note = Text(percent) + "%";
   }
+  if (message.is_string() && !message.get_ref<const std::string&>().empty()) {
+    note += " " + Text(message);
+  }
+  b += "<tr><th class=\"l\">progress</th><td class=\"l\"><progress id=\"job-progress\" "
+       "max=\"100\" value=\"" +
+       value + "\">" + value + "%</progress> " + note + "</td></tr>";
   static constexpr const char* kRows[][2] = {
       {"attempt", "attempt"},
       {"max attempts", "max_attempts"},
@@ -52,7 +61,9 @@ std::string JobPage(const std::string& queue, const Json& job, const PageContext
   }
   b += "</table>\n";
   const Json token = Pick(job, "status_url");
-  if (token.is_string()) {
+  if (finished) {
+    b += "<p class=\"muted\">Finished: nothing to cancel.</p>\n";
+  } else if (token.is_string()) {
     b += "<p>" +
          ActionButton(ctx, token.get<std::string>() + "/cancel", "cancel", "Cancel",
                       "Cancel this job?") +

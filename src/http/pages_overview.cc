@@ -20,7 +20,7 @@ std::string OverviewPage(const Json& queues, const Json& histories, const PageCo
       "<th>delayed</th><th>dead letters</th><th>workers</th><th>producers</th>"
       "<th>accepted/s</th><th>completed/s</th><th>failed/s</th><th>oldest job (ms)</th>"
       "<th>wait p50 / p99 (ms)</th><th>end-to-end p50 / p99 (ms)</th>"
-      "<th>depth, completed/s</th></tr></thead><tbody>\n";
+      "<th>depth · completed/s, last 2 min</th></tr></thead><tbody>\n";
   for (const Json& q : queues) {
     const Json n = Pick(q, "queue");
     const std::string name = n.is_string() ? n.get<std::string>() : std::string();
@@ -33,13 +33,13 @@ std::string OverviewPage(const Json& queues, const Json& histories, const PageCo
                           "rates_per_s.failed", "oldest_age_ms"}) {
       b += Field("td", q, f);
     }
+    const Json history =
+        histories.is_object() && histories.contains(name) ? histories[name] : Json(nullptr);
     b += "<td>" + Field("span", q, "latency_ms.wait.p50") + " / " +
          Field("span", q, "latency_ms.wait.p99") + "</td><td>" +
          Field("span", q, "latency_ms.e2e.p50") + " / " + Field("span", q, "latency_ms.e2e.p99") +
-         "</td><td>" +
-         Chart(histories.is_object() && histories.contains(name) ? histories[name] : Json(nullptr),
-               name, {"depth", "completed_per_s"}, 120, 24, 60) +
-         "</td></tr>\n";
+         "</td><td class=\"spark\">" + Chart(history, name, {"depth"}, 100, 28, 60) + " " +
+         Chart(history, name, {"completed_per_s"}, 100, 28, 60) + "</td></tr>\n";
   }
   b += "</tbody></table>\n";
   if (queues.empty()) b += "<p class=\"muted\">No queue served yet.</p>\n";

@@ -30,8 +30,9 @@ std::string QueuePage(const std::string& queue, const Json& stats, const Json& h
                   state + "</small></h1>\n";
   b += "<p><a href=\"/queues/" + q + "/dead\">dead letters (" + Text(Pick(stats, "dead_letters")) +
        ")</a></p>\n";
-  // One [data-queue] container, so the page script refreshes these cells from /queues.
-  b += "<table id=\"stats\"><tbody data-queue=\"" + q + "\">";
+  // The numbers beside the charts (one screen at 3 a.m.); one [data-queue] container, so the
+  // page script refreshes these cells from /queues.
+  b += "<div class=\"cols\"><table id=\"stats\"><tbody data-queue=\"" + q + "\">";
   static constexpr const char* kRows[][2] = {
       {"daemon", "daemon"},
       {"durability", "durability"},
@@ -71,14 +72,14 @@ std::string QueuePage(const std::string& queue, const Json& stats, const Json& h
       b += "<td data-field=\"" + p + "\">" + Text(Pick(stats, p)) + "</td></tr>";
     }
   }
-  b += "</tbody></table>\n<h2>Last minutes</h2>\n<p>depth and running "
+  b += "</tbody></table>\n<div><h2>Last minutes</h2>\n<p>depth and running "
        "<span class=\"muted\">(blue, green)</span><br>" +
        Chart(history, queue, {"depth", "running"}, 600, 80) +
        "</p><p>accepted, completed and failed per second <span class=\"muted\">(blue, green, "
        "red)</span><br>" +
        Chart(history, queue, {"accepted_per_s", "completed_per_s", "failed_per_s"}, 600, 80) +
        "</p><p>wait p99 and end-to-end p99, ms <span class=\"muted\">(blue, green)</span><br>" +
-       Chart(history, queue, {"wait_p99_ms", "e2e_p99_ms"}, 600, 80) + "</p>\n";
+       Chart(history, queue, {"wait_p99_ms", "e2e_p99_ms"}, 600, 80) + "</p></div></div>\n";
 
   b += "<section id=\"running\"><h2>Running</h2><table><thead><tr><th>id</th>"
        "<th class=\"l\">type</th><th>attempt</th><th>worker pid</th><th class=\"l\">progress</th>"

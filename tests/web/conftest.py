@@ -68,24 +68,42 @@ def _chromium():
     return None
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """One headless chromium for the session (a start costs 2–3 s)."""
+def start_browser(width: int = 1280, height: int = 900):
+    """Headless chromium through chromedriver (Debian's packages); raises when they are missing."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
     binary, driver = _chromium(), shutil.which("chromedriver")
     if binary is None or driver is None:
-        pytest.fail("chromium and chromedriver are needed (tools/setup.sh installs Debian's "
-                    "chromium, chromium-driver and python3-selenium)")
+        raise RuntimeError("chromium and chromedriver are needed (tools/setup.sh installs "
+                           "Debian's chromium, chromium-driver and python3-selenium)")
     options = Options()
     options.binary_location = binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,900", "--disable-extensions", "--no-first-run"):
+                f"--window-size={width},{height}", "--disable-extensions", "--no-first-run"):
         options.add_argument(arg)
     b = webdriver.Chrome(service=Service(driver), options=options)
     b.set_page_load_timeout(30)
+    return b
+
+
+def save_full_page(browser, path: Path, width: int = 1280) -> Path:
+    """A screenshot of the whole page, not the first 900 px: the window grows to the document."""
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(width, min(max(int(height) + 40, 600), 4000))
+    browser.save_screenshot(str(path))
+    browser.set_window_size(width, 900)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless chromium for the session (a start costs 2–3 s)."""
+    try:
+        b = start_browser()
+    except RuntimeError as e:
+        pytest.fail(str(e))
     yield b
     b.quit()
 
@@ -96,12 +114,6 @@ def shot(browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(name: str) -> Path:
-        path = SHOTS / f"{name}.png"
-        # The whole page, not the first 900 px: grow the window to the document, then back.
-        height = browser.execute_script("return document.documentElement.scrollHeight")
-        browser.set_window_size(1280, min(max(int(height) + 40, 600), 4000))
-        browser.save_screenshot(str(path))
-        browser.set_window_size(1280, 900)
-        return path
+        return save_full_page(browser, SHOTS / f"{name}.png")
 
     return take
