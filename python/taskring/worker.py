@@ -108,7 +108,9 @@ class Worker(Handle):
 
     Worker(queue, types=None, attach_timeout=5.0, wait_for_daemon=0.0) raises NotFound when
     no daemon serves the queue. `types` (a list of str) limits it to jobs of those types.
-    Use it from one thread at a time (open one per thread); job.progress may come from any.
+    Calls from several threads are serialized (a complete waits for a pending take's current
+    100 ms slice): open one Worker per thread to take jobs in parallel. job.progress may come
+    from any thread.
     """
 
     def __init__(
@@ -139,6 +141,10 @@ class Worker(Handle):
         self._attach(out[0], lib.taskring_worker_close)
         self._stop = threading.Event()
         self._progress_lock = threading.Lock()
+        # The C worker's lane serves one thread at a time (take, complete, fail, touch): calls
+        # from several threads queue here, a second one waiting at most one take slice (100 ms),
+        # rather than racing in the library (which crashes).
+        self._lane = threading.Lock()
         # Out-parameters for a taken job's payload, reused: a Worker serves one thread.
         self._data = ffi.new("const void**")
         self._size = ffi.new("size_t*")
@@ -160,18 +166,19 @@ class Worker(Handle):
         if count <= 0:
             return []
         deadline = None if timeout is None else time.monotonic() + millis(timeout, "timeout") / 1e3
-        if self._taken_capacity < count:  # reused: a Worker serves one thread at a time
-            self._taken_jobs = ffi.new("taskring_job*[]", count)
-            self._taken_capacity = count
-        arr, taken = self._taken_jobs, self._taken
         while True:
             left_ms = _call.SLICE_MS
             if deadline is not None:
                 left_ms = max(0, min(left_ms, int((deadline - time.monotonic()) * 1000)))
-            code = lib.taskring_worker_take_many(self._handle(), arr, count, taken, left_ms)
-            if code == OK:
-                data, size = self._data, self._size
-                return [Job(self, arr[i], data, size) for i in range(taken[0])]
+            with self._lane:  # also guards the reused out-parameters until read
+                if self._taken_capacity < count:
+                    self._taken_jobs = ffi.new("taskring_job*[]", count)
+                    self._taken_capacity = count
+                arr, taken = self._taken_jobs, self._taken
+                code = lib.taskring_worker_take_many(self._handle(), arr, count, taken, left_ms)
+                if code == OK:
+                    data, size = self._data, self._size
+                    return [Job(self, arr[i], data, size) for i in range(taken[0])]
             if code != TIMED_OUT:
                 check(code)
             if (deadline is not None and time.monotonic() >= deadline) or self._stop.is_set():
@@ -181,10 +188,14 @@ class Worker(Handle):
         """Ends the job as completed; `result` (bytes or str, up to the daemon's --max-result)
         is what Producer.result returns. StaleLease if its lease was lost meanwhile."""
         data = payload_bytes(result)
-        if data:
-            check(lib.taskring_worker_complete_with_result(self._handle(), job._h, data, len(data)))
-        else:
-            check(lib.taskring_worker_complete(self._handle(), job._h))
+        with self._lane:
+            if data:
+                code = lib.taskring_worker_complete_with_result(
+                    self._handle(), job._h, data, len(data)
+                )
+            else:
+                code = lib.taskring_worker_complete(self._handle(), job._h)
+        check(code)
 
     def complete_many(self, jobs: Sequence[Job]) -> List[Job]:
         """Completes every job in `jobs` (no result) and wakes the daemon once for all of them:
@@ -194,18 +205,24 @@ class Worker(Handle):
             return []
         handles = ffi.new("taskring_job*[]", [job._h for job in jobs])
         outcomes = ffi.new("taskring_code[]", len(jobs))
-        check(lib.taskring_worker_complete_many(self._handle(), handles, len(jobs), outcomes))
+        with self._lane:
+            code = lib.taskring_worker_complete_many(self._handle(), handles, len(jobs), outcomes)
+        check(code)
         return [job for i, job in enumerate(jobs) if outcomes[i] == STALE_LEASE]
 
     def fail(self, job: Job, error: str = "") -> None:
         """Fails this attempt: the job runs again later (up to its max attempts), else it is
         dead-lettered. `error` (cut to 2 KiB) shows as its last error."""
         message = (error or "").replace("\0", "\\0").encode("utf-8", "backslashreplace")
-        check(lib.taskring_worker_fail(self._handle(), job._h, message))
+        with self._lane:
+            code = lib.taskring_worker_fail(self._handle(), job._h, message)
+        check(code)
 
     def touch(self, job: Job) -> None:
         """Extends the job's lease (a long job that checks in does not get handed out again)."""
-        check(lib.taskring_worker_touch(self._handle(), job._h))
+        with self._lane:
+            code = lib.taskring_worker_touch(self._handle(), job._h)
+        check(code)
 
     def _progress(self, job: Job, percent: int, message: str) -> None:
         if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
@@ -256,3 +273,14 @@ class Worker(Handle):
     def stop(self) -> None:
         """Makes run() return after the job in hand (any thread)."""
         self._stop.set()
+
+    def close(self) -> None:
+        """Detaches from the queue. A take blocked in another thread ends within its current
+        100 ms slice (returning what it has, or none) before the handle goes: closing never
+        frees what a call in flight still uses."""
+        lane = getattr(self, "_lane", None)
+        if lane is None:
+            return super().close()  # __init__ failed before the lane existed
+        self._stop.set()
+        with lane:
+            super().close()

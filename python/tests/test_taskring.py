@@ -347,3 +347,54 @@ def test_a_worker_takes_only_its_types(daemon):
         assert job.id == sms
         assert w.take(timeout=0.2) is None
         w.complete(job)
+
+
+def test_threads_sharing_a_worker_are_serialized_not_crashed(daemon):
+    """A take looping in one thread and completes from another on the same Worker: the package
+    serializes them (the C worker serves one thread at a time), and every job completes."""
+    with taskring.Producer(daemon.queue) as p, taskring.Worker(daemon.queue) as w:
+        ids = p.enqueue_many([b"%d" % i for i in range(200)])
+        got = []
+        while len(got) < 200:
+            got += w.take_many(200, timeout=5)
+        stop = threading.Event()
+
+        def keep_taking():
+            while not stop.is_set():
+                assert w.take(timeout=0.05) is None  # nothing else is queued
+
+        taker = threading.Thread(target=keep_taking)
+        taker.start()
+        try:
+            for job in got[:100]:
+                w.complete(job)
+            for i in range(100, 200, 10):
+                assert w.complete_many(got[i : i + 10]) == []
+        finally:
+            stop.set()
+            taker.join()
+        for job_id in ids:
+            assert p.wait(job_id, timeout=5).state == "completed"
+
+
+def test_closing_a_worker_while_another_thread_takes_is_safe(daemon):
+    """close() from one thread while another blocks in take: the take ends (None or Closed),
+    the handle is freed only after it (freeing it under the call crashed the process)."""
+    w = taskring.Worker(daemon.queue)
+    outcome = []
+
+    def take():
+        try:
+            outcome.append(w.take(timeout=5))
+        except taskring.Closed as e:
+            outcome.append(e)
+
+    t = threading.Thread(target=take)
+    t.start()
+    time.sleep(0.2)  # blocked in the C call
+    w.close()
+    t.join(5)
+    assert not t.is_alive()
+    assert outcome and (outcome[0] is None or isinstance(outcome[0], taskring.Closed))
+    with pytest.raises(taskring.Closed):
+        w.take(timeout=0)
