@@ -4,6 +4,7 @@ Producer.status/result/wait/cancel use one of these; a server that only polls (t
 answering GET /reports/<id>) can open one alone.
 """
 
+import threading
 import time
 from typing import Optional, Union
 
@@ -11,7 +12,7 @@ from . import _call
 from ._call import NOT_FOUND, OK, TIMED_OUT, check, millis
 from ._lib import c_string, ffi, lib
 from ._handle import Handle
-from .errors import NotFound, TimedOut
+from .errors import Closed, NotFound, TimedOut
 from .status import JobStatus, call_for_status
 
 JobRef = Union[int, str]  # a job id, or its token (40 hex digits)
@@ -34,16 +35,48 @@ class Jobs(Handle):
         out = ffi.new("taskring_jobs**")
         check(lib.taskring_jobs_open(c_string(queue, "queue"), opts, out))
         self._attach(out[0], lib.taskring_jobs_close)
+        # Calls run from many threads at once; close() waits until none is in flight, so it
+        # never frees the handle under a call (a wait gives it up every 100 ms slice).
+        self._calls = threading.Condition()
+        self._in_flight = 0
+        self._closing = False
         self.queue = queue
+
+    def _enter(self):
+        with self._calls:
+            if self._closing or self._h is None:
+                raise Closed("this taskring.Jobs is closed")
+            self._in_flight += 1
+            return self._h
+
+    def _exit(self) -> None:
+        with self._calls:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._calls.notify_all()
+
+    def close(self) -> None:
+        """Detaches; waits for calls in flight in other threads (at most one wait slice, 100
+        ms). Later calls raise Closed."""
+        calls = getattr(self, "_calls", None)
+        if calls is not None:
+            with calls:
+                self._closing = True
+                calls.wait_for(lambda: self._in_flight == 0)
+        super().close()
 
     def status(self, job: JobRef) -> JobStatus:
         """The job's status. NotFound for a job never enqueued (or a token that is not its)."""
-        if isinstance(job, str):
-            code, st = call_for_status(
-                lib.taskring_jobs_status_by_token, self._handle(), c_string(job, "token")
-            )
-        else:
-            code, st = call_for_status(lib.taskring_jobs_status, self._handle(), _id(job))
+        h = self._enter()
+        try:
+            if isinstance(job, str):
+                code, st = call_for_status(
+                    lib.taskring_jobs_status_by_token, h, c_string(job, "token")
+                )
+            else:
+                code, st = call_for_status(lib.taskring_jobs_status, h, _id(job))
+        finally:
+            self._exit()
         check(code)
         return st
 
@@ -52,12 +85,14 @@ class Jobs(Handle):
         or its outcome expired). NotFound for a job never enqueued."""
         data = ffi.new("void**")
         size = ffi.new("size_t*")
-        if isinstance(job, str):
-            code = lib.taskring_jobs_result_by_token(
-                self._handle(), c_string(job, "token"), data, size
-            )
-        else:
-            code = lib.taskring_jobs_result(self._handle(), _id(job), data, size)
+        h = self._enter()
+        try:
+            if isinstance(job, str):
+                code = lib.taskring_jobs_result_by_token(h, c_string(job, "token"), data, size)
+            else:
+                code = lib.taskring_jobs_result(h, _id(job), data, size)
+        finally:
+            self._exit()
         if code == OK:
             try:
                 return bytes(ffi.buffer(data[0], size[0])) if size[0] else b""
@@ -78,15 +113,16 @@ class Jobs(Handle):
             left_ms = _call.SLICE_MS
             if deadline is not None:
                 left_ms = max(0, min(left_ms, int((deadline - time.monotonic()) * 1000)))
-            if isinstance(job, str):
-                code, st = call_for_status(
-                    lib.taskring_jobs_wait_by_token,
-                    self._handle(),
-                    c_string(job, "token"),
-                    left_ms,
-                )
-            else:
-                code, st = call_for_status(lib.taskring_jobs_wait, self._handle(), _id(job), left_ms)
+            h = self._enter()
+            try:
+                if isinstance(job, str):
+                    code, st = call_for_status(
+                        lib.taskring_jobs_wait_by_token, h, c_string(job, "token"), left_ms
+                    )
+                else:
+                    code, st = call_for_status(lib.taskring_jobs_wait, h, _id(job), left_ms)
+            finally:
+                self._exit()
             if code == OK:
                 return st
             if code != TIMED_OUT:
@@ -98,10 +134,14 @@ class Jobs(Handle):
         """Cancels the job: "cancelled" (it was waiting: it will never run), "requested" (it
         is running: its handler sees job.cancel_requested) or "already_finished"."""
         out = ffi.new("taskring_cancel_outcome*")
-        if isinstance(job, str):
-            code = lib.taskring_jobs_cancel_by_token(self._handle(), c_string(job, "token"), out)
-        else:
-            code = lib.taskring_jobs_cancel(self._handle(), _id(job), out)
+        h = self._enter()
+        try:
+            if isinstance(job, str):
+                code = lib.taskring_jobs_cancel_by_token(h, c_string(job, "token"), out)
+            else:
+                code = lib.taskring_jobs_cancel(h, _id(job), out)
+        finally:
+            self._exit()
         check(code)
         return _CANCEL_OUTCOMES.get(out[0], "unknown")
 

@@ -398,3 +398,28 @@ def test_closing_a_worker_while_another_thread_takes_is_safe(daemon):
     assert outcome and (outcome[0] is None or isinstance(outcome[0], taskring.Closed))
     with pytest.raises(taskring.Closed):
         w.take(timeout=0)
+
+
+def test_closing_jobs_while_another_thread_waits_is_safe(daemon):
+    """Jobs is shared by threads: close() while one waits ends that wait (Closed) before the
+    handle is freed."""
+    with taskring.Producer(daemon.queue) as p:
+        job_id = p.enqueue(b"never taken")
+        jobs = taskring.Jobs(daemon.queue)
+        outcome = []
+
+        def wait():
+            try:
+                outcome.append(jobs.wait(job_id, timeout=5))
+            except taskring.Closed as e:
+                outcome.append(e)
+
+        t = threading.Thread(target=wait)
+        t.start()
+        time.sleep(0.2)  # blocked in the C call
+        jobs.close()
+        t.join(5)
+        assert not t.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], taskring.Closed)
+        with pytest.raises(taskring.Closed):
+            jobs.status(job_id)
