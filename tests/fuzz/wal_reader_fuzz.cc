@@ -303,9 +303,15 @@ void RunFiles(const Files& files, const std::vector<WalRecord>& found, uint8_t f
   }
   if (strict.status.ok()) {
     FUZZ_CHECK(strict.report.problems.empty(), "strict replay OK with problems listed");
-    FUZZ_CHECK(strict.delivered == found,
-               "strict replay OK but delivered %zu of the %zu records the parser found",
-               strict.delivered.size(), found.size());
+    // All of them, unless a torn tail was cut: in the newest segment the cut may come at a gap
+    // of zeroed space with valid records behind it, which by design were never acknowledged
+    // (wal_reader.cc, WalkSegment), so only the records before it are delivered.
+    FUZZ_CHECK(strict.delivered == found ||
+                   (strict.report.torn_tail_bytes > 0 && IsPrefix(strict.delivered, found)),
+               "strict replay OK but delivered %zu of the %zu records the parser found "
+               "(torn tail %llu bytes)",
+               strict.delivered.size(), found.size(),
+               (unsigned long long)strict.report.torn_tail_bytes);
     // The repaired log verifies clean, with the same records.
     ReplayReport again;
     Status as = VerifyWal(WalDir(), &again, &Env());
