@@ -5,9 +5,9 @@
 // Cost: the scan reads every slot header, O(capacity): measured about 1 ms on an idle 64k-slot
 // queue with warm caches (2-core VM), more with cold headers or busy slots. Over the ~1 ms an io
 // thread may spend, so the gateway runs these on the queue's producer pool, never on an io
-// thread (gateway_lists.cc), and the scan holds no lock the io threads take. Rows are bounded by `limit`; every value read from the segment
-// is checked (states, owner index, times) before use, and a slot that changed under the scan is
-// dropped or shown as its status read says.
+// thread (gateway_lists.cc), and the scan holds no lock the io threads take. Rows are bounded by
+// `limit`; every value read from the segment is checked (states, owner index, times) before use,
+// and a slot that changed under the scan is dropped or shown as its status read says.
 #ifndef TASKRING_HTTP_JOB_LISTS_H_
 #define TASKRING_HTTP_JOB_LISTS_H_
 

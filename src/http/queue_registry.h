@@ -51,8 +51,8 @@ class QueueEntry {
  private:
   friend class QueueRegistry;
   const std::string name_;
-  std::atomic<uint64_t> generation_{0};    // bumped at each (re-)attach: see ProducerPool
-  std::mutex mu_;                          // guards the members below
+  std::atomic<uint64_t> generation_{0};  // bumped at each (re-)attach: see ProducerPool
+  std::mutex mu_;                        // guards the members below
   // Read-only. Shared so a long read (a slot scan on a pool thread) keeps its mapping without
   // holding mu_, which every request of the queue takes.
   std::shared_ptr<const segment::Segment> seg_;

@@ -46,8 +46,8 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
 struct Route {
   RouteKind kind = RouteKind::kNotFound;
-  std::string queue;  // not validated here: the queue registry checks the name
-  std::string token;  // raw path segment: JobToken::Parse decides
+  std::string queue;    // not validated here: the queue registry checks the name
+  std::string token;    // raw path segment: JobToken::Parse decides
   std::string dead_id;  // raw path segment of the dead-letter routes: the handler parses it
   QueryParams query;
 };
