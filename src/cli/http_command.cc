@@ -24,6 +24,8 @@ constexpr const char* kDescription =
     "  GET    /queues/Q/jobs/TOKEN/result    the result bytes\n"
     "  DELETE /queues/Q/jobs/TOKEN           cancel: 200 cancelled, 202 requested, 409 finished\n"
     "  GET    /queues/Q, /healthz, /metrics\n"
+    "  GET    /  (in a browser)              the web page: queues, jobs, dead letters (requeue,\n"
+    "                                        purge, cancel; JSON routes for it in docs/http.md)\n"
     "Listens on loopback unless told otherwise; any other address needs --token-file. Requests\n"
     "whose Host or Origin is not the gateway's own are refused (403). Prints\n"
     "'listening on http://HOST:PORT' on stdout once it serves.";
