@@ -54,6 +54,11 @@ PACKAGES=(
   chromium
   chromium-driver
   python3-selenium
+  # `taskring relay` / `taskring bridge` (docs/scale-out.md): the AMQP 0-9-1 client rabbitmq-c;
+  # their tests and benchmark start a private RabbitMQ broker and inspect it with pika
+  librabbitmq-dev
+  rabbitmq-server
+  python3-pika
 )
 
 usage() {
