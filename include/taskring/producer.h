@@ -39,6 +39,13 @@ struct EnqueueResult {
   JobToken token;
 };
 
+// One job of Producer::EnqueueBatch(items): its payload and its own options (nullptr: the
+// defaults). The options are read during the call only.
+struct EnqueueItem {
+  std::string_view payload;
+  const EnqueueOptions* options = nullptr;
+};
+
 class TASKRING_EXPORT Producer {
  public:
   // NotFound when the queue has no segment (no daemon ever ran, or it stopped cleanly), Closed
@@ -66,6 +73,11 @@ class TASKRING_EXPORT Producer {
   [[nodiscard]] Status EnqueueBatch(std::span<const std::string_view> payloads,
                                     std::span<EnqueueResult> results,
                                     const EnqueueOptions& options = {});
+  // The same, each job with its own options, idempotency keys included (each key names its
+  // one job): what `taskring bridge` uses to accept a batch of messages with one commit wait.
+  // results[i] answers items[i], with `duplicate` set as Enqueue would.
+  [[nodiscard]] Status EnqueueBatch(std::span<const EnqueueItem> items,
+                                    std::span<EnqueueResult> results);
   // The status of a job by id (what an HTTP API polls to answer "202, check here"). The same
   // as JobClient::GetStatus, which many threads can share.
   [[nodiscard]] Status GetStatus(uint64_t job_id, JobStatus* out) const;
@@ -77,9 +89,9 @@ class TASKRING_EXPORT Producer {
 
  private:
   explicit Producer(std::unique_ptr<client::Session> session, const ProducerOptions& options);
-  // EnqueueBatch without the rule against keys (Enqueue passes one job through it).
-  Status EnqueueMany(std::span<const std::string_view> payloads, std::span<EnqueueResult> results,
-                     const EnqueueOptions& options);
+  // What Enqueue and both EnqueueBatch forms do, for at most a lane's worth of items (the
+  // daemon's answers to keyed items are read from their lane cells, which must not be reused).
+  Status EnqueueMany(std::span<const EnqueueItem> items, std::span<EnqueueResult> results);
   std::unique_ptr<client::Session> session_;
   ProducerOptions options_;
   std::unique_ptr<util::SecretSource> secrets_;

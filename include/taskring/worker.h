@@ -74,6 +74,12 @@ class TASKRING_EXPORT Worker {
   // for a job this Worker holds; StaleLease if the lease is gone.
   [[nodiscard]] Status ReportProgress(const Job& job, uint32_t percent,
                                       std::string_view message = {});
+  // Gives the job back to its queue without counting this attempt, to run again at once (here
+  // or in another worker): for a worker that could not start it for a reason that is not the
+  // job's, such as a downstream outage (taskring relay, when RabbitMQ is unreachable). Unlike
+  // Fail it can never dead-letter the job. StaleLease if the lease was already revoked. If the
+  // daemon restarts before the release is on disk, the attempt counts after all.
+  [[nodiscard]] Status Release(const Job& job);
   // Heartbeat: extends the job's lease by the queue's lease period (like beanstalkd `touch`).
   // StaleLease if the lease was already revoked.
   [[nodiscard]] Status Touch(const Job& job);

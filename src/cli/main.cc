@@ -41,6 +41,12 @@ constexpr const char* kUsage =
     "  http [--listen HOST:PORT] [--queue NAME]... [--token-file F]\n"
     "                            HTTP gateway: POST a job (202 + Location), poll it, 303 to\n"
     "                            its result, 503 + Retry-After when full (docs/http.md)\n"
+    "  relay --queue NAME --amqp URL --to QUEUE\n"
+    "                            publish a queue's jobs to RabbitMQ, each completed once the\n"
+    "                            broker confirmed it (docs/scale-out.md)\n"
+    "  bridge --amqp URL --from QUEUE --queue NAME\n"
+    "                            enqueue a RabbitMQ queue's messages here, each acked once\n"
+    "                            accepted; the message id is the idempotency key\n"
     "  version                   print \"taskring VERSION\" (also --version)\n"
     "  bench [--target taskring|boost-mq|redis|beanstalkd] [--producers P --workers W ...]\n"
     "                            load tool: throughput, latency percentiles, CPU per job (runs\n"
@@ -81,6 +87,8 @@ int main(int argc, char** argv) {
   if (cmd == "queue") return taskring::cli::QueueCommand(argc, argv);
   if (cmd == "job") return taskring::cli::JobCommand(argc, argv);
   if (cmd == "http") return taskring::cli::HttpCommand(argc, argv);
+  if (cmd == "relay") return taskring::cli::RelayCommand(argc, argv);
+  if (cmd == "bridge") return taskring::cli::BridgeCommand(argc, argv);
   if (cmd == "bench") return taskring::cli::BenchCommand(argc, argv);
   std::fprintf(stderr, "taskring: unknown command '%s' (see taskring --help)\n", cmd.c_str());
   return 2;

@@ -1,7 +1,9 @@
 #include "taskring/producer.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "admission/admission.h"
 #include "client/job_lookup.h"
@@ -103,8 +105,8 @@ Status Producer::Enqueue(std::string_view payload, uint64_t* job_id,
 Status Producer::Enqueue(std::string_view payload, const EnqueueOptions& options,
                          EnqueueResult* result) {
   *result = EnqueueResult{};
-  Status s = EnqueueMany(std::span<const std::string_view>(&payload, 1),
-                         std::span<EnqueueResult>(result, 1), options);
+  const EnqueueItem item{payload, &options};
+  Status s = EnqueueMany(std::span<const EnqueueItem>(&item, 1), std::span<EnqueueResult>(result, 1));
   if (!s.ok()) {
     result->status = s;
     return s;
@@ -118,43 +120,65 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
     return Status::InvalidArgument(
         "an idempotency key names one job: use Enqueue, not EnqueueBatch");
   }
-  return EnqueueMany(payloads, results, options);
+  std::vector<EnqueueItem> items(payloads.size());
+  for (size_t i = 0; i < payloads.size(); ++i) items[i] = {payloads[i], &options};
+  return EnqueueBatch(items, results);
 }
 
-Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
-                             std::span<EnqueueResult> results, const EnqueueOptions& options) {
-  if (results.size() < payloads.size()) {
-    return Status::InvalidArgument("results span is shorter than payloads");
+Status Producer::EnqueueBatch(std::span<const EnqueueItem> items, std::span<EnqueueResult> results) {
+  if (results.size() < items.size()) {
+    return Status::InvalidArgument("results span is shorter than the items");
   }
+  const size_t lane = session_->seg().params().lane_capacity;
+  for (size_t first = 0; first < items.size(); first += lane) {
+    const size_t n = std::min(lane, items.size() - first);
+    Status s = EnqueueMany(items.subspan(first, n), results.subspan(first, n));
+    if (!s.ok()) {
+      for (size_t i = first + n; i < items.size(); ++i) results[i] = Refused(s);
+      return s;
+    }
+  }
+  return Status::OK();
+}
+
+Status Producer::EnqueueMany(std::span<const EnqueueItem> items, std::span<EnqueueResult> results) {
   const segment::Segment& seg = session_->seg();
-  Prepared prep;
-  Status invalid = Prepare(options, seg, &prep);
-  if (!invalid.ok()) {
-    for (size_t i = 0; i < payloads.size(); ++i) results[i] = Refused(invalid);
-    return invalid;
-  }
   Status daemon = session_->CheckDaemon();
   if (!daemon.ok()) {
-    for (size_t i = 0; i < payloads.size(); ++i) results[i] = Refused(daemon);
+    for (size_t i = 0; i < items.size(); ++i) results[i] = Refused(daemon);
     seg.AddRejected(
         session_->index(),
         daemon.IsIOError() ? segment::RejectReason::kStorage : segment::RejectReason::kStopped,
-        payloads.size());
+        items.size());
     return daemon;
   }
 
-  const uint32_t max_attempts =
-      options.max_attempts != 0 ? options.max_attempts : seg.header()->default_max_attempts;
-  bool any_pushed = false;
-  uint64_t last_pos = 0;
-  for (size_t i = 0; i < payloads.size(); ++i) {
+  static const EnqueueOptions kDefaults;
+  // Items sharing one options object (EnqueueBatch of payloads) are prepared once.
+  const EnqueueOptions* prepared_for = nullptr;
+  Prepared prep;
+  Status invalid;
+  bool any_pushed = false, any_keyed = false;
+  uint64_t first_pos = 0, last_pos = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
     EnqueueResult& r = results[i];
     r = EnqueueResult{};
+    const EnqueueOptions& options = items[i].options != nullptr ? *items[i].options : kDefaults;
+    if (&options != prepared_for) {
+      prep = Prepared{};
+      invalid = Prepare(options, seg, &prep);
+      prepared_for = &options;
+    }
+    if (!invalid.ok()) {
+      r.status = invalid;
+      continue;
+    }
+    const std::string_view payload = items[i].payload;
     // The job's meta (type, key, headers) shares the payload's room in the slot.
-    if (payloads[i].size() + prep.meta.size() > seg.params().max_payload) {
+    if (payload.size() + prep.meta.size() > seg.params().max_payload) {
       seg.AddRejected(session_->index(), segment::RejectReason::kTooLarge);
       r.status = Status::InvalidArgument(
-          "payload of " + std::to_string(payloads[i].size()) + " bytes" +
+          "payload of " + std::to_string(payload.size()) + " bytes" +
           (prep.meta.empty()
                ? std::string()
                : " and " + std::to_string(prep.meta.size()) + " bytes of type, key and headers") +
@@ -173,23 +197,24 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
       r.status = Status::Busy();
       continue;
     }
+    const uint32_t max_attempts =
+        options.max_attempts != 0 ? options.max_attempts : seg.header()->default_max_attempts;
     segment::SlotHeader* h = seg.slot(slot);
     const uint64_t id = DrawJobId(seg);
     const uint64_t now = util::NowUnixNs();
     segment::FillSlotHeader(
         h, {.job_id = id,
             .enqueued_unix_ns = now,
-            .payload_len = static_cast<uint32_t>(payloads[i].size()),
+            .payload_len = static_cast<uint32_t>(payload.size()),
             .max_attempts = max_attempts,
             .not_before_unix_ns = options.delay_ms != 0 ? now + options.delay_ms * 1'000'000ULL
                                                         : prep.not_before_unix_ns,
             .priority = prep.priority,
             .meta_len = static_cast<uint16_t>(prep.meta.size()),
             .timeout_ms = prep.timeout_ms});
-    if (!payloads[i].empty())
-      std::memcpy(seg.payload(slot), payloads[i].data(), payloads[i].size());
+    if (!payload.empty()) std::memcpy(seg.payload(slot), payload.data(), payload.size());
     if (!prep.meta.empty()) {
-      std::memcpy(seg.meta(slot, static_cast<uint32_t>(payloads[i].size())), prep.meta.data(),
+      std::memcpy(seg.meta(slot, static_cast<uint32_t>(payload.size())), prep.meta.data(),
                   prep.meta.size());
     }
     segment::StatusEntry* st = seg.status_entry(id);
@@ -211,7 +236,7 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
       // The daemon is gone. Records pushed before this one may have been logged before it died:
       // their outcome is unknown and they keep their ids (the caller may poll them, and must not
       // submit them again). This one and the rest were never submitted (id 0).
-      for (size_t j = 0; j < payloads.size(); ++j) {
+      for (size_t j = 0; j < items.size(); ++j) {
         if (j >= i) {
           results[j] = Refused(s);
         } else if (results[j].status.ok()) {
@@ -220,7 +245,9 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
       }
       return s;
     }
+    if (!any_pushed) first_pos = last_pos;
     any_pushed = true;
+    any_keyed |= !options.idempotency_key.empty();
     r.job_id = id;
     r.token.id = id;
     std::memcpy(r.token.secret.data(), secret, sizeof(secret));
@@ -235,31 +262,35 @@ Status Producer::EnqueueMany(std::span<const std::string_view> payloads,
                                      options_.commit_timeout_ms);
   if (!s.ok()) {
     // Keep the ids: the outcome is unknown, and the caller may poll them.
-    for (size_t i = 0; i < payloads.size(); ++i) {
+    for (size_t i = 0; i < items.size(); ++i) {
       if (results[i].status.ok()) results[i].status = s;
     }
     return s;
   }
-  if (payloads.size() == 1 && results[0].status.ok()) {
-    // A key seen before: the daemon answered with the first job's id (only one record was
-    // pushed, so its cell is still ours to read).
-    const segment::LaneRecord answer = session_->ReadAnswer(last_pos);
-    if (answer.op == (segment::kAnswered | static_cast<uint32_t>(LaneOp::kEnqueue)) &&
-        (answer.attempt & segment::kAnswerDuplicate) != 0) {
-      const uint64_t first = segment::AnswerValue(answer);
-      if (first == 0 || first >= seg.header()->next_job_id.load(std::memory_order_acquire)) {
-        results[0].status = Status::Corruption("the daemon answered an invalid job id");
-      } else {
-        results[0].job_id = first;
-        results[0].duplicate = true;
-        // The first job's token, from its status (live, or its outcome still kept).
-        JobStatus st;
-        results[0].token = JobToken{};
-        if (client::LookupJob(seg, first, &st).ok()) {
-          (void)JobToken::Parse(st.token, &results[0].token);
-        }
-      }
+  // A key seen before: the daemon answered in the record's own lane cell with the first job's
+  // id. The records were pushed at first_pos.. in item order, skipping refused items, and no
+  // more than a lane's worth, so no cell was reused.
+  if (!any_keyed) return Status::OK();
+  uint64_t pos = first_pos;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (results[i].job_id == 0) continue;  // refused before it was pushed
+    const segment::LaneRecord answer = session_->ReadAnswer(pos++);
+    if (answer.op != (segment::kAnswered | static_cast<uint32_t>(LaneOp::kEnqueue)) ||
+        (answer.attempt & segment::kAnswerDuplicate) == 0) {
+      continue;
     }
+    EnqueueResult& r = results[i];
+    const uint64_t first = segment::AnswerValue(answer);
+    if (first == 0 || first >= seg.header()->next_job_id.load(std::memory_order_acquire)) {
+      r.status = Status::Corruption("the daemon answered an invalid job id");
+      continue;
+    }
+    r.job_id = first;
+    r.duplicate = true;
+    // The first job's token, from its status (live, or its outcome still kept).
+    JobStatus st;
+    r.token = JobToken{};
+    if (client::LookupJob(seg, first, &st).ok()) (void)JobToken::Parse(st.token, &r.token);
   }
   return Status::OK();
 }

@@ -118,6 +118,7 @@ Status Worker::ReportProgress(const Job& job, uint32_t percent, std::string_view
   return impl_->ReportProgress(job, percent, message);
 }
 Status Worker::Touch(const Job& job) { return impl_->Touch(job); }
+Status Worker::Release(const Job& job) { return impl_->Release(job); }
 uint32_t Worker::lease_ms() const { return impl_->lease_ms(); }
 Status Worker::Run(const Handler& handler, const RunOptions& options) {
   return impl_->Run([&handler](const Job& job, std::string*) { return handler(job); }, options);
@@ -305,6 +306,15 @@ Status Worker::Impl::Finish(const Job& job, bool success, std::string_view text)
   if (!s.ok()) return s;
   session_->RingDoorbell();  // outcomes wake the daemon at once
   jobs_done.fetch_add(1, std::memory_order_relaxed);
+  return Status::OK();
+}
+
+Status Worker::Impl::Release(const Job& job) {
+  Status s = Fence(job, /*success=*/false);
+  if (!s.ok()) return s;
+  s = Push(LaneOp::kRelease, job.slot_, job.slot_gen_, job.attempt_);
+  if (!s.ok()) return s;
+  session_->RingDoorbell();
   return Status::OK();
 }
 

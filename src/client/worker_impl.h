@@ -38,6 +38,7 @@ class __attribute__((visibility("hidden"))) Worker::Impl {
   }
   // Complete (success, `text` its result) or Fail (`text` its error); an empty text sends none.
   Status Finish(const Job& job, bool success, std::string_view text = {});
+  Status Release(const Job& job);
   Status ReportProgress(const Job& job, uint32_t percent, std::string_view message);
   // OK while this worker holds the lease of `job`: StaleLease once it was revoked.
   Status CheckLease(const Job& job) const;

@@ -198,6 +198,7 @@ void Engine::Handle(uint32_t client, segment::LaneView& lane, uint64_t pos) {
     case LaneOp::kFail: HandleOutcome(client, rec, /*complete=*/false, false); return;
     case LaneOp::kCompleteResult: HandleOutcome(client, rec, /*complete=*/true, true); return;
     case LaneOp::kFailError: HandleOutcome(client, rec, /*complete=*/false, true); return;
+    case LaneOp::kRelease: HandleRelease(client, rec); return;
     default: break;
   }
   LogEvent("client %u: unknown lane op %u; ignored", client, rec.op);
@@ -380,6 +381,29 @@ void Engine::HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool
   r.text = std::move(kept);
   AddRecord(r);
   kept = std::move(r.text);
+}
+
+void Engine::HandleRelease(uint32_t client, const segment::LaneRecord& rec) {
+  segment::SlotHeader* h = seg_.slot(rec.slot);
+  if (h->word.load(std::memory_order_acquire) !=
+          PackSlotWord(rec.slot_gen, client, SlotState::kFailing) ||
+      h->attempt.load(std::memory_order_relaxed) != rec.attempt || rec.attempt == 0) {
+    seg_.Add(segment::Counter::kStaleAcks);
+    return;
+  }
+  leases_.End(rec.slot);
+  // The attempt is given back: logged as a retry of the attempt before it, which recovery
+  // takes as the number of attempts made, so the next start is numbered as this one was.
+  h->attempt.store(rec.attempt - 1, std::memory_order_relaxed);
+  h->not_before_unix_ns = 0;
+  wal::WalRecord r;
+  r.type = wal::RecordType::kRetry;
+  r.job_id = h->job_id;
+  r.attempt = rec.attempt - 1;
+  r.event_unix_ns = now_.unix_ns;
+  r.text = "released by its worker (attempt not counted)";
+  AddRecord(r);
+  pending_.push_back({Action::kRelease, rec.slot, JobStateCode::kQueued, {}});
 }
 
 void Engine::HandleCancel(uint32_t client, segment::LaneView& lane, uint64_t pos) {
@@ -606,6 +630,7 @@ void Engine::ApplyCommitted(std::vector<Pending>& actions, const ClientRegistry:
         ++requeued;
         Schedule(p.slot, gen);
         break;
+      case Action::kRelease: Schedule(p.slot, gen); break;
       case Action::kCancel:
       case Action::kFree: break;
     }
@@ -663,7 +688,11 @@ void Engine::StoreOutcomes(std::vector<Pending>& actions, bool ends) {
   if (config_.outcomes == nullptr) return;
   uint64_t added = 0;
   for (Pending& p : actions) {
-    if (p.action == Action::kPublish || (p.action == Action::kFree) != ends) continue;
+    // A release is no outcome: the job's latest failure, if any, stays its last error.
+    if (p.action == Action::kPublish || p.action == Action::kRelease ||
+        (p.action == Action::kFree) != ends) {
+      continue;
+    }
     const JobState state = p.action == Action::kCancel           ? JobState::kCancelled
                            : p.action != Action::kFree           ? JobState::kRetrying
                            : p.state == JobStateCode::kCompleted ? JobState::kCompleted

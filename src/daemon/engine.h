@@ -109,7 +109,8 @@ class Engine {
 
  private:
   // What to do with a slot once the records about it are committed.
-  enum class Action : uint8_t { kPublish, kFree, kRequeue, kRedeliver, kCancel };
+  // kRelease: back to the queue with its attempt given back (Worker::Release).
+  enum class Action : uint8_t { kPublish, kFree, kRequeue, kRedeliver, kRelease, kCancel };
   struct Pending {
     Action action;
     uint32_t slot;
@@ -129,6 +130,7 @@ class Engine {
   void HandleHeartbeat(uint32_t client, const segment::LaneRecord& rec, bool start);
   // kComplete/kFail, and with `with_text` their kCompleteResult/kFailError forms, whose result
   // or error waits in the client's result buffer.
+  void HandleRelease(uint32_t client, const segment::LaneRecord& rec);
   void HandleOutcome(uint32_t client, const segment::LaneRecord& rec, bool complete,
                      bool with_text);
   // kCancel: a queued or delayed job is cancelled (CANCEL logged), a running one asked to stop.

@@ -10,9 +10,11 @@
 namespace taskring::daemon {
 namespace {
 std::string g_queue = "?";
+std::string g_program = "taskringd";
 }  // namespace
 
 void SetLogQueue(const std::string& queue) { g_queue = queue; }
+void SetLogProgram(const std::string& program) { g_program = program; }
 
 void LogEvent(const char* fmt, ...) {
   char msg[1024];
@@ -27,8 +29,8 @@ void LogEvent(const char* fmt, ...) {
   char when[32];
   std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &utc);
   // One fprintf call per line so concurrent threads do not interleave within a line.
-  std::fprintf(stderr, "taskringd[%d] %s.%03ldZ queue=%s: %s\n", static_cast<int>(::getpid()), when,
-               ts.tv_nsec / 1'000'000, g_queue.c_str(), msg);
+  std::fprintf(stderr, "%s[%d] %s.%03ldZ queue=%s: %s\n", g_program.c_str(),
+               static_cast<int>(::getpid()), when, ts.tv_nsec / 1'000'000, g_queue.c_str(), msg);
 }
 
 }  // namespace taskring::daemon

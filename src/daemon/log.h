@@ -7,6 +7,8 @@
 namespace taskring::daemon {
 
 void SetLogQueue(const std::string& queue);
+// The line's first word ("taskringd"; "taskring-relay" and "taskring-bridge" use it too).
+void SetLogProgram(const std::string& program);
 void LogEvent(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
 }  // namespace taskring::daemon

@@ -278,6 +278,12 @@ Status ValidateListenAddress(const std::string& address) {
 Status MetricsExporter::Start(const std::string& address, const segment::Segment& seg,
                               uint64_t outcome_max_bytes, std::unique_ptr<MetricsExporter>* out,
                               bool* in_use) {
+  return Start(address, std::make_shared<SegmentCollector>(seg, outcome_max_bytes), out, in_use);
+}
+
+Status MetricsExporter::Start(const std::string& address,
+                              std::shared_ptr<prometheus::Collectable> collectable,
+                              std::unique_ptr<MetricsExporter>* out, bool* in_use) {
   if (in_use != nullptr) *in_use = false;
   Status s = ValidateListenAddress(address);
   if (!s.ok()) return s;
@@ -302,7 +308,7 @@ Status MetricsExporter::Start(const std::string& address, const segment::Segment
                            " (choose another with --metrics-listen HOST:PORT, port 0 = any "
                            "free port, or --no-metrics)");
   }
-  e->collector_ = std::make_shared<SegmentCollector>(seg, outcome_max_bytes);
+  e->collector_ = std::move(collectable);
   e->exposer_->RegisterCollectable(e->collector_);
   const std::vector<int> ports = e->exposer_->GetListeningPorts();
   e->port_ = ports.empty() ? 0 : ports.front();

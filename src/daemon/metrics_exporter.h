@@ -31,6 +31,10 @@ class MetricsExporter {
   [[nodiscard]] static Status Start(const std::string& address, const segment::Segment& seg,
                                     uint64_t outcome_max_bytes,
                                     std::unique_ptr<MetricsExporter>* out, bool* in_use = nullptr);
+  // The same endpoint for any collectable (a prometheus::Registry): taskring relay and bridge.
+  [[nodiscard]] static Status Start(const std::string& address,
+                                    std::shared_ptr<prometheus::Collectable> collectable,
+                                    std::unique_ptr<MetricsExporter>* out, bool* in_use = nullptr);
   ~MetricsExporter();  // stops serving within milliseconds
   int port() const { return port_; }
 

@@ -63,7 +63,9 @@ Status RecoverFromWal(const std::string& dir, bool salvage, RecoveryResult* out)
           case wal::RecordType::kRetry: {
             auto it = live.find(r.job_id);
             if (it != live.end()) {
-              it->second.attempts_made = std::max(it->second.attempts_made, r.attempt);
+              // Not the max with its start's: a release (Worker::Release) logs the attempt
+              // before the one it gave back. Otherwise a retry follows its own start.
+              it->second.attempts_made = r.attempt;
               it->second.not_before_unix_ns = r.not_before_unix_ns;
               it->second.was_running = false;
               add_outcome(it->second, r, JobState::kRetrying);

@@ -32,6 +32,9 @@ enum class LaneOp : uint32_t {
   kFailError = 10,
   // Cancels a job by id (slot | slot_gen << 32 hold the id); answered with a CancelAnswer.
   kCancel = 11,
+  // Gives a leased job back without counting its attempt (Worker::Release): the worker could
+  // not start it for a reason that is not the job's (a downstream outage).
+  kRelease = 12,
 };
 
 // The daemon's answer to kCancel.

@@ -67,6 +67,54 @@ TEST_F(IdempotencyTest, ARepeatedKeyAnswersTheFirstIdWhateverItsState) {
   EXPECT_EQ(Counter(segment::Counter::kDedupHits), 2u);
 }
 
+// EnqueueBatch of items (what `taskring bridge` uses): each keyed item is answered on its own,
+// even in a batch longer than the lane, where the items are sent in lane-sized parts.
+TEST_F(IdempotencyTest, AKeyedBatchAnswersEachItemLikeEnqueue) {
+  test::Daemon d(queue_, tmp_.path() + "/wal", {"--lane-capacity", "8", "--capacity", "64"});
+  ASSERT_TRUE(d.Start());
+  auto prod = test::OpenProducer(queue_);
+  ASSERT_NE(prod, nullptr);
+  EnqueueResult seen;
+  ASSERT_OK(prod->Enqueue("earlier", Keyed("m-3"), &seen));
+  // 20 items: keys m-0..m-9 twice over (the second half repeats the first), m-3 seen before,
+  // and a bad key in the middle refused alone.
+  std::vector<EnqueueOptions> options(20);
+  std::vector<std::string> payloads(20);
+  std::vector<EnqueueItem> items(20);
+  for (size_t i = 0; i < items.size(); ++i) {
+    options[i] = Keyed("m-" + std::to_string(i % 10));
+    payloads[i] = "p" + std::to_string(i);
+    items[i] = {payloads[i], &options[i]};
+  }
+  options[5].idempotency_key = "bad key";
+  std::vector<EnqueueResult> results(items.size());
+  ASSERT_OK(prod->EnqueueBatch(items, results));
+  EXPECT_TRUE(results[5].status.IsInvalidArgument()) << results[5].status.ToString();
+  EXPECT_OK(results[15].status);
+  EXPECT_FALSE(results[15].duplicate) << "m-5 was never accepted before";
+  for (size_t i = 0; i < 10; ++i) {
+    if (i == 5) continue;
+    ASSERT_OK(results[i].status);
+    ASSERT_OK(results[i + 10].status);
+    EXPECT_EQ(results[i].duplicate, i == 3) << i;
+    EXPECT_TRUE(results[i + 10].duplicate) << i + 10;
+    EXPECT_EQ(results[i + 10].job_id, results[i].job_id) << i + 10;
+    EXPECT_EQ(results[i + 10].token.ToString(), results[i].token.ToString()) << i + 10;
+  }
+  EXPECT_EQ(results[3].job_id, seen.job_id);
+  EXPECT_EQ(Counter(segment::Counter::kDedupHits), 10u);
+  // Ten jobs exist: the earlier one and m-0..m-9 but m-3; no duplicate reached a worker.
+  auto worker = test::OpenWorker(queue_);
+  std::set<std::string> taken;
+  Job job;
+  while (worker->Take(&job, 300).ok()) {
+    taken.insert(std::string(job.payload()));
+    ASSERT_OK(worker->Complete(job));
+  }
+  EXPECT_EQ(taken, (std::set<std::string>{"earlier", "p0", "p1", "p2", "p4", "p6", "p7", "p8",
+                                          "p9", "p15"}));
+}
+
 TEST_F(IdempotencyTest, RacingProducersWithOneKeyGetOneJob) {
   test::Daemon d(queue_, tmp_.path() + "/wal");
   ASSERT_TRUE(d.Start());

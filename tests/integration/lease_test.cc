@@ -170,6 +170,48 @@ TEST_F(LeaseTest, FailedJobWaitsItsBackoffInTheDaemonNotInAWorker) {
   ASSERT_OK(w->Complete(job));
 }
 
+// A worker that cannot deliver (taskring relay with RabbitMQ down) gives jobs back: released
+// more times than max attempts, the job is neither dead-lettered nor delayed, and it keeps its
+// attempt number, also across a daemon restart.
+TEST_F(LeaseTest, ReleasedJobRunsAgainAtOnceWithoutUsingAnAttempt) {
+  const std::string wal = tmp_.path() + "/wal";
+  const std::vector<std::string> flags = {"--max-attempts", "2", "--retry-backoff-ms", "600000"};
+  uint64_t id = 0;
+  {
+    test::Daemon d(queue_, wal, flags);
+    ASSERT_TRUE(d.Start());
+    auto prod = test::OpenProducer(queue_);
+    ASSERT_OK(prod->Enqueue("undeliverable for now", &id));
+    auto w = test::OpenWorker(queue_);
+    Job job;
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_OK(w->Take(&job, 5000)) << "release " << i << " did not requeue at once";
+      EXPECT_EQ(job.attempt(), 1u);
+      ASSERT_OK(w->Release(job));
+      EXPECT_TRUE(w->Release(job).IsStaleLease()) << "a release ends the lease";
+    }
+    // A release is not waited for: the daemon requeues the job when it next commits.
+    JobState state = JobState::kUnknown;
+    for (int i = 0; i < 400 && (state = StateOf(*prod, id)) != JobState::kQueued; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(state, JobState::kQueued) << "neither delayed nor dead";
+    ASSERT_OK(w->Take(&job, 5000));
+    ASSERT_OK(w->Release(job));
+    w.reset();
+    prod.reset();
+    ASSERT_EQ(d.Stop(), 0);
+  }
+  test::Daemon d(queue_, wal, flags);
+  ASSERT_TRUE(d.Start());
+  auto w = test::OpenWorker(queue_);
+  Job job;
+  ASSERT_OK(w->Take(&job, 5000));
+  EXPECT_EQ(job.id(), id);
+  EXPECT_EQ(job.attempt(), 1u) << "the released attempts were not counted after the restart";
+  ASSERT_OK(w->Complete(job));
+}
+
 TEST_F(LeaseTest, DelayedEnqueueRunsNoEarlierThanAsked) {
   test::Daemon d(queue_, tmp_.path() + "/wal");
   ASSERT_TRUE(d.Start());
