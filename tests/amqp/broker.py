@@ -99,9 +99,10 @@ class Broker:
     def __init__(self, name_prefix="taskring"):
         self.dir = tempfile.mkdtemp(prefix="taskring-rabbit-")
         self.node = f"{name_prefix}-{uuid.uuid4().hex[:8]}@localhost"
-        self.amqp_port = free_port()
-        self.dist_port = free_port()
-        self.epmd_port = free_port()
+        ports = set()
+        while len(ports) < 3:  # the kernel may hand out a just-released port again
+            ports.add(free_port())
+        self.amqp_port, self.dist_port, self.epmd_port = sorted(ports)
         self.server = None
         self.epmd = None
         self.start_seconds = []  # one entry per start, for the reports
@@ -143,6 +144,7 @@ class Broker:
             "RABBITMQ_CONFIG_FILE": self._path("rabbitmq.conf"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": self._path("enabled_plugins"),
             "RABBITMQ_CONF_ENV_FILE": self._path("rabbitmq-env.conf"),
+            "ERL_CRASH_DUMP": self._path("erl_crash.dump"),  # not in the caller's cwd
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
         })
         for var in ("RABBITMQ_ALLOW_INPUT", "NOTIFY_SOCKET"):  # would make the script exec
@@ -172,18 +174,24 @@ class Broker:
     def start(self, timeout=START_TIMEOUT):
         """Start epmd (if not running) and the server; return once guest can log in."""
         began = time.monotonic()
-        self._start_epmd()
-        self._wait_ports_free(timeout)
-        out = open(self.log_path, "ab")
-        # Own session: the wrapper's process group holds beam.smp and its helpers, so a
-        # last-resort killpg reaches all of them and none of ours.
-        self.server = subprocess.Popen([SERVER], env=self.env(), stdin=subprocess.DEVNULL,
-                                       stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-        out.close()
-        self._wait_ready(began + timeout)
+        try:
+            self._start_epmd()
+            self._wait_ports_free(timeout)
+            self._spawn_server()
+            self._wait_ready(began + timeout)
+        except BaseException:
+            self.stop()  # no server or epmd outlives a failed start
+            raise
         self.start_seconds.append(time.monotonic() - began)
         return self
+
+    def _spawn_server(self):
+        with open(self.log_path, "ab") as out:
+            # Own session: the wrapper's process group holds beam.smp and its helpers, so a
+            # last-resort killpg reaches all of them and none of ours.
+            self.server = subprocess.Popen([SERVER], env=self.env(), cwd=self.dir,
+                                           stdin=subprocess.DEVNULL, stdout=out,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
 
     def _start_epmd(self):
         if self.epmd and self.epmd.poll() is None:
@@ -216,7 +224,6 @@ class Broker:
             if can_connect(self.amqp_port) and self._can_login():
                 return
             if time.monotonic() > deadline:
-                self.stop()
                 raise BrokerUnavailable(f"rabbitmq-server not ready after {START_TIMEOUT:.0f} s"
                                         f"\n{self.log_tail()}")
             time.sleep(0.2)
