@@ -166,6 +166,7 @@ struct Confirms {
 
   // Reads one frame; false when none arrived within `timeout` (nullptr: wait for one).
   bool ReadOne(amqp_connection_state_t state, timeval* timeout) {
+    amqp_maybe_release_buffers(state);  // decoded frames live in the connection's pool
     amqp_frame_t frame;
     int rc = timeout ? amqp_simple_wait_frame_noblock(state, &frame, timeout)
                      : amqp_simple_wait_frame(state, &frame);
