@@ -178,7 +178,7 @@ class Broker:
             self._start_epmd()
             self._wait_ports_free(timeout)
             self._spawn_server()
-            self._wait_ready(began + timeout)
+            self._wait_ready(began, timeout)
         except BaseException:
             self.stop()  # no server or epmd outlives a failed start
             raise
@@ -216,15 +216,15 @@ class Broker:
                     raise BrokerUnavailable(f"port {port} still in use before start")
                 time.sleep(0.1)
 
-    def _wait_ready(self, deadline):
+    def _wait_ready(self, began, timeout):
         while True:
             if self.server.poll() is not None:
                 raise BrokerUnavailable(f"rabbitmq-server exited with {self.server.returncode}"
                                         f" before it was ready\n{self.log_tail()}")
             if can_connect(self.amqp_port) and self._can_login():
                 return
-            if time.monotonic() > deadline:
-                raise BrokerUnavailable(f"rabbitmq-server not ready after {START_TIMEOUT:.0f} s"
+            if time.monotonic() > began + timeout:
+                raise BrokerUnavailable(f"rabbitmq-server not ready after {timeout:.0f} s"
                                         f"\n{self.log_tail()}")
             time.sleep(0.2)
 
@@ -233,7 +233,7 @@ class Broker:
         try:
             self.connection().close()
             return True
-        except pika.exceptions.AMQPError:
+        except (pika.exceptions.AMQPError, OSError):
             return False
 
     def beam_pid(self):
@@ -251,8 +251,8 @@ class Broker:
         if pid is None:
             raise RuntimeError("no beam.smp child of the broker wrapper")
         os.kill(pid, signal.SIGKILL)
-        if not wait_exit(self.server, STOP_GRACE):
-            self._kill_group()
+        wait_exit(self.server, STOP_GRACE)
+        self._kill_group()  # the wrapper if it lingers, and any helper beam.smp left behind
         self.server = None
 
     def restart(self, timeout=START_TIMEOUT):
