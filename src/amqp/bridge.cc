@@ -9,6 +9,7 @@
 #include "amqp/amqp_session.h"
 #include "amqp/backoff.h"
 #include "amqp/message_mapping.h"
+#include "amqp/outage_log.h"
 #include "daemon/log.h"
 #include "taskring/producer.h"
 
@@ -57,7 +58,7 @@ class Bridge {
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<AmqpSession> session_;
   bool ever_connected_ = false;
-  bool outage_logged_ = false;
+  OutageLog outage_log_;
   std::vector<Held> held_;
   std::vector<EnqueueItem> items_;
   std::vector<EnqueueResult> results_;
@@ -82,10 +83,9 @@ bool Bridge::Connect() {
   if (!st.ok()) {
     m_->connection.connect_failures->Increment();
     const uint32_t delay = backoff_.NextMs();
-    if (!outage_logged_) {
+    if (outage_log_.ShouldLog(st.ToString())) {
       LogEvent("cannot reach RabbitMQ: %s; retrying with backoff (next in %u ms)",
                st.ToString().c_str(), delay);
-      outage_logged_ = true;
     }
     SleepMs(delay);
     return false;
@@ -97,7 +97,7 @@ bool Bridge::Connect() {
            ever_connected_ ? "reconnected to" : "connected to", o_.broker.Redacted().c_str(),
            o_.from.c_str(), o_.prefetch);
   ever_connected_ = true;
-  outage_logged_ = false;
+  outage_log_.Reset();
   m_->connection.connected->Set(1);
   return true;
 }
@@ -211,7 +211,6 @@ void Bridge::LoseSession(const Status& why) {
   LogEvent("lost the connection to RabbitMQ: %s; %zu unacked message(s) in hand are redelivered "
            "by the broker, reconnecting",
            why.ToString().c_str(), held_.size());
-  outage_logged_ = true;
   session_.reset();
   held_.clear();
   m_->held->Set(0);

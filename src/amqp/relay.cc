@@ -10,6 +10,7 @@
 
 #include "amqp/backoff.h"
 #include "amqp/message_mapping.h"
+#include "amqp/outage_log.h"
 #include "daemon/log.h"
 #include "taskring/worker.h"
 
@@ -83,7 +84,7 @@ class Relay {
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<AmqpSession> session_;
   bool ever_connected_ = false;
-  bool outage_logged_ = false;
+  OutageLog outage_log_;
   std::deque<InFlight> window_;
   uint64_t next_tag_ = 0;
   std::vector<Job> taken_ = std::vector<Job>(kTakeBatch);
@@ -110,10 +111,9 @@ bool Relay::Connect() {
   if (!st.ok()) {
     m_->connection.connect_failures->Increment();
     const uint32_t delay = backoff_.NextMs();
-    if (!outage_logged_) {
+    if (outage_log_.ShouldLog(st.ToString())) {
       LogEvent("cannot reach RabbitMQ: %s; not taking jobs, retrying with backoff (next in %u ms)",
                st.ToString().c_str(), delay);
-      outage_logged_ = true;
     }
     SleepMs(delay);
     return false;
@@ -126,7 +126,7 @@ bool Relay::Connect() {
            ever_connected_ ? "reconnected to" : "connected to", o_.broker.Redacted().c_str(),
            o_.to.c_str(), o_.in_flight);
   ever_connected_ = true;
-  outage_logged_ = false;
+  outage_log_.Reset();
   m_->connection.connected->Set(1);
   return true;
 }
@@ -316,7 +316,6 @@ void Relay::LoseSession(const Status& why) {
   LogEvent("lost the connection to RabbitMQ: %s; giving %zu unconfirmed job(s) back to the "
            "queue, reconnecting",
            why.ToString().c_str(), window_.size());
-  outage_logged_ = true;
   session_.reset();
   m_->connection.connected->Set(0);
   GiveBackAll();

@@ -1,14 +1,29 @@
 """Fixtures for tests against a private RabbitMQ broker (broker.py): one broker per session
-(it takes 4-25 s to start), and a fresh queue name per test."""
+(it takes 4-25 s to start), a fresh queue name per test, and real taskringd daemons
+(python/tests/conftest.py's) standing for the hosts on either side of the broker."""
 
+import importlib.util
 import os
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from broker import Broker, BrokerUnavailable, broker_available  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+# The Python package's daemon fixture, loaded under its own name (both files are conftest.py).
+_spec = importlib.util.spec_from_file_location(
+    "taskring_py_conftest", ROOT / "python" / "tests" / "conftest.py"
+)
+_py_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_py_conftest)
+BIN = _py_conftest.BIN
+Daemon = _py_conftest.Daemon
+stop_process = _py_conftest.stop_process
+daemon_factory = _py_conftest.daemon_factory
 
 
 def skip_or_fail(reason):
