@@ -164,7 +164,7 @@ uint32_t Bridge::EnqueueHeld() {
   const uint64_t now_ns = NowUnixNs();
   size_t kept = 0;
   bool busy = false;
-  Status session_error;
+  Status session_error, why_kept;
   for (size_t i = 0; i < held_.size(); ++i) {
     const EnqueueResult& r = results_[i];
     Held& h = held_[i];
@@ -186,6 +186,7 @@ uint32_t Bridge::EnqueueHeld() {
       continue;
     }
     busy |= r.status.IsBusy();
+    if (why_kept.ok()) why_kept = r.status;
     if (kept != i) held_[kept] = std::move(h);
     ++kept;
   }
@@ -202,8 +203,8 @@ uint32_t Bridge::EnqueueHeld() {
   // Not BUSY: the daemon is stopping, gone, or cannot write. Keep the messages (unacked, the
   // broker still has them) and try again after a backoff; a closed daemon is reattached.
   LogEvent("cannot enqueue %zu message(s): %s; holding them, retrying", kept,
-           call.ok() ? results_[0].status.ToString().c_str() : call.ToString().c_str());
-  if (call.IsClosed() || (!results_.empty() && results_[0].status.IsClosed())) producer_.reset();
+           why_kept.ToString().c_str());
+  if (call.IsClosed() || why_kept.IsClosed()) producer_.reset();
   return 1000;
 }
 

@@ -230,6 +230,61 @@ def test_a_bridge_killed_mid_stream_loses_nothing(hosts, broker, amqp_queue, lin
           f"{int(b.metrics()['taskring_bridge_duplicates_total'])} duplicates")
 
 
+def test_a_full_sink_holds_messages_in_the_broker_until_workers_drain_it(
+        daemon_factory, broker, amqp_queue, links):
+    source, sink = daemon_factory(), daemon_factory("--capacity", "100")
+    links(relay(source, broker, amqp_queue))
+    b = links(bridge(sink, broker, amqp_queue, "--prefetch", "50"))
+    sent = enqueue_stream(source, 600, "fullsink")
+    # No worker yet: the sink fills, the bridge holds its prefetch and answers nothing.
+    wait_until(lambda: b.metrics()["taskring_bridge_busy_total"] > 0, 60, "a BUSY sink")
+    time.sleep(1)
+    m = b.metrics()
+    assert m["taskring_bridge_held"] <= 50, "the prefetch bounds what the bridge holds"
+    assert m["taskring_bridge_rejected_total"] == 0
+    assert stat(sink)["outstanding"] == 100
+    taken = drain_sink(sink, 600, 90, "fullsink")
+    assert_exactly_once(sent, taken)
+
+
+def kill_and_restart(daemon: Daemon):
+    daemon.proc.send_signal(signal.SIGKILL)
+    daemon.proc.wait()
+    daemon.start()  # the same WAL: every accepted job is recovered
+
+
+def test_a_source_daemon_killed_mid_stream_loses_nothing(hosts, broker, amqp_queue, links):
+    source, sink = hosts
+    sent = enqueue_stream(source, N, "srckill")
+    r = links(relay(source, broker, amqp_queue, "--wait-for-daemon-ms", "30000"))
+    b = links(bridge(sink, broker, amqp_queue))
+    wait_until(lambda: r.metrics()["taskring_relay_confirmed_total"] > N // 4, 60,
+               "a quarter of the stream to be confirmed")
+    # Jobs published but not yet completed come back with the daemon and are published
+    # again: the bridge absorbs them by message id (the job ids survive the restart).
+    kill_and_restart(source)
+    taken = drain_sink(sink, N, 90, "srckill")
+    assert_exactly_once(sent, taken)
+    print(f"source daemon killed once; {int(b.metrics()['taskring_bridge_duplicates_total'])} "
+          "duplicates absorbed by the bridge")
+
+
+def test_a_sink_daemon_killed_mid_stream_loses_nothing(hosts, broker, amqp_queue, links):
+    source, sink = hosts
+    links(relay(source, broker, amqp_queue))
+    b = links(bridge(sink, broker, amqp_queue, "--wait-for-daemon-ms", "30000"))
+    sent = enqueue_stream(source, N, "snkkill")
+    wait_until(lambda: b.metrics()["taskring_bridge_accepted_total"] > N // 4, 60,
+               "a quarter of the stream to be accepted")
+    # Messages the sink logged but the bridge had not acked are delivered again: their keys
+    # were recovered with the WAL, so they create no second job.
+    kill_and_restart(sink)
+    taken = drain_sink(sink, N, 90, "snkkill")
+    assert_exactly_once(sent, taken)
+    print(f"sink daemon killed once; {int(b.metrics()['taskring_bridge_duplicates_total'])} "
+          "duplicates absorbed by the bridge")
+
+
 def test_a_broker_killed_and_restarted_mid_stream_loses_nothing_and_uses_no_attempt(
         daemon_factory, broker, amqp_queue, links):
     # One attempt only: a relay that failed jobs for the outage would dead-letter them.
