@@ -330,6 +330,42 @@ TEST_F(EngineTest, AStaleOutcomeIsCountedAndIgnored) {
   EXPECT_EQ(engine_->outstanding(), 1u);
 }
 
+// Worker::Release: the job goes back at once with its attempt given back, logged as a retry of
+// the attempt before, so even a job with one attempt is never dead-lettered by releases. A
+// release naming another attempt is stale and changes nothing.
+TEST_F(EngineTest, AReleasedJobIsRequeuedWithItsAttemptGivenBack) {
+  ASSERT_NO_FATAL_FAILURE(StartEngine());
+  const uint64_t id = Enqueue("undeliverable for now", /*max_attempts=*/1);
+  engine_->Step();
+  Taken t;
+  ASSERT_TRUE(Take(&t));
+  engine_->Step();
+  seg_->slot(t.slot)->word.store(PackSlotWord(t.gen, kWorker, SlotState::kFailing));
+  Push(kWorker, LaneOp::kRelease, t.slot, t.gen, t.attempt + 1);
+  engine_->Step();
+  EXPECT_EQ(seg_->Read(segment::Counter::kStaleAcks), 1u);
+  Taken none;
+  EXPECT_FALSE(Take(&none)) << "a stale release requeued the job";
+  EXPECT_NE(WalRecords().back().type, wal::RecordType::kRetry);
+  for (int round = 0; round < 3; ++round) {
+    seg_->slot(t.slot)->word.store(PackSlotWord(t.gen, kWorker, SlotState::kFailing));
+    Push(kWorker, LaneOp::kRelease, t.slot, t.gen, t.attempt);
+    engine_->Step();
+    const wal::WalRecord last = WalRecords().back();
+    EXPECT_EQ(last.type, wal::RecordType::kRetry);
+    EXPECT_EQ(last.attempt, 0u);
+    EXPECT_EQ(last.not_before_unix_ns, 0u);
+    ASSERT_TRUE(Take(&t)) << "round " << round;
+    EXPECT_EQ(t.attempt, 1u);
+    engine_->Step();
+  }
+  Finish(t, /*success=*/true);
+  engine_->Step();
+  EXPECT_EQ(StateOf(id), JobState::kCompleted);
+  EXPECT_EQ(seg_->Read(segment::Counter::kDead), 0u);
+  EXPECT_EQ(seg_->Read(segment::Counter::kRetried), 0u) << "a release is no failed attempt";
+}
+
 TEST_F(EngineTest, ARunWithoutHeartbeatIsReclaimedWhenItsLeaseExpires) {
   config_.lease_ms = 1;
   ASSERT_NO_FATAL_FAILURE(StartEngine());
