@@ -69,6 +69,9 @@ class AmqpSession {
   // dead-letter exchange, and drops it otherwise.
   Status Reject(uint64_t tag);
 
+  // The socket, for the relay's lease keeper to shut down a publish stuck on a broker that
+  // stopped reading (rabbitmq-c waits for a write without a bound).
+  [[nodiscard]] int fd() const { return amqp_get_sockfd(conn_); }
   // Closes the channel and connection politely (best effort).
   void Close();
 

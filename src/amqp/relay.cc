@@ -1,10 +1,12 @@
 #include "amqp/relay.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -24,6 +26,9 @@ constexpr size_t kTakeBatch = 256;        // jobs taken per call, at most
 constexpr uint32_t kIdleTakeMs = 100;     // a take's wait with nothing in flight
 constexpr uint32_t kConfirmWaitMs = 50;   // a wait for confirms with the window full
 constexpr uint32_t kDrainOnStopMs = 5000;  // confirms awaited when stopping
+// After a stop, how long the lease keeper lets the loop finish before it shuts the socket down
+// under a publish that cannot end (a broker that stopped reading).
+constexpr uint32_t kStuckOnStopMs = kDrainOnStopMs + 2000;
 
 double SecondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -71,7 +76,11 @@ class Relay {
   bool OnReturn();
   // Completes, or gives back, the settled jobs at the front of the window.
   void Settle();
-  void TouchLeases();
+  // The lease keeper's thread: renews the leases of the jobs in the window every third of a
+  // lease, whatever the loop is doing. rabbitmq-c waits for a write without a bound, and a
+  // broker under a memory or disk alarm stops reading from publishers: a loop stuck there must
+  // not let its jobs' leases run out, which would count attempts and dead-letter the backlog.
+  void KeepLeases();
   void LoseSession(const Status& why);
   void GiveBackAll();
   void SleepMs(uint32_t ms);
@@ -85,19 +94,27 @@ class Relay {
   std::unique_ptr<AmqpSession> session_;
   bool ever_connected_ = false;
   OutageLog outage_log_;
+  // window_ and worker_ change only in the loop's thread, under mu_; the lease keeper reads
+  // them under mu_.
+  std::mutex mu_;
   std::deque<InFlight> window_;
+  std::atomic<int> socket_fd_{-1};  // the session's, for the keeper; -1 without one
+  std::atomic<bool> done_{false};
   uint64_t next_tag_ = 0;
   std::vector<Job> taken_ = std::vector<Job>(kTakeBatch);
   std::vector<Job> confirmed_;
   Clock::time_point pause_until_{};
-  Clock::time_point last_touch_ = Clock::now();
 };
 
 Status Relay::OpenWorker(uint32_t wait_ms) {
   WorkerOptions wo;
   wo.queue = o_.queue;
   wo.wait_for_daemon_ms = wait_ms;
-  return Worker::Open(wo, &worker_);
+  std::unique_ptr<Worker> w;
+  Status s = Worker::Open(wo, &w);
+  std::lock_guard<std::mutex> lock(mu_);
+  worker_ = std::move(w);
+  return s;
 }
 
 bool Relay::Connect() {
@@ -119,6 +136,7 @@ bool Relay::Connect() {
     return false;
   }
   session_ = std::move(s);
+  socket_fd_.store(session_->fd());
   next_tag_ = 0;
   backoff_.Reset();
   if (ever_connected_) m_->connection.reconnects->Increment();
@@ -135,6 +153,7 @@ Status Relay::Run() {
   Status s = OpenWorker(o_.wait_for_daemon_ms);
   if (!s.ok()) return s;
   confirmed_.reserve(o_.in_flight);
+  std::thread keeper([this] { KeepLeases(); });
   while (!stop_.load(std::memory_order_relaxed)) {
     if (!worker_) {
       // The local daemon went away (restart): its jobs come back to whoever takes them next.
@@ -150,7 +169,10 @@ Status Relay::Run() {
     if (!ReadConfirms(kConfirmWaitMs)) break;
   }
   GiveBackAll();
+  socket_fd_.store(-1);
   if (session_) session_->Close();
+  done_.store(true);
+  keeper.join();
   return Status::OK();
 }
 
@@ -164,6 +186,7 @@ bool Relay::Pump() {
     if (s.IsClosed()) {
       LogEvent("the local daemon stopped; %zu job(s) in flight are handed out again by the next",
                window_.size());
+      std::lock_guard<std::mutex> lock(mu_);
       window_.clear();  // their leases ended with the daemon
       m_->in_flight->Set(0);
       worker_.reset();
@@ -182,25 +205,26 @@ bool Relay::Pump() {
   // Wait for confirms only when nothing else can be done: the window is full or the take
   // found nothing (and already waited).
   const bool wait = !window_.empty() && (taken == 0 || window_.size() >= o_.in_flight);
-  if (!ReadConfirms(wait ? kConfirmWaitMs : 0)) return false;
-  TouchLeases();
-  return true;
+  return ReadConfirms(wait ? kConfirmWaitMs : 0);
 }
 
 bool Relay::Publish(std::span<Job> jobs) {
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    const amqp_basic_properties_t& props = builder_.Build(jobs[i]);
+  // Into the window before the first publish: a publish can block for as long as the broker
+  // does not read, and the lease keeper renews only what is in the window. Tag 0 = not sent.
+  const size_t first = window_.size();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Job& job : jobs) window_.push_back({0, std::move(job), Clock::now()});
+  }
+  for (size_t i = first; i < window_.size(); ++i) {
+    InFlight& f = window_[i];
     Status s = session_->Publish(o_.exchange, o_.routing_key.empty() ? o_.to : o_.routing_key,
-                                 props, jobs[i].payload());
+                                 builder_.Build(f.job), f.job.payload());
     if (!s.ok()) {
-      // This job and the rest were never (fully) sent: give them back with the window's.
-      for (size_t j = i; j < jobs.size(); ++j) {
-        window_.push_back({0, std::move(jobs[j]), Clock::now()});
-      }
-      LoseSession(s);
+      LoseSession(s);  // gives back the window, sent or not
       return false;
     }
-    window_.push_back({++next_tag_, std::move(jobs[i]), Clock::now()});
+    f.tag = ++next_tag_;
   }
   m_->published->Increment(static_cast<double>(jobs.size()));
   m_->in_flight->Set(static_cast<double>(window_.size()));
@@ -249,7 +273,7 @@ bool Relay::ReadConfirms(uint32_t wait_ms) {
 
 void Relay::OnConfirm(uint64_t tag, bool multiple, InFlight::Fate fate) {
   for (InFlight& f : window_) {
-    if (f.tag > tag) break;
+    if (f.tag > tag || f.tag == 0) break;  // 0: not sent (yet)
     if ((multiple || f.tag == tag) && f.fate == InFlight::Fate::kWaiting) f.fate = fate;
     // A returned message is acked after its return: it stays returned.
   }
@@ -276,6 +300,7 @@ bool Relay::OnReturn() {
 
 void Relay::Settle() {
   confirmed_.clear();
+  std::unique_lock<std::mutex> lock(mu_);
   while (!window_.empty() && window_.front().fate != InFlight::Fate::kWaiting) {
     InFlight& f = window_.front();
     if (f.fate == InFlight::Fate::kConfirmed) {
@@ -293,6 +318,7 @@ void Relay::Settle() {
     }
     window_.pop_front();
   }
+  lock.unlock();
   if (!confirmed_.empty()) {
     // StaleLease for a job whose lease ran out while it waited: it runs again and is published
     // twice, which the message id lets a consumer (the bridge) deduplicate.
@@ -303,12 +329,30 @@ void Relay::Settle() {
   m_->in_flight->Set(static_cast<double>(window_.size()));
 }
 
-void Relay::TouchLeases() {
-  const auto period = std::chrono::milliseconds(std::max<uint32_t>(worker_->lease_ms() / 3, 1));
-  if (Clock::now() - last_touch_ < period) return;
-  last_touch_ = Clock::now();
-  for (const InFlight& f : window_) {
-    if (Clock::now() - f.published >= period) (void)worker_->Touch(f.job);
+void Relay::KeepLeases() {
+  Clock::time_point last = Clock::now();
+  Clock::time_point stop_seen{};
+  bool shut = false;
+  while (!done_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (stop_.load(std::memory_order_relaxed) && !shut) {
+      if (stop_seen == Clock::time_point{}) stop_seen = Clock::now();
+      const int fd = socket_fd_.load();
+      if (Clock::now() - stop_seen > std::chrono::milliseconds(kStuckOnStopMs) && fd >= 0) {
+        LogEvent("stopping: a publish is stuck on the broker; closing the connection");
+        ::shutdown(fd, SHUT_RDWR);
+        shut = true;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!worker_) continue;
+    const auto period = std::chrono::milliseconds(std::max<uint32_t>(worker_->lease_ms() / 3, 1));
+    const Clock::time_point now = Clock::now();
+    if (now - last < period) continue;
+    last = now;
+    for (const InFlight& f : window_) {
+      if (now - f.published >= period) (void)worker_->Touch(f.job);
+    }
   }
 }
 
@@ -316,12 +360,14 @@ void Relay::LoseSession(const Status& why) {
   LogEvent("lost the connection to RabbitMQ: %s; giving %zu unconfirmed job(s) back to the "
            "queue, reconnecting",
            why.ToString().c_str(), window_.size());
+  socket_fd_.store(-1);
   session_.reset();
   m_->connection.connected->Set(0);
   GiveBackAll();
 }
 
 void Relay::GiveBackAll() {
+  std::lock_guard<std::mutex> lock(mu_);
   if (!worker_) return;
   for (const InFlight& f : window_) (void)worker_->Release(f.job);
   m_->released->Increment(static_cast<double>(window_.size()));
