@@ -2,9 +2,10 @@
 # Static checks of the monitoring files in dashboards/:
 #   - promtool check rules / test rules on alerts.yml (+ a copy with `for:` rewritten to 1s),
 #   - promtool check config on prometheus.yml,
-#   - structure of taskring.json, alerts.yml, alerts_test.yml and the Grafana provisioning files,
+#   - structure of taskring.json, taskring-scale-out.json, alerts.yml, alerts_test.yml and the
+#     Grafana provisioning files,
 #   - every dashboard and alert expression parses (promtool check rules on a generated rule file)
-#     and names only metrics the exporter exposes.
+#     and names only metrics the exporters (taskringd, taskring http, relay, bridge) expose.
 # Needs: promtool (Debian package prometheus), /usr/bin/python3 with PyYAML (python3-yaml).
 # Usage: bash tests/observability/check_dashboards.sh   (from anywhere)
 set -euo pipefail
@@ -43,7 +44,7 @@ sed -E 's/^([[:space:]]+for:) [0-9]+(ms|s|m|h)[[:space:]]*$/\1 1s/' "$DASH/alert
 "$PROMTOOL" check rules "$TMP/alerts_fast.yml" >/dev/null
 if grep -qE '^[[:space:]]+for: [0-9]+(ms|m|h)' "$TMP/alerts_fast.yml"; then fail "for: rewrite missed a line"; fi
 
-step "structure of taskring.json, alerts.yml, alerts_test.yml, provisioning"
+step "structure of taskring.json, taskring-scale-out.json, alerts.yml, alerts_test.yml, provisioning"
 "$PY" - "$ROOT" <<'PY'
 import json, os, re, sys
 import yaml
@@ -73,9 +74,20 @@ METRICS = {
     # the HTTP gateway's (taskring http)
     "taskring_http_requests_total", "taskring_http_open_connections",
     "taskring_http_connections_refused_total",
+    # taskring relay and taskring bridge (src/amqp/link_metrics.cc)
+    "taskring_relay_connected", "taskring_relay_reconnects_total",
+    "taskring_relay_connect_failures_total", "taskring_relay_published_total",
+    "taskring_relay_confirmed_total", "taskring_relay_nacked_total", "taskring_relay_returned_total",
+    "taskring_relay_released_total", "taskring_relay_in_flight",
+    "taskring_bridge_connected", "taskring_bridge_reconnects_total",
+    "taskring_bridge_connect_failures_total", "taskring_bridge_received_total",
+    "taskring_bridge_accepted_total", "taskring_bridge_duplicates_total",
+    "taskring_bridge_rejected_total", "taskring_bridge_busy_total", "taskring_bridge_held",
 }
 for h in ("taskring_job_wait_seconds", "taskring_job_run_seconds", "taskring_job_latency_seconds",
-          "taskring_wal_fsync_seconds", "taskring_http_request_duration_seconds"):
+          "taskring_wal_fsync_seconds", "taskring_http_request_duration_seconds",
+          "taskring_relay_confirm_seconds", "taskring_relay_lag_seconds",
+          "taskring_bridge_lag_seconds"):
     METRICS |= {h + "_bucket", h + "_sum", h + "_count"}
 METRIC_RE = re.compile(r"\btaskring_[a-zA-Z0-9_]*")
 QUEUE_FILTER = 'queue=~"$queue"'
@@ -106,103 +118,130 @@ def check_metrics(where, expr):
         if name not in METRICS:
             err("%s: unknown metric %s" % (where, name))
 
-# ---------------------------------------------------------------- dashboard
-path = os.path.join(dash_dir, "taskring.json")
-try:
-    with open(path, encoding="utf-8") as f:
-        d = json.load(f)
-except (OSError, ValueError) as e:
-    sys.exit("check_dashboards: FAIL: %s is not valid JSON: %s" % (path, e))
-
-if d.get("uid") != "taskring-overview": err("dashboard uid must be 'taskring-overview', is %r" % d.get("uid"))
-if d.get("title") != "taskring": err("dashboard title must be 'taskring', is %r" % d.get("title"))
-if not isinstance(d.get("schemaVersion"), int) or d["schemaVersion"] < 36:
-    err("schemaVersion %r too old" % d.get("schemaVersion"))
-if d.get("id") is not None: err("dashboard id must be null (Grafana assigns it)")
-
-variables = {v.get("name"): v for v in (d.get("templating") or {}).get("list") or []}
-ds = variables.get("datasource")
-if not ds or ds.get("type") != "datasource" or ds.get("query") != "prometheus":
-    err("templating: need variable 'datasource' of type datasource, query prometheus")
-q = variables.get("queue")
-if not q:
-    err("templating: need variable 'queue'")
-else:
-    qq = q.get("query")
-    qtext = qq.get("query") if isinstance(qq, dict) else qq
-    if qtext != "label_values(taskring_queue_capacity, queue)":
-        err("queue variable query is %r" % qtext)
-    if not (q.get("multi") and q.get("includeAll")): err("queue variable must be multi + include all")
-    if (q.get("datasource") or {}).get("uid") != DS_REF: err("queue variable must use ${datasource}")
+# ---------------------------------------------------------------- dashboards
+# file -> uid, title, the queue variable's query, rows it must have.
+DASHBOARDS = {
+    "taskring.json": ("taskring-overview", "taskring",
+                      "label_values(taskring_queue_capacity, queue)",
+                      ("Health", "Flow", "Latency", "Storage", "Job options", "Job outcomes")),
+    # Queues from the links' own series: the Prometheus scraping a relay or a bridge need not
+    # scrape the daemon too.
+    "taskring-scale-out.json": ("taskring-scale-out", "taskring scale-out",
+                                'label_values({__name__=~"taskring_(relay|bridge)_connected"}, queue)',
+                                ("Relay", "Bridge")),
+}
 
 def all_panels(panels):
     for p in panels or []:
         yield p
         yield from all_panels(p.get("panels"))
 
-panels = list(all_panels(d.get("panels")))
-if not panels: err("dashboard has no panels")
-ids = [p.get("id") for p in panels]
-dups = sorted({i for i in ids if ids.count(i) > 1}, key=str)
-if dups: err("duplicate panel ids: %s" % dups)
-if any(not isinstance(i, int) for i in ids): err("every panel needs an integer id")
+def check_dashboard(name, uid, title, queue_query, want_rows):
+    path = os.path.join(dash_dir, name)
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except (OSError, ValueError) as e:
+        sys.exit("check_dashboards: FAIL: %s is not valid JSON: %s" % (path, e))
+    def derr(msg): err("%s: %s" % (name, msg))
 
-rows = [p.get("title") for p in panels if p.get("type") == "row"]
-for want in ("Health", "Flow", "Latency", "Storage", "Job options", "Job outcomes"):
-    if want not in rows: err("missing row %r (rows: %s)" % (want, rows))
+    if d.get("uid") != uid: derr("dashboard uid must be %r, is %r" % (uid, d.get("uid")))
+    if d.get("title") != title: derr("dashboard title must be %r, is %r" % (title, d.get("title")))
+    if not isinstance(d.get("schemaVersion"), int) or d["schemaVersion"] < 36:
+        derr("schemaVersion %r too old" % d.get("schemaVersion"))
+    if d.get("id") is not None: derr("dashboard id must be null (Grafana assigns it)")
 
-occupied = {}
-for p in panels:
-    t = p.get("title")
-    where = "panel %r (id %s)" % (t, p.get("id"))
-    if not t: err("%s: no title" % where)
-    gp = p.get("gridPos")
-    if not isinstance(gp, dict) or not all(isinstance(gp.get(k), int) for k in ("h", "w", "x", "y")):
-        err("%s: gridPos with integer h, w, x, y missing" % where)
+    variables = {v.get("name"): v for v in (d.get("templating") or {}).get("list") or []}
+    ds = variables.get("datasource")
+    if not ds or ds.get("type") != "datasource" or ds.get("query") != "prometheus":
+        derr("templating: need variable 'datasource' of type datasource, query prometheus")
+    q = variables.get("queue")
+    if not q:
+        derr("templating: need variable 'queue'")
     else:
-        if gp["x"] < 0 or gp["w"] <= 0 or gp["h"] <= 0 or gp["x"] + gp["w"] > 24:
-            err("%s: gridPos out of the 24-column grid: %s" % (where, gp))
-        for x in range(gp["x"], gp["x"] + gp["w"]):
-            for y in range(gp["y"], gp["y"] + gp["h"]):
-                if (x, y) in occupied:
-                    err("%s overlaps %s" % (where, occupied[(x, y)]))
-                    break
-                occupied[(x, y)] = where
-            else:
-                continue
-            break
-    if p.get("type") == "row":
-        continue
-    if not (p.get("description") or "").strip(): err("%s: no description" % where)
-    if (p.get("datasource") or {}).get("uid") != DS_REF: err("%s: datasource must be %s" % (where, DS_REF))
-    targets = p.get("targets") or []
-    if not targets: err("%s: no targets" % where)
-    refs = [t.get("refId") for t in targets]
-    if len(set(refs)) != len(refs): err("%s: duplicate refIds %s" % (where, refs))
-    for tgt in targets:
-        tw = "%s target %s" % (where, tgt.get("refId"))
-        expr = (tgt.get("expr") or "").strip()
-        if not expr: err("%s: empty expr" % tw); continue
-        if (tgt.get("datasource") or {}).get("uid") not in (None, DS_REF):
-            err("%s: datasource must be %s" % (tw, DS_REF))
-        if QUEUE_FILTER not in expr: err("%s: expr lacks %s: %s" % (tw, QUEUE_FILTER, expr))
-        if "by (queue" not in expr: err("%s: expr must aggregate by (queue...): %s" % (tw, expr))
-        if not balanced(expr): err("%s: unbalanced brackets or quotes: %s" % (tw, expr))
-        if re.search(r"\b(rate|increase|irate)\(", expr) and "[$__rate_interval]" not in expr:
-            err("%s: rate()/increase() should use [$__rate_interval]: %s" % (tw, expr))
-        if "histogram_quantile" in expr and not re.search(r"by \(queue, le\)", expr):
-            err("%s: histogram_quantile must aggregate by (queue, le): %s" % (tw, expr))
-        check_metrics(tw, expr)
+        qq = q.get("query")
+        qtext = qq.get("query") if isinstance(qq, dict) else qq
+        if qtext != queue_query:
+            derr("queue variable query is %r, want %r" % (qtext, queue_query))
+        if not (q.get("multi") and q.get("includeAll")): derr("queue variable must be multi + include all")
+        if (q.get("datasource") or {}).get("uid") != DS_REF: derr("queue variable must use ${datasource}")
+
+    panels = list(all_panels(d.get("panels")))
+    if not panels: derr("dashboard has no panels")
+    ids = [p.get("id") for p in panels]
+    dups = sorted({i for i in ids if ids.count(i) > 1}, key=str)
+    if dups: derr("duplicate panel ids: %s" % dups)
+    if any(not isinstance(i, int) for i in ids): derr("every panel needs an integer id")
+
+    rows = [p.get("title") for p in panels if p.get("type") == "row"]
+    for want in want_rows:
+        if want not in rows: derr("missing row %r (rows: %s)" % (want, rows))
+
+    occupied = {}
+    for p in panels:
+        t = p.get("title")
+        where = "%s: panel %r (id %s)" % (name, t, p.get("id"))
+        if not t: err("%s: no title" % where)
+        gp = p.get("gridPos")
+        if not isinstance(gp, dict) or not all(isinstance(gp.get(k), int) for k in ("h", "w", "x", "y")):
+            err("%s: gridPos with integer h, w, x, y missing" % where)
+        else:
+            if gp["x"] < 0 or gp["w"] <= 0 or gp["h"] <= 0 or gp["x"] + gp["w"] > 24:
+                err("%s: gridPos out of the 24-column grid: %s" % (where, gp))
+            for x in range(gp["x"], gp["x"] + gp["w"]):
+                for y in range(gp["y"], gp["y"] + gp["h"]):
+                    if (x, y) in occupied:
+                        err("%s overlaps %s" % (where, occupied[(x, y)]))
+                        break
+                    occupied[(x, y)] = where
+                else:
+                    continue
+                break
+        if p.get("type") == "row":
+            continue
+        if not (p.get("description") or "").strip(): err("%s: no description" % where)
+        if (p.get("datasource") or {}).get("uid") != DS_REF: err("%s: datasource must be %s" % (where, DS_REF))
+        targets = p.get("targets") or []
+        if not targets: err("%s: no targets" % where)
+        refs = [t.get("refId") for t in targets]
+        if len(set(refs)) != len(refs): err("%s: duplicate refIds %s" % (where, refs))
+        for tgt in targets:
+            tw = "%s target %s" % (where, tgt.get("refId"))
+            expr = (tgt.get("expr") or "").strip()
+            if not expr: err("%s: empty expr" % tw); continue
+            if (tgt.get("datasource") or {}).get("uid") not in (None, DS_REF):
+                err("%s: datasource must be %s" % (tw, DS_REF))
+            if QUEUE_FILTER not in expr: err("%s: expr lacks %s: %s" % (tw, QUEUE_FILTER, expr))
+            if "by (queue" not in expr: err("%s: expr must aggregate by (queue...): %s" % (tw, expr))
+            if not balanced(expr): err("%s: unbalanced brackets or quotes: %s" % (tw, expr))
+            if re.search(r"\b(rate|increase|irate)\(", expr) and "[$__rate_interval]" not in expr:
+                err("%s: rate()/increase() should use [$__rate_interval]: %s" % (tw, expr))
+            # le last, after queue and any other label that tells links apart (amqp_queue).
+            if "histogram_quantile" in expr and not re.search(r"by \(queue(, [a-z_]+)*, le\)", expr):
+                err("%s: histogram_quantile must aggregate by (queue, ..., le): %s" % (tw, expr))
+            check_metrics(tw, expr)
+    return panels, rows
+
+panels, rows = [], []
+for dash_name, spec in DASHBOARDS.items():
+    p, r = check_dashboard(dash_name, *spec)
+    panels += p
+    rows += r
 
 # ---------------------------------------------------------------- alerts
 ALERTS = {"TaskringDown", "TaskringQueueNearCapacity", "TaskringRejecting", "TaskringOldestJobTooOld",
           "TaskringNoWorkers", "TaskringWalFsyncSlow", "TaskringDeadLettersGrowing",
           "TaskringPausedTooLong", "TaskringJobsWaitingForUndeclaredType", "TaskringDedupKeysEvicted",
-          "TaskringOutcomesEvicted", "TaskringHttpEnqueueSlow"}
+          "TaskringOutcomesEvicted", "TaskringHttpEnqueueSlow",
+          # group taskring-scale-out
+          "TaskringRelayCannotDeliver", "TaskringBridgeDisconnected"}
 with open(os.path.join(dash_dir, "alerts.yml"), encoding="utf-8") as f:
     rules_doc = yaml.safe_load(f)
 groups = rules_doc.get("groups") or []
-if [g.get("name") for g in groups] != ["taskring"]: err("alerts.yml: want exactly one group 'taskring'")
+# The scale-out rules are a group of their own: prometheus_live_test.py checks group taskring
+# against a lone taskringd, test_monitoring.py group taskring-scale-out against a broker.
+if [g.get("name") for g in groups] != ["taskring", "taskring-scale-out"]:
+    err("alerts.yml: want the groups 'taskring' and 'taskring-scale-out', in that order")
 seen = set()
 for g in groups:
     for r in g.get("rules") or []:
@@ -252,6 +291,10 @@ with open(os.path.join(prov, "dashboards", "taskring.yml"), encoding="utf-8") as
     dbp = yaml.safe_load(f)
 if not any(x.get("type") == "file" and (x.get("options") or {}).get("path") for x in dbp.get("providers") or []):
     err("provisioning/dashboards/taskring.yml: no file provider with options.path")
+for job, target in (("taskring-relay", "127.0.0.1:9465"), ("taskring-bridge", "127.0.0.1:9466")):
+    # The alerts' up{job=...} arms name these jobs.
+    if target not in [t for sc in (jobs.get(job) or {}).get("static_configs") or [] for t in sc.get("targets") or []]:
+        err("prometheus.yml: job %s must scrape %s" % (job, target))
 
 if errors:
     for e in errors: print("check_dashboards: FAIL: " + e, file=sys.stderr)
@@ -260,7 +303,8 @@ print("%d panels (%d rows), %d alert names: OK" % (len(panels), len(rows), len(s
 PY
 
 step "every dashboard and alert expression parses (promtool check rules on generated recording rules)"
-"$PY" "$ROOT/tests/observability/dashboard_exprs.py" 1m '.+' >"$TMP/exprs.jsonl"
+"$PY" "$ROOT/tests/observability/dashboard_exprs.py" 1m '.+' \
+  --dashboard "$DASH/taskring.json" --dashboard "$DASH/taskring-scale-out.json" >"$TMP/exprs.jsonl"
 "$PY" - "$TMP/exprs.jsonl" "$TMP/exprs_rules.yml" <<'PY'
 import json, sys
 items = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8") if line.strip()]

@@ -2,7 +2,12 @@
 """Print every PromQL expression of the taskring dashboard and alert rules, one JSON object per line.
 
     /usr/bin/python3 tests/observability/dashboard_exprs.py [WINDOW] [QUEUE_REGEX]
-        [--source all|dashboard|alerts] [--dashboard PATH] [--alerts PATH]
+        [--source all|dashboard|alerts] [--dashboard PATH]... [--alerts PATH] [--group NAME]...
+
+--dashboard (repeatable) defaults to dashboards/taskring.json; --group (repeatable) keeps only
+those rule groups of the alerts file (default: every group). The scale-out dashboard and the
+`taskring-scale-out` group need a relay and a bridge, so a check against a lone taskringd asks
+for `--group taskring` and the default dashboard.
 
 WINDOW (default 1m) replaces Grafana's $__rate_interval / $__interval; QUEUE_REGEX (default .+)
 replaces $queue, written as a raw RE2 regex (it is escaped for the PromQL string literal here).
@@ -54,7 +59,7 @@ def dashboard_exprs(path, window, queue):
                    "expr": substitute(expr, window, queue), "ref": target.get("refId", "")}
 
 
-def alert_exprs(path):
+def alert_exprs(path, groups=None):
     try:
         import yaml
     except ImportError:
@@ -63,6 +68,8 @@ def alert_exprs(path):
     with open(path, encoding="utf-8") as f:
         doc = yaml.safe_load(f)
     for group in doc.get("groups") or []:
+        if groups and group.get("name") not in groups:
+            continue
         for rule in group.get("rules") or []:
             name = rule.get("alert") or rule.get("record")
             severity = (rule.get("labels") or {}).get("severity", "")
@@ -79,17 +86,20 @@ def main():
     ap.add_argument("window", nargs="?", default="1m", help="replaces $__rate_interval (default 1m)")
     ap.add_argument("queue", nargs="?", default=".+", help="regex that replaces $queue (default .+)")
     ap.add_argument("--source", choices=("all", "dashboard", "alerts"), default="all")
-    ap.add_argument("--dashboard", default=os.path.join(ROOT, "dashboards", "taskring.json"))
+    ap.add_argument("--dashboard", action="append",
+                    help="a dashboard JSON file, repeatable (default dashboards/taskring.json)")
     ap.add_argument("--alerts", default=os.path.join(ROOT, "dashboards", "alerts.yml"))
+    ap.add_argument("--group", action="append", help="only this rule group, repeatable")
     args = ap.parse_args()
     if not DURATION.match(args.window):
         ap.error("window must be a Prometheus duration such as 1m, 15s, 1m30s: %r" % args.window)
 
     items = []
     if args.source in ("all", "dashboard"):
-        items += dashboard_exprs(args.dashboard, args.window, args.queue)
+        for path in args.dashboard or [os.path.join(ROOT, "dashboards", "taskring.json")]:
+            items += dashboard_exprs(path, args.window, args.queue)
     if args.source in ("all", "alerts"):
-        items += alert_exprs(args.alerts)
+        items += alert_exprs(args.alerts, args.group)
 
     status = 0
     for item in items:
