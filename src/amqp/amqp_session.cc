@@ -68,8 +68,8 @@ Status AmqpSession::Open(const AmqpEndpoint& ep, const SessionOptions& options,
   name_entry.value.value.bytes = BytesOf(options.connection_name);
   amqp_table_t client_properties{options.connection_name.empty() ? 0 : 1, &name_entry};
   const amqp_rpc_reply_t login = amqp_login_with_properties(
-      conn, ep.vhost.c_str(), 0, 131072, static_cast<int>(options.heartbeat_s),
-      &client_properties, AMQP_SASL_METHOD_PLAIN, ep.user.c_str(), ep.password.c_str());
+      conn, ep.vhost.c_str(), 0, 131072, static_cast<int>(options.heartbeat_s), &client_properties,
+      AMQP_SASL_METHOD_PLAIN, ep.user.c_str(), ep.password.c_str());
   if (login.reply_type != AMQP_RESPONSE_NORMAL) {
     return session->Failure(("login to " + ep.Redacted()).c_str(), login);
   }

@@ -142,8 +142,7 @@ bool Bridge::Receive(uint32_t wait_ms) {
     if (!mapped.ok()) {
       const std::string id(static_cast<const char*>(d.properties->message_id.bytes),
                            d.properties->message_id.len);
-      LogEvent("message '%s' cannot be a job: %s; rejected", id.c_str(),
-               mapped.ToString().c_str());
+      LogEvent("message '%s' cannot be a job: %s; rejected", id.c_str(), mapped.ToString().c_str());
       m_->rejected->Increment();
       if (!session_->Reject(d.tag).ok()) {
         LoseSession(Status::IOError("cannot reject a message"));
@@ -209,9 +208,10 @@ uint32_t Bridge::EnqueueHeld() {
 }
 
 void Bridge::LoseSession(const Status& why) {
-  LogEvent("lost the connection to RabbitMQ: %s; %zu unacked message(s) in hand are redelivered "
-           "by the broker, reconnecting",
-           why.ToString().c_str(), held_.size());
+  LogEvent(
+      "lost the connection to RabbitMQ: %s; %zu unacked message(s) in hand are redelivered "
+      "by the broker, reconnecting",
+      why.ToString().c_str(), held_.size());
   session_.reset();
   held_.clear();
   m_->held->Set(0);

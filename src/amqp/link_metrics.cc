@@ -18,8 +18,8 @@ prometheus::Counter* Counter(prometheus::Registry& r, const std::string& name,
                              const std::string& help, const Labels& labels) {
   return &BuildCounter().Name(name).Help(help).Register(r).Add(labels);
 }
-prometheus::Gauge* Gauge(prometheus::Registry& r, const std::string& name,
-                         const std::string& help, const Labels& labels) {
+prometheus::Gauge* Gauge(prometheus::Registry& r, const std::string& name, const std::string& help,
+                         const Labels& labels) {
   return &BuildGauge().Name(name).Help(help).Register(r).Add(labels);
 }
 prometheus::Histogram* Histogram(prometheus::Registry& r, const std::string& name,
@@ -31,8 +31,7 @@ ConnectionMetrics ConnectionOf(prometheus::Registry& r, const std::string& link,
                                const Labels& labels) {
   const std::string p = "taskring_" + link + "_";
   return {Gauge(r, p + "connected", "1 while connected to RabbitMQ", labels),
-          Counter(r, p + "reconnects_total", "connections re-established after a lost one",
-                  labels),
+          Counter(r, p + "reconnects_total", "connections re-established after a lost one", labels),
           Counter(r, p + "connect_failures_total",
                   "connection attempts that failed (broker down, refused login)", labels)};
 }
@@ -48,8 +47,8 @@ RelayMetrics::RelayMetrics(const std::string& queue, const std::string& amqp_que
   confirmed = Counter(r, "taskring_relay_confirmed_total",
                       "jobs the broker confirmed (completed locally)", l);
   nacked = Counter(r, "taskring_relay_nacked_total", "publishes the broker nacked", l);
-  returned = Counter(r, "taskring_relay_returned_total",
-                     "publishes the broker returned as unroutable", l);
+  returned =
+      Counter(r, "taskring_relay_returned_total", "publishes the broker returned as unroutable", l);
   released = Counter(r, "taskring_relay_released_total",
                      "jobs given back to the local queue without using an attempt", l);
   in_flight = Gauge(r, "taskring_relay_in_flight", "jobs published and awaiting a confirm", l);

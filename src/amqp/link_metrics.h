@@ -40,12 +40,12 @@ struct BridgeMetrics {
   BridgeMetrics(const std::string& queue, const std::string& amqp_queue);
   std::shared_ptr<prometheus::Registry> registry;
   ConnectionMetrics connection;
-  prometheus::Counter* received;    // deliveries taken from the broker (redeliveries included)
-  prometheus::Counter* accepted;    // enqueued durably, then acked to the broker
-  prometheus::Counter* duplicates;  // accepted as a repeat of a message id already enqueued
-  prometheus::Counter* rejected;    // cannot be a job (too large, bad type or header): rejected
-  prometheus::Counter* busy;        // enqueues answered BUSY, retried after the hinted wait
-  prometheus::Gauge* held;          // delivered, not yet acked (at most --prefetch)
+  prometheus::Counter* received;       // deliveries taken from the broker (redeliveries included)
+  prometheus::Counter* accepted;       // enqueued durably, then acked to the broker
+  prometheus::Counter* duplicates;     // accepted as a repeat of a message id already enqueued
+  prometheus::Counter* rejected;       // cannot be a job (too large, bad type or header): rejected
+  prometheus::Counter* busy;           // enqueues answered BUSY, retried after the hinted wait
+  prometheus::Gauge* held;             // delivered, not yet acked (at most --prefetch)
   prometheus::Histogram* lag_seconds;  // the relay's enqueue -> accepted here (relayed only)
 };
 

@@ -17,9 +17,7 @@ constexpr std::array<std::string_view, 4> kBrokerHeaderPrefixes = {
 amqp_bytes_t BytesOf(std::string_view s) {
   return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
 }
-std::string_view ViewOf(amqp_bytes_t b) {
-  return {static_cast<const char*>(b.bytes), b.len};
-}
+std::string_view ViewOf(amqp_bytes_t b) { return {static_cast<const char*>(b.bytes), b.len}; }
 
 amqp_table_entry_t TextEntry(const char* key, std::string_view value) {
   amqp_table_entry_t e;
@@ -72,10 +70,14 @@ bool TextOfField(const amqp_field_value_t& v, std::string* out) {
 
 bool IntOfField(const amqp_field_value_t& v, uint64_t* out) {
   switch (v.kind) {
-    case AMQP_FIELD_KIND_I64: *out = v.value.i64 > 0 ? static_cast<uint64_t>(v.value.i64) : 0; return true;
+    case AMQP_FIELD_KIND_I64:
+      *out = v.value.i64 > 0 ? static_cast<uint64_t>(v.value.i64) : 0;
+      return true;
     case AMQP_FIELD_KIND_U64:
     case AMQP_FIELD_KIND_TIMESTAMP: *out = v.value.u64; return true;
-    case AMQP_FIELD_KIND_I32: *out = v.value.i32 > 0 ? static_cast<uint64_t>(v.value.i32) : 0; return true;
+    case AMQP_FIELD_KIND_I32:
+      *out = v.value.i32 > 0 ? static_cast<uint64_t>(v.value.i32) : 0;
+      return true;
     case AMQP_FIELD_KIND_U32: *out = v.value.u32; return true;
     default: return false;
   }
@@ -90,7 +92,8 @@ std::string MessageBuilder::MessageId(uint64_t job_id) const {
 const amqp_basic_properties_t& MessageBuilder::Build(const Job& job) {
   message_id_ = MessageId(job.id());
   headers_.clear();
-  for (const auto& [name, value] : job.headers()) headers_.push_back(TextEntry(name.c_str(), value));
+  for (const auto& [name, value] : job.headers())
+    headers_.push_back(TextEntry(name.c_str(), value));
   headers_.push_back(IntEntry("x-taskring-job-id", static_cast<int64_t>(job.id())));
   headers_.push_back(TextEntry("x-taskring-origin", origin_));
   headers_.push_back(IntEntry("x-taskring-attempt", job.attempt()));

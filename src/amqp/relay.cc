@@ -22,9 +22,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using daemon::LogEvent;
 
-constexpr size_t kTakeBatch = 256;        // jobs taken per call, at most
-constexpr uint32_t kIdleTakeMs = 100;     // a take's wait with nothing in flight
-constexpr uint32_t kConfirmWaitMs = 50;   // a wait for confirms with the window full
+constexpr size_t kTakeBatch = 256;         // jobs taken per call, at most
+constexpr uint32_t kIdleTakeMs = 100;      // a take's wait with nothing in flight
+constexpr uint32_t kConfirmWaitMs = 50;    // a wait for confirms with the window full
 constexpr uint32_t kDrainOnStopMs = 5000;  // confirms awaited when stopping
 // After a stop, how long the lease keeper lets the loop finish before it shuts the socket down
 // under a publish that cannot end (a broker that stopped reading).
@@ -253,17 +253,20 @@ bool Relay::ReadConfirms(uint32_t wait_ms) {
       const auto* ret = static_cast<const amqp_basic_return_t*>(m.decoded);
       const std::string why(static_cast<const char*>(ret->reply_text.bytes), ret->reply_text.len);
       if (!OnReturn()) return false;
-      LogEvent("RabbitMQ returned a message as unroutable (%s: exchange '%s', routing key '%s');"
-               " jobs go back to the queue, publishing paused",
-               why.c_str(), o_.exchange.c_str(),
-               (o_.routing_key.empty() ? o_.to : o_.routing_key).c_str());
+      LogEvent(
+          "RabbitMQ returned a message as unroutable (%s: exchange '%s', routing key '%s');"
+          " jobs go back to the queue, publishing paused",
+          why.c_str(), o_.exchange.c_str(),
+          (o_.routing_key.empty() ? o_.to : o_.routing_key).c_str());
     } else if (m.id == AMQP_CHANNEL_CLOSE_METHOD) {
       const auto* c = static_cast<const amqp_channel_close_t*>(m.decoded);
-      LoseSession(Status::IOError("the broker closed the channel: " + ReplyText(c->reply_code, c->reply_text)));
+      LoseSession(Status::IOError("the broker closed the channel: " +
+                                  ReplyText(c->reply_code, c->reply_text)));
       return false;
     } else if (m.id == AMQP_CONNECTION_CLOSE_METHOD) {
       const auto* c = static_cast<const amqp_connection_close_t*>(m.decoded);
-      LoseSession(Status::IOError("the broker closed the connection: " + ReplyText(c->reply_code, c->reply_text)));
+      LoseSession(Status::IOError("the broker closed the connection: " +
+                                  ReplyText(c->reply_code, c->reply_text)));
       return false;
     }
   }
@@ -291,7 +294,8 @@ bool Relay::OnReturn() {
   const uint64_t job_id = JobIdOfMessageId(id, builder_.origin());
   amqp_destroy_message(&msg);
   for (InFlight& f : window_) {
-    if (f.job.id() == job_id && f.fate == InFlight::Fate::kWaiting) f.fate = InFlight::Fate::kReturned;
+    if (f.job.id() == job_id && f.fate == InFlight::Fate::kWaiting)
+      f.fate = InFlight::Fate::kReturned;
   }
   // Publishing again at once would loop: wait as after a lost connection.
   pause_until_ = Clock::now() + std::chrono::milliseconds(backoff_.NextMs());
@@ -357,9 +361,10 @@ void Relay::KeepLeases() {
 }
 
 void Relay::LoseSession(const Status& why) {
-  LogEvent("lost the connection to RabbitMQ: %s; giving %zu unconfirmed job(s) back to the "
-           "queue, reconnecting",
-           why.ToString().c_str(), window_.size());
+  LogEvent(
+      "lost the connection to RabbitMQ: %s; giving %zu unconfirmed job(s) back to the "
+      "queue, reconnecting",
+      why.ToString().c_str(), window_.size());
   socket_fd_.store(-1);
   session_.reset();
   m_->connection.connected->Set(0);
@@ -384,8 +389,7 @@ void Relay::SleepMs(uint32_t ms) {
 
 }  // namespace
 
-Status RunRelay(const RelayOptions& options, RelayMetrics* metrics,
-                const std::atomic<bool>& stop) {
+Status RunRelay(const RelayOptions& options, RelayMetrics* metrics, const std::atomic<bool>& stop) {
   if (options.in_flight == 0) return Status::InvalidArgument("--in-flight must be at least 1");
   Relay relay(options, metrics, stop);
   return relay.Run();

@@ -21,10 +21,10 @@
 namespace taskring::amqp {
 
 struct RelayOptions {
-  std::string queue;     // the local taskring queue
+  std::string queue;  // the local taskring queue
   AmqpEndpoint broker;
-  std::string to;        // the RabbitMQ queue (declared unless declare = false)
-  std::string exchange;  // "" = the default exchange, which routes by queue name
+  std::string to;           // the RabbitMQ queue (declared unless declare = false)
+  std::string exchange;     // "" = the default exchange, which routes by queue name
   std::string routing_key;  // "" = `to`
   bool declare = true;
   bool quorum = true;
@@ -37,8 +37,7 @@ struct RelayOptions {
 
 // Runs the relay until Stop(); returns OK then, or the error that made it give up (the local
 // queue does not exist, a flag is wrong). Broker trouble never ends it.
-Status RunRelay(const RelayOptions& options, RelayMetrics* metrics,
-                const std::atomic<bool>& stop);
+Status RunRelay(const RelayOptions& options, RelayMetrics* metrics, const std::atomic<bool>& stop);
 
 }  // namespace taskring::amqp
 

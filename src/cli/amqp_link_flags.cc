@@ -72,7 +72,8 @@ int RunLink(const std::string& cmd, const AmqpLinkFlags& flags, bool metrics_lis
     bool in_use = false;
     Status s = daemon::MetricsExporter::Start(flags.metrics_listen, registry, &exporter, &in_use);
     if (!s.ok() && in_use && !metrics_listen_given) {
-      const std::string any = flags.metrics_listen.substr(0, flags.metrics_listen.rfind(':')) + ":0";
+      const std::string any =
+          flags.metrics_listen.substr(0, flags.metrics_listen.rfind(':')) + ":0";
       s = daemon::MetricsExporter::Start(any, registry, &exporter);
     }
     if (!s.ok()) return Error(cmd, std::string(s.message()), s.IsInvalidArgument() ? 2 : 1);

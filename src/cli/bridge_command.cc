@@ -24,7 +24,8 @@ int BridgeCommand(int argc, char** argv) {
       "a job is rejected (dead-lettered by the broker if the queue has a dead-letter exchange).");
   flags.String("from", &o.from, "the RabbitMQ queue to consume (required)");
   flags.String("queue", &o.queue, "the local taskring queue to enqueue into (required)");
-  flags.Uint("prefetch", &prefetch, 1, 65535, "messages delivered and not yet acked, at most (1000)");
+  flags.Uint("prefetch", &prefetch, 1, 65535,
+             "messages delivered and not yet acked, at most (1000)");
   link.Register(flags, "127.0.0.1:9466");
   Status s = flags.Parse(argc, argv, 2);
   if (flags.help()) {

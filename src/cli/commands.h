@@ -11,11 +11,11 @@ int WorkerCommand(int argc, char** argv);
 int StatCommand(int argc, char** argv);  // also "stats"
 int WalCommand(int argc, char** argv);
 int DeadCommand(int argc, char** argv);
-int BenchCommand(int argc, char** argv);  // execs taskring-bench (bench/loadgen)
-int QueueCommand(int argc, char** argv);  // "queue list | pause | resume | purge"
-int JobCommand(int argc, char** argv);    // "job show | result | cancel | wait"
-int HttpCommand(int argc, char** argv);   // the HTTP gateway (src/http)
-int RelayCommand(int argc, char** argv);  // local queue -> RabbitMQ (src/amqp/relay.h)
+int BenchCommand(int argc, char** argv);   // execs taskring-bench (bench/loadgen)
+int QueueCommand(int argc, char** argv);   // "queue list | pause | resume | purge"
+int JobCommand(int argc, char** argv);     // "job show | result | cancel | wait"
+int HttpCommand(int argc, char** argv);    // the HTTP gateway (src/http)
+int RelayCommand(int argc, char** argv);   // local queue -> RabbitMQ (src/amqp/relay.h)
 int BridgeCommand(int argc, char** argv);  // RabbitMQ -> local queue (src/amqp/bridge.h)
 // "queue pause | resume | purge" (sub), from QueueCommand.
 int QueueControlCommand(const std::string& sub, int argc, char** argv);

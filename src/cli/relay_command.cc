@@ -25,10 +25,12 @@ int RelayCommand(int argc, char** argv) {
       "headers, and x-taskring-* headers (job id, origin, attempt, enqueue time).");
   flags.String("queue", &o.queue, "the local taskring queue to relay (required)");
   flags.String("to", &o.to, "the RabbitMQ queue to publish to (required)");
-  flags.String("exchange", &o.exchange, "publish through this exchange (default: the default "
-                                        "exchange, which routes by queue name)");
+  flags.String("exchange", &o.exchange,
+               "publish through this exchange (default: the default "
+               "exchange, which routes by queue name)");
   flags.String("routing-key", &o.routing_key, "routing key (default: the --to queue's name)");
-  flags.Uint("in-flight", &in_flight, 1, 65535, "published jobs awaiting a confirm, at most (1000)");
+  flags.Uint("in-flight", &in_flight, 1, 65535,
+             "published jobs awaiting a confirm, at most (1000)");
   flags.String("origin", &o.origin,
                "message id prefix, unique per host and queue (default: HOSTNAME/QUEUE)");
   link.Register(flags, "127.0.0.1:9465");

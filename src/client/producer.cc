@@ -106,7 +106,8 @@ Status Producer::Enqueue(std::string_view payload, const EnqueueOptions& options
                          EnqueueResult* result) {
   *result = EnqueueResult{};
   const EnqueueItem item{payload, &options};
-  Status s = EnqueueMany(std::span<const EnqueueItem>(&item, 1), std::span<EnqueueResult>(result, 1));
+  Status s =
+      EnqueueMany(std::span<const EnqueueItem>(&item, 1), std::span<EnqueueResult>(result, 1));
   if (!s.ok()) {
     result->status = s;
     return s;
@@ -125,7 +126,8 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
   return EnqueueBatch(items, results);
 }
 
-Status Producer::EnqueueBatch(std::span<const EnqueueItem> items, std::span<EnqueueResult> results) {
+Status Producer::EnqueueBatch(std::span<const EnqueueItem> items,
+                              std::span<EnqueueResult> results) {
   if (results.size() < items.size()) {
     return Status::InvalidArgument("results span is shorter than the items");
   }

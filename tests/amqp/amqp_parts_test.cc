@@ -31,8 +31,8 @@ TEST(AmqpEndpointTest, ParsesUrlsAndNeverShowsThePassword) {
   EXPECT_TRUE(e.tls);
   EXPECT_EQ(e.port, 5671);
   EXPECT_EQ(e.vhost, "/");
-  for (const char* bad : {"", "http://h", "amqp://u:p@h:99999/", "amqp://u:p@h:0/",
-                          "amqp://u:p@h:port/"}) {
+  for (const char* bad :
+       {"", "http://h", "amqp://u:p@h:99999/", "amqp://u:p@h:0/", "amqp://u:p@h:port/"}) {
     Status s = ParseAmqpUrl(bad, &e);
     EXPECT_TRUE(s.IsInvalidArgument()) << bad;
   }

@@ -111,8 +111,8 @@ TEST_F(IdempotencyTest, AKeyedBatchAnswersEachItemLikeEnqueue) {
     taken.insert(std::string(job.payload()));
     ASSERT_OK(worker->Complete(job));
   }
-  EXPECT_EQ(taken, (std::set<std::string>{"earlier", "p0", "p1", "p2", "p4", "p6", "p7", "p8",
-                                          "p9", "p15"}));
+  EXPECT_EQ(taken, (std::set<std::string>{"earlier", "p0", "p1", "p2", "p4", "p6", "p7", "p8", "p9",
+                                          "p15"}));
 }
 
 TEST_F(IdempotencyTest, RacingProducersWithOneKeyGetOneJob) {
