@@ -369,14 +369,16 @@ def print_table(ceiling, pipeline, args, spinners, loads):
     ratios = [b["msgs_per_s"] / a["msgs_per_s"] for a, b in zip(ceiling, pipeline)]
     a50, a99 = med(ceiling, "p50_us"), med(ceiling, "p99_us")
     b50, b99 = med(pipeline, "p50_us"), med(pipeline, "p99_us")
+    same_window = (" (the ceiling's confirm window, so latencies compare)"
+                   if args.window == args.in_flight else " (not the ceiling's window: latencies do not compare)")
     beside = f"{spinners} busy-loop process(es) beside" if spinners else "no busy loops beside"
     print(f"\n{args.rounds} rounds (ABBA) of {args.messages:,} messages of {args.size} B, "
           f"{beside}, load average {min(loads):.2f}-{max(loads):.2f} "
           f"({os.cpu_count()} CPUs), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
           f"Ceiling: --in-flight {args.in_flight} --prefetch {args.prefetch}; pipeline: "
           f"relay --in-flight {args.in_flight}, bridge --prefetch {args.prefetch}, fsync "
-          f"daemons, producer keeps <= {args.window} jobs in the pipeline (the ceiling's "
-          f"confirm window, so latencies compare).\n")
+          f"daemons, producer keeps <= {args.window} jobs in the pipeline"
+          f"{same_window}.\n")
     print("| | msgs/s (median, range) | p50 e2e | p99 e2e |")
     print("|---|---:|---:|---:|")
     for label, rows in (("A: RabbitMQ ceiling (rabbitmq-c, confirms + acks)", ceiling),
