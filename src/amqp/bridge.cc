@@ -48,6 +48,10 @@ class Bridge {
   // Enqueues everything held; acks what was accepted, rejects what never can be. Returns the
   // wait before the next try when some are still held (BUSY, daemon away), else 0.
   uint32_t EnqueueHeld();
+  // Acks the accepted messages of one EnqueueHeld: one multiple ack for the run of them at the
+  // front of held_ (the oldest unsettled deliveries), one ack each for those after a message
+  // still held. False when the session was lost.
+  bool AckAccepted(const std::vector<uint64_t>& accepted_tags, size_t front_run);
   void LoseSession(const Status& why);
   void SleepMs(uint32_t ms);
 
@@ -62,6 +66,7 @@ class Bridge {
   std::vector<Held> held_;
   std::vector<EnqueueItem> items_;
   std::vector<EnqueueResult> results_;
+  std::vector<uint64_t> accepted_tags_;
 };
 
 Status Bridge::OpenProducer(uint32_t wait_ms) {
@@ -164,6 +169,9 @@ uint32_t Bridge::EnqueueHeld() {
   size_t kept = 0;
   bool busy = false;
   Status session_error, why_kept;
+  // Accepted tags in delivery order; the first `front_run` of them precede every message kept.
+  accepted_tags_.clear();
+  size_t front_run = 0;
   for (size_t i = 0; i < held_.size(); ++i) {
     const EnqueueResult& r = results_[i];
     Held& h = held_[i];
@@ -174,7 +182,8 @@ uint32_t Bridge::EnqueueHeld() {
       } else if (h.job.origin_enqueued_unix_ns != 0 && now_ns > h.job.origin_enqueued_unix_ns) {
         m_->lag_seconds->Observe(static_cast<double>(now_ns - h.job.origin_enqueued_unix_ns) / 1e9);
       }
-      if (session_error.ok()) session_error = session_->Ack(h.tag, /*multiple=*/false);
+      accepted_tags_.push_back(h.tag);
+      if (kept == 0) front_run = accepted_tags_.size();
       continue;
     }
     if (r.status.IsInvalidArgument()) {
@@ -190,8 +199,8 @@ uint32_t Bridge::EnqueueHeld() {
     ++kept;
   }
   held_.resize(kept);
-  if (!session_error.ok()) {
-    LoseSession(session_error);
+  if (!session_error.ok() || !AckAccepted(accepted_tags_, front_run)) {
+    LoseSession(session_error.ok() ? Status::IOError("cannot ack to the broker") : session_error);
     return 0;
   }
   if (kept == 0) return 0;
@@ -205,6 +214,20 @@ uint32_t Bridge::EnqueueHeld() {
            why_kept.ToString().c_str());
   if (call.IsClosed() || why_kept.IsClosed()) producer_.reset();
   return 1000;
+}
+
+bool Bridge::AckAccepted(const std::vector<uint64_t>& accepted_tags, size_t front_run) {
+  // held_ holds every unsettled delivery of the channel in tag order (rejects are settled at
+  // once), so a multiple ack of the front run's last tag settles exactly that run. For a quorum
+  // queue each ack frame is a Raft command: one per batch instead of one per message spares the
+  // broker the work that otherwise slows its confirms to the relay.
+  if (front_run > 0 && !session_->Ack(accepted_tags[front_run - 1], /*multiple=*/true).ok()) {
+    return false;
+  }
+  for (size_t i = front_run; i < accepted_tags.size(); ++i) {
+    if (!session_->Ack(accepted_tags[i], /*multiple=*/false).ok()) return false;
+  }
+  return true;
 }
 
 void Bridge::LoseSession(const Status& why) {
