@@ -3,7 +3,7 @@
 //
 // Relay -> RabbitMQ: message_id "ORIGIN/ID" (ORIGIN defaults to HOST/QUEUE, so ids are unique
 // across hosts), type, priority (0..9), timestamp (enqueue time, s), persistent, the job's
-// headers, and x-taskring-{job-id, origin, attempt, enqueued-ns, max-attempts} headers.
+// headers, and x-taskring-attempt and x-taskring-enqueued-ns headers.
 // RabbitMQ -> bridge: message_id is the idempotency key, type and priority carry over, headers
 // become job headers except the relay's own and those the broker adds (x-delivery-count,
 // x-death, ...).

@@ -22,7 +22,7 @@ int RelayCommand(int argc, char** argv) {
       "the job back without using an attempt; while RabbitMQ is away nothing is taken, so the\n"
       "local queue fills and answers BUSY. Declares QUEUE as a durable quorum queue unless told\n"
       "not to. Each message carries message_id ORIGIN/JOB_ID, the job's type, priority and\n"
-      "headers, and x-taskring-* headers (job id, origin, attempt, enqueue time).");
+      "headers, and x-taskring-attempt and x-taskring-enqueued-ns headers.");
   flags.String("queue", &o.queue, "the local taskring queue to relay (required)");
   flags.String("to", &o.to, "the RabbitMQ queue to publish to (required)");
   flags.String("exchange", &o.exchange,
