@@ -7,9 +7,8 @@
 #include <vector>
 
 #include "amqp/amqp_session.h"
-#include "amqp/backoff.h"
 #include "amqp/message_mapping.h"
-#include "amqp/outage_log.h"
+#include "amqp/reconnects.h"
 #include "daemon/log.h"
 #include "taskring/producer.h"
 
@@ -26,6 +25,17 @@ uint64_t NowUnixNs() {
                                std::chrono::nanoseconds(1));
 }
 
+// Text from a message (its id, or a reason naming its type or a header) for the log: any
+// publisher sets it, so bytes outside printable ASCII are shown as '?' and it is cut, and a
+// hostile message cannot forge log lines.
+std::string Printable(std::string_view text, size_t max = 160) {
+  std::string out(text.substr(0, max));
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
+}
+
 // A delivery in hand: copied out of the session's buffers, which the next read reuses.
 struct Held {
   uint64_t tag;
@@ -36,7 +46,7 @@ struct Held {
 class Bridge {
  public:
   Bridge(const BridgeOptions& o, BridgeMetrics* m, const std::atomic<bool>& stop)
-      : o_(o), m_(m), stop_(stop), backoff_(100, o.max_backoff_ms) {}
+      : o_(o), m_(m), stop_(stop), reconnects_(m->connection, o.max_backoff_ms) {}
   Status Run();
 
  private:
@@ -58,11 +68,9 @@ class Bridge {
   const BridgeOptions& o_;
   BridgeMetrics* m_;
   const std::atomic<bool>& stop_;
-  Backoff backoff_;
+  Reconnects reconnects_;
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<AmqpSession> session_;
-  bool ever_connected_ = false;
-  OutageLog outage_log_;
   std::vector<Held> held_;
   std::vector<EnqueueItem> items_;
   std::vector<EnqueueResult> results_;
@@ -86,24 +94,12 @@ bool Bridge::Connect() {
   if (st.ok()) st = s->Qos(static_cast<uint16_t>(o_.prefetch));
   if (st.ok()) st = s->Consume(o_.from);
   if (!st.ok()) {
-    m_->connection.connect_failures->Increment();
-    const uint32_t delay = backoff_.NextMs();
-    if (outage_log_.ShouldLog(st.ToString())) {
-      LogEvent("cannot reach RabbitMQ: %s; retrying with backoff (next in %u ms)",
-               st.ToString().c_str(), delay);
-    }
-    SleepMs(delay);
+    SleepMs(reconnects_.Failed(st, ""));
     return false;
   }
   session_ = std::move(s);
-  backoff_.Reset();
-  if (ever_connected_) m_->connection.reconnects->Increment();
-  LogEvent("%s %s, consuming queue %s (prefetch %u)",
-           ever_connected_ ? "reconnected to" : "connected to", o_.broker.Redacted().c_str(),
-           o_.from.c_str(), o_.prefetch);
-  ever_connected_ = true;
-  outage_log_.Reset();
-  m_->connection.connected->Set(1);
+  LogEvent("%s %s, consuming queue %s (prefetch %u)", reconnects_.Connected(),
+           o_.broker.Redacted().c_str(), o_.from.c_str(), o_.prefetch);
   return true;
 }
 
@@ -145,9 +141,10 @@ bool Bridge::Receive(uint32_t wait_ms) {
     Held h{d.tag, std::string(d.body), {}};
     Status mapped = MapDelivery(*d.properties, &h.job);
     if (!mapped.ok()) {
-      const std::string id(static_cast<const char*>(d.properties->message_id.bytes),
-                           d.properties->message_id.len);
-      LogEvent("message '%s' cannot be a job: %s; rejected", id.c_str(), mapped.ToString().c_str());
+      const std::string id = Printable(std::string_view(
+          static_cast<const char*>(d.properties->message_id.bytes), d.properties->message_id.len));
+      LogEvent("message '%s' cannot be a job: %s; rejected", id.c_str(),
+               Printable(mapped.ToString(), 400).c_str());
       m_->rejected->Increment();
       if (!session_->Reject(d.tag).ok()) {
         LoseSession(Status::IOError("cannot reject a message"));
@@ -187,8 +184,9 @@ uint32_t Bridge::EnqueueHeld() {
       continue;
     }
     if (r.status.IsInvalidArgument()) {
-      LogEvent("message '%s' cannot be a job: %s; rejected", h.job.options.idempotency_key.c_str(),
-               r.status.ToString().c_str());
+      LogEvent("message '%s' cannot be a job: %s; rejected",
+               Printable(h.job.options.idempotency_key).c_str(),
+               Printable(r.status.ToString(), 400).c_str());
       m_->rejected->Increment();
       if (session_error.ok()) session_error = session_->Reject(h.tag);
       continue;
@@ -238,7 +236,7 @@ void Bridge::LoseSession(const Status& why) {
   session_.reset();
   held_.clear();
   m_->held->Set(0);
-  m_->connection.connected->Set(0);
+  reconnects_.Lost();
 }
 
 void Bridge::SleepMs(uint32_t ms) {

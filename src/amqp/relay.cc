@@ -12,7 +12,7 @@
 
 #include "amqp/backoff.h"
 #include "amqp/message_mapping.h"
-#include "amqp/outage_log.h"
+#include "amqp/reconnects.h"
 #include "daemon/log.h"
 #include "taskring/worker.h"
 
@@ -60,7 +60,8 @@ class Relay {
         m_(m),
         stop_(stop),
         builder_(o.origin.empty() ? DefaultOrigin(o.queue) : o.origin),
-        backoff_(100, o.max_backoff_ms) {}
+        reconnects_(m->connection, o.max_backoff_ms),
+        return_backoff_(100, o.max_backoff_ms) {}
 
   Status Run();
 
@@ -89,11 +90,10 @@ class Relay {
   RelayMetrics* m_;
   const std::atomic<bool>& stop_;
   MessageBuilder builder_;
-  Backoff backoff_;
+  Reconnects reconnects_;
+  Backoff return_backoff_;  // publishing paused after an unroutable return
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<AmqpSession> session_;
-  bool ever_connected_ = false;
-  OutageLog outage_log_;
   // window_ and worker_ change only in the loop's thread, under mu_; the lease keeper reads
   // them under mu_.
   std::mutex mu_;
@@ -126,26 +126,14 @@ bool Relay::Connect() {
   if (st.ok() && o_.declare) st = s->Declare({o_.to, o_.quorum});
   if (st.ok()) st = s->EnableConfirms();
   if (!st.ok()) {
-    m_->connection.connect_failures->Increment();
-    const uint32_t delay = backoff_.NextMs();
-    if (outage_log_.ShouldLog(st.ToString())) {
-      LogEvent("cannot reach RabbitMQ: %s; not taking jobs, retrying with backoff (next in %u ms)",
-               st.ToString().c_str(), delay);
-    }
-    SleepMs(delay);
+    SleepMs(reconnects_.Failed(st, "not taking jobs, "));
     return false;
   }
   session_ = std::move(s);
   socket_fd_.store(session_->fd());
   next_tag_ = 0;
-  backoff_.Reset();
-  if (ever_connected_) m_->connection.reconnects->Increment();
   LogEvent("%s %s, publishing to queue %s with confirms (up to %u in flight)",
-           ever_connected_ ? "reconnected to" : "connected to", o_.broker.Redacted().c_str(),
-           o_.to.c_str(), o_.in_flight);
-  ever_connected_ = true;
-  outage_log_.Reset();
-  m_->connection.connected->Set(1);
+           reconnects_.Connected(), o_.broker.Redacted().c_str(), o_.to.c_str(), o_.in_flight);
   return true;
 }
 
@@ -298,7 +286,7 @@ bool Relay::OnReturn() {
       f.fate = InFlight::Fate::kReturned;
   }
   // Publishing again at once would loop: wait as after a lost connection.
-  pause_until_ = Clock::now() + std::chrono::milliseconds(backoff_.NextMs());
+  pause_until_ = Clock::now() + std::chrono::milliseconds(return_backoff_.NextMs());
   return true;
 }
 
@@ -308,6 +296,7 @@ void Relay::Settle() {
   while (!window_.empty() && window_.front().fate != InFlight::Fate::kWaiting) {
     InFlight& f = window_.front();
     if (f.fate == InFlight::Fate::kConfirmed) {
+      return_backoff_.Reset();  // routable again
       m_->confirm_seconds->Observe(SecondsSince(f.published));
       const uint64_t now_ns = static_cast<uint64_t>(
           std::chrono::system_clock::now().time_since_epoch() / std::chrono::nanoseconds(1));
@@ -367,7 +356,7 @@ void Relay::LoseSession(const Status& why) {
       why.ToString().c_str(), window_.size());
   socket_fd_.store(-1);
   session_.reset();
-  m_->connection.connected->Set(0);
+  reconnects_.Lost();
   GiveBackAll();
 }
 

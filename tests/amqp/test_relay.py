@@ -322,3 +322,30 @@ def test_a_broker_outage_fills_the_local_queue_to_busy_then_it_drains(daemon_fac
     assert_exactly_once({p: None for p in accepted + [f"before-{i}" for i in range(10)]},
                         taken)
     assert stat(source)["dead_letters"] == 0, "the outage used up attempts"
+
+
+def test_a_message_that_cannot_be_a_job_is_rejected_and_logged_safely(daemon_factory, broker,
+                                                                       amqp_queue, links):
+    import pika
+
+    sink = daemon_factory()
+    b = links(bridge(sink, broker, amqp_queue))
+    wait_until(lambda: b.metrics()["taskring_bridge_connected"] == 1, 30, "the bridge")
+    # A table-valued header cannot be a job header; the id tries to forge a log line.
+    broker.publish(amqp_queue, [b"bad"], pika.BasicProperties(
+        message_id="evil\nFORGED: line", headers={"nested": {"a": 1}}))
+    broker.publish(amqp_queue, [b"good"], pika.BasicProperties(
+        message_id="fine-1", type="t.ok", priority=3, headers={"k": "v", "n": 7}))
+    wait_until(lambda: b.metrics()["taskring_bridge_accepted_total"] == 1 and
+               b.metrics()["taskring_bridge_rejected_total"] == 1, 30, "one accepted, one rejected")
+    with taskring.Worker(sink.queue) as w:
+        job = w.take(timeout=5)
+        assert job.payload == b"good" and job.type == "t.ok" and job.priority == 3
+        assert job.headers == [("k", "v"), ("n", "7")]
+        w.complete(job)
+        assert w.take(timeout=0.5) is None, "the rejected message became a job"
+    b.stop()
+    log = b.proc.stderr.read()
+    assert "message 'evil?FORGED: line' cannot be a job" in log, log
+    assert "nested" in log
+    assert not any(line.startswith("FORGED") for line in log.splitlines())
