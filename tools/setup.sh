@@ -64,7 +64,7 @@ PACKAGES=(
 usage() {
   cat <<'EOF'
 usage: tools/setup.sh [--build-dir DIR] [--sanitize address|thread] [--build-type TYPE] [--no-build]
-                      [--cmake-arg ARG]...
+                      [--cmake-arg ARG]... [--target T]...
 
 Installs the missing Debian packages (apt-get; sudo when not root), then configures taskring
 with CMake + Ninja and builds it.
@@ -76,6 +76,8 @@ with CMake + Ninja and builds it.
   --no-build              install packages and configure, but do not build
   --cmake-arg ARG         extra argument for the cmake configure step, after the defaults (so
                           -DTASKRING_BUILD_TESTS=OFF overrides them); repeatable
+  --target T              build only the Ninja target T (and what it needs), not everything;
+                          repeatable
   -h, --help              show this help
 
 Environment: JOBS (parallel build jobs, default 2).
@@ -91,6 +93,7 @@ SANITIZE=""
 BUILD_TYPE="RelWithDebInfo"
 DO_BUILD=1
 CMAKE_ARGS=()
+TARGETS=()
 JOBS="${JOBS:-2}"
 
 while [[ $# -gt 0 ]]; do
@@ -104,6 +107,8 @@ while [[ $# -gt 0 ]]; do
     --no-build) DO_BUILD=0; shift ;;
     --cmake-arg) [[ $# -ge 2 ]] || die "--cmake-arg needs a value"; CMAKE_ARGS+=("$2"); shift 2 ;;
     --cmake-arg=*) CMAKE_ARGS+=("${1#*=}"); shift ;;
+    --target) [[ $# -ge 2 ]] || die "--target needs a value"; TARGETS+=("$2"); shift 2 ;;
+    --target=*) TARGETS+=("${1#*=}"); shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -197,7 +202,7 @@ if [[ "$DO_BUILD" -eq 0 ]]; then
   exit 0
 fi
 
-log "building in $BUILD_DIR (ninja -j$JOBS)"
+log "building in $BUILD_DIR (ninja -j$JOBS${TARGETS[*]:+ ${TARGETS[*]}})"
 start=$SECONDS
-ninja -C "$BUILD_DIR" -j "$JOBS" || die "build failed in $BUILD_DIR"
-log "build ok in $((SECONDS - start))s: $BUILD_DIR/taskringd, $BUILD_DIR/taskring"
+ninja -C "$BUILD_DIR" -j "$JOBS" "${TARGETS[@]}" || die "build failed in $BUILD_DIR"
+log "build ok in $((SECONDS - start))s: $BUILD_DIR${TARGETS[*]:+ (only ${TARGETS[*]})}"

@@ -72,6 +72,7 @@ export ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS
 
 RESULTS=()
 FAILED=0
+FAILURE_DIRS=()
 
 # run_ctest DIR STAGE_LABEL ALLOW_EMPTY: ctest in DIR, limited to STAGE_LABEL (if any) and
 # --label (if given). When no test matches: returns 125 if ALLOW_EMPTY is 1, else 124. Commands run under
@@ -99,6 +100,28 @@ run_ctest() {
   return "$rc"
 }
 
+# failure_report DIR: the name and the last lines of output of each test that failed in DIR's
+# last ctest run. Printed again just above the summary because CI keeps only a run's tail.
+failure_report() {
+  local dir="$1" failed="$1/Testing/Temporary/LastTestsFailed.log"
+  local full="$1/Testing/Temporary/LastTest.log"
+  [[ -s "$failed" ]] || return 0
+  local name output
+  while IFS= read -r name; do
+    name="${name#*:}"
+    [[ -f "$full" ]] || continue
+    output="$(awk -v name="$name" '
+      $0 ~ ("^[0-9]+/[0-9]+ Test: " name "$") { mine = 1; next }
+      mine && /^<end of output>$/ { exit }
+      mine && started { print; next }
+      mine && /^Output:$/ { getline; started = 1 }' "$full")"
+    log "--- $name failed in $dir; the lines of its output that name a failure:"
+    grep -E -A3 'Failure|FAILED|[Ee]rror|Traceback|assert|Timeout|timed out' <<<"$output" | head -n 40 || true
+    log "--- and its last 15 lines:"
+    tail -n 15 <<<"$output"
+  done <"$failed"
+}
+
 # stage NAME BUILD_DIR STAGE_LABEL ALLOW_EMPTY [setup.sh args...]: build, then run ctest (in
 # BUILD_DIR/CTEST_SUBDIR when CTEST_SUBDIR is set).
 CTEST_SUBDIR=""
@@ -124,7 +147,10 @@ stage() {
   line="$(printf 'stage %-5s %-30s %5ds  %s' "$name" "$what" $((SECONDS - start)) "$dir")"
   RESULTS+=("$line")
   log "$line"
-  [[ "$rc" -eq 0 ]] || FAILED=1
+  if [[ "$rc" -ne 0 ]]; then
+    FAILED=1
+    FAILURE_DIRS+=("$dir${CTEST_SUBDIR:+/$CTEST_SUBDIR}")
+  fi
 }
 
 TOTAL_START=$SECONDS
@@ -150,7 +176,8 @@ if want tsan; then
   fi
   # If no test is labelled 'concurrency' (or none also matches --label), this stage reports
   # "no matching tests" and passes.
-  stage tsan "$ROOT/build-tsan" concurrency 1 --sanitize thread
+  # Only what those tests need is built (the concurrency_tests target, tests/CMakeLists.txt).
+  stage tsan "$ROOT/build-tsan" concurrency 1 --sanitize thread --target concurrency_tests
   CTEST_PREFIX=()
 fi
 
@@ -169,11 +196,18 @@ if want fuzz; then
       --cmake-arg "-DCMAKE_CXX_COMPILER=$CLANGXX" \
       --cmake-arg -DTASKRING_BUILD_FUZZERS=ON \
       --cmake-arg -DTASKRING_BUILD_TESTS=OFF \
-      --cmake-arg "-DTASKRING_FUZZ_SECONDS=${FUZZ_SECONDS:-30}"
+      --cmake-arg "-DTASKRING_FUZZ_SECONDS=${FUZZ_SECONDS:-30}" \
+      --target tests/fuzz/all
     CTEST_SUBDIR=""
   fi
 fi
 
+if [[ "${#FAILURE_DIRS[@]}" -gt 0 ]]; then
+  log "=== failed tests ==="
+  for dir in "${FAILURE_DIRS[@]}"; do
+    failure_report "$dir"
+  done
+fi
 log "=== summary ($((SECONDS - TOTAL_START))s) ==="
 for line in "${RESULTS[@]}"; do
   log "$line"

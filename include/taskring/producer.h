@@ -13,6 +13,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "taskring/export.h"
 #include "taskring/job.h"
@@ -95,6 +96,9 @@ class TASKRING_EXPORT Producer {
   std::unique_ptr<client::Session> session_;
   ProducerOptions options_;
   std::unique_ptr<util::SecretSource> secrets_;
+  // EnqueueBatch(payloads)'s items, kept between calls so that a batch allocates nothing once
+  // the vector has grown to the largest batch seen.
+  std::vector<EnqueueItem> batch_items_;
 };
 
 }  // namespace taskring

@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +33,19 @@ struct AmqpLinkFlags {
   void Register(util::FlagSet& flags, const std::string& default_metrics);
   // After Parse: the endpoint from --amqp or --amqp-file, with the TLS files.
   Status Endpoint(amqp::AmqpEndpoint* out) const;
+  // After Parse: the endpoint and the settings a relay's and a bridge's options share
+  // (amqp::RelayOptions, amqp::BridgeOptions).
+  template <typename LinkOptions>
+  Status ApplyTo(LinkOptions* o) const {
+    Status s = Endpoint(&o->broker);
+    if (!s.ok()) return s;
+    o->declare = !no_declare;
+    o->quorum = !classic;
+    o->heartbeat_s = static_cast<uint32_t>(heartbeat_s);
+    o->max_backoff_ms = static_cast<uint32_t>(max_backoff_ms);
+    o->wait_for_daemon_ms = static_cast<uint32_t>(wait_for_daemon_ms);
+    return Status::OK();
+  }
 };
 
 // Serves `registry` on --metrics-listen (unless --no-metrics; a default port taken by another

@@ -36,14 +36,9 @@ int BridgeCommand(int argc, char** argv) {
   if (o.queue.empty() || o.from.empty()) return Error(cmd, "--from and --queue are required", 2);
   s = segment::ValidateQueueName(o.queue);
   if (!s.ok()) return Error(cmd, "--queue " + o.queue + ": " + std::string(s.message()), 2);
-  s = link.Endpoint(&o.broker);
+  s = link.ApplyTo(&o);
   if (!s.ok()) return Error(cmd, std::string(s.message()), 2);
   o.prefetch = static_cast<uint32_t>(prefetch);
-  o.declare = !link.no_declare;
-  o.quorum = !link.classic;
-  o.heartbeat_s = static_cast<uint32_t>(link.heartbeat_s);
-  o.max_backoff_ms = static_cast<uint32_t>(link.max_backoff_ms);
-  o.wait_for_daemon_ms = static_cast<uint32_t>(link.wait_for_daemon_ms);
   daemon::SetLogProgram("taskring-bridge");
   daemon::SetLogQueue(o.queue);
   amqp::BridgeMetrics metrics(o.queue, o.from);

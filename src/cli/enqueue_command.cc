@@ -136,7 +136,9 @@ class Submitter {
         return;
       }
       // A result the call did not reach keeps this: never submitted.
-      results_.assign(unanswered.size(), EnqueueResult{Status::Closed("not submitted"), 0});
+      EnqueueResult not_submitted;
+      not_submitted.status = Status::Closed("not submitted");
+      results_.assign(unanswered.size(), not_submitted);
       const Status bs =
           cfg_.keyed ? SubmitKeyed(batch, unanswered) : SubmitBatch(batch, unanswered);
       // Only a daemon that went away is an outage to wait out; one that answers with an error

@@ -43,14 +43,9 @@ int RelayCommand(int argc, char** argv) {
   if (o.queue.empty() || o.to.empty()) return Error(cmd, "--queue and --to are required", 2);
   s = segment::ValidateQueueName(o.queue);
   if (!s.ok()) return Error(cmd, "--queue " + o.queue + ": " + std::string(s.message()), 2);
-  s = link.Endpoint(&o.broker);
+  s = link.ApplyTo(&o);
   if (!s.ok()) return Error(cmd, std::string(s.message()), 2);
   o.in_flight = static_cast<uint32_t>(in_flight);
-  o.declare = !link.no_declare;
-  o.quorum = !link.classic;
-  o.heartbeat_s = static_cast<uint32_t>(link.heartbeat_s);
-  o.max_backoff_ms = static_cast<uint32_t>(link.max_backoff_ms);
-  o.wait_for_daemon_ms = static_cast<uint32_t>(link.wait_for_daemon_ms);
   daemon::SetLogProgram("taskring-relay");
   daemon::SetLogQueue(o.queue);
   amqp::RelayMetrics metrics(o.queue, o.to);

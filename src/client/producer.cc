@@ -121,9 +121,9 @@ Status Producer::EnqueueBatch(std::span<const std::string_view> payloads,
     return Status::InvalidArgument(
         "an idempotency key names one job: use Enqueue, not EnqueueBatch");
   }
-  std::vector<EnqueueItem> items(payloads.size());
-  for (size_t i = 0; i < payloads.size(); ++i) items[i] = {payloads[i], &options};
-  return EnqueueBatch(items, results);
+  batch_items_.clear();
+  for (std::string_view payload : payloads) batch_items_.push_back({payload, &options});
+  return EnqueueBatch(batch_items_, results);
 }
 
 Status Producer::EnqueueBatch(std::span<const EnqueueItem> items,

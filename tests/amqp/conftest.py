@@ -57,3 +57,20 @@ def broker_fresh_queue(broker):
     if broker.server is None:  # a test that crashed the broker and failed before restarting
         broker.start()
     broker.delete_queue(name)
+
+
+@pytest.fixture
+def links():
+    """Tracks the relays and bridges (links.py) a test starts; stops them after it and prints
+    their logs, which pytest shows for a failed test."""
+    started = []
+
+    def track(link):
+        started.append(link)
+        return link
+
+    yield track
+    for link in started:
+        if link.proc.poll() is None:
+            link.stop()
+        print(f"--- taskring {link.kind} log ---\n{link.proc.stderr.read()}")
