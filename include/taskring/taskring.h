@@ -328,6 +328,11 @@ TASKRING_C_API taskring_code taskring_worker_progress(taskring_worker* w, const 
                                                       uint32_t percent, const char* message);
 /* Extends the job's lease by the queue's lease period. */
 TASKRING_C_API taskring_code taskring_worker_touch(taskring_worker* w, const taskring_job* job);
+/* Gives the job back to run again at once without counting this attempt, so it can never be
+ * dead-lettered by it: for a job this worker could not start for a reason that is not the
+ * job's (a downstream outage, a shutdown). STALE_LEASE if its lease was already revoked. If the
+ * daemon restarts before the release is on disk, the attempt counts after all. */
+TASKRING_C_API taskring_code taskring_worker_release(taskring_worker* w, const taskring_job* job);
 /* The queue's lease period in ms; 0 for NULL. */
 TASKRING_C_API uint32_t taskring_worker_lease_ms(const taskring_worker* w);
 

@@ -203,6 +203,7 @@ taskring_code taskring_worker_fail(taskring_worker* w, const taskring_job* job,
 taskring_code taskring_worker_progress(taskring_worker* w, const taskring_job* job,
                                                       uint32_t percent, const char* message);
 taskring_code taskring_worker_touch(taskring_worker* w, const taskring_job* job);
+taskring_code taskring_worker_release(taskring_worker* w, const taskring_job* job);
 uint32_t taskring_worker_lease_ms(const taskring_worker* w);
 void taskring_job_free(taskring_job* job);
 uint64_t taskring_job_id(const taskring_job* job);

@@ -101,3 +101,6 @@ class Worker(_Closing):
 
     async def fail(self, job, error: str = "") -> None:
         await self._call(self.sync.fail, job, error)
+
+    async def release(self, job) -> None:
+        await self._call(self.sync.release, job)

@@ -224,6 +224,15 @@ class Worker(Handle):
             code = lib.taskring_worker_touch(self._handle(), job._h)
         check(code)
 
+    def release(self, job: Job) -> None:
+        """Gives the job back to run again at once without counting this attempt (it can never
+        be dead-lettered by it): for a job this worker could not start for a reason that is not
+        the job's, such as a downstream outage or a shutdown. StaleLease if its lease was lost.
+        If the daemon restarts before the release is on disk, the attempt counts after all."""
+        with self._lane:
+            code = lib.taskring_worker_release(self._handle(), job._h)
+        check(code)
+
     def _progress(self, job: Job, percent: int, message: str) -> None:
         if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
             raise ValueError(f"percent must be an int from 0 to 100, not {percent!r}")

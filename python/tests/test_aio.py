@@ -20,6 +20,9 @@ def test_awaitable_enqueue_take_wait_and_result(daemon):
                 job = await w.take(timeout=0.05)
                 ticks += 1
             assert job.id == job_id
+            await w.release(job)  # given back: taken again as the same attempt
+            job = await w.take(timeout=5)
+            assert job.id == job_id and job.attempt == 1
             await asyncio.sleep(0.05)
             assert not waiting.done()
             await w.complete(job, b"async result")

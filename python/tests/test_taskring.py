@@ -72,6 +72,24 @@ def test_status_shows_progress_then_the_error_of_a_failed_attempt(daemon_factory
         assert p.result(job_id) is None
 
 
+def test_a_released_job_runs_again_at_once_as_the_same_attempt(daemon_factory):
+    # max_attempts=1 and a long retry backoff: a release that used the attempt would
+    # dead-letter the job, and one that counted as a failure would delay it for a minute.
+    d = daemon_factory("--durability", "none", "--retry-backoff-ms", "60000")
+    with taskring.Producer(d.queue) as p, taskring.Worker(d.queue) as w:
+        job_id = p.enqueue(b"not now", max_attempts=1)
+        job = w.take(timeout=5)
+        assert job.id == job_id and job.attempt == 1
+        w.release(job)
+        with pytest.raises(taskring.StaleLease):
+            w.release(job)
+        again = w.take(timeout=5)
+        assert again is not None and again.id == job_id and again.attempt == 1
+        w.complete(again)
+        assert eventually(lambda: p.status(job_id), lambda s: s.state == "completed").state \
+            == "completed"
+
+
 def test_enqueue_many_returns_ids_in_order(daemon):
     with taskring.Producer(daemon.queue) as p, taskring.Worker(daemon.queue) as w:
         ids = p.enqueue_many([b"a", "b", bytearray(b"c")], type="batch")

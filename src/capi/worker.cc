@@ -163,6 +163,14 @@ taskring_code taskring_worker_touch(taskring_worker* w, const taskring_job* job)
   });
 }
 
+taskring_code taskring_worker_release(taskring_worker* w, const taskring_job* job) {
+  return Guard([&] {
+    taskring_code c = CheckHeld(w, job, "taskring_worker_release");
+    if (c != TASKRING_OK) return c;
+    return Record(w->impl->Release(job->job));
+  });
+}
+
 uint32_t taskring_worker_lease_ms(const taskring_worker* w) {
   return w == nullptr ? 0 : w->impl->lease_ms();
 }

@@ -290,6 +290,31 @@ static void test_duplicate_and_fail(taskring_producer* p, taskring_jobs* j, task
   }
 }
 
+/* A released job runs again at once as the same attempt: with max_attempts 1 it is taken
+ * twice and never dead-lettered. A second release of the same hand-out is stale. */
+static void test_release(taskring_producer* p, taskring_jobs* j, taskring_worker* w) {
+  taskring_enqueue_options eo;
+  taskring_enqueue_result r;
+  taskring_job_status st;
+  taskring_job* job;
+
+  taskring_enqueue_options_init(&eo);
+  eo.max_attempts = 1;
+  CHECK_CODE(taskring_producer_enqueue(p, "later", 5, &eo, &r), TASKRING_OK);
+  job = take_one(w);
+  CHECK(taskring_job_id(job) == r.id && taskring_job_attempt(job) == 1);
+  CHECK_CODE(taskring_worker_release(w, job), TASKRING_OK);
+  CHECK_CODE(taskring_worker_release(w, job), TASKRING_STALE_LEASE);
+  taskring_job_free(job);
+  job = take_one(w);
+  CHECK(taskring_job_id(job) == r.id && taskring_job_attempt(job) == 1);
+  CHECK_CODE(taskring_worker_complete(w, job), TASKRING_OK);
+  taskring_job_free(job);
+  CHECK_CODE(taskring_jobs_wait(j, r.id, 5000, &st), TASKRING_OK);
+  CHECK(st.state == TASKRING_JOB_COMPLETED);
+  taskring_job_status_free(&st);
+}
+
 /* A batch of binary payloads (NUL bytes, an empty one), taken in one call and completed in
  * one call. */
 static void test_batch(taskring_producer* p, taskring_jobs* j, taskring_worker* w) {
@@ -524,6 +549,7 @@ static void test_bad_input(taskring_producer* p, taskring_jobs* j, taskring_work
   CHECK_CODE(taskring_worker_fail(w, NULL, "e"), TASKRING_INVALID_ARGUMENT);
   CHECK_CODE(taskring_worker_progress(w, NULL, 1, "m"), TASKRING_INVALID_ARGUMENT);
   CHECK_CODE(taskring_worker_touch(NULL, NULL), TASKRING_INVALID_ARGUMENT);
+  CHECK_CODE(taskring_worker_release(w, NULL), TASKRING_INVALID_ARGUMENT);
   CHECK(taskring_worker_lease_ms(NULL) == 0);
   CHECK_CODE(taskring_job_payload(NULL, &data, &len), TASKRING_INVALID_ARGUMENT);
   CHECK_CODE(taskring_job_token(NULL, NULL), TASKRING_INVALID_ARGUMENT);
@@ -660,6 +686,7 @@ static int run_basic(const char* queue) {
 
   test_enqueue_take_complete(p, j, w);
   test_duplicate_and_fail(p, j, w);
+  test_release(p, j, w);
   test_batch(p, j, w);
   test_cancel(p, j, w);
   test_typed_worker(queue, p, w);
