@@ -140,17 +140,18 @@ stage() {
       0) what="passed" ;;
       125) what="no matching tests (skipped)"; rc=0 ;;
       124) what="FAILED: no tests selected" ;;
-      *) what="FAILED (ctest exit $rc)" ;;
+      *)
+        what="FAILED (ctest exit $rc)"
+        # Only a ctest run that failed tests has a failed-test log of its own to report.
+        FAILURE_DIRS+=("$dir${CTEST_SUBDIR:+/$CTEST_SUBDIR}")
+        ;;
     esac
   fi
   local line
   line="$(printf 'stage %-5s %-30s %5ds  %s' "$name" "$what" $((SECONDS - start)) "$dir")"
   RESULTS+=("$line")
   log "$line"
-  if [[ "$rc" -ne 0 ]]; then
-    FAILED=1
-    FAILURE_DIRS+=("$dir${CTEST_SUBDIR:+/$CTEST_SUBDIR}")
-  fi
+  [[ "$rc" -eq 0 ]] || FAILED=1
 }
 
 TOTAL_START=$SECONDS
